@@ -1,0 +1,69 @@
+"""L2 order book on exact int64 fixed-point prices and sizes (the contract venue decoders use).
+
+A price ``p`` means ``p / 10**price_scale``; a size ``s`` means ``s / 10**size_scale``.
+Side 0 is bids, side 1 is asks. Every level lives in C memory whose size is bounded by
+``max_levels`` per side; nothing here allocates a Python object per level.
+"""
+
+from libc.stdint cimport int64_t, uint64_t
+
+cdef enum:
+    BID = 0
+    ASK = 1
+
+cdef enum BookStatus:
+    BOOK_OK = 0
+    BOOK_FULL = 1        # max_levels reached: the book is no longer exact and must be resynced
+    BOOK_BAD_LEVEL = 2   # price <= 0, size < 0 or side not 0/1
+    BOOK_OFF_GRID = 3    # price not a multiple of tick (only when the book enforces its grid)
+
+cdef const int64_t NO_PRICE = 0   # best_*_price() of an empty side
+
+
+cdef struct LevelArray:
+    # sorted levels outside the ladder window, kept best-last so the hot end is the tail
+    int64_t* prices
+    int64_t* sizes
+    Py_ssize_t count
+    Py_ssize_t capacity
+
+
+cdef struct Ladder:
+    # dense sizes for prices base + i*tick, i in [0, width); occupancy bitmap for fast scans
+    int64_t* sizes
+    uint64_t* bitmap
+    int64_t base
+    Py_ssize_t width
+    Py_ssize_t count
+    Py_ssize_t best      # index of the best occupied slot, -1 when the ladder side is empty
+
+
+cdef struct Side:
+    Ladder ladder
+    LevelArray outside   # levels whose price falls outside the ladder window
+    Py_ssize_t count     # total levels on this side
+
+
+cdef class OrderBook:
+    cdef readonly int price_scale
+    cdef readonly int size_scale
+    cdef readonly int64_t tick
+    cdef readonly Py_ssize_t depth_limit     # 0: unlimited; else truncate() keeps the best N
+    cdef readonly Py_ssize_t max_levels      # hard bound per side
+    cdef public int64_t sequence             # venue sequence of the last applied update
+    cdef public int64_t update_count         # levels applied since creation
+    cdef public int64_t ts_exchange          # ns, of the last applied update
+    cdef public int64_t ts_receive           # ns, of the last applied update
+    cdef public bint valid                   # False while unsynchronised: never serve it then
+    cdef Side sides[2]
+    cdef int64_t[:] _scratch_prices
+    cdef int64_t[:] _scratch_sizes
+
+    cdef int apply_level(self, int side, int64_t price, int64_t size) noexcept nogil
+    cdef void clear_levels(self) noexcept nogil
+    cdef void truncate_depth(self) noexcept nogil
+    cdef int64_t best_price(self, int side) noexcept nogil
+    cdef int64_t best_size(self, int side) noexcept nogil
+    cdef Py_ssize_t level_count(self, int side) noexcept nogil
+    cdef bint crossed(self) noexcept nogil
+    cdef Py_ssize_t copy_top(self, int side, Py_ssize_t n, int64_t* prices, int64_t* sizes) noexcept nogil

@@ -1,0 +1,176 @@
+"""Exact decimal text <-> int64 fixed point.
+
+A value ``v`` at scale ``s`` stands for ``v / 10**s``. Parsing never goes through a double:
+the digits are accumulated as an integer, so ``"0.00100000"`` at scale 8 is exactly 100000.
+Inline so that every venue decoder gets it without a cross-module call.
+"""
+
+from libc.stdint cimport int64_t, uint64_t
+
+cdef enum DecimalStatus:
+    DECIMAL_OK = 0
+    DECIMAL_EMPTY = 1          # no characters
+    DECIMAL_MALFORMED = 2      # not a decimal number
+    DECIMAL_TOO_PRECISE = 3    # non-zero digits beyond the scale
+    DECIMAL_OVERFLOW = 4       # does not fit int64 at this scale
+    DECIMAL_NEGATIVE = 5       # a minus sign where the caller forbids it
+
+cdef extern from *:
+    """
+    static const unsigned long long feedhandler_pow10[20] = {
+        1ULL, 10ULL, 100ULL, 1000ULL, 10000ULL, 100000ULL, 1000000ULL, 10000000ULL,
+        100000000ULL, 1000000000ULL, 10000000000ULL, 100000000000ULL, 1000000000000ULL,
+        10000000000000ULL, 100000000000000ULL, 1000000000000000ULL, 10000000000000000ULL,
+        100000000000000000ULL, 1000000000000000000ULL, 10000000000000000000ULL};
+    """
+    const uint64_t* POW10 "feedhandler_pow10"
+
+cdef const int MAX_SCALE = 18
+cdef const uint64_t INT64_MAX_U = 9223372036854775807ULL
+
+
+cdef inline int parse_decimal(const char* p, size_t n, int scale, int64_t* out) noexcept nogil:
+    """``-?digits(.digits)?([eE][+-]?digits)?`` -> ``*out`` at ``scale``; returns a DecimalStatus."""
+    cdef size_t i = 0
+    cdef bint negative = False
+    cdef uint64_t mantissa = 0
+    cdef int exponent = 0          # value = mantissa * 10**exponent
+    cdef int pending_zeros = 0     # fraction zeros not yet folded into the mantissa
+    cdef int int_digits = 0, frac_digits = 0, exp_digits = 0
+    cdef int exp_value = 0
+    cdef bint exp_negative = False
+    cdef unsigned int d
+    cdef int shift
+    cdef uint64_t factor
+    if n == 0:
+        return DECIMAL_EMPTY
+    if p[0] == b'-':
+        negative = True
+        i = 1
+    while i < n and <unsigned int>(p[i] - 48) < 10:
+        d = <unsigned int>(p[i] - 48)
+        if mantissa > (18446744073709551615ULL - d) // 10:
+            return DECIMAL_OVERFLOW
+        mantissa = mantissa * 10 + d
+        int_digits += 1
+        i += 1
+    if int_digits == 0:
+        return DECIMAL_MALFORMED
+    if i < n and p[i] == b'.':
+        i += 1
+        while i < n and <unsigned int>(p[i] - 48) < 10:
+            d = <unsigned int>(p[i] - 48)
+            frac_digits += 1
+            i += 1
+            if d == 0:
+                pending_zeros += 1
+                continue
+            if mantissa != 0 and pending_zeros >= 19:
+                return DECIMAL_OVERFLOW
+            while pending_zeros >= 0:
+                if mantissa > 1844674407370955161ULL:
+                    return DECIMAL_OVERFLOW
+                mantissa *= 10
+                exponent -= 1
+                pending_zeros -= 1
+            if mantissa > 18446744073709551615ULL - d:
+                return DECIMAL_OVERFLOW
+            mantissa += d
+            pending_zeros = 0
+        if frac_digits == 0:
+            return DECIMAL_MALFORMED
+    if i < n and (p[i] == b'e' or p[i] == b'E'):
+        i += 1
+        if i < n and (p[i] == b'+' or p[i] == b'-'):
+            exp_negative = p[i] == b'-'
+            i += 1
+        while i < n and <unsigned int>(p[i] - 48) < 10:
+            if exp_value < 10000:
+                exp_value = exp_value * 10 + <int>(p[i] - 48)
+            exp_digits += 1
+            i += 1
+        if exp_digits == 0:
+            return DECIMAL_MALFORMED
+        exponent += -exp_value if exp_negative else exp_value
+    if i != n:
+        return DECIMAL_MALFORMED
+    shift = exponent + scale
+    if mantissa == 0:
+        out[0] = 0
+        return DECIMAL_OK
+    if shift >= 0:
+        if shift > 18:
+            return DECIMAL_OVERFLOW
+        factor = POW10[shift]
+        if mantissa > INT64_MAX_U // factor:
+            return DECIMAL_OVERFLOW
+        mantissa *= factor
+    else:
+        if shift < -19:
+            return DECIMAL_TOO_PRECISE
+        factor = POW10[-shift]
+        if mantissa % factor != 0:
+            return DECIMAL_TOO_PRECISE
+        mantissa //= factor
+    if mantissa > INT64_MAX_U:
+        return DECIMAL_OVERFLOW
+    out[0] = -<int64_t>mantissa if negative else <int64_t>mantissa
+    return DECIMAL_OK
+
+
+cdef inline int parse_json_decimal(const char* p, size_t n, int scale, int64_t* out) noexcept nogil:
+    """The same for a raw JSON token: a number, or a quoted string, with trailing whitespace."""
+    while n > 0 and (p[n - 1] == b' ' or p[n - 1] == b'\n' or p[n - 1] == b'\r' or p[n - 1] == b'\t'):
+        n -= 1
+    if n >= 2 and p[0] == b'"':
+        if p[n - 1] != b'"':
+            return DECIMAL_MALFORMED
+        return parse_decimal(p + 1, n - 2, scale, out)
+    return parse_decimal(p, n, scale, out)
+
+
+cdef inline size_t format_decimal(int64_t value, int scale, int frac_digits, char* out) noexcept nogil:
+    """Writes ``value`` at ``scale`` into ``out`` (at least 42 bytes); returns the length.
+
+    ``frac_digits < 0`` writes the shortest exact form (``"0.001"``, ``"5"``); otherwise exactly
+    that many fraction digits, which must be >= the significant ones (``format(1000, 8, 2)``
+    -> ``"0.00"`` only if the dropped digits are zero; excess digits are truncated otherwise).
+    """
+    cdef char digits[24]
+    cdef int nd = 0
+    cdef size_t pos = 0
+    cdef uint64_t mag
+    cdef int i, last, int_len, frac_len
+    if value < 0:
+        out[0] = b'-'
+        pos = 1
+        mag = <uint64_t>(-(value + 1)) + 1
+    else:
+        mag = <uint64_t>value
+    while True:
+        digits[nd] = <char>(48 + mag % 10)
+        nd += 1
+        mag //= 10
+        if mag == 0:
+            break
+    while nd <= scale:
+        digits[nd] = b'0'
+        nd += 1
+    int_len = nd - scale
+    for i in range(int_len):
+        out[pos] = digits[nd - 1 - i]
+        pos += 1
+    if frac_digits < 0:
+        last = 0
+        while last < scale and digits[last] == b'0':
+            last += 1
+        frac_len = scale - last
+    else:
+        frac_len = frac_digits
+    if frac_len > 0:
+        out[pos] = b'.'
+        pos += 1
+        for i in range(frac_len):
+            out[pos] = digits[scale - 1 - i] if i < scale else b'0'
+            pos += 1
+    return pos
