@@ -1,0 +1,77 @@
+"""The Decoder every venue decoder extends, and the flags a decode reports to the listener.
+
+``decode`` runs on each complete message (in a padded buffer, see ``buffer.pxd``). It writes
+trades, tickers and candles straight into the shared rings and levels into the books, and
+only reports, through flags, what the Python side must look at once per socket read.
+"""
+
+from libc.stdint cimport int32_t, int64_t, uint8_t
+
+from feedhandler.core.book cimport OrderBook
+from feedhandler.core.rings cimport CandleRing, TickerRing, TradeRing
+
+cdef enum DecodeFlag:
+    DECODED_TRADES = 1
+    DECODED_TICKERS = 2
+    DECODED_CANDLES = 4
+    DECODED_BOOKS = 8       # a book changed: its slot is in the dirty list
+    DECODED_CONTROL = 16    # a message was queued in ``control`` for Python (acks, pings, errors)
+    DECODED_ERROR = 32      # malformed or unusable message: counted, ``last_error`` says why
+    DECODED_RESYNC = 64     # a book lost sync (gap, checksum): its slot is in the resync list
+    DECODED_PRIVATE = 128   # an order/balance/position event was queued
+
+cdef enum BookSync:
+    SYNC_NONE = 0           # no book on this slot
+    SYNC_WAITING = 1        # updates are buffered in ``pending`` until a snapshot arrives
+    SYNC_LIVE = 2           # updates apply directly
+
+cdef enum:
+    MAX_SYMBOL = 48
+
+cdef struct Slot:
+    int32_t instrument      # the FeedHandler-wide instrument id written into ring rows
+    int price_scale
+    int size_scale
+    uint8_t sync            # BookSync
+    uint8_t dirty           # already in the dirty list this batch
+    uint8_t has_book
+    int32_t key_length
+    char key[MAX_SYMBOL]    # the venue's symbol bytes as they appear on the wire
+
+
+cdef class Decoder:
+    cdef public TradeRing trades
+    cdef public TickerRing tickers
+    cdef public CandleRing candles
+    cdef readonly int64_t messages
+    cdef readonly int64_t errors
+    cdef readonly int64_t unknown
+    cdef readonly int64_t gaps
+    cdef readonly int64_t checksum_failures
+    cdef public list control        # raw messages Python must act on, in arrival order
+    cdef public list pending        # (slot, raw) book updates held while a snapshot is in flight
+    cdef public list private_events # raw private-channel messages (orders, balances, positions)
+    cdef public str last_error
+    cdef list books                 # OrderBook or None per slot
+    cdef Slot* slots
+    cdef int32_t* table             # open-addressing hash: venue symbol -> slot index, -1 empty
+    cdef int32_t table_mask
+    cdef int32_t slot_count
+    cdef int32_t slot_capacity
+    cdef int32_t* dirty
+    cdef int32_t dirty_count
+    cdef list resync_slots
+
+    cdef int decode(self, const char* buf, size_t n, int64_t ts_receive) except -1
+    cdef int32_t find_slot(self, const char* key, size_t n) noexcept nogil
+    cdef OrderBook book_at(self, int32_t slot)
+    cdef void mark_dirty(self, int32_t slot) noexcept nogil
+    cdef int fail(self, str reason) except -1
+    cdef int lose_sync(self, int32_t slot, str reason, bint checksum) except -1
+    cdef int hold(self, int32_t slot, const char* buf, size_t n) except -1
+    cdef int queue_control(self, const char* buf, size_t n) except -1
+    cdef void _insert(self, int32_t slot) noexcept
+
+
+cdef class PassthroughDecoder(Decoder):
+    pass

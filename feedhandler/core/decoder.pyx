@@ -1,0 +1,289 @@
+# distutils: language = c++
+"""Decoder base: the symbol table, book slots, counters and the queues to Python."""
+
+from libc.stdlib cimport free, malloc, realloc
+from libc.string cimport memcmp, memcpy, memset
+from libc.stdint cimport int32_t, int64_t, uint32_t
+
+from feedhandler.core.book cimport OrderBook
+from feedhandler.core.buffer cimport PaddedBuffer, buffer_assign, buffer_free, buffer_init
+from feedhandler.core.rings cimport CandleRing, TickerRing, TradeRing
+
+
+class DecodeError(ValueError):
+    """A message the decoder could not use; the connection counts it and carries on."""
+
+
+cdef inline uint32_t fnv1a(const char* p, size_t n) noexcept nogil:
+    cdef uint32_t h = 2166136261u
+    cdef size_t i
+    for i in range(n):
+        h = (h ^ <unsigned char>p[i]) * 16777619u
+    return h
+
+
+cdef class Decoder:
+    """Base class: subclasses implement ``decode`` for one venue's wire format."""
+
+    def __cinit__(self, *args, **kwargs):
+        self.slot_capacity = 8
+        self.slots = <Slot*>malloc(self.slot_capacity * sizeof(Slot))
+        self.table_mask = 15
+        self.table = <int32_t*>malloc((self.table_mask + 1) * sizeof(int32_t))
+        self.dirty = <int32_t*>malloc(self.slot_capacity * sizeof(int32_t))
+        if self.slots == NULL or self.table == NULL or self.dirty == NULL:
+            raise MemoryError()
+        memset(self.table, 0xFF, (self.table_mask + 1) * sizeof(int32_t))
+        self.books = []
+        self.control = []
+        self.pending = []
+        self.private_events = []
+        self.resync_slots = []
+        self.last_error = None
+
+    def __init__(self, TradeRing trades=None, TickerRing tickers=None,
+                 CandleRing candles=None):
+        self.trades = trades if trades is not None else TradeRing()
+        self.tickers = tickers if tickers is not None else TickerRing()
+        self.candles = candles if candles is not None else CandleRing()
+
+    def __dealloc__(self):
+        free(self.slots)
+        free(self.table)
+        free(self.dirty)
+
+    cdef int decode(self, const char* buf, size_t n, int64_t ts_receive) except -1:
+        return self.fail("decoder has no wire format")
+
+    # ---- symbols and books -------------------------------------------------------------
+
+    def add_instrument(self, key, int instrument, int price_scale, int size_scale,
+                       OrderBook book=None) -> int:
+        """Routes messages whose venue symbol is ``key`` (bytes as on the wire) to a slot."""
+        cdef bytes raw = key.encode() if isinstance(key, str) else bytes(key)
+        cdef int32_t slot
+        if not 0 < len(raw) <= MAX_SYMBOL:
+            raise ValueError(f"venue symbol must be 1..{MAX_SYMBOL} bytes: {raw!r}")
+        if self.find_slot(raw, len(raw)) >= 0:
+            raise ValueError(f"venue symbol already registered: {raw!r}")
+        if self.slot_count == self.slot_capacity:
+            self._grow_slots()
+        slot = self.slot_count
+        memset(&self.slots[slot], 0, sizeof(Slot))
+        self.slots[slot].instrument = instrument
+        self.slots[slot].price_scale = price_scale
+        self.slots[slot].size_scale = size_scale
+        self.slots[slot].key_length = len(raw)
+        memcpy(self.slots[slot].key, <const char*>raw, len(raw))
+        self.books.append(None)
+        self.slot_count += 1
+        if (self.slot_count * 2) > self.table_mask:
+            self._rehash((self.table_mask + 1) * 2)
+        else:
+            self._insert(slot)
+        if book is not None:
+            self.set_book(slot, book)
+        return slot
+
+    def set_book(self, int slot, OrderBook book) -> None:
+        """Attaches a book; it starts unsynchronised until the venue's snapshot arrives."""
+        self._check_slot(slot)
+        self.books[slot] = book
+        self.slots[slot].has_book = book is not None
+        self.slots[slot].sync = SYNC_WAITING if book is not None else SYNC_NONE
+        if book is not None:
+            book.valid = False
+
+    def slot_of(self, key) -> int:
+        cdef bytes raw = key.encode() if isinstance(key, str) else bytes(key)
+        return self.find_slot(raw, len(raw))
+
+    def instrument_of(self, int slot) -> int:
+        self._check_slot(slot)
+        return self.slots[slot].instrument
+
+    def book(self, int slot):
+        self._check_slot(slot)
+        return self.books[slot]
+
+    def sync_state(self, int slot) -> int:
+        self._check_slot(slot)
+        return self.slots[slot].sync
+
+    def mark_waiting(self, int slot) -> None:
+        """Hold this book's updates until ``mark_live`` (a snapshot is being fetched)."""
+        self._check_slot(slot)
+        self.slots[slot].sync = SYNC_WAITING
+        if self.books[slot] is not None:
+            (<OrderBook>self.books[slot]).valid = False
+
+    def mark_live(self, int slot) -> None:
+        self._check_slot(slot)
+        self.slots[slot].sync = SYNC_LIVE
+        if self.books[slot] is not None:
+            (<OrderBook>self.books[slot]).valid = True
+
+    @property
+    def slot_count(self) -> int:
+        return self.slot_count
+
+    cdef OrderBook book_at(self, int32_t slot):
+        return <OrderBook>self.books[slot]
+
+    cdef int32_t find_slot(self, const char* key, size_t n) noexcept nogil:
+        cdef uint32_t i = fnv1a(key, n) & <uint32_t>self.table_mask
+        cdef int32_t slot
+        while True:
+            slot = self.table[i]
+            if slot < 0:
+                return -1
+            if <size_t>self.slots[slot].key_length == n and memcmp(self.slots[slot].key, key, n) == 0:
+                return slot
+            i = (i + 1) & <uint32_t>self.table_mask
+
+    def _check_slot(self, int slot):
+        if not 0 <= slot < self.slot_count:
+            raise IndexError(f"no slot {slot}")
+
+    def _grow_slots(self):
+        cdef int32_t capacity = self.slot_capacity * 2
+        cdef Slot* slots = <Slot*>realloc(self.slots, capacity * sizeof(Slot))
+        if slots == NULL:
+            raise MemoryError()
+        self.slots = slots
+        cdef int32_t* dirty = <int32_t*>realloc(self.dirty, capacity * sizeof(int32_t))
+        if dirty == NULL:
+            raise MemoryError()
+        self.dirty = dirty
+        self.slot_capacity = capacity
+
+    def _rehash(self, int32_t size):
+        cdef int32_t* table = <int32_t*>malloc(size * sizeof(int32_t))
+        cdef int32_t slot
+        if table == NULL:
+            raise MemoryError()
+        free(self.table)
+        self.table = table
+        self.table_mask = size - 1
+        memset(self.table, 0xFF, size * sizeof(int32_t))
+        for slot in range(self.slot_count):
+            self._insert(slot)
+
+    cdef void _insert(self, int32_t slot) noexcept:
+        cdef uint32_t i = fnv1a(self.slots[slot].key, self.slots[slot].key_length) & <uint32_t>self.table_mask
+        while self.table[i] >= 0:
+            i = (i + 1) & <uint32_t>self.table_mask
+        self.table[i] = slot
+
+    # ---- what a decode hands to Python -----------------------------------------------------
+
+    cdef void mark_dirty(self, int32_t slot) noexcept nogil:
+        if not self.slots[slot].dirty:
+            self.slots[slot].dirty = 1
+            self.dirty[self.dirty_count] = slot
+            self.dirty_count += 1
+
+    def take_dirty(self) -> list:
+        """Slots whose book changed since the last call (each once)."""
+        cdef int32_t i
+        out = []
+        for i in range(self.dirty_count):
+            out.append(self.dirty[i])
+            self.slots[self.dirty[i]].dirty = 0
+        self.dirty_count = 0
+        return out
+
+    def take_resync(self) -> list:
+        """(slot, reason) for each book that lost sync since the last call."""
+        out = self.resync_slots
+        self.resync_slots = []
+        return out
+
+    def take_control(self) -> list:
+        out = self.control
+        self.control = []
+        return out
+
+    def take_pending(self, int slot) -> list:
+        """The raw updates held for ``slot`` while it waited for a snapshot, oldest first."""
+        keep = []
+        out = []
+        for held_slot, raw in self.pending:
+            (out if held_slot == slot else keep).append(raw)
+        self.pending = keep
+        return out
+
+    def take_private(self) -> list:
+        out = self.private_events
+        self.private_events = []
+        return out
+
+    cdef int fail(self, str reason) except -1:
+        self.errors += 1
+        self.last_error = reason
+        return DECODED_ERROR
+
+    cdef int lose_sync(self, int32_t slot, str reason, bint checksum) except -1:
+        """A gap or checksum mismatch: the book is withdrawn until resynced, never served."""
+        cdef OrderBook book = <OrderBook>self.books[slot]
+        if checksum:
+            self.checksum_failures += 1
+        else:
+            self.gaps += 1
+        self.slots[slot].sync = SYNC_WAITING
+        if book is not None:
+            book.valid = False
+        self.resync_slots.append((slot, reason))
+        return DECODED_RESYNC
+
+    cdef int hold(self, int32_t slot, const char* buf, size_t n) except -1:
+        self.pending.append((slot, buf[:n]))
+        return 0
+
+    cdef int queue_control(self, const char* buf, size_t n) except -1:
+        self.control.append(buf[:n])
+        return DECODED_CONTROL
+
+    # ---- Python entry points (tests, replay, benchmarks) ------------------------------------
+
+    def feed(self, data, int64_t ts_receive=0) -> int:
+        """Decodes one message from bytes (copied into a padded buffer); returns the flags."""
+        return self.feed_many([data], ts_receive)
+
+    def feed_many(self, messages, int64_t ts_receive=0) -> int:
+        """Decodes each message with the loop in C (tests, benchmarks); ORs the flags."""
+        cdef PaddedBuffer buffer
+        cdef int flags = 0
+        cdef const unsigned char[::1] view
+        if buffer_init(&buffer, 4096, 1 << 30) < 0:
+            raise MemoryError()
+        try:
+            for message in messages:
+                view = message
+                buffer.size = 0
+                if view.shape[0] and buffer_assign(&buffer, <const char*>&view[0],
+                                                   view.shape[0]) < 0:
+                    raise MemoryError()
+                self.messages += 1
+                flags |= self.decode(buffer.data, buffer.size, ts_receive)
+        finally:
+            buffer_free(&buffer)
+        return flags
+
+    def stats(self) -> dict:
+        return {
+            "messages": self.messages,
+            "errors": self.errors,
+            "unknown": self.unknown,
+            "gaps": self.gaps,
+            "checksum_failures": self.checksum_failures,
+        }
+
+
+
+
+cdef class PassthroughDecoder(Decoder):
+    """Queues every message for Python: for control-only connections and for tests."""
+
+    cdef int decode(self, const char* buf, size_t n, int64_t ts_receive) except -1:
+        return self.queue_control(buf, n)

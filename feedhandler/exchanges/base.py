@@ -1,0 +1,134 @@
+"""What every venue adapter provides: the data and procedures the connection manager runs.
+
+A venue is data (URLs, limits, heartbeat, symbol forms) plus a compiled decoder plus a few
+procedures (request payloads, control-message handling, book synchronisation). The
+connection manager in ``feedhandler.net`` knows nothing venue-specific beyond this interface.
+"""
+
+from __future__ import annotations
+
+import enum
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Protocol
+
+if TYPE_CHECKING:
+    from feedhandler.core.decoder import Decoder
+    from feedhandler.core.rings import CandleRing, TickerRing, TradeRing
+
+
+class Channel(enum.StrEnum):
+    TICKER = "ticker"
+    BOOK = "book"
+    TRADES = "trades"
+    OHLCV = "ohlcv"
+
+
+@dataclass(frozen=True, slots=True)
+class Instrument:
+    """One tradable symbol on one venue, with the exact scales its numbers are kept at."""
+
+    id: int                 # FeedHandler-wide id written into every ring row
+    venue: str
+    symbol: str             # unified form, e.g. "BTC-USDT"
+    venue_symbol: str       # the venue's form, e.g. "BTCUSDT"
+    market: str = "spot"    # "spot", "usdm", "linear", ...
+    price_scale: int = 8    # decimals kept for prices
+    size_scale: int = 8     # decimals kept for sizes
+    tick: int = 1           # price grid step in fixed-point units (1 when unknown)
+
+
+@dataclass(frozen=True, slots=True)
+class Subscription:
+    channel: Channel
+    instrument: Instrument
+    timeframe: str | None = None   # OHLCV only, unified form ("1m", "1h", ...)
+    depth: int | None = None       # BOOK only; None = the venue's default
+
+    @property
+    def key(self) -> tuple[str, str, str, str | None, int | None]:
+        i = self.instrument
+        return (i.venue, i.market, i.venue_symbol, self.channel.value + (self.timeframe or ""),
+                self.depth)
+
+
+@dataclass(frozen=True, slots=True)
+class ConnectionLimits:
+    """The venue's published limits, used to shard subscriptions across connections."""
+
+    streams_per_connection: int
+    args_per_request: int
+    requests_per_second: float
+    max_connections: int = 32
+
+
+@dataclass(frozen=True, slots=True)
+class Heartbeat:
+    """Keepalive: idle seconds before we ping, seconds to wait for the answer.
+
+    ``text_ping`` None means WebSocket PING control frames; otherwise the venue's own text
+    ping, answered by a message containing ``pong_marker``.
+    """
+
+    ping_interval: float = 20.0
+    pong_timeout: float = 10.0
+    text_ping: bytes | None = None
+    pong_marker: bytes | None = None
+
+
+class Link(Protocol):
+    """What a venue adapter may do to the connection it runs on."""
+
+    @property
+    def decoder(self) -> Decoder: ...
+    def send(self, message: bytes | str) -> None: ...
+    def reconnect(self, reason: str) -> None: ...
+
+
+@dataclass(slots=True)
+class Rings:
+    trades: TradeRing
+    tickers: TickerRing
+    candles: CandleRing
+
+
+class VenueAdapter(ABC):
+    """One venue (and market): everything the connection manager needs to run its feeds."""
+
+    name: str
+    market: str = "spot"
+    limits: ConnectionLimits
+    heartbeat: Heartbeat = Heartbeat()
+    compression: str = "none"          # BINARY frame compression: "none", "gzip", "deflate"
+    max_message_size: int = 16 << 20
+    timeframes: Sequence[str] = ()
+    book_depths: Sequence[int] = ()
+    channels: Sequence[Channel] = (Channel.TICKER, Channel.BOOK, Channel.TRADES, Channel.OHLCV)
+
+    @abstractmethod
+    def ws_url(self, subscriptions: Sequence[Subscription]) -> str:
+        """The URL a connection carrying these subscriptions dials (tests point it at a sim)."""
+
+    @abstractmethod
+    def venue_symbol(self, symbol: str) -> str:
+        """Unified ``BTC-USDT`` -> the venue's form."""
+
+    @abstractmethod
+    def new_decoder(self, rings: Rings) -> Decoder:
+        """A decoder for one connection, writing into the FeedHandler's shared rings."""
+
+    @abstractmethod
+    def subscribe_requests(self, subscriptions: Sequence[Subscription]) -> list[bytes]:
+        """Payloads that subscribe these (already chunked to ``args_per_request``)."""
+
+    @abstractmethod
+    def unsubscribe_requests(self, subscriptions: Sequence[Subscription]) -> list[bytes]: ...
+
+    @abstractmethod
+    def handle_control(self, link: Link, raw: bytes) -> None:
+        """Acks, errors and venue pings the decoder queued; may reply through ``link``."""
+
+    @abstractmethod
+    async def sync_book(self, link: Link, subscription: Subscription, slot: int) -> None:
+        """Brings the book at ``slot`` in sync (snapshot + held updates) and marks it live."""
