@@ -16,7 +16,7 @@ from setuptools.command.build_clib import build_clib
 from setuptools.command.build_ext import build_ext
 
 HERE = Path(__file__).parent
-CXXFLAGS = ["-std=c++17", "-O3", "-DNDEBUG", "-fno-strict-aliasing"]
+CXXFLAGS = ["-std=c++17", "-O3", "-DNDEBUG", "-fno-strict-aliasing"] + os.environ.get("FEEDHANDLER_CXXFLAGS", "").split()
 if os.environ.get("FEEDHANDLER_SANITIZE"):
     CXXFLAGS += ["-fsanitize=address,undefined", "-fno-omit-frame-pointer", "-g"]
 

@@ -35,6 +35,7 @@ cdef struct Slot:
     uint8_t sync            # BookSync
     uint8_t dirty           # already in the dirty list this batch
     uint8_t has_book
+    uint8_t fresh           # the next update is the first after a snapshot
     int32_t key_length
     char key[MAX_SYMBOL]    # the venue's symbol bytes as they appear on the wire
 

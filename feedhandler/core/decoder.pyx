@@ -1,6 +1,7 @@
 # distutils: language = c++
 """Decoder base: the symbol table, book slots, counters and the queues to Python."""
 
+from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_GET_SIZE
 from libc.stdlib cimport free, malloc, realloc
 from libc.string cimport memcmp, memcpy, memset
 from libc.stdint cimport int32_t, int64_t, uint32_t
@@ -118,8 +119,10 @@ cdef class Decoder:
             (<OrderBook>self.books[slot]).valid = False
 
     def mark_live(self, int slot) -> None:
+        """The snapshot is in: updates apply from now on, the first checked loosely."""
         self._check_slot(slot)
         self.slots[slot].sync = SYNC_LIVE
+        self.slots[slot].fresh = 1
         if self.books[slot] is not None:
             (<OrderBook>self.books[slot]).valid = True
 
@@ -213,6 +216,11 @@ cdef class Decoder:
         self.pending = keep
         return out
 
+    def replay_pending(self, int slot) -> int:
+        """Re-decodes the updates held while ``slot`` waited; stale ones are dropped by the
+        venue's sequence rules. Returns the flags."""
+        return self.feed_many(self.take_pending(slot))
+
     def take_private(self) -> list:
         out = self.private_events
         self.private_events = []
@@ -251,18 +259,25 @@ cdef class Decoder:
         return self.feed_many([data], ts_receive)
 
     def feed_many(self, messages, int64_t ts_receive=0) -> int:
-        """Decodes each message with the loop in C (tests, benchmarks); ORs the flags."""
+        """Decodes each message with the loop in C (tests, replay, benchmarks); ORs the flags."""
         cdef PaddedBuffer buffer
         cdef int flags = 0
         cdef const unsigned char[::1] view
+        cdef const char* data
+        cdef Py_ssize_t size
         if buffer_init(&buffer, 4096, 1 << 30) < 0:
             raise MemoryError()
         try:
             for message in messages:
-                view = message
+                if type(message) is bytes:
+                    data = PyBytes_AS_STRING(message)
+                    size = PyBytes_GET_SIZE(message)
+                else:
+                    view = message
+                    size = view.shape[0]
+                    data = <const char*>&view[0] if size else NULL
                 buffer.size = 0
-                if view.shape[0] and buffer_assign(&buffer, <const char*>&view[0],
-                                                   view.shape[0]) < 0:
+                if size and buffer_assign(&buffer, data, size) < 0:
                     raise MemoryError()
                 self.messages += 1
                 flags |= self.decode(buffer.data, buffer.size, ts_receive)

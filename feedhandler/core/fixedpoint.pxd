@@ -22,69 +22,133 @@ cdef extern from *:
         100000000ULL, 1000000000ULL, 10000000000ULL, 100000000000ULL, 1000000000000ULL,
         10000000000000ULL, 100000000000000ULL, 1000000000000000ULL, 10000000000000000ULL,
         100000000000000000ULL, 1000000000000000000ULL, 10000000000000000000ULL};
+    static const unsigned long long feedhandler_int64_max_over_pow10[19] = {
+        9223372036854775807ULL, 922337203685477580ULL, 92233720368547758ULL,
+        9223372036854775ULL, 922337203685477ULL, 92233720368547ULL, 9223372036854ULL,
+        922337203685ULL, 92233720368ULL, 9223372036ULL, 922337203ULL, 92233720ULL, 9223372ULL,
+        922337ULL, 92233ULL, 9223ULL, 922ULL, 92ULL, 9ULL};
+    #include <string.h>
+    /* Eight ASCII digits at once (SWAR): the check and the conversion of one 8-byte load. */
+    static inline int feedhandler_is_8_digits(const char* p) {
+        unsigned long long v;
+        memcpy(&v, p, 8);
+        return (((v + 0x4646464646464646ULL) | (v - 0x3030303030303030ULL))
+                & 0x8080808080808080ULL) == 0;
+    }
+    static inline unsigned long long feedhandler_parse_8_digits(const char* p) {
+        unsigned long long v;
+        memcpy(&v, p, 8);
+        v -= 0x3030303030303030ULL;
+        v = (v * 10) + (v >> 8);
+        v = (((v & 0x000000FF000000FFULL) * (100 + (1000000ULL << 32))) +
+             (((v >> 16) & 0x000000FF000000FFULL) * (1 + (10000ULL << 32)))) >> 32;
+        return v;
+    }
     """
+    bint is_8_digits "feedhandler_is_8_digits"(const char* p) noexcept nogil
+    uint64_t parse_8_digits "feedhandler_parse_8_digits"(const char* p) noexcept nogil
     const uint64_t* POW10 "feedhandler_pow10"
+    const uint64_t* INT64_MAX_OVER_POW10 "feedhandler_int64_max_over_pow10"
 
 cdef const int MAX_SCALE = 18
 cdef const uint64_t INT64_MAX_U = 9223372036854775807ULL
 
 
-cdef inline int parse_decimal(const char* p, size_t n, int scale, int64_t* out) noexcept nogil:
-    """``-?digits(.digits)?([eE][+-]?digits)?`` -> ``*out`` at ``scale``; returns a DecimalStatus."""
+cdef inline uint64_t parse_digits(const char* p, size_t n) noexcept nogil:
+    """The value of ``n`` <= 19 ASCII digits, eight at a time where possible."""
+    cdef uint64_t value = 0
     cdef size_t i = 0
+    while i + 8 <= n:
+        value = value * 100000000 + parse_8_digits(p + i)
+        i += 8
+    while i < n:
+        value = value * 10 + <unsigned int>(<unsigned char>p[i] - 48)
+        i += 1
+    return value
+
+
+cdef inline int decimal_digits(uint64_t value) noexcept nogil:
+    cdef int digits = 1
+    while digits < 20 and value >= POW10[digits]:
+        digits += 1
+    return digits
+
+
+cdef inline int parse_decimal(const char* p, size_t n, int scale, int64_t* out) noexcept nogil:
+    """``-?digits(.digits)?([eE][+-]?digits)?`` -> ``*out`` at ``scale``; returns a DecimalStatus.
+
+    At most 19 significant digits fit a uint64 with no overflow check in the digit loops.
+    Fraction zeros are folded into the mantissa only when a non-zero digit follows, so
+    trailing zeros ("0.00100000") cost nothing and never overflow. Eight digits are
+    converted per step (SWAR) where the text allows.
+    """
+    cdef size_t i = 0
+    cdef size_t start, first
     cdef bint negative = False
     cdef uint64_t mantissa = 0
+    cdef uint64_t chunk
     cdef int exponent = 0          # value = mantissa * 10**exponent
+    cdef int significant           # digits in the mantissa after its leading zeros
     cdef int pending_zeros = 0     # fraction zeros not yet folded into the mantissa
-    cdef int int_digits = 0, frac_digits = 0, exp_digits = 0
-    cdef int exp_value = 0
+    cdef int exp_value = 0, exp_digits = 0
     cdef bint exp_negative = False
     cdef unsigned int d
     cdef int shift
-    cdef uint64_t factor
     if n == 0:
         return DECIMAL_EMPTY
     if p[0] == b'-':
         negative = True
         i = 1
-    while i < n and <unsigned int>(p[i] - 48) < 10:
-        d = <unsigned int>(p[i] - 48)
-        if mantissa > (18446744073709551615ULL - d) // 10:
-            return DECIMAL_OVERFLOW
-        mantissa = mantissa * 10 + d
-        int_digits += 1
+    start = i
+    while i < n and <unsigned int>(<unsigned char>p[i] - 48) < 10:
         i += 1
-    if int_digits == 0:
+    if i == start:
         return DECIMAL_MALFORMED
+    first = start
+    while first < i and p[first] == b'0':
+        first += 1
+    significant = <int>(i - first)
+    if significant > 19:
+        return DECIMAL_OVERFLOW
+    mantissa = parse_digits(p + first, i - first)
     if i < n and p[i] == b'.':
         i += 1
-        while i < n and <unsigned int>(p[i] - 48) < 10:
-            d = <unsigned int>(p[i] - 48)
-            frac_digits += 1
+        start = i
+        while significant + pending_zeros + 8 <= 19 and i + 8 <= n and is_8_digits(p + i):
+            chunk = parse_8_digits(p + i)
+            i += 8
+            if chunk == 0:
+                pending_zeros += 8
+                continue
+            if mantissa == 0:
+                significant = decimal_digits(chunk)
+            else:
+                significant += pending_zeros + 8
+            mantissa = mantissa * POW10[pending_zeros + 8] + chunk
+            exponent -= pending_zeros + 8
+            pending_zeros = 0
+        while i < n:
+            d = <unsigned int>(<unsigned char>p[i] - 48)
+            if d >= 10:
+                break
             i += 1
             if d == 0:
                 pending_zeros += 1
                 continue
-            if mantissa != 0 and pending_zeros >= 19:
-                return DECIMAL_OVERFLOW
-            while pending_zeros >= 0:
-                if mantissa > 1844674407370955161ULL:
-                    return DECIMAL_OVERFLOW
-                mantissa *= 10
-                exponent -= 1
-                pending_zeros -= 1
-            if mantissa > 18446744073709551615ULL - d:
-                return DECIMAL_OVERFLOW
-            mantissa += d
+            significant = 1 if mantissa == 0 else significant + pending_zeros + 1
+            if significant > 19:
+                return DECIMAL_TOO_PRECISE if <int>(i - start) > scale else DECIMAL_OVERFLOW
+            mantissa = mantissa * POW10[pending_zeros + 1] + d
+            exponent -= pending_zeros + 1
             pending_zeros = 0
-        if frac_digits == 0:
+        if i == start:
             return DECIMAL_MALFORMED
     if i < n and (p[i] == b'e' or p[i] == b'E'):
         i += 1
         if i < n and (p[i] == b'+' or p[i] == b'-'):
             exp_negative = p[i] == b'-'
             i += 1
-        while i < n and <unsigned int>(p[i] - 48) < 10:
+        while i < n and <unsigned int>(<unsigned char>p[i] - 48) < 10:
             if exp_value < 10000:
                 exp_value = exp_value * 10 + <int>(p[i] - 48)
             exp_digits += 1
@@ -94,24 +158,18 @@ cdef inline int parse_decimal(const char* p, size_t n, int scale, int64_t* out) 
         exponent += -exp_value if exp_negative else exp_value
     if i != n:
         return DECIMAL_MALFORMED
-    shift = exponent + scale
     if mantissa == 0:
         out[0] = 0
         return DECIMAL_OK
-    if shift >= 0:
-        if shift > 18:
+    shift = exponent + scale
+    if shift > 0:
+        if shift > 18 or mantissa > INT64_MAX_OVER_POW10[shift]:
             return DECIMAL_OVERFLOW
-        factor = POW10[shift]
-        if mantissa > INT64_MAX_U // factor:
-            return DECIMAL_OVERFLOW
-        mantissa *= factor
-    else:
-        if shift < -19:
+        mantissa *= POW10[shift]
+    elif shift < 0:
+        if shift < -19 or mantissa % POW10[-shift] != 0:
             return DECIMAL_TOO_PRECISE
-        factor = POW10[-shift]
-        if mantissa % factor != 0:
-            return DECIMAL_TOO_PRECISE
-        mantissa //= factor
+        mantissa //= POW10[-shift]
     if mantissa > INT64_MAX_U:
         return DECIMAL_OVERFLOW
     out[0] = -<int64_t>mantissa if negative else <int64_t>mantissa

@@ -122,6 +122,7 @@ cdef extern from "simdjson.h" namespace "simdjson::ondemand" nogil:
         simdjson_result[value] get_value()
         simdjson_result[json_type] type()
         simdjson_result[cbool] at_end()
+        void rewind()
 
     cdef cppclass parser:
         parser()
