@@ -20,6 +20,8 @@ cdef struct PaddedBuffer:
 
 
 cdef inline int buffer_init(PaddedBuffer* b, size_t capacity, size_t limit) noexcept nogil:
+    if capacity > limit:
+        capacity = limit
     b.data = <char*>calloc(capacity + PADDING, 1)
     b.size = 0
     b.capacity = capacity if b.data != NULL else 0
@@ -37,10 +39,10 @@ cdef inline int buffer_reserve(PaddedBuffer* b, size_t needed) noexcept nogil:
     """0 when ``needed`` bytes fit (growing if allowed), -1 past ``limit`` or out of memory."""
     cdef size_t capacity
     cdef char* grown
-    if needed <= b.capacity:
-        return 0
     if needed > b.limit:
         return -1
+    if needed <= b.capacity:
+        return 0
     capacity = b.capacity * 2 if b.capacity else 4096
     while capacity < needed:
         capacity *= 2

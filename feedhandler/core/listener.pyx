@@ -170,7 +170,7 @@ cdef class FeedListener(WSListener):
             self.assembling = False
             self.oversize += 1
             self.fatal(f"fragmented message exceeds max_message_size {self.message.limit}")
-            return -1
+            return 1
         return 0
 
     cdef int inflate_into_message(self, const char* p, size_t n) noexcept:

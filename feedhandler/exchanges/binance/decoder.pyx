@@ -236,8 +236,9 @@ cdef class BinanceDecoder(Decoder):
                         return self.fail("malformed b/a field")
                     if kind == json_type.array:
                         if not ev.levels_seen:
-                            if ev.kind != EVENT_DEPTH or ev.slot < 0 or ev.last_update < 0:
-                                return self.fail("depth levels before e, s or u")
+                            if ev.kind != EVENT_DEPTH or ev.slot < 0 or ev.last_update < 0 \
+                                    or (self.futures and ev.previous_update < 0):
+                                return self.fail("depth levels before e, s, u or pu")
                             ev.levels_seen = True
                             verdict = self.depth_verdict(&ev, buf, n)
                             if verdict == VERDICT_SKIP:

@@ -1,0 +1,149 @@
+"""Exact decimal text <-> int64 fixed point, checked against Python's Decimal."""
+
+from decimal import Decimal
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from feedhandler.core import fixedpoint
+from feedhandler.core.fixedpoint import DecimalError, to_fixed, to_text
+
+INT64_MAX = 2**63 - 1
+
+
+@pytest.mark.parametrize(
+    ("text", "scale", "expected"),
+    [
+        ("0.00100000", 8, 100_000),       # Binance: always 8 decimals
+        ("0.001", 3, 1),
+        ("30000.12000000", 2, 3_000_012),  # trailing zeros beyond the scale are fine
+        ("1e-5", 8, 1000),                # exponent forms (Kraken v2 sends JSON numbers)
+        ("1E-5", 8, 1000),
+        ("1.5e+2", 0, 150),
+        ("2.5E2", 1, 2500),
+        ("42", 0, 42),
+        ("42", 8, 4_200_000_000),
+        ("-12.5", 2, -1250),              # negative where allowed (funding, PnL)
+        ("-0", 8, 0),
+        ("0", 0, 0),
+        ("0.0", 8, 0),
+        ("000123.4500", 2, 12345),
+        ("92233720368.54775807", 8, INT64_MAX),
+        ("-92233720368.54775807", 8, -INT64_MAX),
+        ("0.000000000000000001", 18, 1),
+        ("123456789012345678.9", 1, 1_234_567_890_123_456_789),
+    ],
+)
+def test_parses_every_form_venues_send(text: str, scale: int, expected: int) -> None:
+    assert to_fixed(text, scale) == expected
+    assert to_fixed(text.encode(), scale) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "status"),
+    [
+        ("", fixedpoint.EMPTY),
+        ("-", fixedpoint.MALFORMED),
+        (".5", fixedpoint.MALFORMED),
+        ("5.", fixedpoint.MALFORMED),
+        ("1e", fixedpoint.MALFORMED),
+        ("1e+", fixedpoint.MALFORMED),
+        ("abc", fixedpoint.MALFORMED),
+        ("1.2.3", fixedpoint.MALFORMED),
+        ("--1", fixedpoint.MALFORMED),
+        ("+1", fixedpoint.MALFORMED),
+        (" 1", fixedpoint.MALFORMED),
+        ("1 ", fixedpoint.MALFORMED),
+        ("0x10", fixedpoint.MALFORMED),
+        ("NaN", fixedpoint.MALFORMED),
+        ("inf", fixedpoint.MALFORMED),
+        ("1,5", fixedpoint.MALFORMED),
+        ("0.123456789", fixedpoint.TOO_PRECISE),
+        ("1e-9", fixedpoint.TOO_PRECISE),
+        ("92233720368.54775808", fixedpoint.OVERFLOW),
+        ("99999999999999999999", fixedpoint.OVERFLOW),
+        ("1e30", fixedpoint.OVERFLOW),
+    ],
+)
+def test_rejects_garbage_with_a_typed_error(text: str, status: int) -> None:
+    with pytest.raises(DecimalError) as info:
+        to_fixed(text, 8)
+    assert info.value.status == status
+    assert isinstance(info.value, ValueError)
+
+
+@pytest.mark.parametrize(
+    ("value", "scale", "digits", "expected"),
+    [
+        (100_000, 8, -1, "0.001"),
+        (100_000, 8, 8, "0.00100000"),
+        (-1250, 2, -1, "-12.5"),
+        (5, 0, -1, "5"),
+        (0, 8, -1, "0"),
+        (0, 2, 2, "0.00"),
+        (INT64_MAX, 8, -1, "92233720368.54775807"),
+        (-(2**63), 0, -1, "-9223372036854775808"),
+        (12345, 2, 4, "123.4500"),
+    ],
+)
+def test_formats_exact_text(value: int, scale: int, digits: int, expected: str) -> None:
+    assert to_text(value, scale, digits) == expected
+
+
+def test_scale_out_of_range_is_an_error() -> None:
+    with pytest.raises(ValueError):
+        to_fixed("1", 19)
+    with pytest.raises(ValueError):
+        to_text(1, -1)
+
+
+def reference(text: str, scale: int) -> int | None:
+    scaled = Decimal(text).scaleb(scale)
+    if scaled != scaled.to_integral_value() or abs(scaled) > INT64_MAX:
+        return None
+    return int(scaled)
+
+
+decimal_text = st.builds(
+    lambda sign, integer, fraction, exponent: (
+        sign + integer + (f".{fraction}" if fraction else "") + exponent
+    ),
+    st.sampled_from(["", "-"]),
+    st.from_regex(r"[0-9]{1,22}", fullmatch=True),
+    st.one_of(st.just(""), st.from_regex(r"[0-9]{1,30}", fullmatch=True)),
+    st.one_of(st.just(""), st.from_regex(r"[eE][+-]?[0-9]{1,2}", fullmatch=True)),
+)
+
+
+@settings(max_examples=3000, deadline=None)
+@given(decimal_text, st.integers(0, 18))
+def test_matches_decimal_reference(text: str, scale: int) -> None:
+    expected = reference(text, scale)
+    if expected is None:
+        with pytest.raises(DecimalError) as info:
+            to_fixed(text, scale)
+        assert info.value.status in (fixedpoint.TOO_PRECISE, fixedpoint.OVERFLOW)
+    else:
+        assert to_fixed(text, scale) == expected
+
+
+@settings(max_examples=2000, deadline=None)
+@given(st.integers(-INT64_MAX, INT64_MAX), st.integers(0, 18))
+def test_text_round_trips(value: int, scale: int) -> None:
+    shortest = to_text(value, scale)
+    assert to_fixed(shortest, scale) == value
+    assert Decimal(shortest) == Decimal(value).scaleb(-scale)
+    padded = to_text(value, scale, scale)
+    assert to_fixed(padded, scale) == value
+    assert len(padded.split(".")[1]) == scale if scale else "." not in padded
+
+
+@settings(max_examples=2000, deadline=None)
+@given(st.binary(max_size=40))
+def test_arbitrary_bytes_never_crash(raw: bytes) -> None:
+    try:
+        value = to_fixed(raw, 8)
+    except DecimalError:
+        return
+    assert reference(raw.decode(), 8) == value
