@@ -35,6 +35,11 @@ def simdjson_dir() -> str:
 class BuildExtWithClib(build_ext):
     """Builds the simdjson static library first, so editable installs link it too."""
 
+    def finalize_options(self) -> None:
+        super().finalize_options()
+        if self.parallel is None:
+            self.parallel = os.cpu_count() or 1
+
     def run(self) -> None:
         clib = self.get_finalized_command("build_clib")
         clib.run()
