@@ -1,0 +1,389 @@
+"""Binance spot and USD-M futures wire format for the simulated exchange.
+
+Facts and their sources are in docs/venues/binance.md; where the two segments differ the
+``market`` switch ("spot" or "usdm") decides.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Literal, cast
+
+from feedhandler.sim.market import (
+    BestBidOffer,
+    BookUpdate,
+    Candle,
+    InstrumentSpec,
+    Market,
+    MarketEvent,
+    PriceLevel,
+    Side,
+    Trade,
+)
+from feedhandler.sim.venue import (
+    ClientRequest,
+    ErrorReason,
+    HttpRequest,
+    HttpResponse,
+    IncomingLimit,
+    Keepalive,
+    RequestKind,
+    Session,
+    Venue,
+)
+
+BinanceMarket = Literal["spot", "usdm"]
+
+KLINE_INTERVALS_MS = {
+    "1s": 1_000, "1m": 60_000, "3m": 180_000, "5m": 300_000, "15m": 900_000,
+    "30m": 1_800_000, "1h": 3_600_000, "2h": 7_200_000, "4h": 14_400_000, "6h": 21_600_000,
+    "8h": 28_800_000, "12h": 43_200_000, "1d": 86_400_000, "3d": 259_200_000,
+    "1w": 604_800_000,
+}
+"""Fixed-length kline intervals (the calendar-month ``1M`` is not simulated)."""
+
+_LISTINGS: dict[BinanceMarket, dict[str, tuple[str, str, str]]] = {
+    "spot": {
+        "BTCUSDT": ("0.01", "0.00001", "60000.00"),
+        "ETHUSDT": ("0.01", "0.0001", "3000.00"),
+        "BNBUSDT": ("0.01", "0.001", "600.00"),
+        "SOLUSDT": ("0.01", "0.001", "150.00"),
+    },
+    "usdm": {
+        "BTCUSDT": ("0.10", "0.001", "60000.00"),
+        "ETHUSDT": ("0.01", "0.001", "3000.00"),
+        "BNBUSDT": ("0.010", "0.01", "600.000"),
+        "SOLUSDT": ("0.0100", "1", "150.0000"),
+    },
+}
+"""Tick size, lot size and starting price; unlisted symbols get ``_GENERIC_LISTING``."""
+_GENERIC_LISTING = ("0.01", "0.001", "100.00")
+
+_SPOT_DEPTH_WEIGHTS = ((100, 5), (500, 25), (1000, 50), (5000, 250))
+_USDM_DEPTH_WEIGHTS = {5: 2, 10: 2, 20: 2, 50: 2, 100: 5, 500: 10, 1000: 20}
+_METHODS = "`SUBSCRIBE`, `UNSUBSCRIBE`, `LIST_SUBSCRIPTIONS`, `SET_PROPERTY`, `GET_PROPERTY`"
+
+
+@dataclass
+class BinanceSession:
+    """Per-connection state: whether payloads are wrapped as combined-stream events."""
+
+    combined: bool
+
+
+class _Listing:
+    """One symbol's stream names and exact number formatters."""
+
+    def __init__(self, spec: InstrumentSpec, market: BinanceMarket) -> None:
+        decimals = 8 if market == "spot" else None
+        self.spec = spec
+        self.name = spec.symbol
+        self.stream = spec.symbol.lower()
+        self.price: Callable[[int], str] = spec.price_formatter(decimals)
+        self.size: Callable[[int], str] = spec.size_formatter(decimals)
+        self.notional: Callable[[int], str] = spec.notional_formatter(decimals)
+        trades = ("trade", "aggTrade") if market == "spot" else ("aggTrade",)
+        depths = ("depth", "depth@100ms") if market == "spot" \
+            else ("depth", "depth@100ms", "depth@500ms")
+        self.trade_topics = tuple(f"{self.stream}@{kind}" for kind in trades)
+        self.depth_topics = tuple(f"{self.stream}@{kind}" for kind in depths)
+        self.ticker_topics = (f"{self.stream}@bookTicker",)
+
+    def levels(self, levels: Sequence[PriceLevel]) -> str:
+        price, size = self.price, self.size
+        return ",".join([f'["{price(p)}","{size(q)}"]' for p, q in levels])
+
+
+class BinanceVenue(Venue):
+    """Binance market-data streams and the REST depth snapshot, spot or USD-M futures."""
+
+    name = "binance"
+
+    def __init__(self, market: BinanceMarket = "spot", symbols: Sequence[str] = ("BTCUSDT",),
+                 *, rest_weight_limit: int | None = 6000,
+                 clock: Callable[[], float] = time.time) -> None:
+        """``rest_weight_limit`` is the REST request weight allowed per wall-clock minute of
+        ``clock`` (None: no limit)."""
+        if market not in _LISTINGS:
+            raise ValueError(f"unknown Binance market {market!r}; use 'spot' or 'usdm'")
+        self.market_type: BinanceMarket = market
+        spot = market == "spot"
+        self.keepalive = Keepalive(20.0, 60.0, pong_must_echo=True) if spot \
+            else Keepalive(180.0, 600.0)
+        self.incoming_limit = IncomingLimit(5 if spot else 10)
+        self.max_topics = 1024
+        self.update_id_step = (1, 1) if spot else (1, 4)
+        self.depth_path = "/api/v3/depth" if spot else "/fapi/v1/depth"
+        self.kline_intervals = {name: ms for name, ms in KLINE_INTERVALS_MS.items()
+                                if spot or name != "1s"}
+        self._interval_names = {ms: name for name, ms in self.kline_intervals.items()}
+        listed = _LISTINGS[market]
+        self._listings = {symbol: _Listing(InstrumentSpec(
+            symbol, *listed.get(symbol, _GENERIC_LISTING)), market) for symbol in symbols}
+        self._by_stream = {listing.stream: listing for listing in self._listings.values()}
+        self._kline_topics = {(listing.name, ms): (f"{listing.stream}@kline_{name}",)
+                              for listing in self._listings.values()
+                              for name, ms in self.kline_intervals.items()}
+        self._valid_topics = {topic for listing in self._listings.values()
+                              for topic in (*listing.trade_topics, *listing.depth_topics,
+                                            *listing.ticker_topics)}
+        self._valid_topics.update(topic for (topic,) in self._kline_topics.values())
+        self._stream_prefixes: dict[str, bytes] = {}
+        self._rest_limit = rest_weight_limit
+        self._clock = clock
+        self._rest_minute = 0
+        self._rest_used = 0
+
+    def instruments(self) -> tuple[InstrumentSpec, ...]:
+        return tuple(listing.spec for listing in self._listings.values())
+
+    def candle_intervals_ms(self) -> tuple[int, ...]:
+        return tuple(self.kline_intervals.values())
+
+    # Connections and requests ------------------------------------------------------------
+
+    def open_session(self, path: str, query: dict[str, str]) -> Session | HttpResponse | None:
+        if path == "/ws":
+            return Session((), BinanceSession(combined=False))
+        streams: tuple[str, ...]
+        if path.startswith("/ws/"):
+            streams = (path[len("/ws/"):],)
+            combined = False
+        elif path in ("/stream", "/stream/"):
+            streams = tuple(name for name in query.get("streams", "").split("/") if name)
+            combined = True
+        else:
+            return None
+        unknown = [name for name in streams if not self.is_topic(name)]
+        if unknown:
+            return HttpResponse(400, json.dumps(
+                {"code": 2, "msg": f"Invalid request: invalid stream {unknown[0]}"}).encode())
+        return Session(streams, BinanceSession(combined=combined))
+
+    def parse(self, state: object, payload: bytes) -> ClientRequest:
+        try:
+            message = json.loads(payload)
+        except ValueError as exc:
+            line, column = getattr(exc, "lineno", 1), getattr(exc, "colno", 1)
+            return ClientRequest(RequestKind.INVALID, error=ErrorReason.INVALID_JSON,
+                                 detail=f"Invalid JSON: expected value at line {line} "
+                                        f"column {column}")
+        if not isinstance(message, dict):
+            return _invalid(None, "Invalid request: expected a JSON object")
+        request_id = message.get("id")
+        if "method" not in message:
+            return _invalid(request_id, "Invalid request: missing field `method`")
+        if not self._valid_id(request_id):
+            return _invalid(None, "Invalid request: request ID must be an unsigned integer")
+        method = message["method"]
+        params = message.get("params", [])
+        if method in ("SUBSCRIBE", "UNSUBSCRIBE"):
+            if not isinstance(params, list) or not all(isinstance(p, str) for p in params):
+                return _invalid(request_id, "Invalid request: params must be a list of streams")
+            kind = RequestKind.SUBSCRIBE if method == "SUBSCRIBE" else RequestKind.UNSUBSCRIBE
+            return ClientRequest(kind, request_id, tuple(params))
+        if method == "LIST_SUBSCRIPTIONS":
+            return ClientRequest(RequestKind.LIST, request_id)
+        if method in ("SET_PROPERTY", "GET_PROPERTY"):
+            return ClientRequest(RequestKind.OTHER, request_id, body=message)
+        return _invalid(request_id,
+                        f"Invalid request: unknown variant `{method}`, expected one of {_METHODS}")
+
+    def _valid_id(self, request_id: object) -> bool:
+        if isinstance(request_id, bool):
+            return False
+        if self.market_type == "usdm":
+            return isinstance(request_id, int) and 0 <= request_id < 2**64
+        if request_id is None:
+            return True
+        if isinstance(request_id, int):
+            return -(2**63) <= request_id < 2**63
+        return isinstance(request_id, str) and len(request_id) <= 36 and request_id.isalnum()
+
+    def is_topic(self, topic: str) -> bool:
+        return topic in self._valid_topics
+
+    def render_ack(self, request: ClientRequest) -> list[bytes]:
+        return [_reply(None, request.request_id)]
+
+    def render_list(self, request: ClientRequest, topics: list[str]) -> list[bytes]:
+        return [_reply(topics, request.request_id)]
+
+    def render_error(self, request: ClientRequest, reason: ErrorReason,
+                     detail: str) -> list[bytes]:
+        code = 3 if reason is ErrorReason.INVALID_JSON else 2
+        if reason is ErrorReason.UNKNOWN_TOPIC:
+            detail = "Invalid request: invalid stream"
+        elif reason is ErrorReason.TOO_MANY_TOPICS:
+            detail = f"Invalid request: too many streams ({detail})"
+        return [_error(code, detail, request.request_id)]
+
+    def handle_other(self, state: object, request: ClientRequest) -> list[bytes]:
+        assert isinstance(state, BinanceSession) and isinstance(request.body, dict)
+        params = request.body.get("params")
+        if not isinstance(params, list) or not params or not isinstance(params[0], str):
+            return [_error(2, "Invalid request: property name must be a string",
+                           request.request_id)]
+        if params[0] != "combined":
+            return [_error(0, "Unknown property", request.request_id)]
+        if request.body["method"] == "GET_PROPERTY":
+            return [_reply(state.combined, request.request_id)]
+        if len(params) != 2 or not isinstance(params[1], bool):
+            return [_error(1, "Invalid value type: expected Boolean", request.request_id)]
+        state.combined = params[1]
+        return [_reply(None, request.request_id)]
+
+    # Market data -------------------------------------------------------------------------
+
+    def topics(self, event: MarketEvent) -> tuple[str, ...]:
+        listing = self._listings[event.symbol]
+        if type(event) is BookUpdate:
+            return listing.depth_topics
+        if type(event) is Trade:
+            return listing.trade_topics
+        if type(event) is BestBidOffer:
+            return listing.ticker_topics
+        assert isinstance(event, Candle)
+        return self._kline_topics[(event.symbol, event.interval_ms)]
+
+    def render(self, event: MarketEvent, topic: str, market: Market, *,
+               corrupt_checksum: bool = False) -> bytes:
+        listing = self._listings[event.symbol]
+        if type(event) is BookUpdate:
+            return self._render_depth(listing, event)
+        if type(event) is Trade:
+            return self._render_trade(listing, event, aggregate=topic.endswith("@aggTrade"))
+        if type(event) is BestBidOffer:
+            return self._render_book_ticker(listing, event)
+        assert isinstance(event, Candle)
+        return self._render_kline(listing, event)
+
+    def envelope(self, state: object, topic: str, payload: bytes) -> bytes:
+        if not cast(BinanceSession, state).combined:
+            return payload
+        prefix = self._stream_prefixes.get(topic)
+        if prefix is None:
+            prefix = self._stream_prefixes[topic] = f'{{"stream":"{topic}","data":'.encode()
+        return prefix + payload + b"}"
+
+    def _render_depth(self, listing: _Listing, event: BookUpdate) -> bytes:
+        bids, asks = listing.levels(event.bids), listing.levels(event.asks)
+        if self.market_type == "spot":
+            return (f'{{"e":"depthUpdate","E":{event.ts_ms},"s":"{listing.name}",'
+                    f'"U":{event.first_update_id},"u":{event.last_update_id},'
+                    f'"b":[{bids}],"a":[{asks}]}}').encode()
+        return (f'{{"e":"depthUpdate","E":{event.ts_ms},"T":{event.ts_ms},"s":"{listing.name}",'
+                f'"U":{event.first_update_id},"u":{event.last_update_id},'
+                f'"pu":{event.prev_update_id},"b":[{bids}],"a":[{asks}]}}').encode()
+
+    def _render_trade(self, listing: _Listing, event: Trade, *, aggregate: bool) -> bytes:
+        price, size = listing.price(event.price), listing.size(event.size)
+        buyer_is_maker = "true" if event.taker_side is Side.SELL else "false"
+        if not aggregate:
+            return (f'{{"e":"trade","E":{event.ts_ms},"s":"{listing.name}","t":{event.trade_id},'
+                    f'"p":"{price}","q":"{size}","T":{event.ts_ms},"m":{buyer_is_maker},'
+                    f'"M":true}}').encode()
+        ignored = ',"M":true' if self.market_type == "spot" else ""
+        return (f'{{"e":"aggTrade","E":{event.ts_ms},"s":"{listing.name}","a":{event.trade_id},'
+                f'"p":"{price}","q":"{size}","f":{event.trade_id},"l":{event.trade_id},'
+                f'"T":{event.ts_ms},"m":{buyer_is_maker}{ignored}}}').encode()
+
+    def _render_book_ticker(self, listing: _Listing, event: BestBidOffer) -> bytes:
+        quotes = (f'"b":"{listing.price(event.bid_price)}","B":"{listing.size(event.bid_size)}",'
+                  f'"a":"{listing.price(event.ask_price)}","A":"{listing.size(event.ask_size)}"')
+        if self.market_type == "spot":
+            return f'{{"u":{event.update_id},"s":"{listing.name}",{quotes}}}'.encode()
+        return (f'{{"e":"bookTicker","u":{event.update_id},"E":{event.ts_ms},"T":{event.ts_ms},'
+                f'"s":"{listing.name}",{quotes}}}').encode()
+
+    def _render_kline(self, listing: _Listing, event: Candle) -> bytes:
+        first = -1 if event.first_trade_id is None else event.first_trade_id
+        last = -1 if event.last_trade_id is None else event.last_trade_id
+        price, size, notional = listing.price, listing.size, listing.notional
+        return (f'{{"e":"kline","E":{event.ts_ms},"s":"{listing.name}","k":{{'
+                f'"t":{event.open_ms},"T":{event.close_ms},"s":"{listing.name}",'
+                f'"i":"{self._interval_names[event.interval_ms]}","f":{first},"L":{last},'
+                f'"o":"{price(event.open)}","c":"{price(event.close)}",'
+                f'"h":"{price(event.high)}","l":"{price(event.low)}","v":"{size(event.volume)}",'
+                f'"n":{event.trade_count},"x":{"true" if event.closed else "false"},'
+                f'"q":"{notional(event.notional)}","V":"{size(event.taker_buy_volume)}",'
+                f'"Q":"{notional(event.taker_buy_notional)}","B":"0"}}}}').encode()
+
+    # REST --------------------------------------------------------------------------------
+
+    def http(self, request: HttpRequest, market: Market) -> HttpResponse | None:
+        if request.path != self.depth_path:
+            return None
+        symbol = request.query.get("symbol", "")
+        if not symbol:
+            return _rest_error(400, -1102, "Mandatory parameter 'symbol' was not sent, was "
+                                           "empty/null, or malformed.")
+        listing = self._listings.get(symbol)
+        if listing is None:
+            return _rest_error(400, -1121, "Invalid symbol.")
+        limit = self._depth_limit(request.query.get("limit"))
+        if limit is None:
+            return _rest_error(400, -1130, "Data sent for parameter 'limit' is not valid.")
+        used, retry_after = self._charge(self._depth_weight(limit))
+        headers = {"Content-Type": "application/json", "X-MBX-USED-WEIGHT-1M": str(used)}
+        if retry_after is not None:
+            return HttpResponse(429, json.dumps({
+                "code": -1003,
+                "msg": f"Too much request weight used; current limit is {self._rest_limit} "
+                       "request weight per 1 MINUTE. Please use WebSocket Streams for live "
+                       "updates to avoid polling the API."}).encode(),
+                {**headers, "Retry-After": str(retry_after)})
+        book = market.book(symbol)
+        bids, asks = book.snapshot().top(limit)
+        times = "" if self.market_type == "spot" else f'"E":{market.now_ms},"T":{market.now_ms},'
+        body = (f'{{"lastUpdateId":{book.update_id},{times}"bids":[{listing.levels(bids)}],'
+                f'"asks":[{listing.levels(asks)}]}}')
+        return HttpResponse(200, body.encode(), headers)
+
+    def _depth_limit(self, text: str | None) -> int | None:
+        if self.market_type == "spot":
+            if text is None:
+                return 100
+            limit = int(text) if text.isdigit() else 0
+            return min(limit, 5000) if limit >= 1 else None
+        if text is None:
+            return 500
+        limit = int(text) if text.isdigit() else 0
+        return limit if limit in _USDM_DEPTH_WEIGHTS else None
+
+    def _depth_weight(self, limit: int) -> int:
+        if self.market_type == "usdm":
+            return _USDM_DEPTH_WEIGHTS[limit]
+        return next(weight for ceiling, weight in _SPOT_DEPTH_WEIGHTS if limit <= ceiling)
+
+    def _charge(self, weight: int) -> tuple[int, int | None]:
+        """Count ``weight`` against the current wall-clock minute; (used, Retry-After or None)."""
+        now = self._clock()
+        minute = int(now // 60)
+        if minute != self._rest_minute:
+            self._rest_minute, self._rest_used = minute, 0
+        if self._rest_limit is not None and self._rest_used + weight > self._rest_limit:
+            return self._rest_used, max(1, int(60 - now % 60))
+        self._rest_used += weight
+        return self._rest_used, None
+
+
+def _invalid(request_id: object, detail: str) -> ClientRequest:
+    return ClientRequest(RequestKind.INVALID, request_id, error=ErrorReason.INVALID_REQUEST,
+                         detail=detail)
+
+
+def _reply(result: object, request_id: object) -> bytes:
+    return json.dumps({"result": result, "id": request_id}, separators=(",", ":")).encode()
+
+
+def _error(code: int, msg: str, request_id: object) -> bytes:
+    return json.dumps({"error": {"code": code, "msg": msg}, "id": request_id},
+                      separators=(",", ":")).encode()
+
+
+def _rest_error(status: int, code: int, msg: str) -> HttpResponse:
+    return HttpResponse(status, json.dumps({"code": code, "msg": msg}).encode())

@@ -1,0 +1,122 @@
+"""Raw clients for tests and demos of the simulated exchanges: a picows WebSocket listener that
+records everything a server sends, and a minimal HTTP GET over asyncio streams. They do no
+protocol work of their own, so tests see exactly what the simulator put on the wire."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from picows import WSFrame, WSListener, WSMsgType, WSTransport, ws_connect
+
+TIMEOUT = 5.0
+
+
+class RawClient(WSListener):
+    """Records text payloads, pings, pongs and the close frame a server sends."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.transport: WSTransport | None = None
+        self.texts: asyncio.Queue[bytes] = asyncio.Queue()
+        self.pongs: asyncio.Queue[bytes] = asyncio.Queue()
+        self.pings: list[bytes] = []
+        self.close_code: int | None = None
+        self.close_reason = ""
+        self.disconnected = asyncio.Event()
+        self.text_count = 0
+
+    def on_ws_connected(self, transport: WSTransport) -> None:
+        self.transport = transport
+
+    def on_ws_frame(self, transport: WSTransport, frame: WSFrame) -> None:
+        if frame.msg_type is WSMsgType.TEXT:
+            self.text_count += 1
+            self.texts.put_nowait(frame.get_payload_as_bytes())
+        elif frame.msg_type is WSMsgType.PING:
+            self.pings.append(frame.get_payload_as_bytes())
+        elif frame.msg_type is WSMsgType.PONG:
+            self.pongs.put_nowait(frame.get_payload_as_bytes())
+        elif frame.msg_type is WSMsgType.CLOSE:
+            self.close_code = frame.get_close_code().value
+            self.close_reason = frame.get_close_reason()
+
+    def on_ws_disconnected(self, transport: WSTransport) -> None:
+        self.disconnected.set()
+
+    def send_json(self, message: dict[str, Any]) -> None:
+        assert self.transport is not None
+        self.transport.send(WSMsgType.TEXT, json.dumps(message).encode())
+
+    async def next_text(self, timeout: float = TIMEOUT) -> bytes:
+        return await asyncio.wait_for(self.texts.get(), timeout)
+
+    async def next_json(self, timeout: float = TIMEOUT) -> Any:
+        return json.loads(await self.next_text(timeout))
+
+    async def next_matching(self, predicate: Callable[[Any], bool],
+                            timeout: float = TIMEOUT) -> Any:
+        """The next JSON message satisfying ``predicate``, skipping market data in between."""
+        async def find() -> Any:
+            while True:
+                message = json.loads(await self.texts.get())
+                if predicate(message):
+                    return message
+        return await asyncio.wait_for(find(), timeout)
+
+    async def reply_to(self, request_id: object, timeout: float = TIMEOUT) -> Any:
+        return await self.next_matching(
+            lambda m: isinstance(m, dict) and "id" in m and m["id"] == request_id, timeout)
+
+    async def wait_disconnected(self, timeout: float = TIMEOUT) -> Exception | None:
+        """Wait for the connection to end; return the client-side error that ended it, if any."""
+        assert self.transport is not None
+        try:
+            await asyncio.wait_for(self.transport.wait_disconnected(), timeout)
+        except TimeoutError:
+            raise
+        except Exception as exc:
+            return exc
+        return None
+
+    def drain(self) -> list[bytes]:
+        payloads = []
+        while not self.texts.empty():
+            payloads.append(self.texts.get_nowait())
+        return payloads
+
+
+async def connect(url: str, **options: Any) -> RawClient:
+    _, client = await ws_connect(RawClient, url, **options)
+    assert isinstance(client, RawClient)
+    return client
+
+
+@dataclass
+class HttpReply:
+    status: int
+    headers: dict[str, str]
+    body: bytes
+
+    def json(self) -> Any:
+        return json.loads(self.body)
+
+
+async def http_get(url: str, timeout: float = TIMEOUT) -> HttpReply:
+    """GET ``url`` (http://127.0.0.1:port/path?query) and read the reply until the server closes."""
+    host_port, _, path = url.removeprefix("http://").partition("/")
+    host, _, port = host_port.partition(":")
+    reader, writer = await asyncio.open_connection(host, int(port))
+    writer.write(f"GET /{path} HTTP/1.1\r\nHost: {host_port}\r\n\r\n".encode())
+    raw = await asyncio.wait_for(reader.read(), timeout)
+    writer.close()
+    head, _, body = raw.partition(b"\r\n\r\n")
+    status_line, *header_lines = head.decode().split("\r\n")
+    headers = {}
+    for line in header_lines:
+        name, _, value = line.partition(":")
+        headers[name.strip().lower()] = value.strip()
+    return HttpReply(int(status_line.split()[1]), headers, body)
