@@ -192,6 +192,35 @@ class SimConnection(WSListener):
         self._raw.write(frame_header(OPCODE_CLOSE, len(payload)) + payload)
         self._transport.disconnect(graceful=True)
 
+    def count_incoming(self, now: float, window: float) -> int:
+        """Record one client message at ``now``; return how many arrived in the last window."""
+        arrivals = self._incoming
+        arrivals.append(now)
+        while arrivals[0] <= now - window:
+            arrivals.popleft()
+        return len(arrivals)
+
+    def ping_due(self, now: float, interval: float) -> bool:
+        return now - self._last_ping_at >= interval
+
+    def pong_overdue(self, now: float, timeout: float) -> bool:
+        """A ping has gone unanswered for longer than ``timeout``."""
+        since = self._ping_outstanding_since
+        return since is not None and now - since > timeout
+
+    def note_ping(self, payload: bytes, now: float) -> None:
+        self._last_ping_at = now
+        self._ping_payloads.add(payload)
+        if self._ping_outstanding_since is None:
+            self._ping_outstanding_since = now
+
+    def note_pong(self, payload: bytes | None, must_echo: bool) -> None:
+        """A pong (``payload`` None for a venue text pong) answers the outstanding pings."""
+        if must_echo and payload is not None and payload not in self._ping_payloads:
+            return
+        self._ping_payloads.clear()
+        self._ping_outstanding_since = None
+
     def stall(self, seconds: float) -> None:
         """Hold back every outgoing frame for ``seconds``, then send them in order."""
         self._stalled = True
@@ -472,12 +501,8 @@ class SimulatedExchange:
         limit = self.venue.incoming_limit
         if limit is None:
             return False
-        now = asyncio.get_running_loop().time()
-        window = conn._incoming
-        window.append(now)
-        while window[0] <= now - limit.seconds:
-            window.popleft()
-        if len(window) <= limit.messages:
+        if conn.count_incoming(asyncio.get_running_loop().time(), limit.seconds) \
+                <= limit.messages:
             return False
         self.stats["rate_limit_disconnects"] += 1
         conn.close(limit.close_code, limit.close_reason)
@@ -532,19 +557,15 @@ class SimulatedExchange:
             await asyncio.sleep(tick)
             now = loop.time()
             for conn in self.connections:
-                since = conn._ping_outstanding_since
-                if since is not None and now - since > keepalive.timeout:
+                if conn.pong_overdue(now, keepalive.timeout):
                     self.stats["pong_timeouts"] += 1
                     conn.close(1008, "Pong timeout")
-                elif now - conn._last_ping_at >= keepalive.interval:
+                elif conn.ping_due(now, keepalive.interval):
                     self._ping(conn, keepalive, now)
 
     def _ping(self, conn: SimConnection, keepalive: Keepalive, now: float) -> None:
         payload = str(self.market.now_ms).encode()
-        conn._last_ping_at = now
-        conn._ping_payloads.add(payload)
-        if conn._ping_outstanding_since is None:
-            conn._ping_outstanding_since = now
+        conn.note_ping(payload, now)
         if keepalive.text:
             conn.send_text(self.venue.render_ping(payload))
             conn.flush()
@@ -552,13 +573,8 @@ class SimulatedExchange:
             conn.send_control(OPCODE_PING, payload)
 
     def _on_pong(self, conn: SimConnection, payload: bytes | None) -> None:
-        keepalive = self.keepalive
-        if keepalive is None:
-            return
-        if keepalive.pong_must_echo and payload is not None and payload not in conn._ping_payloads:
-            return
-        conn._ping_payloads.clear()
-        conn._ping_outstanding_since = None
+        if self.keepalive is not None:
+            conn.note_pong(payload, self.keepalive.pong_must_echo)
 
     # Publishing --------------------------------------------------------------------------
 

@@ -27,14 +27,12 @@ class RawClient(WSListener):
         self.close_code: int | None = None
         self.close_reason = ""
         self.disconnected = asyncio.Event()
-        self.text_count = 0
 
     def on_ws_connected(self, transport: WSTransport) -> None:
         self.transport = transport
 
     def on_ws_frame(self, transport: WSTransport, frame: WSFrame) -> None:
         if frame.msg_type is WSMsgType.TEXT:
-            self.text_count += 1
             self.texts.put_nowait(frame.get_payload_as_bytes())
         elif frame.msg_type is WSMsgType.PING:
             self.pings.append(frame.get_payload_as_bytes())

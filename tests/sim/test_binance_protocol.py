@@ -36,6 +36,7 @@ async def test_subscribe_list_unsubscribe_round_trip(spot: SimulatedExchange) ->
     await asyncio.sleep(0.05)
     events = [json.loads(p)["e"] for p in client.drain()]
     assert events and set(events) == {"depthUpdate"}
+    assert conn.frames_sent == 3 + len(events), "three replies, then the depth events"
 
 
 async def test_bad_requests_get_binance_errors(spot: SimulatedExchange) -> None:
