@@ -41,9 +41,8 @@ class BuildExtWithClib(build_ext):
             self.parallel = os.cpu_count() or 1
 
     def run(self) -> None:
-        clib = self.get_finalized_command("build_clib")
-        clib.run()
-        self.library_dirs.append(clib.build_clib)
+        self.run_command("build_clib")
+        self.library_dirs.append(self.get_finalized_command("build_clib").build_clib)
         super().run()
 
 

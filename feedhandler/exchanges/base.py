@@ -114,6 +114,10 @@ class VenueAdapter(ABC):
     def venue_symbol(self, symbol: str) -> str:
         """Unified ``BTC-USDT`` -> the venue's form."""
 
+    def scales(self, symbol: str) -> tuple[int, int, int]:
+        """(price decimals, size decimals, tick in fixed-point units) kept for ``symbol``."""
+        return 8, 8, 1
+
     @abstractmethod
     def new_decoder(self, rings: Rings) -> Decoder:
         """A decoder for one connection, writing into the FeedHandler's shared rings."""
@@ -132,3 +136,6 @@ class VenueAdapter(ABC):
     @abstractmethod
     async def sync_book(self, link: Link, subscription: Subscription, slot: int) -> None:
         """Brings the book at ``slot`` in sync (snapshot + held updates) and marks it live."""
+
+    async def close(self) -> None:
+        """Releases what the adapter holds beyond connections (REST sessions)."""

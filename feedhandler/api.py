@@ -1,0 +1,370 @@
+"""FeedHandler: subscribe, get callbacks (or iterate), read books and ring buffers.
+
+Every venue's decoders write into the FeedHandler's three shared rings. After each socket read
+that produced rows, the FeedHandler turns only the new rows that someone subscribed to into
+event objects; users who want none read the rings directly (``fh.trades.reader()``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections import defaultdict
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from feedhandler.core.book import OrderBook
+from feedhandler.core.rings import CandleRing, RingOverrun, TickerRing, TradeRing
+from feedhandler.events import BookStatus, BookUpdate, Candle, Event, Side, Ticker, Trade
+from feedhandler.exchanges.base import Channel, Instrument, Rings, Subscription, VenueAdapter
+from feedhandler.exchanges.registry import venue
+from feedhandler.metrics import LatencyHistogram
+from feedhandler.net.backoff import Backoff
+from feedhandler.net.connection import Connection, Decoded, StatusEvent, StatusKind
+from feedhandler.net.pool import ConnectionPool
+
+log = logging.getLogger(__name__)
+
+Callback = Callable[[Any], None]
+
+
+@dataclass(eq=False)
+class Handle:
+    """What ``subscribe_*`` returns; pass it to ``unsubscribe``."""
+
+    subscription: Subscription
+    callback: Callback | None
+    active: bool = True
+
+    @property
+    def exchange(self) -> str:
+        return self.subscription.instrument.venue
+
+    @property
+    def symbol(self) -> str:
+        return self.subscription.instrument.symbol
+
+    @property
+    def channel(self) -> Channel:
+        return self.subscription.channel
+
+
+@dataclass
+class VenueState:
+    adapter: VenueAdapter
+    pool: ConnectionPool | None = None
+    instruments: dict[str, Instrument] = field(default_factory=dict)
+
+
+class FeedHandler:
+    """The entry point. ``endpoints`` overrides venue URLs, e.g. to point at a simulator:
+    ``{"binance": {"ws_url": "ws://127.0.0.1:9001", "rest_url": "http://127.0.0.1:9001"}}``.
+    """
+
+    def __init__(self, *, endpoints: dict[str, dict[str, Any]] | None = None,
+                 ring_capacity: int = 1 << 16, verify_tls: bool = True,
+                 backoff_base: float = 0.5, backoff_cap: float = 30.0,
+                 backoff_reset_after: float = 60.0, handshake_timeout: float = 10.0,
+                 event_queue_size: int = 100_000) -> None:
+        self.endpoints = endpoints or {}
+        self.verify_tls = verify_tls
+        self.trades = TradeRing(ring_capacity)
+        self.tickers = TickerRing(ring_capacity)
+        self.candles = CandleRing(ring_capacity)
+        self.rings = Rings(self.trades, self.tickers, self.candles)
+        self.backoff = (backoff_base, backoff_cap, backoff_reset_after)
+        self.handshake_timeout = handshake_timeout
+        self.venues: dict[str, VenueState] = {}
+        self.instruments: list[Instrument] = []
+        self.handles: dict[tuple[Any, ...], list[Handle]] = defaultdict(list)
+        self.by_instrument: dict[tuple[Channel, int], list[Handle]] = defaultdict(list)
+        self.readers = {Channel.TRADES: self.trades.reader(),
+                        Channel.TICKER: self.tickers.reader(),
+                        Channel.OHLCV: self.candles.reader()}
+        self.queue: asyncio.Queue[Event] = asyncio.Queue(event_queue_size)
+        self.latency = LatencyHistogram()
+        self.overruns = 0
+        self.dropped_events = 0
+        self.callback_errors = 0
+        self.running = False
+        self.pending_tasks: set[asyncio.Task[None]] = set()
+
+    # ---- subscriptions ---------------------------------------------------------------------
+
+    def subscribe_ticker(self, exchange: str, symbol: str,
+                         callback: Callback | None = None) -> Handle:
+        return self._subscribe(exchange, symbol, Channel.TICKER, callback)
+
+    def subscribe_trades(self, exchange: str, symbol: str,
+                         callback: Callback | None = None) -> Handle:
+        return self._subscribe(exchange, symbol, Channel.TRADES, callback)
+
+    def subscribe_order_book(self, exchange: str, symbol: str, callback: Callback | None = None,
+                             depth: int | None = None) -> Handle:
+        return self._subscribe(exchange, symbol, Channel.BOOK, callback, depth=depth)
+
+    def subscribe_ohlcv(self, exchange: str, symbol: str, timeframe: str,
+                        callback: Callback | None = None) -> Handle:
+        return self._subscribe(exchange, symbol, Channel.OHLCV, callback, timeframe=timeframe)
+
+    def unsubscribe(self, handle: Handle) -> None:
+        """Stops delivery to this handle; the venue subscription ends with its last handle."""
+        if not handle.active:
+            return
+        handle.active = False
+        sub = handle.subscription
+        self.handles[sub.key].remove(handle)
+        self.by_instrument[(sub.channel, sub.instrument.id)].remove(handle)
+        if not self.handles[sub.key]:
+            del self.handles[sub.key]
+            state = self.venues[sub.instrument.venue]
+            if self.running and state.pool is not None:
+                self._spawn(state.pool.remove([sub]))
+
+    def _subscribe(self, exchange: str, symbol: str, channel: Channel, callback: Callback | None,
+                   timeframe: str | None = None, depth: int | None = None) -> Handle:
+        info = venue(exchange)
+        info.check(channel, timeframe, depth)
+        state = self._venue_state(exchange)
+        instrument = self._instrument(exchange, state, symbol)
+        sub = Subscription(channel, instrument, timeframe, depth)
+        for other in self.handles.get(sub.key, ()):
+            sub = other.subscription
+            break
+        if channel is Channel.BOOK:
+            for key, handles in self.handles.items():
+                existing = handles[0].subscription
+                if (existing.channel is Channel.BOOK and existing.instrument == instrument
+                        and key != sub.key):
+                    raise ValueError(f"{exchange} {symbol}: already subscribed with depth "
+                                     f"{existing.depth}; one book per instrument")
+        handle = Handle(sub, callback)
+        first = sub.key not in self.handles
+        self.handles[sub.key].append(handle)
+        self.by_instrument[(channel, instrument.id)].append(handle)
+        if first and self.running:
+            self._spawn(self._pool(state).add([sub]))
+        return handle
+
+    def _venue_state(self, exchange: str) -> VenueState:
+        state = self.venues.get(exchange)
+        if state is None:
+            options = dict(self.endpoints.get(exchange, {}))
+            options.setdefault("verify_tls", self.verify_tls)
+            state = self.venues[exchange] = VenueState(venue(exchange).create(**options))
+        return state
+
+    def _instrument(self, exchange: str, state: VenueState, symbol: str) -> Instrument:
+        instrument = state.instruments.get(symbol)
+        if instrument is None:
+            adapter = state.adapter
+            instrument = Instrument(len(self.instruments), exchange, symbol,
+                                    adapter.venue_symbol(symbol), adapter.market,
+                                    *adapter.scales(symbol))
+            self.instruments.append(instrument)
+            state.instruments[symbol] = instrument
+        return instrument
+
+    def _pool(self, state: VenueState) -> ConnectionPool:
+        if state.pool is None:
+            base, cap, reset_after = self.backoff
+            state.pool = ConnectionPool(
+                state.adapter, self.rings, on_batch=self._on_batch, on_status=self._on_status,
+                backoff_factory=lambda: Backoff(base, cap, reset_after),
+                handshake_timeout=self.handshake_timeout, verify_tls=self.verify_tls)
+        return state.pool
+
+    # ---- lifecycle -------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        if self.running:
+            return
+        self.running = True
+        by_venue: dict[str, list[Subscription]] = defaultdict(list)
+        for handles in self.handles.values():
+            by_venue[handles[0].exchange].append(handles[0].subscription)
+        for exchange, subs in by_venue.items():
+            await self._pool(self.venues[exchange]).add(subs)
+
+    async def stop(self) -> None:
+        """Closes every connection and awaits every task the FeedHandler started."""
+        self.running = False
+        for task in list(self.pending_tasks):
+            task.cancel()
+        await asyncio.gather(*self.pending_tasks, return_exceptions=True)
+        for state in self.venues.values():
+            if state.pool is not None:
+                await state.pool.stop()
+                state.pool = None
+            await state.adapter.close()
+
+    async def wait_connected(self, timeout: float | None = None) -> None:
+        for state in self.venues.values():
+            if state.pool is not None:
+                await state.pool.wait_connected(timeout)
+
+    async def __aenter__(self) -> FeedHandler:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.stop()
+
+    def run(self, duration: float | None = None) -> None:
+        """Runs on uvloop until ``duration`` seconds passed (or forever, until Ctrl-C)."""
+        import uvloop
+
+        async def main() -> None:
+            async with self:
+                if duration is None:
+                    await asyncio.Event().wait()
+                else:
+                    await asyncio.sleep(duration)
+
+        with contextlib.suppress(KeyboardInterrupt):
+            uvloop.run(main())
+
+    async def events(self) -> AsyncIterator[Event]:
+        """Events of subscriptions made without a callback, in arrival order."""
+        while True:
+            yield await self.queue.get()
+
+    def __aiter__(self) -> AsyncIterator[Event]:
+        return self.events()
+
+    def book(self, exchange: str, symbol: str) -> OrderBook:
+        """The live book; check ``book.valid`` (False while it is being resynced)."""
+        state = self.venues.get(exchange)
+        instrument = state.instruments.get(symbol) if state else None
+        for handle in self.by_instrument.get((Channel.BOOK, instrument.id), ()) \
+                if instrument else ():
+            pool = state.pool if state else None
+            connection = pool.connection_of(handle.subscription) if pool else None
+            book = connection.book(handle.subscription) if connection else None
+            if book is not None:
+                return book
+        raise KeyError(f"no order book subscription for {exchange} {symbol}")
+
+    def stats(self) -> dict[str, Any]:
+        return {
+            "latency": self.latency.summary(),
+            "overruns": self.overruns,
+            "dropped_events": self.dropped_events,
+            "callback_errors": self.callback_errors,
+            "connections": {name: state.pool.stats() if state.pool else []
+                            for name, state in self.venues.items()},
+        }
+
+    # ---- delivery --------------------------------------------------------------------------
+
+    def _spawn(self, coroutine: Any) -> None:
+        task = asyncio.get_running_loop().create_task(coroutine)
+        self.pending_tasks.add(task)
+        task.add_done_callback(self._task_done)
+
+    def _task_done(self, task: asyncio.Task[None]) -> None:
+        self.pending_tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.error("feedhandler task failed", exc_info=task.exception())
+
+    def _deliver(self, handles: list[Handle], event: Event) -> None:
+        for handle in handles:
+            if handle.callback is None:
+                try:
+                    self.queue.put_nowait(event)
+                except asyncio.QueueFull:
+                    self.dropped_events += 1
+                continue
+            try:
+                handle.callback(event)
+            except Exception:
+                self.callback_errors += 1
+                log.exception("callback for %s %s failed", handle.exchange, handle.symbol)
+
+    def _new_rows(self, channel: Channel) -> list[dict[str, list[int]]]:
+        """The rows written since the last delivery, as Python lists (one conversion per
+        column, not per value); an overrun is counted and logged, never passed over."""
+        reader = self.readers[channel]
+        batches = []
+        while reader.pending:
+            try:
+                batch = reader.read()
+            except RingOverrun as overrun:
+                self.overruns += overrun.lost
+                log.error("%s ring overrun: %d rows lost before delivery", channel, overrun.lost)
+                continue
+            batches.append({name: column.tolist() for name, column in batch.columns.items()})
+        return batches
+
+    def _on_batch(self, connection: Connection, flags: int) -> None:
+        now = time.time_ns()
+        if flags & Decoded.TRADES:
+            for rows in self._new_rows(Channel.TRADES):
+                for instrument, ts_exchange, ts_receive, price, size, side, trade_id in zip(
+                        rows["instrument"], rows["ts_exchange"], rows["ts_receive"],
+                        rows["price"], rows["size"], rows["side"], rows["trade_id"],
+                        strict=True):
+                    handles = self.by_instrument.get((Channel.TRADES, instrument))
+                    if handles:
+                        self._deliver(handles, Trade(self.instruments[instrument], price, size,
+                                                     Side(side), trade_id, ts_exchange,
+                                                     ts_receive))
+                        self.latency.record(now - ts_receive)
+        if flags & Decoded.TICKERS:
+            for rows in self._new_rows(Channel.TICKER):
+                for instrument, ts_exchange, ts_receive, bid, bid_size, ask, ask_size, last in zip(
+                        rows["instrument"], rows["ts_exchange"], rows["ts_receive"],
+                        rows["bid_price"], rows["bid_size"], rows["ask_price"],
+                        rows["ask_size"], rows["last_price"], strict=True):
+                    handles = self.by_instrument.get((Channel.TICKER, instrument))
+                    if handles:
+                        self._deliver(handles, Ticker(self.instruments[instrument], bid,
+                                                      bid_size, ask, ask_size, last, ts_exchange,
+                                                      ts_receive))
+                        self.latency.record(now - ts_receive)
+        if flags & Decoded.CANDLES:
+            for rows in self._new_rows(Channel.OHLCV):
+                for (instrument, ts_exchange, ts_receive, open_time, interval, open_, high, low,
+                     close, volume, closed) in zip(
+                        rows["instrument"], rows["ts_exchange"], rows["ts_receive"],
+                        rows["open_time"], rows["interval"], rows["open"], rows["high"],
+                        rows["low"], rows["close"], rows["volume"], rows["closed"], strict=True):
+                    handles = self.by_instrument.get((Channel.OHLCV, instrument))
+                    if handles:
+                        self._deliver(handles, Candle(self.instruments[instrument], interval,
+                                                      open_time, open_, high, low, close, volume,
+                                                      bool(closed), ts_exchange, ts_receive))
+                        self.latency.record(now - ts_receive)
+        if flags & Decoded.BOOKS:
+            for slot in connection.decoder.take_dirty():
+                self._book_event(connection, slot, BookStatus.LIVE, False, "", now)
+
+    def _on_status(self, connection: Connection, event: StatusEvent) -> None:
+        if event.kind is StatusKind.BOOK_INVALID:
+            self._book_event(connection, event.slot, BookStatus.INVALID, False, event.reason,
+                             time.time_ns())
+        elif event.kind is StatusKind.BOOK_RESYNCED:
+            connection.decoder.take_dirty()
+            self._book_event(connection, event.slot, BookStatus.LIVE, True, "", time.time_ns())
+        elif event.kind in (StatusKind.DISCONNECTED, StatusKind.CONNECT_FAILED):
+            log.warning("%s: %s %s", connection.name, event.kind, event.reason)
+
+    def _book_event(self, connection: Connection, slot: int, status: BookStatus,
+                    resynced: bool, reason: str, now: int) -> None:
+        subscription = connection.book_subscriptions.get(slot)
+        if subscription is None:
+            return
+        handles = self.handles.get(subscription.key)
+        book = connection.decoder.book(slot)
+        if not handles or book is None:
+            return
+        if status is BookStatus.LIVE and not book.valid:
+            return
+        self._deliver(handles, BookUpdate(subscription.instrument, book, status, resynced,
+                                          reason, book.sequence, book.ts_exchange,
+                                          book.ts_receive))
+        if status is BookStatus.LIVE and book.ts_receive:
+            self.latency.record(now - book.ts_receive)

@@ -1,0 +1,221 @@
+"""The small immutable objects callbacks receive.
+
+Numbers stay exact int64 fixed point (``price`` means ``price / 10**price_scale``); ``Decimal``
+and ``float`` views are computed only when asked for, at the callback boundary. Users who want
+no per-event object read the ring buffers instead (``FeedHandler.trades`` etc.).
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from feedhandler.core.fixedpoint import to_text
+
+if TYPE_CHECKING:
+    from feedhandler.core.book import OrderBook
+    from feedhandler.exchanges.base import Instrument
+
+
+def exact(value: int, scale: int) -> Decimal:
+    return Decimal(to_text(value, scale))
+
+
+class Side(enum.IntEnum):
+    SELL = -1
+    UNKNOWN = 0
+    BUY = 1
+
+
+@dataclass(frozen=True, slots=True)
+class Trade:
+    instrument: Instrument
+    price_ticks: int
+    size_lots: int
+    side: Side
+    trade_id: int
+    ts_exchange: int      # ns since the epoch, as the venue stamped it
+    ts_receive: int       # ns since the epoch, when the frame was read
+
+    @property
+    def exchange(self) -> str:
+        return self.instrument.venue
+
+    @property
+    def symbol(self) -> str:
+        return self.instrument.symbol
+
+    @property
+    def price(self) -> Decimal:
+        return exact(self.price_ticks, self.instrument.price_scale)
+
+    @property
+    def size(self) -> Decimal:
+        return exact(self.size_lots, self.instrument.size_scale)
+
+    @property
+    def price_float(self) -> float:
+        return self.price_ticks / 10**self.instrument.price_scale
+
+    @property
+    def size_float(self) -> float:
+        return self.size_lots / 10**self.instrument.size_scale
+
+
+@dataclass(frozen=True, slots=True)
+class Ticker:
+    instrument: Instrument
+    bid_price_ticks: int
+    bid_size_lots: int
+    ask_price_ticks: int
+    ask_size_lots: int
+    last_price_ticks: int   # 0 when the venue's ticker carries no last price
+    ts_exchange: int
+    ts_receive: int
+
+    @property
+    def exchange(self) -> str:
+        return self.instrument.venue
+
+    @property
+    def symbol(self) -> str:
+        return self.instrument.symbol
+
+    @property
+    def bid(self) -> Decimal:
+        return exact(self.bid_price_ticks, self.instrument.price_scale)
+
+    @property
+    def ask(self) -> Decimal:
+        return exact(self.ask_price_ticks, self.instrument.price_scale)
+
+    @property
+    def bid_size(self) -> Decimal:
+        return exact(self.bid_size_lots, self.instrument.size_scale)
+
+    @property
+    def ask_size(self) -> Decimal:
+        return exact(self.ask_size_lots, self.instrument.size_scale)
+
+    @property
+    def last(self) -> Decimal | None:
+        if not self.last_price_ticks:
+            return None
+        return exact(self.last_price_ticks, self.instrument.price_scale)
+
+    @property
+    def bid_float(self) -> float:
+        return self.bid_price_ticks / 10**self.instrument.price_scale
+
+    @property
+    def ask_float(self) -> float:
+        return self.ask_price_ticks / 10**self.instrument.price_scale
+
+
+@dataclass(frozen=True, slots=True)
+class Candle:
+    instrument: Instrument
+    timeframe_seconds: int
+    open_time: int          # ns since the epoch
+    open_ticks: int
+    high_ticks: int
+    low_ticks: int
+    close_ticks: int
+    volume_lots: int
+    closed: bool            # the venue says this candle is final
+    ts_exchange: int
+    ts_receive: int
+
+    @property
+    def exchange(self) -> str:
+        return self.instrument.venue
+
+    @property
+    def symbol(self) -> str:
+        return self.instrument.symbol
+
+    def _price(self, ticks: int) -> Decimal:
+        return exact(ticks, self.instrument.price_scale)
+
+    @property
+    def open(self) -> Decimal:
+        return self._price(self.open_ticks)
+
+    @property
+    def high(self) -> Decimal:
+        return self._price(self.high_ticks)
+
+    @property
+    def low(self) -> Decimal:
+        return self._price(self.low_ticks)
+
+    @property
+    def close(self) -> Decimal:
+        return self._price(self.close_ticks)
+
+    @property
+    def volume(self) -> Decimal:
+        return exact(self.volume_lots, self.instrument.size_scale)
+
+
+class BookStatus(enum.StrEnum):
+    LIVE = "live"          # the book is in sync and may be used
+    INVALID = "invalid"    # withdrawn (gap, checksum, disconnect): do not use until resynced
+
+
+@dataclass(frozen=True, slots=True)
+class BookUpdate:
+    """The book changed (once per socket read), or its status did.
+
+    ``resynced`` is True on the first update after the book was rebuilt from a snapshot, so a
+    consumer knows the deltas in between were not seen. When ``status`` is INVALID, ``reason``
+    says why and the book must not be used until a LIVE update arrives.
+    """
+
+    instrument: Instrument
+    book: OrderBook
+    status: BookStatus
+    resynced: bool
+    reason: str
+    sequence: int
+    ts_exchange: int
+    ts_receive: int
+
+    @property
+    def exchange(self) -> str:
+        return self.instrument.venue
+
+    @property
+    def symbol(self) -> str:
+        return self.instrument.symbol
+
+    @property
+    def best_bid(self) -> tuple[Decimal, Decimal] | None:
+        level = self.book.best_bid() if self.status is BookStatus.LIVE else None
+        if level is None:
+            return None
+        return exact(level[0], self.instrument.price_scale), exact(level[1],
+                                                                   self.instrument.size_scale)
+
+    @property
+    def best_ask(self) -> tuple[Decimal, Decimal] | None:
+        level = self.book.best_ask() if self.status is BookStatus.LIVE else None
+        if level is None:
+            return None
+        return exact(level[0], self.instrument.price_scale), exact(level[1],
+                                                                   self.instrument.size_scale)
+
+    def top(self, n: int = 10) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """Float prices and sizes of the best ``n`` bids and asks (best first)."""
+        if self.status is not BookStatus.LIVE:
+            raise RuntimeError(f"book {self.symbol} is {self.status}: {self.reason}")
+        bid_prices, bid_sizes = self.book.top_float(0, n)
+        ask_prices, ask_sizes = self.book.top_float(1, n)
+        return bid_prices, bid_sizes, ask_prices, ask_sizes
+
+
+Event = Trade | Ticker | Candle | BookUpdate

@@ -1,0 +1,78 @@
+"""Which venues exist and what each supports, asked before subscribing.
+
+The API looks venues up here; subscribing to something a venue does not offer fails at once
+with ``UnsupportedError`` instead of waiting for the venue to refuse it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from functools import partial
+from typing import Any
+
+from feedhandler.exchanges.base import Channel, VenueAdapter
+from feedhandler.exchanges.binance import venue as binance
+from feedhandler.exchanges.binance.venue import BinanceVenue
+
+
+class UnsupportedError(ValueError):
+    """The venue, channel, timeframe or depth asked for is not offered."""
+
+
+@dataclass(frozen=True)
+class VenueInfo:
+    name: str
+    title: str
+    market: str
+    factory: Callable[..., VenueAdapter] = field(repr=False)
+    channels: Sequence[Channel] = ()
+    timeframes: Sequence[str] = ()
+    book_depths: Sequence[int] = ()
+    private_channels: Sequence[str] = ()
+    book_integrity: str = ""      # how the venue lets a book be verified
+
+    def create(self, **options: Any) -> VenueAdapter:
+        return self.factory(**options)
+
+    def check(self, channel: Channel, timeframe: str | None = None,
+              depth: int | None = None) -> None:
+        if channel not in self.channels:
+            raise UnsupportedError(f"{self.name} has no {channel.value} channel "
+                                   f"(it offers {', '.join(c.value for c in self.channels)})")
+        if channel is Channel.OHLCV and timeframe not in self.timeframes:
+            raise UnsupportedError(f"{self.name} has no {timeframe!r} candles "
+                                   f"(it offers {', '.join(self.timeframes)})")
+        if channel is Channel.BOOK and depth is not None and depth not in self.book_depths:
+            raise UnsupportedError(f"{self.name} has no book of depth {depth} "
+                                   f"(it offers {', '.join(map(str, self.book_depths))})")
+
+
+REGISTRY: dict[str, VenueInfo] = {}
+
+
+def register(info: VenueInfo) -> VenueInfo:
+    REGISTRY[info.name] = info
+    return info
+
+
+def venue(name: str) -> VenueInfo:
+    try:
+        return REGISTRY[name]
+    except KeyError:
+        raise UnsupportedError(
+            f"unknown exchange {name!r}; known: {', '.join(sorted(REGISTRY))}") from None
+
+
+def venues() -> list[VenueInfo]:
+    return [REGISTRY[name] for name in sorted(REGISTRY)]
+
+
+ALL_CHANNELS = (Channel.TICKER, Channel.BOOK, Channel.TRADES, Channel.OHLCV)
+
+register(VenueInfo("binance", "Binance spot", "spot", partial(BinanceVenue, "spot"), ALL_CHANNELS,
+                   binance.TIMEFRAMES, binance.BOOK_DEPTHS,
+                   book_integrity="REST snapshot + U/u update-id continuity"))
+register(VenueInfo("binance-usdm", "Binance USD-M futures", "usdm", partial(BinanceVenue, "usdm"),
+                   ALL_CHANNELS, binance.TIMEFRAMES[1:], binance.BOOK_DEPTHS,
+                   book_integrity="REST snapshot + pu/u update-id chaining"))

@@ -1,0 +1,123 @@
+"""FeedHandler end to end against the simulated Binance: every channel, books exact."""
+
+import asyncio
+from decimal import Decimal
+
+import pytest
+
+from feedhandler import BookStatus, BookUpdate, Candle, FeedHandler, Ticker, Trade
+from feedhandler.exchanges import UnsupportedError
+from feedhandler.sim import SimulatedExchange
+from feedhandler.sim.binance import BinanceVenue as SimBinance
+
+TIMEOUT = 10.0
+
+
+def book_levels(book, side: int) -> dict[Decimal, Decimal]:
+    prices, sizes = book.levels(side)
+    scale_p, scale_s = Decimal(10) ** -book.price_scale, Decimal(10) ** -book.size_scale
+    return {int(p) * scale_p: int(s) * scale_s for p, s in zip(prices, sizes, strict=True)}
+
+
+def true_levels(sim: SimulatedExchange, symbol: str, update_id: int) -> tuple[dict, dict]:
+    spec = sim.market.instrument(symbol)
+    tick, lot = Decimal(spec.tick_size), Decimal(spec.lot_size)
+    snap = sim.market.book_at(symbol, update_id)
+    return ({p * tick: s * lot for p, s in snap.bids.items()},
+            {p * tick: s * lot for p, s in snap.asks.items()})
+
+
+async def until(predicate, timeout: float = TIMEOUT) -> None:
+    async def poll() -> None:
+        while not predicate():
+            await asyncio.sleep(0.01)
+    await asyncio.wait_for(poll(), timeout)
+
+
+@pytest.fixture(params=["spot", "usdm"])
+async def sim(request):
+    venue = SimBinance(request.param, symbols=["BTCUSDT", "ETHUSDT"])
+    async with SimulatedExchange(venue, seed=7, rate=2000) as exchange:
+        yield request.param, exchange
+
+
+def handler_for(market: str, exchange: SimulatedExchange) -> tuple[FeedHandler, str]:
+    name = "binance" if market == "spot" else "binance-usdm"
+    endpoints = {name: {"ws_url": exchange.ws_url, "rest_url": exchange.http_url}}
+    return FeedHandler(endpoints=endpoints, backoff_base=0.05, backoff_cap=0.2), name
+
+
+async def test_every_channel_delivers_and_the_book_equals_the_true_book(sim) -> None:
+    market, exchange = sim
+    fh, name = handler_for(market, exchange)
+    got: dict[type, list] = {Trade: [], Ticker: [], Candle: [], BookUpdate: []}
+    fh.subscribe_trades(name, "BTC-USDT", lambda e: got[Trade].append(e))
+    fh.subscribe_ticker(name, "BTC-USDT", lambda e: got[Ticker].append(e))
+    fh.subscribe_ohlcv(name, "BTC-USDT", "1m", lambda e: got[Candle].append(e))
+    fh.subscribe_order_book(name, "BTC-USDT", lambda e: got[BookUpdate].append(e))
+    async with fh:
+        await until(lambda: all(len(v) >= 3 for v in got.values()))
+        book = fh.book(name, "BTC-USDT")
+        await until(lambda: book.valid)
+        bids, asks = true_levels(exchange, "BTCUSDT", book.sequence)
+        assert book_levels(book, 0) == bids
+        assert book_levels(book, 1) == asks
+    trade = got[Trade][0]
+    assert trade.symbol == "BTC-USDT" and trade.exchange == name
+    assert trade.price > 0 and trade.size > 0 and trade.ts_receive >= trade.ts_exchange > 0
+    assert got[BookUpdate][0].resynced and got[BookUpdate][0].status is BookStatus.LIVE
+    assert got[Ticker][-1].bid < got[Ticker][-1].ask
+    assert fh.stats()["overruns"] == 0
+
+
+async def test_gap_triggers_resync_and_the_user_is_told(sim) -> None:
+    market, exchange = sim
+    fh, name = handler_for(market, exchange)
+    updates: list[BookUpdate] = []
+    fh.subscribe_order_book(name, "ETH-USDT", updates.append)
+    async with fh:
+        await until(lambda: any(u.resynced for u in updates))
+        exchange.gap("ETHUSDT")
+        await until(lambda: any(u.status is BookStatus.INVALID for u in updates))
+        invalid_at = next(i for i, u in enumerate(updates) if u.status is BookStatus.INVALID)
+        await until(lambda: any(u.resynced for u in updates[invalid_at:]))
+        resynced_at = next(i for i, u in enumerate(updates) if i > invalid_at and u.resynced)
+        book = fh.book(name, "ETH-USDT")
+        await until(lambda: book.valid)
+        bids, asks = true_levels(exchange, "ETHUSDT", book.sequence)
+        assert book_levels(book, 0) == bids and book_levels(book, 1) == asks
+    assert "previous u" in updates[invalid_at].reason
+    # nothing was served between the gap and the rebuilt book
+    assert all(u.status is BookStatus.INVALID for u in updates[invalid_at:resynced_at])
+    assert updates[resynced_at].status is BookStatus.LIVE
+
+
+async def test_unsupported_requests_fail_at_once() -> None:
+    fh = FeedHandler()
+    with pytest.raises(UnsupportedError):
+        fh.subscribe_ohlcv("binance", "BTC-USDT", "7m")
+    with pytest.raises(UnsupportedError):
+        fh.subscribe_trades("nowhere", "BTC-USDT")
+    with pytest.raises(UnsupportedError):
+        fh.subscribe_order_book("binance", "BTC-USDT", depth=7)
+
+
+async def test_async_iteration_and_unsubscribe(sim) -> None:
+    market, exchange = sim
+    fh, name = handler_for(market, exchange)
+    handle = fh.subscribe_trades(name, "BTC-USDT")
+    async with fh:
+        seen = []
+        async for event in fh:
+            seen.append(event)
+            if len(seen) == 5:
+                break
+        assert all(isinstance(e, Trade) for e in seen)
+        fh.unsubscribe(handle)
+        await until(lambda: any(c.received["unsubscribe"] for c in exchange.history))
+        await asyncio.sleep(0.05)
+        while not fh.queue.empty():
+            fh.queue.get_nowait()
+        await asyncio.sleep(0.3)
+        assert fh.queue.empty()
+        assert not handle.active
