@@ -16,7 +16,9 @@ from setuptools.command.build_clib import build_clib
 from setuptools.command.build_ext import build_ext
 
 HERE = Path(__file__).parent
-CXXFLAGS = ["-std=c++17", "-O3", "-DNDEBUG", "-fno-strict-aliasing"] + os.environ.get("FEEDHANDLER_CXXFLAGS", "").split()
+# FEEDHANDLER_CXXFLAGS adds flags to a local build, e.g. -march=native (never for wheels)
+CXXFLAGS = ["-std=c++17", "-O3", "-DNDEBUG", "-fno-strict-aliasing",
+            *os.environ.get("FEEDHANDLER_CXXFLAGS", "").split()]
 if os.environ.get("FEEDHANDLER_SANITIZE"):
     CXXFLAGS += ["-fsanitize=address,undefined", "-fno-omit-frame-pointer", "-g"]
 
@@ -91,7 +93,7 @@ setup(
             {
                 "sources": [os.path.join(SIMDJSON, "simdjson.cpp")],
                 "include_dirs": [SIMDJSON],
-                "cflags": CXXFLAGS + ["-fPIC"],
+                "cflags": [*CXXFLAGS, "-fPIC"],
             },
         )
     ],

@@ -7,11 +7,11 @@ Side 0 is bids, side 1 is asks. Every level lives in C memory whose size is boun
 
 from libc.stdint cimport int64_t, uint64_t
 
-cdef enum:
+cpdef enum:
     BID = 0
     ASK = 1
 
-cdef enum BookStatus:
+cpdef enum BookStatus:
     BOOK_OK = 0
     BOOK_FULL = 1        # max_levels reached: the book is no longer exact and must be resynced
     BOOK_BAD_LEVEL = 2   # price <= 0, size < 0 or side not 0/1
@@ -21,27 +21,31 @@ cdef const int64_t NO_PRICE = 0   # best_*_price() of an empty side
 
 
 cdef struct LevelArray:
-    # sorted levels outside the ladder window, kept best-last so the hot end is the tail
-    int64_t* prices
+    # levels outside the ladder window, ascending by key (see Side) so the best is the tail;
+    # used slots are [start, start + count) with free room at both ends, so inserting at
+    # either end (snapshots arrive best-first or worst-first) and truncating are O(1)
+    int64_t* keys
     int64_t* sizes
+    Py_ssize_t start
     Py_ssize_t count
     Py_ssize_t capacity
 
 
 cdef struct Ladder:
-    # dense sizes for prices base + i*tick, i in [0, width); occupancy bitmap for fast scans
+    # dense sizes for keys base + i*tick, i in [0, ladder_width); sizes[i] means something only
+    # where bit i of the occupancy bitmap is set, so deletes and clears never touch sizes
     int64_t* sizes
     uint64_t* bitmap
-    int64_t base
-    Py_ssize_t width
+    int64_t base         # a multiple of tick
     Py_ssize_t count
-    Py_ssize_t best      # index of the best occupied slot, -1 when the ladder side is empty
+    Py_ssize_t best      # highest occupied slot, -1 when the ladder is empty
 
 
 cdef struct Side:
+    # keyed by price for bids and -price for asks, so on both sides the best level is the
+    # highest key and one code path serves both
     Ladder ladder
-    LevelArray outside   # levels whose price falls outside the ladder window
-    Py_ssize_t count     # total levels on this side
+    LevelArray outside   # every level that is off the tick grid or outside the ladder window
 
 
 cdef class OrderBook:
@@ -55,9 +59,10 @@ cdef class OrderBook:
     cdef public int64_t ts_exchange          # ns, of the last applied update
     cdef public int64_t ts_receive           # ns, of the last applied update
     cdef public bint valid                   # False while unsynchronised: never serve it then
+    cdef readonly Py_ssize_t ladder_width    # slots in each side's dense window
+    cdef uint64_t _span                      # ladder_width * tick
+    cdef int64_t _min_base, _max_base        # window bases that keep every slot key in int64
     cdef Side sides[2]
-    cdef int64_t[:] _scratch_prices
-    cdef int64_t[:] _scratch_sizes
 
     cdef int apply_level(self, int side, int64_t price, int64_t size) noexcept nogil
     cdef void clear_levels(self) noexcept nogil

@@ -137,5 +137,5 @@ class VenueAdapter(ABC):
     async def sync_book(self, link: Link, subscription: Subscription, slot: int) -> None:
         """Brings the book at ``slot`` in sync (snapshot + held updates) and marks it live."""
 
-    async def close(self) -> None:
+    async def close(self) -> None:  # noqa: B027 - optional hook, nothing to release by default
         """Releases what the adapter holds beyond connections (REST sessions)."""

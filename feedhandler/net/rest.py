@@ -50,7 +50,7 @@ class RestClient:
                     retryable = response.status in (418, 429) or response.status >= 500
                     retry_after = float(response.headers.get("Retry-After", 0) or 0)
                     error = RestError(url, response.status, body.decode("utf-8", "replace"))
-            except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
+            except (TimeoutError, aiohttp.ClientError) as exc:
                 retryable, retry_after = True, 0.0
                 error = RestError(url, 0, f"{type(exc).__name__}: {exc}")
             if not retryable or attempt > self.retries:

@@ -4,12 +4,11 @@ import gzip
 import zlib
 
 import pytest
-from picows import WSMsgType
-from picows.picows import _make_test_ws_frame
-
 from feedhandler.core.decoder import PassthroughDecoder
 from feedhandler.core.listener import FeedListener, wall_clock_ns
 from feedhandler.exchanges.binance.decoder import BinanceDecoder
+from picows import WSMsgType
+from picows.picows import _make_test_ws_frame
 
 CONTROL, ERROR, TRADES = 16, 32, 1
 TRADE = (b'{"e":"trade","E":1672515782136,"s":"BNBBTC","t":%d,"p":"0.001","q":"100",'
@@ -66,7 +65,7 @@ def test_frames_decode_into_the_ring_with_a_receive_timestamp() -> None:
 
 
 def test_one_python_call_per_socket_read() -> None:
-    listener, decoder, handler = trade_listener()
+    listener, _decoder, handler = trade_listener()
     frames = [frame(WSMsgType.TEXT, TRADE % i) for i in range(5)]
     last_flags = [f.last_in_buffer for f in frames]
     for f in frames:
@@ -92,14 +91,14 @@ def test_fragmented_text_message_is_reassembled() -> None:
 
 @pytest.mark.parametrize("compress", [gzip.compress, zlib.compress])
 def test_gzip_and_zlib_binary_frames_are_inflated(compress) -> None:
-    listener, decoder, handler = trade_listener(compression="gzip")
+    listener, decoder, _handler = trade_listener(compression="gzip")
     deliver(listener, [frame(WSMsgType.BINARY, compress(TRADE % i)) for i in range(3)])
     assert decoder.trades.reader(from_start=True).read().trade_id.tolist() == [0, 1, 2]
     assert listener.inflate_failures == 0
 
 
 def test_raw_deflate_and_fragmented_compressed_message() -> None:
-    listener, decoder, handler = trade_listener(compression="deflate")
+    listener, decoder, _handler = trade_listener(compression="deflate")
     packer = zlib.compressobj(wbits=-15)
     blob = packer.compress(TRADE % 7) + packer.flush()
     deliver(listener, [
@@ -140,7 +139,7 @@ def test_fragments_past_the_limit_are_refused() -> None:
 
 
 def test_continuation_without_start_is_fatal() -> None:
-    listener, decoder, handler = trade_listener()
+    listener, _decoder, handler = trade_listener()
     deliver(listener, [frame(WSMsgType.CONTINUATION, b"}", fin=True)])
     assert handler.fatal == ["continuation frame without a message"]
 

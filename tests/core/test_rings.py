@@ -91,4 +91,5 @@ def test_ticker_and_candle_columns() -> None:
     candles = CandleRing(4)
     candles.append(2, 10, 11, 60_000_000_000, 60, 1, 5, 0, 4, 77, True)
     candle = candles.reader(from_start=True).read()
-    assert (candle.interval[0], candle.high[0], candle.volume[0], candle.closed[0]) == (60, 5, 77, 1)
+    assert (candle.interval[0], candle.high[0], candle.volume[0]) == (60, 5, 77)
+    assert candle.closed[0] == 1

@@ -3,12 +3,11 @@
 import json
 
 import pytest
-from hypothesis import given, settings
-from hypothesis import strategies as st
-
-from feedhandler.core.book import ASK, BID, OrderBook
+from feedhandler.core.book import OrderBook
 from feedhandler.core.decoder import DecodeError
 from feedhandler.exchanges.binance.decoder import BinanceDecoder
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 TRADES, TICKERS, CANDLES, BOOKS, CONTROL, ERROR, RESYNC = 1, 2, 4, 8, 16, 32, 64
 
@@ -211,7 +210,8 @@ def test_a_malformed_level_midway_withdraws_the_book() -> None:
 
 def test_bad_snapshot_raises_and_leaves_the_book_unsynced() -> None:
     decoder, book, slot = decoder_with_book()
-    for bad in (b"nope", b'{"bids":[],"asks":[]}', b'{"lastUpdateId":1,"bids":[["x","1"]],"asks":[]}'):
+    for bad in (b"nope", b'{"bids":[],"asks":[]}',
+                b'{"lastUpdateId":1,"bids":[["x","1"]],"asks":[]}'):
         with pytest.raises(DecodeError):
             decoder.apply_snapshot(slot, bad)
         assert not book.valid
@@ -221,7 +221,7 @@ def test_bad_snapshot_raises_and_leaves_the_book_unsynced() -> None:
 @settings(max_examples=400, deadline=None)
 @given(st.binary(max_size=300))
 def test_random_bytes_never_crash(raw: bytes) -> None:
-    decoder, book, slot = decoder_with_book()
+    decoder, _book, _slot = decoder_with_book()
     decoder.feed(raw)
     assert decoder.stats()["messages"] == 1
 
@@ -230,7 +230,7 @@ json_values = st.recursive(
     st.none() | st.booleans() | st.integers(-10**20, 10**20) | st.floats(allow_nan=False)
     | st.text(max_size=12),
     lambda children: st.lists(children, max_size=4)
-    | st.dictionaries(st.sampled_from(list("eEsUubaptqTmkB") + ["pu", "stream", "data", "x"]),
+    | st.dictionaries(st.sampled_from([*list("eEsUubaptqTmkB"), "pu", "stream", "data", "x"]),
                       children, max_size=8),
     max_leaves=30,
 )
