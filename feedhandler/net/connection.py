@@ -1,0 +1,695 @@
+"""One venue connection that stays up: dial, replay, heartbeat, reconnect.
+
+A ``Connection`` owns one decoder for its whole life and the subscriptions it carries. Its
+supervisor task dials, replays every subscription (paced to the venue's request rate), starts
+book synchronisation, flushes what the user sent meanwhile, then waits for the socket to end and
+dials again after a jittered backoff. Whenever the stream can no longer be trusted (socket lost,
+a message thrown away, a gap) its books are withdrawn first, so a stale book is never served.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+import enum
+import logging
+import socket
+import ssl
+import time
+from collections import Counter
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
+
+from picows import WSCloseCode, WSError, WSMsgType, WSParsedURL, WSTransport, ws_connect
+
+from feedhandler.core.book import OrderBook
+from feedhandler.core.listener import FeedListener
+from feedhandler.exchanges.base import Channel, Rings, Subscription, VenueAdapter
+from feedhandler.net.backoff import Backoff
+from feedhandler.net.outbox import Outbox
+from feedhandler.net.ratelimit import RateLimiter
+
+if TYPE_CHECKING:
+    from feedhandler.core.decoder import Decoder
+
+log = logging.getLogger(__name__)
+
+SYNC_LIVE = 2   # BookSync.SYNC_LIVE in core/decoder.pxd (a cdef enum Python cannot import)
+
+
+class Decoded(enum.IntFlag):
+    """What a batch produced (``DecodeFlag`` in core/decoder.pxd, mirrored for Python)."""
+
+    TRADES = 1
+    TICKERS = 2
+    CANDLES = 4
+    BOOKS = 8
+    CONTROL = 16
+    ERROR = 32
+    RESYNC = 64
+    PRIVATE = 128
+
+
+class CapacityError(RuntimeError):
+    """More subscriptions than the venue lets a connection (or a pool) carry."""
+
+
+class StatusKind(enum.StrEnum):
+    CONNECTED = "connected"                # subscriptions replayed and outbox flushed
+    DISCONNECTED = "disconnected"          # the socket ended; ``reason`` says why
+    CONNECT_FAILED = "connect_failed"      # a dial failed; another follows after the backoff
+    BOOK_INVALID = "book_invalid"          # the book at ``slot`` is withdrawn: do not serve it
+    BOOK_RESYNCED = "book_resynced"        # the book at ``slot`` is live again
+    BOOK_SYNC_FAILED = "book_sync_failed"  # sync_book failed; it is retried after a delay
+
+
+@dataclass(frozen=True, slots=True)
+class StatusEvent:
+    kind: StatusKind
+    reason: str = ""
+    slot: int = -1                          # book events only
+    subscription: Subscription | None = None
+
+
+BatchCallback = Callable[["Connection", int], None]
+StatusCallback = Callable[["Connection", StatusEvent], None]
+BookFactory = Callable[[Subscription], OrderBook]
+
+
+def default_book(subscription: Subscription) -> OrderBook:
+    instrument = subscription.instrument
+    return OrderBook(price_scale=instrument.price_scale, size_scale=instrument.size_scale,
+                     tick=instrument.tick, depth_limit=subscription.depth or 0)
+
+
+class Dial:
+    """One dial: the socket it opened, its transport and listener, and the listener's callbacks.
+
+    The connection ignores callbacks from a socket it has moved on from, so a late event from
+    an abandoned dial cannot touch the current one.
+    """
+
+    def __init__(self, connection: Connection) -> None:
+        self.connection = connection
+        self.sock: socket.socket | None = None
+        self.transport: WSTransport | None = None
+        self.listener: FeedListener | None = None
+        self.closed = asyncio.Event()
+        self.closing_reason: tuple[str, str] | None = None   # (category, detail) when we close
+        self.pending: list[Subscription] | None = None       # not yet subscribed; None: no replay
+        self.sent: set[tuple[Any, ...]] = set()              # keys subscribed on this socket
+        self.live = False                                    # replayed and flushed
+
+    @property
+    def is_open(self) -> bool:
+        t = self.transport
+        return (t is not None and self.closing_reason is None and not t.is_disconnected
+                and not t.is_close_frame_sent)
+
+    async def open_socket(self, url: WSParsedURL) -> socket.socket:
+        """picows' socket factory: we connect the socket ourselves to be able to abort a dial
+        that is cancelled half-way (see ``abort``)."""
+        loop = asyncio.get_running_loop()
+        error: OSError = OSError(f"no address for {url.host}")
+        addresses = await loop.getaddrinfo(url.host, url.port, type=socket.SOCK_STREAM)
+        # IPv4 first: venues all serve it, and a black-holed IPv6 route would otherwise spend
+        # the whole handshake timeout of every dial
+        addresses.sort(key=lambda info: info[0] != socket.AF_INET)
+        for family, kind, proto, _, address in addresses:
+            sock = socket.socket(family, kind, proto)
+            sock.setblocking(False)
+            self.sock = sock
+            try:
+                await loop.sock_connect(sock, address)
+                return sock
+            except OSError as exc:
+                error = exc
+                sock.close()
+            except BaseException:
+                sock.close()
+                raise
+        raise error
+
+    def abort(self) -> None:
+        """Ends a dial that failed or was cancelled before it returned, leaving nothing open."""
+        if self.transport is not None:
+            self.transport.disconnect(graceful=False)
+        elif self.sock is not None and self.sock.fileno() >= 0:
+            # the transport picows built around it is not reachable yet: a shutdown makes it see
+            # EOF and close itself through its normal path
+            try:
+                self.sock.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+
+    # FeedListener handler interface
+    def on_connected(self, transport: WSTransport) -> None:
+        self.transport = transport
+        if self.connection.current is not self:
+            transport.disconnect(graceful=False)
+
+    def on_batch(self, flags: int) -> None:
+        self.connection.handle_batch(self, flags)
+
+    def on_fatal(self, reason: str) -> None:
+        self.connection.handle_fatal(self, reason)
+
+    def on_disconnected(self) -> None:
+        try:
+            self.connection.handle_disconnected(self)
+        finally:
+            self.closed.set()
+
+
+# The socket a control reply or a book sync belongs to: what they send only means something on
+# that socket, so it skips the replay queue while the socket is open and is dropped once it is
+# gone (queueing it for the next socket would send a stale pong or snapshot request).
+BOUND_DIAL: contextvars.ContextVar[Dial | None] = contextvars.ContextVar(
+    "feedhandler_bound_dial", default=None)
+
+
+class Connection:
+    """A self-healing connection carrying up to ``limits.streams_per_connection`` subscriptions.
+
+    Implements the ``Link`` protocol for the venue adapter. Call ``start()`` inside a running
+    loop, ``await stop()`` to end it.
+    """
+
+    def __init__(
+        self,
+        adapter: VenueAdapter,
+        rings: Rings,
+        subscriptions: Iterable[Subscription] = (),
+        *,
+        on_batch: BatchCallback | None = None,
+        on_status: StatusCallback | None = None,
+        backoff: Backoff | None = None,
+        rate_limiter: RateLimiter | None = None,
+        outbox_capacity: int = 1024,
+        handshake_timeout: float = 10.0,
+        verify_tls: bool = True,
+        ssl_context: ssl.SSLContext | None = None,
+        book_factory: BookFactory = default_book,
+        name: str = "",
+    ) -> None:
+        """``handshake_timeout`` bounds a whole dial (TCP, TLS, WebSocket upgrade).
+        ``wss://`` is verified against the system's CAs unless ``ssl_context`` is given or
+        ``verify_tls=False``. ``book_factory`` makes the book of each BOOK subscription."""
+        heartbeat = adapter.heartbeat
+        if not 0 < heartbeat.pong_timeout <= heartbeat.ping_interval:
+            raise ValueError(f"{adapter.name}: heartbeat needs 0 < pong_timeout <= ping_interval "
+                             f"(picows waits for the pong within the idle interval)")
+        self.adapter = adapter
+        self.name = name or adapter.name
+        self.decoder: Decoder = adapter.new_decoder(rings)
+        self.capacity = adapter.limits.streams_per_connection
+        self.on_batch = on_batch
+        self.on_status = on_status
+        self.backoff = backoff if backoff is not None else Backoff()
+        # no burst by default: venues count requests over sliding windows, where a full bucket
+        # refilled within the same second would exceed their rate
+        self.rate_limiter = (rate_limiter if rate_limiter is not None
+                             else RateLimiter(adapter.limits.requests_per_second, burst=1))
+        self.outbox = Outbox(outbox_capacity)
+        self.handshake_timeout = handshake_timeout
+        self.verify_tls = verify_tls
+        self.ssl_context = ssl_context
+        self.book_factory = book_factory
+        self.subscriptions: dict[tuple[Any, ...], Subscription] = {}
+        self.book_subscriptions: dict[int, Subscription] = {}   # slot -> its BOOK subscription
+        self.current: Dial | None = None
+        self.supervisor: asyncio.Task[None] | None = None
+        self.tasks: set[asyncio.Task[None]] = set()
+        self.sync_tasks: dict[int, asyncio.Task[None]] = {}
+        self.stopping = False
+        self.ready = asyncio.Event()
+        self.connected_at = 0.0
+        # counters
+        self.connects = 0
+        self.reconnects = 0
+        self.disconnects = 0
+        self.disconnect_reasons: Counter[str] = Counter()
+        self.last_disconnect_reason = ""
+        self.connect_failures = 0
+        self.connect_failure_reasons: Counter[str] = Counter()
+        self.last_connect_failure = ""
+        self.fatal_errors = 0
+        self.last_fatal_reason = ""
+        self.books_synced = 0
+        self.sync_failures = 0
+        self.control_errors = 0
+        self.callback_errors = 0
+        self.stale_sends = 0
+        self.closed_messages = 0          # listener counters of the sockets that have ended
+        self.closed_bytes = 0
+        self.register(subscriptions)
+
+    # ---- public API ------------------------------------------------------------------------
+
+    def start(self) -> None:
+        if self.supervisor is not None:
+            raise RuntimeError(f"{self.name}: already started")
+        self.supervisor = asyncio.get_running_loop().create_task(
+            self.supervise(), name=f"feedhandler:{self.name}:supervisor")
+
+    async def stop(self) -> None:
+        """Closes the socket (the venue gets a CLOSE frame) and awaits every task started."""
+        self.stopping = True
+        dial = self.current
+        if dial is not None and dial.transport is not None and not dial.closed.is_set():
+            if dial.closing_reason is None:
+                dial.closing_reason = ("stopped", "stopped")
+                dial.transport.send_close(WSCloseCode.OK)
+                dial.transport.disconnect()
+            try:
+                async with asyncio.timeout(self.handshake_timeout):
+                    await dial.closed.wait()
+            except TimeoutError:
+                dial.transport.disconnect(graceful=False)
+        # a dial still in progress aborts itself when cancelled (see ``connect``)
+        tasks = [t for t in (self.supervisor, *self.tasks) if t is not None]
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        self.ready.clear()
+
+    async def wait_connected(self, timeout: float | None = None) -> None:
+        """Returns once subscriptions are replayed and the outbox flushed."""
+        async with asyncio.timeout(timeout):
+            await self.ready.wait()
+
+    @property
+    def connected(self) -> bool:
+        return self.current is not None and self.current.live and self.current.is_open
+
+    @property
+    def listener(self) -> FeedListener | None:
+        return self.current.listener if self.current is not None else None
+
+    def send(self, message: bytes | str) -> None:
+        """Sends now when connected and replayed, else queues in order (``OutboxFull`` when the
+        queue is full). A message written to a socket that then dies is lost, as on any
+        WebSocket: callers that need delivery must watch for the venue's answer."""
+        payload = message.encode() if isinstance(message, str) else message
+        bound = BOUND_DIAL.get()
+        if bound is not None and bound.connection is self:
+            if not self.write(bound, payload):
+                self.stale_sends += 1
+                log.debug("%s: dropped a reply meant for a closed socket", self.name)
+            return
+        dial = self.current
+        if dial is not None and dial.live and self.write(dial, payload):
+            return
+        self.outbox.put(payload)
+
+    def reconnect(self, reason: str) -> None:
+        """Renews the socket (the adapter asks when the venue's stream is no longer usable)."""
+        dial = self.current
+        if dial is not None and dial.is_open:
+            self.close(dial, "requested", reason)
+
+    async def add(self, subscriptions: Iterable[Subscription]) -> None:
+        """Carries more subscriptions; subscribes at once when connected, else on connect."""
+        new = self.register(subscriptions)
+        dial = self.current
+        if new and dial is not None and dial.pending is not None:
+            dial.pending.extend(new)
+            if dial.live:
+                await self.send_subscribes(dial)
+
+    async def remove(self, subscriptions: Iterable[Subscription]) -> None:
+        """Stops carrying these; the venue gets unsubscribe requests for what it was sent."""
+        removed = [self.subscriptions.pop(s.key) for s in subscriptions
+                   if s.key in self.subscriptions]
+        for sub in removed:
+            if sub.channel is Channel.BOOK:
+                self.drop_book(sub)
+        dial = self.current
+        if dial is None or not removed:
+            return
+        keys = {s.key for s in removed}
+        if dial.pending is not None:
+            dial.pending = [s for s in dial.pending if s.key not in keys]
+        sent = [s for s in removed if s.key in dial.sent]
+        dial.sent -= keys
+        for chunk in self.chunks(sent):
+            for payload in self.adapter.unsubscribe_requests(chunk):
+                await self.rate_limiter.acquire()
+                if not self.write(dial, payload):
+                    return
+
+    def slot_of(self, subscription: Subscription) -> int:
+        return int(self.decoder.slot_of(subscription.instrument.venue_symbol))
+
+    def book(self, subscription: Subscription) -> OrderBook | None:
+        """The book of a BOOK subscription; check ``book.valid`` before serving it."""
+        slot = self.slot_of(subscription)
+        return self.decoder.book(slot) if slot in self.book_subscriptions else None
+
+    def stats(self) -> dict[str, Any]:
+        listener = self.listener
+        return {
+            "connected": self.connected,
+            "subscriptions": len(self.subscriptions),
+            "connects": self.connects,
+            "reconnects": self.reconnects,
+            "disconnects": self.disconnects,
+            "disconnect_reasons": dict(self.disconnect_reasons),
+            "last_disconnect_reason": self.last_disconnect_reason,
+            "connect_failures": self.connect_failures,
+            "connect_failure_reasons": dict(self.connect_failure_reasons),
+            "last_connect_failure": self.last_connect_failure,
+            "fatal_errors": self.fatal_errors,
+            "last_fatal_reason": self.last_fatal_reason,
+            "messages": self.closed_messages + (listener.messages if listener else 0),
+            "bytes": self.closed_bytes + (listener.bytes_received if listener else 0),
+            "outbox_size": len(self.outbox),
+            "outbox_high_water": self.outbox.high_water,
+            "books_synced": self.books_synced,
+            "sync_failures": self.sync_failures,
+            "control_errors": self.control_errors,
+            "callback_errors": self.callback_errors,
+            "stale_sends": self.stale_sends,
+            "backoff_attempt": self.backoff.attempt,
+            "decoder": self.decoder.stats(),
+        }
+
+    # ---- subscriptions and books -----------------------------------------------------------
+
+    def register(self, subscriptions: Iterable[Subscription]) -> list[Subscription]:
+        """Registers instruments and books in the decoder; returns the subscriptions new here.
+
+        Validates everything before changing anything, so a refused call leaves no trace.
+        """
+        new: dict[tuple[Any, ...], Subscription] = {}
+        for sub in subscriptions:
+            if sub.key not in self.subscriptions:
+                new.setdefault(sub.key, sub)
+        if len(self.subscriptions) + len(new) > self.capacity:
+            raise CapacityError(
+                f"{self.name}: {len(self.subscriptions)} + {len(new)} subscriptions exceed the "
+                f"venue's {self.capacity} streams per connection")
+        books = {s.instrument.venue_symbol for s in self.book_subscriptions.values()}
+        for sub in new.values():
+            if sub.channel is Channel.BOOK:
+                if sub.instrument.venue_symbol in books:
+                    raise ValueError(f"{self.name}: {sub.instrument.venue_symbol} already has a "
+                                     "book on this connection (one book per instrument)")
+                books.add(sub.instrument.venue_symbol)
+        for sub in new.values():
+            instrument = sub.instrument
+            slot = self.decoder.slot_of(instrument.venue_symbol)
+            if slot < 0:
+                slot = self.decoder.add_instrument(instrument.venue_symbol, instrument.id,
+                                                   instrument.price_scale, instrument.size_scale)
+            if sub.channel is Channel.BOOK:
+                self.decoder.set_book(slot, self.book_factory(sub))
+                self.book_subscriptions[slot] = sub
+            self.subscriptions[sub.key] = sub
+        return list(new.values())
+
+    def drop_book(self, subscription: Subscription) -> None:
+        slot = self.slot_of(subscription)
+        self.cancel_sync(slot)
+        self.decoder.mark_waiting(slot)
+        self.decoder.take_pending(slot)
+        self.decoder.set_book(slot, None)
+        del self.book_subscriptions[slot]
+        self.notify(StatusKind.BOOK_INVALID, "unsubscribed", slot, subscription)
+
+    def chunks(self, subscriptions: list[Subscription]) -> Iterable[list[Subscription]]:
+        step = self.adapter.limits.args_per_request
+        return (subscriptions[i:i + step] for i in range(0, len(subscriptions), step))
+
+    def withdraw_books(self) -> None:
+        """The stream is no longer trustworthy: hold every book (never served) and forget what
+        was held or flagged for it, since only a fresh snapshot can bring it back."""
+        for slot in list(self.sync_tasks):
+            self.cancel_sync(slot)
+        for slot in self.book_subscriptions:
+            self.decoder.mark_waiting(slot)
+            self.decoder.take_pending(slot)
+        self.decoder.take_resync()
+
+    def start_sync(self, dial: Dial, slot: int) -> None:
+        self.cancel_sync(slot)
+        self.decoder.mark_waiting(slot)
+        task = asyncio.get_running_loop().create_task(
+            self.sync_book(dial, slot), name=f"feedhandler:{self.name}:sync:{slot}")
+        self.sync_tasks[slot] = task
+        self.track(task)
+
+    def cancel_sync(self, slot: int) -> None:
+        task = self.sync_tasks.pop(slot, None)
+        if task is not None:
+            task.cancel()
+
+    async def sync_book(self, dial: Dial, slot: int) -> None:
+        """Runs the adapter's book sync until the book is live, retrying with backoff."""
+        BOUND_DIAL.set(dial)   # this task runs in its own copy of the context
+        subscription = self.book_subscriptions[slot]
+        retry = Backoff(self.backoff.base, self.backoff.cap)
+        try:
+            while True:
+                try:
+                    await self.adapter.sync_book(self, subscription, slot)
+                except Exception as exc:
+                    reason = f"{type(exc).__name__}: {exc}"
+                else:
+                    if self.decoder.sync_state(slot) == SYNC_LIVE:
+                        self.books_synced += 1
+                        self.notify(StatusKind.BOOK_RESYNCED, "", slot, subscription)
+                        return
+                    reason = "sync_book returned without marking the book live"
+                self.sync_failures += 1
+                self.decoder.mark_waiting(slot)
+                log.warning("%s: book sync of %s failed: %s", self.name,
+                            subscription.instrument.symbol, reason)
+                self.notify(StatusKind.BOOK_SYNC_FAILED, reason, slot, subscription)
+                await asyncio.sleep(retry.next_delay())
+        finally:
+            if self.sync_tasks.get(slot) is asyncio.current_task():
+                del self.sync_tasks[slot]
+
+    # ---- supervisor ------------------------------------------------------------------------
+
+    async def supervise(self) -> None:
+        delay = 0.0
+        while not self.stopping:
+            if delay:
+                await asyncio.sleep(delay)
+            dial = Dial(self)
+            self.current = dial
+            try:
+                await self.connect(dial)
+            except Exception as exc:
+                self.connect_failed(exc)
+                delay = self.backoff.next_delay()
+                continue
+            self.backoff.connected()
+            self.connected_at = time.monotonic()
+            self.connects += 1
+            if self.connects > 1:
+                self.reconnects += 1
+            try:
+                await self.replay(dial)
+            except Exception as exc:
+                log.exception("%s: replay failed", self.name)
+                self.close(dial, "replay_failed", f"{type(exc).__name__}: {exc}")
+            await dial.closed.wait()
+            delay = self.backoff.next_delay()
+
+    async def connect(self, dial: Dial) -> None:
+        url = self.adapter.ws_url(list(self.subscriptions.values()))
+        heartbeat = self.adapter.heartbeat
+
+        def listener_factory() -> FeedListener:
+            dial.listener = FeedListener(
+                self.decoder, dial, max_message_size=self.adapter.max_message_size,
+                compression=self.adapter.compression, ping_payload=heartbeat.text_ping,
+                pong_marker=heartbeat.pong_marker)
+            return dial.listener
+
+        try:
+            async with asyncio.timeout(self.handshake_timeout):
+                await ws_connect(
+                    listener_factory, url, ssl_context=self.tls_context(url),
+                    websocket_handshake_timeout=self.handshake_timeout,
+                    enable_auto_ping=True, auto_ping_idle_timeout=heartbeat.ping_interval,
+                    auto_ping_reply_timeout=heartbeat.pong_timeout,
+                    max_frame_size=self.adapter.max_message_size,
+                    socket_factory=dial.open_socket)
+        except BaseException:
+            dial.abort()
+            raise
+        if dial.transport is None:
+            # picows returns normally when the peer hung up mid-handshake
+            raise ConnectionResetError("connection closed during the WebSocket handshake")
+
+    def tls_context(self, url: str) -> ssl.SSLContext | None:
+        if urlsplit(url).scheme.lower() != "wss":
+            return None
+        if self.ssl_context is None:
+            context = ssl.create_default_context()
+            if not self.verify_tls:
+                context.check_hostname = False
+                context.verify_mode = ssl.CERT_NONE
+            self.ssl_context = context
+        return self.ssl_context
+
+    async def replay(self, dial: Dial) -> None:
+        """Subscribes everything again, then flushes the outbox. Books are already held: a new
+        book starts waiting (``set_book``) and a lost socket withdrew the others."""
+        dial.pending = list(self.subscriptions.values())
+        await self.send_subscribes(dial)
+        if not dial.is_open:
+            return
+        self.outbox.flush(lambda payload: self.write(dial, payload))
+        if not dial.is_open:
+            return
+        dial.live = True
+        self.ready.set()
+        log.info("%s: connected, %d subscriptions", self.name, len(self.subscriptions))
+        self.notify(StatusKind.CONNECTED)
+
+    async def send_subscribes(self, dial: Dial) -> None:
+        """Drains ``dial.pending`` in chunks of ``args_per_request`` at the venue's rate; a
+        book's sync starts once its subscribe is out, so its updates are already held."""
+        step = self.adapter.limits.args_per_request
+        while dial.pending and dial.is_open:
+            chunk = dial.pending[:step]
+            del dial.pending[:step]
+            dial.sent.update(s.key for s in chunk)   # before sending: remove() must see them
+            for payload in self.adapter.subscribe_requests(chunk):
+                await self.rate_limiter.acquire()
+                if not self.write(dial, payload):
+                    return
+            for sub in chunk:
+                if sub.channel is Channel.BOOK and sub.key in self.subscriptions:
+                    self.start_sync(dial, self.slot_of(sub))
+
+    def write(self, dial: Dial, payload: bytes) -> bool:
+        if dial is not self.current or not dial.is_open:
+            return False
+        assert dial.transport is not None
+        dial.transport.send(WSMsgType.TEXT, payload)
+        return True
+
+    def close(self, dial: Dial, category: str, reason: str) -> None:
+        """Ends a socket whose stream we no longer trust; the supervisor dials again."""
+        if dial.closing_reason is not None or dial.transport is None:
+            return
+        dial.closing_reason = (category, reason)
+        self.withdraw_books()
+        dial.transport.send_close(WSCloseCode.GOING_AWAY)
+        dial.transport.disconnect(graceful=False)
+
+    def connect_failed(self, exc: BaseException) -> None:
+        if isinstance(exc, TimeoutError):
+            category = "timeout"
+        elif isinstance(exc, ssl.SSLError):
+            category = "tls"
+        elif isinstance(exc, WSError):
+            category = "handshake"
+        elif isinstance(exc, OSError):
+            category = "network"
+        else:
+            category = "error"
+        detail = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+        self.connect_failures += 1
+        self.connect_failure_reasons[category] += 1
+        self.last_connect_failure = detail
+        log.warning("%s: connect failed (%s): %s", self.name, category, detail)
+        self.notify(StatusKind.CONNECT_FAILED, detail)
+
+    # ---- listener events ---------------------------------------------------------------------
+
+    def handle_batch(self, dial: Dial, flags: int) -> None:
+        if dial is not self.current:
+            return
+        decoder = self.decoder
+        if flags & Decoded.CONTROL:
+            token = BOUND_DIAL.set(dial)
+            try:
+                for raw in decoder.take_control():
+                    try:
+                        self.adapter.handle_control(self, raw)
+                    except Exception:
+                        self.control_errors += 1
+                        log.exception("%s: handle_control failed on %r", self.name, raw[:200])
+            finally:
+                BOUND_DIAL.reset(token)
+        if flags & Decoded.RESYNC:
+            for slot, reason in decoder.take_resync():
+                subscription = self.book_subscriptions.get(slot)
+                if subscription is None:
+                    continue
+                self.notify(StatusKind.BOOK_INVALID, reason, slot, subscription)
+                if dial.is_open:
+                    self.start_sync(dial, slot)
+        if self.on_batch is not None:
+            try:
+                self.on_batch(self, flags)
+            except Exception:
+                self.callback_errors += 1
+                log.exception("%s: on_batch callback failed", self.name)
+
+    def handle_fatal(self, dial: Dial, reason: str) -> None:
+        if dial is not self.current:
+            return
+        self.fatal_errors += 1
+        self.last_fatal_reason = reason
+        log.warning("%s: %s; renewing the connection", self.name, reason)
+        self.close(dial, "fatal", reason)
+
+    def handle_disconnected(self, dial: Dial) -> None:
+        if dial is not self.current:
+            return
+        if dial.listener is not None:
+            self.closed_messages += dial.listener.messages
+            self.closed_bytes += dial.listener.bytes_received
+        category, reason = dial.closing_reason or self.close_reason(dial)
+        dial.live = False
+        self.ready.clear()
+        self.disconnects += 1
+        self.disconnect_reasons[category] += 1
+        self.last_disconnect_reason = reason
+        self.withdraw_books()
+        log.info("%s: disconnected after %.1f s (%s)", self.name,
+                 time.monotonic() - self.connected_at, reason)
+        self.notify(StatusKind.DISCONNECTED, reason)
+        for slot, subscription in self.book_subscriptions.items():
+            self.notify(StatusKind.BOOK_INVALID, f"disconnected: {reason}", slot, subscription)
+
+    @staticmethod
+    def close_reason(dial: Dial) -> tuple[str, str]:
+        """Why a socket we did not close ended, from its close handshake."""
+        handshake = dial.transport.close_handshake if dial.transport is not None else None
+        if handshake is None:
+            return "dropped", "connection lost"
+        received, sent = handshake.recv, handshake.sent
+        if received is not None and (sent is None or handshake.recv_then_sent):
+            code = getattr(received.code, "value", received.code)
+            return "closed_by_venue", f"venue closed with code {code} {received.reason or ''!r}"
+        assert sent is not None
+        if sent.code == WSCloseCode.GOING_AWAY:   # picows' ping watchdog is its only such close
+            return "heartbeat", f"heartbeat: {sent.reason}"
+        return "protocol_error", f"protocol error: {sent.reason}"
+
+    # ---- helpers ---------------------------------------------------------------------------
+
+    def notify(self, kind: StatusKind, reason: str = "", slot: int = -1,
+               subscription: Subscription | None = None) -> None:
+        if self.on_status is None:
+            return
+        try:
+            self.on_status(self, StatusEvent(kind, reason, slot, subscription))
+        except Exception:
+            self.callback_errors += 1
+            log.exception("%s: on_status callback failed", self.name)
+
+    def track(self, task: asyncio.Task[None]) -> None:
+        self.tasks.add(task)
+        task.add_done_callback(self.tasks.discard)
