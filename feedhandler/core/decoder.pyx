@@ -1,6 +1,8 @@
 # distutils: language = c++
 """Decoder base: the symbol table, book slots, counters and the queues to Python."""
 
+import enum
+
 from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_GET_SIZE
 from libc.stdlib cimport free, malloc, realloc
 from libc.string cimport memcmp, memcpy, memset
@@ -9,6 +11,25 @@ from libc.stdint cimport int32_t, int64_t, uint32_t
 from feedhandler.core.book cimport OrderBook
 from feedhandler.core.buffer cimport PaddedBuffer, buffer_assign, buffer_free, buffer_init
 from feedhandler.core.rings cimport CandleRing, TickerRing, TradeRing
+
+
+class Decoded(enum.IntFlag):
+    """What a decode produced (the DecodeFlag values of decoder.pxd, for Python)."""
+
+    TRADES = DECODED_TRADES
+    TICKERS = DECODED_TICKERS
+    CANDLES = DECODED_CANDLES
+    BOOKS = DECODED_BOOKS
+    CONTROL = DECODED_CONTROL
+    ERROR = DECODED_ERROR
+    RESYNC = DECODED_RESYNC
+    PRIVATE = DECODED_PRIVATE
+
+
+class BookSyncState(enum.IntEnum):
+    NONE = SYNC_NONE
+    WAITING = SYNC_WAITING
+    LIVE = SYNC_LIVE
 
 
 class DecodeError(ValueError):

@@ -3,6 +3,8 @@
 
 from libc.stdint cimport int64_t
 
+from feedhandler.core.timestamps cimport parse_timestamp_ns
+
 _MESSAGES = {
     DECIMAL_EMPTY: "empty number",
     DECIMAL_MALFORMED: "malformed number",
@@ -51,3 +53,12 @@ def to_text(int64_t value, int scale, int frac_digits=-1) -> str:
         raise ValueError("frac_digits must be <= 20")
     n = format_decimal(value, scale, frac_digits, out)
     return out[:n].decode("ascii")
+
+
+def timestamp_ns(text) -> int:
+    """``"2023-02-09T20:32:50.714964855Z"`` -> ns since the epoch (exact, UTC only)."""
+    cdef bytes raw = text.encode("ascii", "replace") if isinstance(text, str) else bytes(text)
+    cdef int64_t value = 0
+    if parse_timestamp_ns(raw, len(raw), &value) != 0:
+        raise ValueError(f"not a UTC RFC 3339 timestamp: {text!r}")
+    return value

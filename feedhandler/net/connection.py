@@ -25,6 +25,7 @@ from urllib.parse import urlsplit
 from picows import WSCloseCode, WSError, WSMsgType, WSParsedURL, WSTransport, ws_connect
 
 from feedhandler.core.book import OrderBook
+from feedhandler.core.decoder import BookSyncState, Decoded
 from feedhandler.core.listener import FeedListener
 from feedhandler.exchanges.base import Channel, Rings, Subscription, VenueAdapter
 from feedhandler.net.backoff import Backoff
@@ -35,22 +36,6 @@ if TYPE_CHECKING:
     from feedhandler.core.decoder import Decoder
 
 log = logging.getLogger(__name__)
-
-SYNC_LIVE = 2   # BookSync.SYNC_LIVE in core/decoder.pxd (a cdef enum Python cannot import)
-
-
-class Decoded(enum.IntFlag):
-    """What a batch produced (``DecodeFlag`` in core/decoder.pxd, mirrored for Python)."""
-
-    TRADES = 1
-    TICKERS = 2
-    CANDLES = 4
-    BOOKS = 8
-    CONTROL = 16
-    ERROR = 32
-    RESYNC = 64
-    PRIVATE = 128
-
 
 class CapacityError(RuntimeError):
     """More subscriptions than the venue lets a connection (or a pool) carry."""
@@ -458,7 +443,7 @@ class Connection:
                 except Exception as exc:
                     reason = f"{type(exc).__name__}: {exc}"
                 else:
-                    if self.decoder.sync_state(slot) == SYNC_LIVE:
+                    if self.decoder.sync_state(slot) == BookSyncState.LIVE:
                         self.books_synced += 1
                         self.notify(StatusKind.BOOK_RESYNCED, "", slot, subscription)
                         return

@@ -18,7 +18,6 @@ from typing import Any
 
 import pytest
 import uvloop
-from feedhandler.core.decoder import Decoder, PassthroughDecoder
 from picows import (
     WSCloseCode,
     WSFrame,
@@ -31,6 +30,7 @@ from picows import (
     ws_create_server,
 )
 
+from feedhandler.core.decoder import Decoder, PassthroughDecoder
 from feedhandler.core.rings import CandleRing, TickerRing, TradeRing
 from feedhandler.exchanges.base import (
     Channel,
