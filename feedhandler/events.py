@@ -1,4 +1,5 @@
-"""The small immutable objects callbacks receive.
+"""The small immutable objects callbacks receive (named tuples: the cheapest immutable object
+CPython builds, about 4x faster than a frozen dataclass).
 
 Numbers stay exact int64 fixed point (``price`` means ``price / 10**price_scale``); ``Decimal``
 and ``float`` views are computed only when asked for, at the callback boundary. Users who want
@@ -8,9 +9,8 @@ no per-event object read the ring buffers instead (``FeedHandler.trades`` etc.).
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass
 from decimal import Decimal
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 import numpy as np
 
@@ -31,8 +31,10 @@ class Side(enum.IntEnum):
     BUY = 1
 
 
-@dataclass(frozen=True, slots=True)
-class Trade:
+SIDES = {side.value: side for side in Side}   # a dict lookup costs a fraction of Side(int)
+
+
+class Trade(NamedTuple):
     instrument: Instrument
     price_ticks: int
     size_lots: int
@@ -66,8 +68,7 @@ class Trade:
         return self.size_lots / 10**self.instrument.size_scale
 
 
-@dataclass(frozen=True, slots=True)
-class Ticker:
+class Ticker(NamedTuple):
     instrument: Instrument
     bid_price_ticks: int
     bid_size_lots: int
@@ -116,8 +117,7 @@ class Ticker:
         return self.ask_price_ticks / 10**self.instrument.price_scale
 
 
-@dataclass(frozen=True, slots=True)
-class Candle:
+class Candle(NamedTuple):
     instrument: Instrument
     timeframe_seconds: int
     open_time: int          # ns since the epoch
@@ -167,8 +167,7 @@ class BookStatus(enum.StrEnum):
     INVALID = "invalid"    # withdrawn (gap, checksum, disconnect): do not use until resynced
 
 
-@dataclass(frozen=True, slots=True)
-class BookUpdate:
+class BookUpdate(NamedTuple):
     """The book changed (once per socket read), or its status did.
 
     ``resynced`` is True on the first update after the book was rebuilt from a snapshot, so a

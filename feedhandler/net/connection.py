@@ -37,6 +37,10 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
+# plain ints for the per-read tests: an IntFlag ``&`` costs about 0.7 us, an int one 12 ns
+CONTROL = int(Decoded.CONTROL)
+RESYNC = int(Decoded.RESYNC)
+
 class CapacityError(RuntimeError):
     """More subscriptions than the venue lets a connection (or a pool) carry."""
 
@@ -595,7 +599,7 @@ class Connection:
         if dial is not self.current:
             return
         decoder = self.decoder
-        if flags & Decoded.CONTROL:
+        if flags & CONTROL:
             token = BOUND_DIAL.set(dial)
             try:
                 for raw in decoder.take_control():
@@ -606,7 +610,7 @@ class Connection:
                         log.exception("%s: handle_control failed on %r", self.name, raw[:200])
             finally:
                 BOUND_DIAL.reset(token)
-        if flags & Decoded.RESYNC:
+        if flags & RESYNC:
             for slot, reason in decoder.take_resync():
                 subscription = self.book_subscriptions.get(slot)
                 if subscription is None:

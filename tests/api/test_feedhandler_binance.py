@@ -5,7 +5,8 @@ from decimal import Decimal
 
 import pytest
 
-from feedhandler import BookStatus, BookUpdate, Candle, FeedHandler, Ticker, Trade
+from feedhandler import RINGS_ONLY, BookStatus, BookUpdate, Candle, FeedHandler, Ticker, Trade
+from feedhandler.core.decoder import Decoded
 from feedhandler.exchanges import UnsupportedError
 from feedhandler.sim import SimulatedExchange
 from feedhandler.sim.binance import BinanceVenue as SimBinance
@@ -121,3 +122,24 @@ async def test_async_iteration_and_unsubscribe(sim) -> None:
         await asyncio.sleep(0.3)
         assert fh.queue.empty()
         assert not handle.active
+
+
+async def test_batch_interface_hands_ring_rows_without_event_objects(sim) -> None:
+    market, exchange = sim
+    fh, name = handler_for(market, exchange)
+    reader = fh.trades.reader()
+    ids: list[int] = []
+    reads: list[int] = []
+
+    def on_read(flags: int) -> None:
+        reads.append(flags)
+        while reader.pending:
+            ids.extend(reader.read().trade_id.tolist())
+
+    fh.subscribe_batches(on_read)
+    fh.subscribe_trades(name, "BTC-USDT", RINGS_ONLY)
+    async with fh:
+        await until(lambda: len(ids) >= 20)
+    assert fh.queue.empty()                       # nothing was turned into an event
+    assert ids == sorted(ids) and len(set(ids)) == len(ids)
+    assert reads and all(flags & Decoded.TRADES for flags in reads if ids)
