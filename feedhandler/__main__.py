@@ -1,0 +1,5 @@
+"""``python -m feedhandler``: the same command line as the ``feedhandler`` script."""
+
+from feedhandler.cli import main
+
+raise SystemExit(main())

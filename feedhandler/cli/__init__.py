@@ -1,0 +1,45 @@
+"""The ``feedhandler`` command line (``python -m feedhandler`` or the ``feedhandler`` script).
+
+Each subcommand is a ``Command`` in its own module; adding ``run``, ``record``, ``replay`` or
+``bench`` means writing that module and listing its command in ``COMMANDS``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+from rich.console import Console
+
+from feedhandler.cli import demo, venues
+from feedhandler.cli.base import EXIT_FAILURE, EXIT_INTERRUPTED, Command, CommandError
+
+COMMANDS: tuple[Command, ...] = (demo.COMMAND, venues.COMMAND)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="feedhandler",
+        description="Exact, validated crypto-exchange market data. Exit status: 0 ok, "
+        "1 the command failed, 2 bad arguments.")
+    commands = parser.add_subparsers(title="commands", dest="command", metavar="COMMAND",
+                                     required=True)
+    for command in COMMANDS:
+        subparser = commands.add_parser(command.name, help=command.help,
+                                        description=command.description)
+        command.configure(subparser)
+        subparser.set_defaults(run=command.run)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        status: int = args.run(args, Console())
+    except CommandError as error:
+        print(f"feedhandler {args.command}: error: {error}", file=sys.stderr)
+        return EXIT_FAILURE
+    except KeyboardInterrupt:
+        return EXIT_INTERRUPTED
+    return status

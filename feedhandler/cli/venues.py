@@ -1,0 +1,34 @@
+"""``feedhandler venues``: what the exchange registry offers, before anyone subscribes."""
+
+from __future__ import annotations
+
+import argparse
+
+from rich.console import Console
+
+from feedhandler.cli.base import EXIT_OK, Command
+from feedhandler.cli.output import Column, print_table
+from feedhandler.exchanges import venues
+
+COLUMNS = (Column("venue"), Column("market"), Column("channels"), Column("timeframes"),
+           Column("book depths"), Column("book integrity"))
+
+
+def configure(parser: argparse.ArgumentParser) -> None:
+    """No options: the registry is the whole answer."""
+
+
+def run(args: argparse.Namespace, console: Console) -> int:
+    rows = [(info.name, info.market, ", ".join(channel.value for channel in info.channels),
+             ", ".join(info.timeframes) or "-", ", ".join(map(str, info.book_depths)) or "-",
+             info.book_integrity or "-")
+            for info in venues()]
+    print_table(console, f"{len(rows)} venues", COLUMNS, rows)
+    return EXIT_OK
+
+
+COMMAND = Command(
+    "venues", "list the implemented venues and what each supports",
+    "List every venue in the exchange registry: market, channels, candle timeframes, book "
+    "depths and how its books are kept verifiably in sync.",
+    configure, run)

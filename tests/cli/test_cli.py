@@ -1,0 +1,141 @@
+"""The ``feedhandler`` command line: the demo piped end to end, ``venues``, usage errors."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from feedhandler.cli import main
+from feedhandler.cli.demo import compare_book
+from feedhandler.core.book import OrderBook
+from feedhandler.exchanges import venues
+from feedhandler.sim import SimulatedExchange, create_venue
+
+REPO = Path(__file__).resolve().parents[2]
+STATUS_LINE = re.compile(r"^\s+\d+\.\ds  msgs/s [\d,]+  trades/s [\d,]+  books live \d+/\d+  ")
+
+
+def feedhandler(*args: str, timeout: float) -> subprocess.CompletedProcess[str]:
+    """``python -m feedhandler ARGS`` with stdout a pipe, as in CI."""
+    return subprocess.run([sys.executable, "-m", "feedhandler", *args], cwd=REPO,
+                          capture_output=True, text=True, timeout=timeout)
+
+
+def summary_rows(stdout: str) -> dict[str, dict[str, str]]:
+    """The plain summary table, by venue: {venue: {column: cell}}."""
+    lines = stdout.splitlines()
+    start = next(i for i, line in enumerate(lines) if line.startswith("summary:"))
+    header = re.split(r"\s{2,}", lines[start + 1].strip())
+    rows = {}
+    for line in lines[start + 2:]:
+        cells = re.split(r"\s{2,}", line.strip())
+        if len(cells) != len(header):
+            break
+        rows[cells[0]] = dict(zip(header, cells, strict=True))
+    return rows
+
+
+def test_demo_piped_prints_status_lines_and_a_summary_with_every_book_right() -> None:
+    result = feedhandler("demo", "--duration", "3", timeout=40)
+    assert result.returncode == 0, result.stdout + result.stderr
+    out = result.stdout
+    assert len([line for line in out.splitlines() if STATUS_LINE.match(line)]) >= 2, out
+    assert "\x1b[" not in out, "a pipe gets no terminal escapes"
+    # the faults happened and were recovered from
+    assert "fault: book message lost" in out and "fault: dropped connection" in out
+    assert re.search(r"book INVALID: .*\n(.*\n)*.*book resynced", out)
+    assert "reconnected" in out
+    rows = summary_rows(out)
+    names = [info.name for info in venues()]
+    assert set(names) <= rows.keys()
+    for name in names:
+        row = rows[name]
+        for column in ("messages", "trades", "book updates"):
+            assert int(row[column].replace(",", "")) > 0, (name, row)
+        assert int(row["reconnects"]) >= 1 and int(row["resyncs"]) >= 1, (name, row)
+        assert row["wrong books"] == "0", (name, row)
+    books = 2 * len(names)
+    assert f"wrong books: 0 of {books} compared with the simulator's true book" in out
+
+
+def test_venues_lists_the_registry() -> None:
+    result = feedhandler("venues", timeout=30)
+    assert result.returncode == 0, result.stderr
+    listed = {line.split()[0] for line in result.stdout.splitlines()[2:]}
+    assert "binance" in listed
+    assert listed == {info.name for info in venues()}
+    assert "REST snapshot" in result.stdout
+
+
+def test_the_console_script_entry_point_runs_a_command(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["venues"]) == 0
+    assert "binance-usdm" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(("argv", "message"), [
+    ([], "the following arguments are required: COMMAND"),
+    (["trade"], "invalid choice: 'trade'"),
+    (["demo", "--duration", "0"], "argument --duration: must be a positive number, got '0'"),
+    (["demo", "--duration", "soon"], "argument --duration: 'soon' is not a number"),
+    (["demo", "--rate", "-5"], "argument --rate: must be a positive number"),
+    (["demo", "--symbols", "BTC/USDT"], "'BTC/USDT' is not a unified symbol such as BTC-USDT"),
+    (["demo", "--symbols", "BTC-USDT,btc-usdt"], "a symbol is listed twice"),
+    (["demo", "--seed", "x"], "argument --seed: invalid int value: 'x'"),
+    (["venues", "--all"], "unrecognized arguments: --all"),
+])
+def test_bad_arguments_exit_2_with_a_clear_message(
+        argv: list[str], message: str, capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        main(argv)
+    assert exit_info.value.code == 2
+    stderr = capsys.readouterr().err
+    assert stderr.startswith("usage: feedhandler") and message in stderr, stderr
+
+
+def test_a_usage_error_exits_2_from_the_command_line_too() -> None:
+    result = feedhandler("demo", "--rate", "fast", timeout=30)
+    assert result.returncode == 2
+    assert "feedhandler demo: error: argument --rate: 'fast' is not a number" in result.stderr
+    assert result.stdout == ""
+
+
+def book_as_the_simulator_has_it(exchange: SimulatedExchange, symbol: str,
+                                 depth: int = 0) -> OrderBook:
+    """A FeedHandler-style book (8 decimals) holding the simulator's true book (its best
+    ``depth`` levels when ``depth``), not yet marked valid."""
+    spec = exchange.market.instrument(symbol)
+    bids, asks = exchange.market.book(symbol).snapshot().top(depth or None)
+    price_unit = spec.tick_units * 10 ** (8 - spec.price_decimals)
+    size_unit = spec.lot_units * 10 ** (8 - spec.size_decimals)
+    book = OrderBook(price_scale=8, size_scale=8, depth_limit=depth)
+    book.replace([p * price_unit for p, _ in bids], [s * size_unit for _, s in bids],
+                 [p * price_unit for p, _ in asks], [s * size_unit for _, s in asks])
+    return book
+
+
+def test_the_book_check_catches_a_book_that_differs_from_the_simulator() -> None:
+    """The demo's "0 wrong books" means something only if a wrong book would be counted."""
+    exchange = SimulatedExchange(create_venue("binance", "spot", ["BTCUSDT"]))
+    book = book_as_the_simulator_has_it(exchange, "BTCUSDT")
+    assert compare_book(book, exchange, "BTCUSDT") == "not live at the end of the run"
+    book.valid = True
+    assert compare_book(book, exchange, "BTCUSDT") == ""
+    best = book.best_bid()
+    assert best is not None
+    book.apply_delta(0, best[0], best[1] + 1)
+    assert compare_book(book, exchange, "BTCUSDT") == f"1 of {len(book.levels(0)[0])} bids differ"
+
+
+def test_a_book_that_keeps_the_best_levels_only_is_checked_on_those() -> None:
+    """Venues such as Kraken keep a book of the best N levels; the check compares those."""
+    exchange = SimulatedExchange(create_venue("binance", "spot", ["ETHUSDT"]))
+    book = book_as_the_simulator_has_it(exchange, "ETHUSDT", depth=10)
+    book.valid = True
+    assert compare_book(book, exchange, "ETHUSDT") == ""
+    prices, _ = book.levels(1)
+    book.apply_delta(1, int(max(prices)), 0)
+    assert compare_book(book, exchange, "ETHUSDT") == "1 of 10 asks differ"
