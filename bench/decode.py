@@ -22,10 +22,12 @@ def depth_stream(count: int, levels: int = 20, seed: int = 1) -> tuple[bytes, li
     """A 1000-level snapshot and ``count`` chained depthUpdate diffs near the touch."""
     rng = random.Random(seed)
     mid = 3_000_000  # ticks of 0.01
-    bids = [[f"{(mid - i) / 100:.8f}", f"{rng.randint(1, 10**6) / 10**4:.8f}"]
-            for i in range(1, 1001)]
-    asks = [[f"{(mid + i) / 100:.8f}", f"{rng.randint(1, 10**6) / 10**4:.8f}"]
-            for i in range(1, 1001)]
+    bids = [
+        [f"{(mid - i) / 100:.8f}", f"{rng.randint(1, 10**6) / 10**4:.8f}"] for i in range(1, 1001)
+    ]
+    asks = [
+        [f"{(mid + i) / 100:.8f}", f"{rng.randint(1, 10**6) / 10**4:.8f}"] for i in range(1, 1001)
+    ]
     snapshot = orjson.dumps({"lastUpdateId": 1000, "bids": bids, "asks": asks})
     messages = []
     update = 1001
@@ -38,10 +40,19 @@ def depth_stream(count: int, levels: int = 20, seed: int = 1) -> tuple[bytes, li
             size = 0 if rng.random() < 0.2 else rng.randint(1, 10**6) / 10**4
             side_levels[side].append([f"{price / 100:.8f}", f"{size:.8f}"])
         first, update = update, update + rng.randint(1, 5)
-        messages.append(orjson.dumps({
-            "e": "depthUpdate", "E": 1_700_000_000_000 + update, "s": SYMBOL,
-            "U": first, "u": update - 1, "b": side_levels["b"], "a": side_levels["a"],
-        }))
+        messages.append(
+            orjson.dumps(
+                {
+                    "e": "depthUpdate",
+                    "E": 1_700_000_000_000 + update,
+                    "s": SYMBOL,
+                    "U": first,
+                    "u": update - 1,
+                    "b": side_levels["b"],
+                    "a": side_levels["a"],
+                }
+            )
+        )
         update = update
     return snapshot, messages
 
@@ -49,12 +60,19 @@ def depth_stream(count: int, levels: int = 20, seed: int = 1) -> tuple[bytes, li
 def trade_stream(count: int, seed: int = 2) -> list[bytes]:
     rng = random.Random(seed)
     return [
-        orjson.dumps({
-            "e": "trade", "E": 1_700_000_000_000 + i, "s": SYMBOL, "t": 10_000_000 + i,
-            "p": f"{rng.randint(2_900_000, 3_100_000) / 100:.8f}",
-            "q": f"{rng.randint(1, 10**6) / 10**6:.8f}", "T": 1_700_000_000_000 + i,
-            "m": rng.random() < 0.5, "M": True,
-        })
+        orjson.dumps(
+            {
+                "e": "trade",
+                "E": 1_700_000_000_000 + i,
+                "s": SYMBOL,
+                "t": 10_000_000 + i,
+                "p": f"{rng.randint(2_900_000, 3_100_000) / 100:.8f}",
+                "q": f"{rng.randint(1, 10**6) / 10**6:.8f}",
+                "T": 1_700_000_000_000 + i,
+                "m": rng.random() < 0.5,
+                "M": True,
+            }
+        )
         for i in range(count)
     ]
 
@@ -131,13 +149,19 @@ def main() -> None:
 
     mean_bytes = sum(map(len, depth)) / len(depth)
     print(f"{'stream':<26}{'feedhandler ns/msg':>20}{'orjson+float ns/msg':>22}{'ratio':>8}")
-    print(f"{'binance depth (20 lvls)':<26}{depth_ns:>20.0f}{orjson_depth_ns:>22.0f}"
-          f"{orjson_depth_ns / depth_ns:>7.1f}x")
-    print(f"{'binance trade':<26}{trade_ns:>20.0f}{orjson_trade_ns:>22.0f}"
-          f"{orjson_trade_ns / trade_ns:>7.1f}x")
+    print(
+        f"{'binance depth (20 lvls)':<26}{depth_ns:>20.0f}{orjson_depth_ns:>22.0f}"
+        f"{orjson_depth_ns / depth_ns:>7.1f}x"
+    )
+    print(
+        f"{'binance trade':<26}{trade_ns:>20.0f}{orjson_trade_ns:>22.0f}"
+        f"{orjson_trade_ns / trade_ns:>7.1f}x"
+    )
     print(f"(depth messages average {mean_bytes:.0f} bytes; best of {args.runs} runs)")
-    print(f"decode: depth {depth_ns:.0f} ns/msg (orjson {orjson_depth_ns:.0f}), "
-          f"trade {trade_ns:.0f} ns/msg (orjson {orjson_trade_ns:.0f})")
+    print(
+        f"decode: depth {depth_ns:.0f} ns/msg (orjson {orjson_depth_ns:.0f}), "
+        f"trade {trade_ns:.0f} ns/msg (orjson {orjson_trade_ns:.0f})"
+    )
 
 
 if __name__ == "__main__":

@@ -387,8 +387,9 @@ class FeedHandler:
         elif event.kind is StatusKind.BOOK_RESYNCED:
             connection.decoder.take_dirty()
             self._book_event(connection, event.slot, BookStatus.LIVE, True, "", time.time_ns())
-        elif event.kind in (StatusKind.DISCONNECTED, StatusKind.CONNECT_FAILED) and self.running:
-            log.warning("%s: %s %s", connection.name, event.kind, event.reason)
+        elif event.kind is StatusKind.BOOK_SYNC_FAILED:
+            self._book_event(connection, event.slot, BookStatus.INVALID, False,
+                             f"sync failed: {event.reason}", time.time_ns())
 
     def _book_event(self, connection: Connection, slot: int, status: BookStatus,
                     resynced: bool, reason: str, now: int) -> None:

@@ -232,8 +232,11 @@ cdef class Decoder:
         """The raw updates held for ``slot`` while it waited for a snapshot, oldest first."""
         keep = []
         out = []
-        for held_slot, raw in self.pending:
-            (out if held_slot == slot else keep).append(raw)
+        for held in self.pending:
+            if held[0] == slot:
+                out.append(held[1])
+            else:
+                keep.append(held)
         self.pending = keep
         return out
 

@@ -14,6 +14,8 @@ from typing import Any
 from feedhandler.exchanges.base import Channel, VenueAdapter
 from feedhandler.exchanges.binance import venue as binance
 from feedhandler.exchanges.binance.venue import BinanceVenue
+from feedhandler.exchanges.coinbase import venue as coinbase
+from feedhandler.exchanges.kraken import venue as kraken
 
 
 class UnsupportedError(ValueError):
@@ -76,3 +78,9 @@ register(VenueInfo("binance", "Binance spot", "spot", partial(BinanceVenue, "spo
 register(VenueInfo("binance-usdm", "Binance USD-M futures", "usdm", partial(BinanceVenue, "usdm"),
                    ALL_CHANNELS, binance.TIMEFRAMES[1:], binance.BOOK_DEPTHS,
                    book_integrity="REST snapshot + pu/u update-id chaining"))
+register(VenueInfo("coinbase", "Coinbase Advanced Trade", "spot", coinbase.CoinbaseVenue,
+                   ALL_CHANNELS, coinbase.TIMEFRAMES, coinbase.BOOK_DEPTHS,
+                   book_integrity="WebSocket level2 snapshot + connection-wide sequence_num"))
+register(VenueInfo("kraken", "Kraken spot", "spot", kraken.KrakenVenue, ALL_CHANNELS,
+                   tuple(kraken.TIMEFRAMES), kraken.BOOK_DEPTHS,
+                   book_integrity="WebSocket snapshot + CRC32 of the top 10 levels per message"))

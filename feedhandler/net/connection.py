@@ -639,6 +639,7 @@ class Connection:
         if dial.listener is not None:
             self.closed_messages += dial.listener.messages
             self.closed_bytes += dial.listener.bytes_received
+            dial.listener = None   # counted once: stats() must not add the dead socket again
         category, reason = dial.closing_reason or self.close_reason(dial)
         dial.live = False
         self.ready.clear()

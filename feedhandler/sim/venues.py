@@ -25,6 +25,9 @@ class VenueEntry:
 VENUES: dict[str, VenueEntry] = {
     "binance": VenueEntry("feedhandler.sim.binance:BinanceVenue", ("spot", "usdm"),
                           ("BTCUSDT", "ETHUSDT")),
+    "kraken": VenueEntry("feedhandler.sim.kraken:KrakenVenue", ("spot",), ("BTC/USD", "ETH/USD")),
+    "coinbase": VenueEntry("feedhandler.sim.coinbase:CoinbaseVenue", ("spot",),
+                           ("BTC-USD", "ETH-USD")),
 }
 
 

@@ -301,7 +301,10 @@ cdef class BinanceDecoder(Decoder):
             if ev.last_update < last:
                 return VERDICT_SKIP
             if self.slots[slot].fresh:
-                if not (ev.first_update <= last <= ev.last_update):
+                # straddles the snapshot, or starts right after it (the snapshot ended
+                # exactly on an event boundary, so the event chains to it through pu)
+                if not (ev.first_update <= last <= ev.last_update
+                        or ev.previous_update == last):
                     self.lose_sync(slot, "first update does not straddle the snapshot", False)
                     return VERDICT_RESYNC
             elif ev.previous_update != last:

@@ -248,3 +248,24 @@ def test_structured_garbage_never_corrupts_a_live_book(event: dict) -> None:
         assert not book.is_crossed
         bid, ask = book.best_bid(), book.best_ask()
         assert bid is None or ask is None or bid[0] < ask[0]
+
+
+def test_futures_first_update_may_start_right_after_the_snapshot() -> None:
+    decoder, book, slot = decoder_with_book(futures=True, symbol="BTCUSDT")
+    decoder.apply_snapshot(slot, snapshot(100, [["100.0", "1"]], [["101.0", "1"]]))
+    assert decoder.feed(depth(101, 104, bids=[("100.5", "2")], previous=100,
+                              symbol="BTCUSDT")) == BOOKS
+    assert book.valid and book.sequence == 104
+
+
+def test_updates_held_for_several_books_stay_with_their_own_book() -> None:
+    decoder = BinanceDecoder()
+    books = [OrderBook(8, 8), OrderBook(8, 8)]
+    slots = [decoder.add_instrument(s, i, 8, 8, b)
+             for i, (s, b) in enumerate(zip(["AAA", "BBB"], books, strict=True))]
+    decoder.feed(depth(10, 11, symbol="AAA"))
+    decoder.feed(depth(20, 21, symbol="BBB"))
+    decoder.feed(depth(12, 13, symbol="AAA"))
+    assert len(decoder.take_pending(slots[0])) == 2
+    assert decoder.take_pending(slots[1]) == [depth(20, 21, symbol="BBB")]
+    assert decoder.pending == []

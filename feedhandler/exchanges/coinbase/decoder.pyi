@@ -1,0 +1,9 @@
+from feedhandler.core.book import OrderBook
+from feedhandler.core.decoder import Decoder
+
+class CoinbaseDecoder(Decoder):
+    sequence: int
+    restarts: int
+    def add_instrument(self, key: str | bytes, instrument: int, price_scale: int,
+                       size_scale: int, book: OrderBook | None = None) -> int: ...
+    def announce(self, slot: int) -> None: ...

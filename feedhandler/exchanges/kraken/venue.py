@@ -1,0 +1,213 @@
+"""Kraken spot, WebSocket API v2: URL, limits, subscribe payloads, keepalive, book sync.
+
+Facts and their sources are in docs/venues/kraken.md.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from collections.abc import Iterable, Mapping, Sequence
+from itertools import count
+from typing import Any
+
+from feedhandler.core.decoder import Decoder
+from feedhandler.exchanges.base import (
+    Channel,
+    ConnectionLimits,
+    Heartbeat,
+    Link,
+    Rings,
+    Subscription,
+    VenueAdapter,
+)
+from feedhandler.exchanges.kraken.decoder import KrakenDecoder
+from feedhandler.net.ratelimit import RateLimiter
+
+log = logging.getLogger(__name__)
+
+WS_URL = "wss://ws.kraken.com/v2"
+
+TIMEFRAMES: dict[str, int] = {
+    # unified timeframe: Kraken ohlc interval in minutes
+    "1m": 1, "5m": 5, "15m": 15, "30m": 30, "1h": 60, "4h": 240, "1d": 1440, "1w": 10080,
+    "15d": 21600,
+}
+BOOK_DEPTHS = (10, 25, 100, 500, 1000)
+DEFAULT_DEPTH = 10
+
+PRECISIONS: dict[str, tuple[int, int]] = {
+    # venue symbol: (price_precision, qty_precision) as Kraken's instrument channel lists them;
+    # the book checksum formats numbers with exactly these decimals
+    "BTC/USD": (1, 8),
+    "ETH/USD": (2, 8),
+    "SOL/USD": (2, 8),
+    "MATIC/USD": (4, 8),
+    "MATIC/GBP": (4, 8),
+}
+UNKNOWN_SCALES = (8, 8)        # fixed-point scales of pairs missing from the table
+
+SNAPSHOT_POLL = 0.01           # seconds between looks at the decoder while a snapshot is due
+
+
+class KrakenVenue(VenueAdapter):
+    """Kraken spot. Every channel is subscribed by JSON request on one ``/v2`` socket.
+
+    Books are subscribed by ``sync_book`` rather than by ``subscribe_requests``: the snapshot
+    arrives in-band after the subscribe, so the request that asks for it is sent only once the
+    book is held, and a resync is an unsubscribe followed by a subscribe with a snapshot.
+    """
+
+    name = "kraken"
+    market = "spot"
+    timeframes = tuple(TIMEFRAMES)
+    book_depths = BOOK_DEPTHS
+    channels = (Channel.TICKER, Channel.BOOK, Channel.TRADES, Channel.OHLCV)
+
+    def __init__(self, *, ws_url: str | None = None,
+                 precisions: Mapping[str, tuple[int, int]] | None = None,
+                 requests_per_second: float = 5.0, snapshot_timeout: float = 10.0,
+                 verify_tls: bool = True) -> None:
+        """``precisions`` adds or overrides (price, qty) decimals per pair, unified
+        (``BTC-USD``) or Kraken (``BTC/USD``) names. ``verify_tls`` is accepted like every
+        venue's endpoint options; Kraken needs no REST call, so there is nothing to verify."""
+        self.url = ws_url or WS_URL
+        self.precisions = dict(PRECISIONS)
+        for symbol, precision in (precisions or {}).items():
+            self.precisions[self.venue_symbol(symbol)] = precision
+        self.snapshot_timeout = snapshot_timeout
+        self.limits = ConnectionLimits(streams_per_connection=100, args_per_request=20,
+                                       requests_per_second=requests_per_second,
+                                       max_connections=20)
+        self.heartbeat = Heartbeat(ping_interval=10.0, pong_timeout=5.0,
+                                   text_ping=b'{"method":"ping"}', pong_marker=b'"pong"')
+        # book requests leave from sync_book tasks, outside the connection's pacing
+        self.book_pacer = RateLimiter(requests_per_second, burst=1)
+        self.request_ids = count(1)
+        self.unsent_books: set[tuple[Any, ...]] = set()
+        self.errors: list[str] = []
+        self.system_status = ""
+
+    def ws_url(self, subscriptions: Sequence[Subscription]) -> str:
+        return self.url
+
+    def venue_symbol(self, symbol: str) -> str:
+        """``BTC-USD`` -> ``BTC/USD``; v2 names bitcoin BTC, so a legacy XBT is renamed."""
+        base, _, quote = symbol.upper().replace("/", "-").partition("-")
+        base = "BTC" if base == "XBT" else base
+        quote = "BTC" if quote == "XBT" else quote
+        return f"{base}/{quote}"
+
+    def precision(self, symbol: str) -> tuple[int, int] | None:
+        """(price decimals, qty decimals) of a pair, None when unknown."""
+        return self.precisions.get(self.venue_symbol(symbol))
+
+    def scales(self, symbol: str) -> tuple[int, int, int]:
+        price, qty = self.precision(symbol) or UNKNOWN_SCALES
+        return price, qty, 1
+
+    def new_decoder(self, rings: Rings) -> Decoder:
+        return KrakenDecoder(rings.trades, rings.tickers, rings.candles)
+
+    # ---- requests --------------------------------------------------------------------------
+
+    def request(self, method: str, channel: str, symbols: Sequence[str],
+                **params: object) -> bytes:
+        body = {"method": method, "params": {"channel": channel, "symbol": list(symbols),
+                                             **params},
+                "req_id": next(self.request_ids)}
+        return json.dumps(body, separators=(",", ":")).encode()
+
+    def grouped(self, method: str, subscriptions: Iterable[Subscription]) -> list[bytes]:
+        """One request per channel and parameter set, in first-seen order."""
+        groups: dict[tuple[str, tuple[tuple[str, object], ...]], list[str]] = {}
+        for sub in subscriptions:
+            channel, params = self.channel_params(sub, method)
+            groups.setdefault((channel, tuple(params.items())), []).append(
+                sub.instrument.venue_symbol)
+        return [self.request(method, channel, symbols, **dict(params))
+                for (channel, params), symbols in groups.items()]
+
+    @staticmethod
+    def channel_params(sub: Subscription, method: str) -> tuple[str, dict[str, object]]:
+        subscribing = method == "subscribe"
+        if sub.channel is Channel.TICKER:
+            # top of book on every change of the best bid or offer, the current one at once
+            return "ticker", ({"event_trigger": "bbo", "snapshot": True} if subscribing
+                              else {"event_trigger": "bbo"})
+        if sub.channel is Channel.TRADES:
+            return "trade", {"snapshot": False} if subscribing else {}
+        if sub.channel is Channel.OHLCV:
+            assert sub.timeframe is not None
+            interval = TIMEFRAMES[sub.timeframe]
+            return "ohlc", ({"interval": interval, "snapshot": False} if subscribing
+                            else {"interval": interval})
+        depth = sub.depth or DEFAULT_DEPTH
+        return "book", {"depth": depth, "snapshot": True} if subscribing else {"depth": depth}
+
+    def subscribe_requests(self, subscriptions: Sequence[Subscription]) -> list[bytes]:
+        books = [s for s in subscriptions if s.channel is Channel.BOOK]
+        self.unsent_books.update(s.key for s in books)
+        return self.grouped("subscribe", (s for s in subscriptions
+                                          if s.channel is not Channel.BOOK))
+
+    def unsubscribe_requests(self, subscriptions: Sequence[Subscription]) -> list[bytes]:
+        sent = []
+        for sub in subscriptions:
+            if sub.channel is Channel.BOOK and sub.key in self.unsent_books:
+                self.unsent_books.discard(sub.key)
+            else:
+                sent.append(sub)
+        return self.grouped("unsubscribe", sent)
+
+    # ---- control messages ------------------------------------------------------------------
+
+    def handle_control(self, link: Link, raw: bytes) -> None:
+        message = json.loads(raw)
+        if not isinstance(message, dict):
+            return
+        if message.get("channel") == "status":
+            for status in message.get("data") or ():
+                self.system_status = str(status.get("system", ""))
+                log.info("kraken: system %s (api %s)", self.system_status,
+                         status.get("api_version"))
+            return
+        error = message.get("error") or message.get("Error")
+        if error or message.get("success") is False:
+            text = (f"{message.get('method', 'request')} {message.get('symbol', '')} "
+                    f"(req_id {message.get('req_id')}): {error}")
+            self.errors.append(text)
+            log.warning("kraken rejected %s", text)
+
+    # ---- books -------------------------------------------------------------------------------
+
+    async def sync_book(self, link: Link, subscription: Subscription, slot: int) -> None:
+        """Kraken's procedure: (re)subscribe the book with a snapshot; once the decoder has
+        loaded and verified a snapshot newer than the request, make the book live and replay
+        the updates it held since."""
+        decoder = link.decoder
+        assert isinstance(decoder, KrakenDecoder)
+        symbol = subscription.instrument.venue_symbol
+        precision = self.precision(symbol)
+        if precision is None:
+            raise LookupError(f"kraken: the price and qty precision of {symbol} are unknown; "
+                              f"pass precisions={{{symbol!r}: (price_decimals, qty_decimals)}}")
+        depth = subscription.depth or DEFAULT_DEPTH
+        decoder.configure_book(slot, depth, *precision)
+        before = decoder.snapshot_count(slot)
+        if subscription.key not in self.unsent_books:
+            await self.book_pacer.acquire()
+            link.send(self.request("unsubscribe", "book", [symbol], depth=depth))
+        await self.book_pacer.acquire()
+        self.unsent_books.discard(subscription.key)
+        link.send(self.request("subscribe", "book", [symbol], depth=depth, snapshot=True))
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.snapshot_timeout
+        while decoder.snapshot_count(slot) == before or not decoder.snapshot_loaded(slot):
+            if loop.time() >= deadline:
+                raise TimeoutError(f"kraken: no {symbol} book snapshot within "
+                                   f"{self.snapshot_timeout} s")
+            await asyncio.sleep(SNAPSHOT_POLL)
+        decoder.mark_live(slot)
+        decoder.replay_pending(slot)

@@ -1,0 +1,389 @@
+"""Coinbase Advanced Trade market data wire format for the simulated exchange.
+
+Facts and their sources are in docs/venues/coinbase.md. Every message a connection receives
+takes the connection's next ``sequence_num``, whatever its channel; a book message the framework
+drops (the gap fault) leaves a hole in that numbering, which is how a lost message shows on the
+real feed. The level2 snapshot sent on subscribe holds the whole simulated book.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections import deque
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Literal, cast
+
+from feedhandler.sim.market import (
+    BestBidOffer,
+    BookUpdate,
+    Candle,
+    InstrumentSpec,
+    Market,
+    MarketConfig,
+    MarketEvent,
+    PriceLevel,
+    Side,
+    Trade,
+)
+from feedhandler.sim.venue import (
+    ClientRequest,
+    ErrorReason,
+    HttpRequest,
+    HttpResponse,
+    IncomingLimit,
+    RequestKind,
+    Session,
+    Venue,
+)
+
+CANDLE_INTERVAL_MS = 300_000
+"""The candles channel publishes five-minute buckets only."""
+
+PRODUCT_CHANNELS = ("level2", "market_trades", "ticker", "ticker_batch", "candles", "status")
+HEARTBEATS = "heartbeats"
+RECENT_TRADES = 50
+"""Trades repeated by a market_trades snapshot (the venue's count is not documented)."""
+
+_LISTINGS: dict[str, tuple[str, str, str]] = {
+    "BTC-USD": ("0.01", "0.00000001", "60000.00"),
+    "ETH-USD": ("0.01", "0.00000001", "3000.00"),
+    "SOL-USD": ("0.01", "0.00000001", "150.00"),
+    "DOGE-USD": ("0.00001", "0.1", "0.15000"),
+}
+"""Quote increment, base increment and starting price; others get ``_GENERIC_LISTING``."""
+_GENERIC_LISTING = ("0.01", "0.00000001", "100.00")
+
+_SEQUENCE = b"\x00"
+"""Where a rendered template takes the connection's sequence_num (filled by ``envelope``)."""
+_COUNTER = b"\x01"
+"""Where a heartbeats template takes the connection's heartbeat_counter."""
+
+
+def _shortest(render: Callable[[int], str]) -> Callable[[int], str]:
+    """The venue writes decimals without trailing zeros ("21921.3", "0.02", "0")."""
+    def text(units: int) -> str:
+        value = render(units)
+        return value.rstrip("0").rstrip(".") if "." in value else value
+    return text
+
+
+def timestamp(ms: int) -> str:
+    return f"{time.strftime('%Y-%m-%dT%H:%M:%S', time.gmtime(ms // 1000))}.{ms % 1000:03d}000Z"
+
+
+@dataclass
+class CoinbaseSession:
+    """Per-connection state: its numbering, heartbeat count and subscriptions."""
+
+    next_sequence: int = 0
+    heartbeat_counter: int = 0
+    topics: dict[str, None] = field(default_factory=dict)
+    books_received: dict[str, int] = field(default_factory=dict)
+    """level2 topic -> how many of its messages were published up to the last one sent here."""
+
+
+class _Listing:
+    def __init__(self, spec: InstrumentSpec) -> None:
+        self.spec = spec
+        self.price = _shortest(spec.price_formatter())
+        self.size = _shortest(spec.size_formatter())
+        self.recent: deque[Trade] = deque(maxlen=RECENT_TRADES)
+        self.candle: Candle | None = None
+        self.low = self.high = 0
+        self.volume = 0
+
+
+class CoinbaseVenue(Venue):
+    """Coinbase Advanced Trade public channels on one socket path ("/")."""
+
+    name = "coinbase"
+    # 8 unauthenticated messages per second (per IP on the venue; per connection here)
+    incoming_limit = IncomingLimit(8, 1.0, 1008, "rate limit exceeded")
+
+    def __init__(self, market: Literal["spot"] = "spot",
+                 symbols: Sequence[str] = ("BTC-USD",)) -> None:
+        if market != "spot":
+            raise ValueError(f"unknown Coinbase market {market!r}; use 'spot'")
+        self._listings = {symbol: _Listing(InstrumentSpec(
+            symbol, *_LISTINGS.get(symbol, _GENERIC_LISTING))) for symbol in symbols}
+        self._heartbeat_symbol = next(iter(self._listings))
+        self._books_published: dict[str, int] = {}
+        """level2 topic -> messages rendered for it (a connection missing some lost them)."""
+        self._now_ms = MarketConfig.start_ms
+        """Simulated time of the latest event, for replies that carry no event."""
+
+    def instruments(self) -> tuple[InstrumentSpec, ...]:
+        return tuple(listing.spec for listing in self._listings.values())
+
+    def candle_intervals_ms(self) -> tuple[int, ...]:
+        return (CANDLE_INTERVAL_MS,)
+
+    # Connections and requests ------------------------------------------------------------
+
+    def open_session(self, path: str, query: dict[str, str]) -> Session | HttpResponse | None:
+        return Session((), CoinbaseSession()) if path in ("", "/") else None
+
+    def parse(self, state: object, payload: bytes) -> ClientRequest:
+        try:
+            message = json.loads(payload)
+        except ValueError:
+            return ClientRequest(RequestKind.INVALID, error=ErrorReason.INVALID_JSON,
+                                 detail="Failed to parse message")
+        if not isinstance(message, dict):
+            return _invalid("Failed to parse message: expected a JSON object")
+        kind = message.get("type")
+        if kind not in ("subscribe", "unsubscribe"):
+            return _invalid(f"Unknown message type {kind!r}")
+        channel = message.get("channel")
+        if not isinstance(channel, str):
+            return _invalid("channel must be a string: one channel per message")
+        products = message.get("product_ids", [])
+        if not isinstance(products, list) or not all(isinstance(p, str) for p in products):
+            return _invalid("product_ids must be a list of strings")
+        session = cast(CoinbaseSession, state)
+        topics: tuple[str, ...]
+        if channel == HEARTBEATS:
+            topics = (HEARTBEATS,)
+        elif products:
+            topics = tuple(f"{channel}:{product}" for product in products)
+        elif kind == "unsubscribe":      # no product ids: the whole channel
+            topics = tuple(t for t in session.topics if t.startswith(channel + ":"))
+        else:
+            return _invalid(f"Failed to subscribe: {channel} needs product_ids")
+        request_kind = RequestKind.SUBSCRIBE if kind == "subscribe" else RequestKind.UNSUBSCRIBE
+        return ClientRequest(request_kind, topics=topics, body=session)
+
+    def is_topic(self, topic: str) -> bool:
+        if topic == HEARTBEATS:
+            return True
+        channel, _, product = topic.partition(":")
+        return channel in PRODUCT_CHANNELS and product in self._listings
+
+    def render_ack(self, request: ClientRequest) -> list[bytes]:
+        """A subscriptions message listing everything the connection now receives."""
+        session = cast(CoinbaseSession, request.body)
+        for topic in request.topics:
+            if request.kind is RequestKind.SUBSCRIBE:
+                session.topics[topic] = None
+            else:
+                session.topics.pop(topic, None)
+                session.books_received.pop(topic, None)
+        listed: dict[str, list[str]] = {}
+        for topic in session.topics:
+            channel, _, product = topic.partition(":")
+            listed.setdefault(channel, [])
+            if product:
+                listed[channel].append(product)
+        body = json.dumps([{"subscriptions": listed}], separators=(",", ":"))
+        return [self._message(session, "subscriptions", self._now_ms, body)]
+
+    def render_list(self, request: ClientRequest, topics: list[str]) -> list[bytes]:
+        return []   # the venue has no request listing subscriptions
+
+    def render_error(self, request: ClientRequest, reason: ErrorReason,
+                     detail: str) -> list[bytes]:
+        if reason is ErrorReason.UNKNOWN_TOPIC:
+            detail = f"Failed to subscribe: unknown channel or product {detail}"
+        return [json.dumps({"type": "error", "message": detail}).encode()]
+
+    def initial_frames(self, state: object, topic: str, market: Market) -> list[bytes]:
+        """What subscribing sends at once: the whole level2 book, recent trades, the current
+        ticker, the open candle or the product status."""
+        session = cast(CoinbaseSession, state)
+        channel, _, symbol = topic.partition(":")
+        if channel == HEARTBEATS:
+            return []
+        listing = self._listings[symbol]
+        now = market.now_ms
+        if channel == "level2":
+            book = market.book(symbol)
+            bids, asks = book.snapshot().top()
+            body = self._book_events("snapshot", listing, now, bids, asks)
+            frame = self._message(session, "l2_data", now, body)
+            session.books_received[topic] = self._books_published.get(topic, 0)
+            return [frame]
+        if channel == "market_trades":
+            trades = ",".join(self._trade(listing, trade) for trade in reversed(listing.recent))
+            return [self._message(session, "market_trades", now,
+                                  f'[{{"type":"snapshot","trades":[{trades}]}}]')]
+        if channel in ("ticker", "ticker_batch"):
+            if not listing.recent:
+                return []
+            ticker = self._ticker(listing, market, listing.recent[-1].price, channel == "ticker")
+            return [self._message(session, channel, now,
+                                  f'[{{"type":"snapshot","tickers":[{ticker}]}}]')]
+        if channel == "candles":
+            if listing.candle is None:
+                return []
+            return [self._message(session, "candles", now, self._candles("snapshot", listing))]
+        spec = listing.spec
+        base, quote = symbol.split("-")
+        status = json.dumps([{"type": "snapshot", "products": [{
+            "product_type": "SPOT", "id": symbol, "base_currency": base, "quote_currency": quote,
+            "base_increment": spec.lot_size, "quote_increment": spec.tick_size,
+            "display_name": f"{base}/{quote}", "status": "online", "status_message": "",
+            "min_market_funds": "1"}]}], separators=(",", ":"))
+        return [self._message(session, "status", now, status)]
+
+    def http(self, request: HttpRequest, market: Market) -> HttpResponse | None:
+        return None     # the WebSocket carries everything, snapshots included
+
+    def render_malformed(self) -> bytes:
+        return b'{"channel":"l2_data","timestamp":"2023-02-09T20:32:50.714964855Z","sequence_num":'
+
+    # Market data -------------------------------------------------------------------------
+
+    def topics(self, event: MarketEvent) -> tuple[str, ...]:
+        symbol = event.symbol
+        self._now_ms = event.ts_ms
+        listing = self._listings[symbol]
+        if type(event) is BookUpdate:
+            return (f"level2:{symbol}",)
+        if type(event) is Trade:
+            # the plugin remembers every trade (snapshots repeat them), subscribed or not
+            listing.recent.append(event)
+            listing.low = min(listing.low or event.price, event.price)
+            listing.high = max(listing.high, event.price)
+            listing.volume += event.size
+            return (f"market_trades:{symbol}", f"ticker:{symbol}", f"ticker_batch:{symbol}")
+        if type(event) is BestBidOffer:
+            return ()   # the ticker channel moves with matches, not with the book
+        candle = cast(Candle, event)
+        if candle.closed:
+            return ()   # the venue never says a candle is over; the next one shows it
+        listing.candle = candle
+        if symbol == self._heartbeat_symbol:
+            return (f"candles:{symbol}", HEARTBEATS)   # one heartbeat per simulated second
+        return (f"candles:{symbol}",)
+
+    def render(self, event: MarketEvent, topic: str, market: Market, *,
+               corrupt_checksum: bool = False) -> bytes:
+        """A template whose sequence_num (and heartbeat_counter) ``envelope`` fills in."""
+        listing = self._listings[event.symbol]
+        if type(event) is BookUpdate:
+            self._books_published[topic] = self._books_published.get(topic, 0) + 1
+            body = self._book_events("update", listing, event.ts_ms, event.bids, event.asks)
+            return self._template("l2_data", event.ts_ms, body)
+        if type(event) is Trade:
+            if topic.startswith("market_trades:"):
+                return self._template("market_trades", event.ts_ms,
+                                      f'[{{"type":"update","trades":'
+                                      f'[{self._trade(listing, event)}]}}]')
+            channel = topic.partition(":")[0]
+            ticker = self._ticker(listing, market, event.price, channel == "ticker")
+            return self._template(channel, event.ts_ms,
+                                  f'[{{"type":"update","tickers":[{ticker}]}}]')
+        candle = cast(Candle, event)
+        if topic == HEARTBEATS:
+            current = time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(candle.ts_ms // 1000))
+            beat = (f'[{{"current_time":"{current}.{candle.ts_ms % 1000:03d}000000 +0000 UTC",'
+                    f'"heartbeat_counter":').encode() + _COUNTER + b"}]"
+            return self._template_bytes(HEARTBEATS, candle.ts_ms, beat)
+        return self._template("candles", candle.ts_ms, self._candles("update", listing))
+
+    def envelope(self, state: object, topic: str, payload: bytes) -> bytes:
+        session = cast(CoinbaseSession, state)
+        head, _, tail = payload.partition(_SEQUENCE)
+        number = str(self._take_sequence(session, topic)).encode()
+        if topic == HEARTBEATS:
+            session.heartbeat_counter += 1
+            tail = tail.replace(_COUNTER, str(session.heartbeat_counter).encode())
+        return head + number + tail
+
+    # Rendering ---------------------------------------------------------------------------
+
+    def _take_sequence(self, session: CoinbaseSession, topic: str | None = None) -> int:
+        """The connection's next number, after skipping one for each level2 message it was
+        meant to get but did not (published since; ``topic``'s own message excluded)."""
+        for book_topic, received in session.books_received.items():
+            published = self._books_published.get(book_topic, 0)
+            lost = published - received - (1 if book_topic == topic else 0)
+            session.next_sequence += lost
+            session.books_received[book_topic] = published
+        number = session.next_sequence
+        session.next_sequence += 1
+        return number
+
+    def _message(self, session: CoinbaseSession, channel: str, ms: int, events: str) -> bytes:
+        return (f'{{"channel":"{channel}","timestamp":"{timestamp(ms)}",'
+                f'"sequence_num":{self._take_sequence(session)},"events":{events}}}').encode()
+
+    def _template(self, channel: str, ms: int, events: str) -> bytes:
+        return self._template_bytes(channel, ms, events.encode())
+
+    @staticmethod
+    def _template_bytes(channel: str, ms: int, events: bytes) -> bytes:
+        return (f'{{"channel":"{channel}","timestamp":"{timestamp(ms)}","sequence_num":'
+                .encode() + _SEQUENCE + b',"events":' + events + b"}")
+
+    @staticmethod
+    def _book_events(kind: str, listing: _Listing, ms: int, bids: Sequence[PriceLevel],
+                     asks: Sequence[PriceLevel]) -> str:
+        at = timestamp(ms)
+        price, size = listing.price, listing.size
+        updates = ",".join(
+            [f'{{"side":"bid","event_time":"{at}","price_level":"{price(p)}",'
+             f'"new_quantity":"{size(q)}"}}' for p, q in bids]
+            + [f'{{"side":"offer","event_time":"{at}","price_level":"{price(p)}",'
+               f'"new_quantity":"{size(q)}"}}' for p, q in asks])
+        return (f'[{{"type":"{kind}","product_id":"{listing.spec.symbol}",'
+                f'"updates":[{updates}]}}]')
+
+    @staticmethod
+    def _trade(listing: _Listing, trade: Trade) -> str:
+        maker = "SELL" if trade.taker_side is Side.BUY else "BUY"   # the venue names the maker
+        return (f'{{"trade_id":"{trade.trade_id}","product_id":"{listing.spec.symbol}",'
+                f'"price":"{listing.price(trade.price)}","size":"{listing.size(trade.size)}",'
+                f'"side":"{maker}","time":"{timestamp(trade.ts_ms)}"}}')
+
+    @staticmethod
+    def _ticker(listing: _Listing, market: Market, last: int, with_quotes: bool) -> str:
+        price, size = listing.price, listing.size
+        fields = (f'"type":"ticker","product_id":"{listing.spec.symbol}","price":"{price(last)}",'
+                  f'"volume_24_h":"{size(listing.volume)}","low_24_h":"{price(listing.low)}",'
+                  f'"high_24_h":"{price(listing.high)}","low_52_w":"{price(listing.low)}",'
+                  f'"high_52_w":"{price(listing.high)}","price_percent_chg_24_h":"0"')
+        book = market.book(listing.spec.symbol)
+        bid, ask = book.best_bid(), book.best_ask()
+        if with_quotes and bid is not None and ask is not None:   # ticker_batch has none
+            fields += (f',"best_bid":"{price(bid[0])}","best_bid_quantity":"{size(bid[1])}",'
+                       f'"best_ask":"{price(ask[0])}","best_ask_quantity":"{size(ask[1])}"')
+        return "{" + fields + "}"
+
+    @staticmethod
+    def _candles(kind: str, listing: _Listing) -> str:
+        candle = listing.candle
+        assert candle is not None
+        price = listing.price
+        return (f'[{{"type":"{kind}","candles":[{{"start":"{candle.open_ms // 1000}",'
+                f'"high":"{price(candle.high)}","low":"{price(candle.low)}",'
+                f'"open":"{price(candle.open)}","close":"{price(candle.close)}",'
+                f'"volume":"{listing.size(candle.volume)}",'
+                f'"product_id":"{listing.spec.symbol}"}}]}}]')
+
+
+def _invalid(detail: str) -> ClientRequest:
+    return ClientRequest(RequestKind.INVALID, error=ErrorReason.INVALID_REQUEST, detail=detail)
+
+
+def render_messages(count: int, *, seed: int = 0, symbols: Sequence[str] = ("BTC-USD",),
+                    depth: int = 50,
+                    channels: Sequence[str] = ("level2", "market_trades")) -> list[bytes]:
+    """``count`` messages of one simulated connection, without a socket (benchmarks): the
+    subscription snapshots first, then the seeded market's updates on ``channels``."""
+    venue = CoinbaseVenue(symbols=symbols)
+    market = Market(venue.instruments(), MarketConfig(
+        seed=seed, depth=depth, candle_intervals_ms=venue.candle_intervals_ms()))
+    session = CoinbaseSession()
+    subscribed = {f"{channel}:{symbol}": None for channel in channels for symbol in symbols}
+    messages = [frame for topic in subscribed
+                for frame in venue.initial_frames(session, topic, market)]
+    while len(messages) < count:
+        for event in market.step():
+            for topic in venue.topics(event):
+                if topic in subscribed:
+                    messages.append(venue.envelope(session, topic,
+                                                   venue.render(event, topic, market)))
+    return messages[:count]
