@@ -50,6 +50,8 @@ _LISTINGS: dict[str, tuple[str, str, str]] = {
     # tick and lot sizes carry the pair's price and qty precision in their decimals
     "BTC/USD": ("0.1", "0.00010000", "60000.0"),
     "ETH/USD": ("0.01", "0.00100000", "3000.00"),
+    "BTC/USDT": ("0.1", "0.00010000", "60000.0"),
+    "ETH/USDT": ("0.01", "0.00100000", "3000.00"),
     "SOL/USD": ("0.01", "0.01000000", "150.00"),
     "MATIC/USD": ("0.0001", "1.00000000", "0.5000"),
 }
@@ -155,6 +157,7 @@ class KrakenVenue(Venue):
     """Kraken spot public market data on ``/v2``: book, ticker, trade, ohlc, heartbeat."""
 
     name = "kraken"
+    ws_path = "/v2"
     has_checksum = True
 
     def __init__(self, market: str = "spot", symbols: Sequence[str] = ("BTC/USD",)) -> None:
@@ -177,7 +180,7 @@ class KrakenVenue(Venue):
     # Connections and requests ------------------------------------------------------------
 
     def open_session(self, path: str, query: dict[str, str]) -> Session | HttpResponse | None:
-        if path.rstrip("/") != "/v2":
+        if path.rstrip("/") != self.ws_path:
             return None
         # the status "topic" only serves the status update every new connection gets first
         return Session((STATUS_TOPIC,), KrakenSession())

@@ -279,7 +279,7 @@ class SimulatedExchange:
 
     @property
     def ws_url(self) -> str:
-        return f"ws://{self.host}:{self.port}"
+        return f"ws://{self.host}:{self.port}{self.venue.ws_path}"
 
     @property
     def http_url(self) -> str:

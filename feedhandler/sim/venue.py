@@ -102,6 +102,8 @@ class Venue(ABC):
     """
 
     name: ClassVar[str]
+    ws_path: ClassVar[str] = ""
+    """The path of the venue's public WebSocket endpoint, part of ``SimulatedExchange.ws_url``."""
     has_checksum: ClassVar[bool] = False
     keepalive: Keepalive | None = None
     incoming_limit: IncomingLimit | None = None

@@ -42,6 +42,8 @@ PRECISIONS: dict[str, tuple[int, int]] = {
     # the book checksum formats numbers with exactly these decimals
     "BTC/USD": (1, 8),
     "ETH/USD": (2, 8),
+    "BTC/USDT": (1, 8),
+    "ETH/USDT": (2, 8),
     "SOL/USD": (2, 8),
     "MATIC/USD": (4, 8),
     "MATIC/GBP": (4, 8),
