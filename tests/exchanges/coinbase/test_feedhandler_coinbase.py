@@ -196,7 +196,10 @@ async def test_a_refused_level2_subscribe_is_retried_by_resubscribing(sim) -> No
                     and sim.connections[0].received["subscribe"] == 1)
         sim.reject_subscribe("Failed to subscribe: try again")
         async with pumping(sim):
-            await until(lambda: bool(updates) and updates[0].resynced)
+            await until(lambda: any(update.resynced for update in updates))
+        # the failed sync is reported before the book is first served
+        assert updates[0].status is BookStatus.INVALID
+        assert updates[0].reason.startswith("sync failed")
         [connection] = fh.venues["coinbase"].pool.connections
         assert connection.sync_failures == 1
         assert fh.venues["coinbase"].adapter.errors == ["Failed to subscribe: try again"]
