@@ -12,6 +12,7 @@ import random
 import time
 
 import orjson
+
 from feedhandler.core.book import OrderBook
 from feedhandler.exchanges.binance.decoder import BinanceDecoder
 

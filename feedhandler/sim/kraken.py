@@ -258,7 +258,7 @@ class KrakenVenue(Venue):
         subscribing = body.method == "subscribe"
         replies = []
         for topic in request.topics:
-            channel, symbol, suffix = (topic.split(":") + [""])[:3]
+            channel, symbol, suffix = split_topic(topic)
             if subscribing:
                 body.session.subscribed.add(topic)
                 body.session.snapshots[topic] = body.snapshot
@@ -314,7 +314,7 @@ class KrakenVenue(Venue):
                 "api_version": "v2", "connection_id": CONNECTION_ID_BASE + self._connections,
                 "system": "online", "version": "2.0.0"}], "type": "update"},
                 separators=(",", ":")).encode()]
-        channel, symbol, suffix = (topic.split(":") + [""])[:3]
+        channel, symbol, suffix = split_topic(topic)
         listing = self._listings[symbol]
         wanted = state.snapshots.pop(topic, False)
         if channel == "book":
@@ -474,6 +474,13 @@ class KrakenVenue(Venue):
 
     def render_malformed(self) -> bytes:
         return b'{"channel":"book","type":"update","data":[{"symbol":"BTC/USD","bids":[{"price":'
+
+
+def split_topic(topic: str) -> tuple[str, str, str]:
+    """``channel:symbol[:suffix]`` into its three parts (the suffix may be empty)."""
+    channel, _, rest = topic.partition(":")
+    symbol, _, suffix = rest.partition(":")
+    return channel, symbol, suffix
 
 
 def _top(book: OrderBook, depth: int) -> tuple[dict[int, int], dict[int, int]]:

@@ -4,11 +4,12 @@ import gzip
 import zlib
 
 import pytest
+from picows import WSMsgType
+from picows.picows import _make_test_ws_frame
+
 from feedhandler.core.decoder import PassthroughDecoder
 from feedhandler.core.listener import FeedListener, wall_clock_ns
 from feedhandler.exchanges.binance.decoder import BinanceDecoder
-from picows import WSMsgType
-from picows.picows import _make_test_ws_frame
 
 CONTROL, ERROR, TRADES = 16, 32, 1
 TRADE = (b'{"e":"trade","E":1672515782136,"s":"BNBBTC","t":%d,"p":"0.001","q":"100",'

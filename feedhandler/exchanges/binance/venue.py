@@ -110,6 +110,7 @@ class BinanceVenue(VenueAdapter):
             self.rest_base + self.depth_path,
             {"symbol": subscription.instrument.venue_symbol, "limit": self.snapshot_limit})
         decoder = link.decoder
+        assert isinstance(decoder, BinanceDecoder)
         decoder.apply_snapshot(slot, body)
         decoder.replay_pending(slot)
 

@@ -3,11 +3,12 @@
 import json
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from feedhandler.core.book import OrderBook
 from feedhandler.core.decoder import DecodeError
 from feedhandler.exchanges.binance.decoder import BinanceDecoder
-from hypothesis import given, settings
-from hypothesis import strategies as st
 
 TRADES, TICKERS, CANDLES, BOOKS, CONTROL, ERROR, RESYNC = 1, 2, 4, 8, 16, 32, 64
 

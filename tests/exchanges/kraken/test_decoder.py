@@ -5,11 +5,12 @@ import json
 import zlib
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from feedhandler.core.book import OrderBook
 from feedhandler.exchanges.kraken.decoder import KrakenDecoder
 from feedhandler.sim.kraken import sample_messages
-from hypothesis import given, settings
-from hypothesis import strategies as st
 
 TRADES, TICKERS, CANDLES, BOOKS, CONTROL, ERROR, RESYNC = 1, 2, 4, 8, 16, 32, 64
 LIVE, WAITING = 2, 1
@@ -326,7 +327,7 @@ def test_doc_snapshot_and_update_verify_and_build_the_book() -> None:
 def test_guide_worked_example_checksum() -> None:
     text = (GUIDE_ASKS_TEXT + GUIDE_BIDS_TEXT).encode()
     assert zlib.crc32(text) == GUIDE_CHECKSUM
-    decoder, book, slot = decoder_with_book("BTC/USD", (1, 8))
+    decoder, _, slot = decoder_with_book("BTC/USD", (1, 8))
     assert decoder.feed(book_message("snapshot", GUIDE_BIDS, GUIDE_ASKS, GUIDE_CHECKSUM,
                                      "BTC/USD")) == 0
     assert decoder.snapshot_loaded(slot) and decoder.book_checksum(slot) == GUIDE_CHECKSUM
@@ -518,7 +519,7 @@ def simulated_decoder(messages: list[bytes]):
 
 def test_simulated_stream_decodes_without_a_single_checksum_failure() -> None:
     messages = sample_messages(3000, seed=4, symbols=("BTC/USD",))
-    decoder, book, slot = simulated_decoder(messages)
+    decoder, book, _ = simulated_decoder(messages)
     flags = decoder.feed_many(messages[1:])
     assert flags == TRADES | TICKERS | CANDLES | BOOKS
     assert decoder.stats() == {"messages": 3000, "errors": 0, "unknown": 0, "gaps": 0,

@@ -5,13 +5,14 @@ import asyncio
 import json
 
 import pytest
+
 from feedhandler.core.book import OrderBook
 from feedhandler.core.decoder import BookSyncState
+from feedhandler.core.rings import CandleRing, TickerRing, TradeRing
 from feedhandler.exchanges import UnsupportedError, venue
 from feedhandler.exchanges.base import Channel, Instrument, Rings, Subscription
 from feedhandler.exchanges.kraken.decoder import KrakenDecoder
 from feedhandler.exchanges.kraken.venue import KrakenVenue
-from feedhandler.core.rings import CandleRing, TickerRing, TradeRing
 from feedhandler.sim.kraken import sample_messages
 
 
