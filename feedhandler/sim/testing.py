@@ -1,18 +1,50 @@
-"""Raw clients for tests and demos of the simulated exchanges: a picows WebSocket listener that
-records everything a server sends, and a minimal HTTP GET over asyncio streams. They do no
-protocol work of their own, so tests see exactly what the simulator put on the wire."""
+"""Helpers for tests and demos of the simulated exchanges: a picows WebSocket listener that
+records everything a server sends, a minimal HTTP GET over asyncio streams, a market pump and a
+condition poller. The clients do no protocol work of their own, so tests see exactly what the
+simulator put on the wire."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from picows import WSFrame, WSListener, WSMsgType, WSTransport, ws_connect
 
+if TYPE_CHECKING:
+    from feedhandler.sim.server import SimulatedExchange
+
 TIMEOUT = 5.0
+CONDITION_TIMEOUT = 10.0
+"""How long ``until`` waits: a resync after a fault takes several round trips and a backoff."""
+
+
+async def until(predicate: Callable[[], object], timeout: float = CONDITION_TIMEOUT) -> None:
+    """Waits, polling every 10 ms, until ``predicate()`` is true; TimeoutError after ``timeout``."""
+    async def poll() -> None:
+        while not predicate():
+            await asyncio.sleep(0.01)
+    await asyncio.wait_for(poll(), timeout)
+
+
+@contextlib.asynccontextmanager
+async def pumping(sim: SimulatedExchange, steps: int = 5,
+                  period: float = 0.005) -> AsyncIterator[None]:
+    """Publishes ``steps`` market steps every ``period`` seconds until the block ends."""
+    async def pump() -> None:
+        while True:
+            sim.advance(steps)
+            await asyncio.sleep(period)
+    task = asyncio.create_task(pump())
+    try:
+        yield
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
 
 
 class RawClient(WSListener):

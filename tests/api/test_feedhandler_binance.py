@@ -10,8 +10,7 @@ from feedhandler.core.decoder import Decoded
 from feedhandler.exchanges import UnsupportedError
 from feedhandler.sim import SimulatedExchange
 from feedhandler.sim.binance import BinanceVenue as SimBinance
-
-TIMEOUT = 10.0
+from feedhandler.sim.testing import until
 
 
 def book_levels(book, side: int) -> dict[Decimal, Decimal]:
@@ -26,13 +25,6 @@ def true_levels(sim: SimulatedExchange, symbol: str, update_id: int) -> tuple[di
     snap = sim.market.book_at(symbol, update_id)
     return ({p * tick: s * lot for p, s in snap.bids.items()},
             {p * tick: s * lot for p, s in snap.asks.items()})
-
-
-async def until(predicate, timeout: float = TIMEOUT) -> None:
-    async def poll() -> None:
-        while not predicate():
-            await asyncio.sleep(0.01)
-    await asyncio.wait_for(poll(), timeout)
 
 
 @pytest.fixture(params=["spot", "usdm"])

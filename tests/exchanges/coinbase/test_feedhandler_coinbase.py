@@ -1,8 +1,6 @@
 """FeedHandler end to end against the simulated Coinbase: every channel, books equal to the
 simulator's true book, and each fault (gap, drop, close, refused subscribe, garbage) healed."""
 
-import asyncio
-import contextlib
 from collections.abc import AsyncIterator
 from decimal import Decimal
 
@@ -11,32 +9,9 @@ import pytest
 from feedhandler import BookStatus, BookUpdate, Candle, FeedHandler, Ticker, Trade
 from feedhandler.sim import SimulatedExchange
 from feedhandler.sim.coinbase import CoinbaseVenue as SimCoinbase
+from feedhandler.sim.testing import pumping, until
 
-TIMEOUT = 10.0
 PRODUCTS = ("BTC-USD", "ETH-USD")
-
-
-async def until(predicate, timeout: float = TIMEOUT) -> None:
-    async def poll() -> None:
-        while not predicate():
-            await asyncio.sleep(0.01)
-    await asyncio.wait_for(poll(), timeout)
-
-
-@contextlib.asynccontextmanager
-async def pumping(sim: SimulatedExchange) -> AsyncIterator[None]:
-    """Publishes about a thousand market steps a second until the block ends."""
-    async def pump() -> None:
-        while True:
-            sim.advance(5)
-            await asyncio.sleep(0.005)
-    task = asyncio.create_task(pump())
-    try:
-        yield
-    finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
 
 
 @pytest.fixture
