@@ -14,6 +14,8 @@ from typing import TYPE_CHECKING, Any
 
 from picows import WSFrame, WSListener, WSMsgType, WSTransport, ws_connect
 
+from feedhandler.events import BookStatus, BookUpdate
+
 if TYPE_CHECKING:
     from feedhandler.sim.server import SimulatedExchange
 
@@ -28,6 +30,27 @@ async def until(predicate: Callable[[], object], timeout: float = CONDITION_TIME
         while not predicate():
             await asyncio.sleep(0.01)
     await asyncio.wait_for(poll(), timeout)
+
+
+def healed(updates: list[BookUpdate]) -> bool:
+    """The book was withdrawn, and served again (resynced) after its last withdrawal."""
+    invalid = [i for i, u in enumerate(updates) if u.status is BookStatus.INVALID]
+    return bool(invalid) and any(u.resynced for u in updates[invalid[-1]:])
+
+
+def assert_nothing_served_while_invalid(updates: list[BookUpdate]) -> None:
+    """At least one withdrawal healed, and every withdrawal is followed by INVALID events only
+    up to the LIVE resynced event that ends it (one at shutdown has no such end)."""
+    ends = 0
+    for start, update in enumerate(updates):
+        if update.status is not BookStatus.INVALID:
+            continue
+        end = next((i for i in range(start, len(updates)) if updates[i].resynced), len(updates))
+        assert all(u.status is BookStatus.INVALID for u in updates[start:end]), start
+        if end < len(updates):
+            assert updates[end].status is BookStatus.LIVE
+            ends += 1
+    assert ends, "no withdrawal of the book was followed by a resync"
 
 
 @contextlib.asynccontextmanager

@@ -9,7 +9,7 @@ import pytest
 from feedhandler import BookStatus, BookUpdate, Candle, FeedHandler, Ticker, Trade
 from feedhandler.sim import SimulatedExchange
 from feedhandler.sim.coinbase import CoinbaseVenue as SimCoinbase
-from feedhandler.sim.testing import pumping, until
+from feedhandler.sim.testing import assert_nothing_served_while_invalid, healed, pumping, until
 
 PRODUCTS = ("BTC-USD", "ETH-USD")
 
@@ -57,18 +57,6 @@ def record_books(fh: FeedHandler) -> dict[str, list[BookUpdate]]:
     for product in PRODUCTS:
         fh.subscribe_order_book("coinbase", product, updates[product].append)
     return updates
-
-
-def healed(updates: list[BookUpdate]) -> bool:
-    invalid = [i for i, u in enumerate(updates) if u.status is BookStatus.INVALID]
-    return bool(invalid) and any(u.resynced for u in updates[invalid[-1]:])
-
-
-def assert_nothing_served_while_invalid(updates: list[BookUpdate]) -> None:
-    invalid_at = next(i for i, u in enumerate(updates) if u.status is BookStatus.INVALID)
-    resynced_at = next(i for i, u in enumerate(updates) if i > invalid_at and u.resynced)
-    assert all(u.status is BookStatus.INVALID for u in updates[invalid_at:resynced_at])
-    assert updates[resynced_at].status is BookStatus.LIVE
 
 
 async def test_every_channel_delivers_and_the_books_equal_the_true_books(sim) -> None:

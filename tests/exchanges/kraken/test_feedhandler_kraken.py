@@ -10,7 +10,7 @@ from feedhandler import BookStatus, BookUpdate, Candle, FeedHandler, Ticker, Tra
 from feedhandler.cli.demo import compare_book
 from feedhandler.sim import SimulatedExchange
 from feedhandler.sim.kraken import KrakenVenue as SimKraken
-from feedhandler.sim.testing import pumping, until
+from feedhandler.sim.testing import assert_nothing_served_while_invalid, healed, pumping, until
 
 PAIRS = {"BTC-USD": "BTC/USD", "ETH-USD": "ETH/USD"}
 
@@ -38,21 +38,6 @@ async def books_equal_the_true_books(fh: FeedHandler, sim: SimulatedExchange) ->
     """With publishing stopped, every book catches up with the simulator's."""
     await until(lambda: all(compare_book(fh.book("kraken", symbol), sim, pair) == ""
                             for symbol, pair in PAIRS.items()))
-
-
-def healed(updates: list[BookUpdate]) -> bool:
-    invalid = [i for i, u in enumerate(updates) if u.status is BookStatus.INVALID]
-    return bool(invalid) and any(u.resynced for u in updates[invalid[-1]:])
-
-
-def assert_nothing_served_while_invalid(updates: list[BookUpdate]) -> None:
-    """Every withdrawal is followed by INVALID events only, up to a LIVE resynced one."""
-    for invalid_at, update in enumerate(updates):
-        if update.status is not BookStatus.INVALID:
-            continue
-        resynced_at = next(i for i in range(invalid_at, len(updates)) if updates[i].resynced)
-        assert all(u.status is BookStatus.INVALID for u in updates[invalid_at:resynced_at])
-        assert updates[resynced_at].status is BookStatus.LIVE
 
 
 async def test_every_channel_delivers_and_the_books_equal_the_true_books(sim) -> None:
