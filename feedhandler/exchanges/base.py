@@ -110,6 +110,11 @@ class VenueAdapter(ABC):
     def ws_url(self, subscriptions: Sequence[Subscription]) -> str:
         """The URL a connection carrying these subscriptions dials (tests point it at a sim)."""
 
+    def endpoint_key(self, subscription: Subscription) -> str:
+        """Which of the venue's WebSocket endpoints carries ``subscription``; connections only
+        ever hold subscriptions of one endpoint (OKX candles live on a separate URL)."""
+        return ""
+
     @abstractmethod
     def venue_symbol(self, symbol: str) -> str:
         """Unified ``BTC-USDT`` -> the venue's form."""

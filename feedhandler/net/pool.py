@@ -59,16 +59,19 @@ class ConnectionPool:
         for sub in subscriptions:
             if sub.key not in self.owners:
                 new.setdefault(sub.key, sub)
-        queue = list(new.values())
+        queues: dict[str, list[Subscription]] = {}
+        for sub in new.values():
+            queues.setdefault(self.adapter.endpoint_key(sub), []).append(sub)
         plan: list[tuple[Connection | None, list[Subscription]]] = []
-        for connection in self.connections:
-            room = self.per_connection - len(connection.subscriptions)
-            if room > 0 and queue:
-                plan.append((connection, queue[:room]))
-                del queue[:room]
-        while queue:
-            plan.append((None, queue[:self.per_connection]))
-            del queue[:self.per_connection]
+        for endpoint, queue in queues.items():
+            for connection in self.connections:
+                room = self.per_connection - len(connection.subscriptions)
+                if room > 0 and queue and self.endpoint_of(connection) == endpoint:
+                    plan.append((connection, queue[:room]))
+                    del queue[:room]
+            while queue:
+                plan.append((None, queue[:self.per_connection]))
+                del queue[:self.per_connection]
         opening = sum(1 for connection, _ in plan if connection is None)
         if len(self.connections) + opening > self.max_connections:
             raise CapacityError(
@@ -97,6 +100,12 @@ class ConnectionPool:
                 if not connection.subscriptions:
                     self.connections.remove(connection)
                     await connection.stop()
+
+    def endpoint_of(self, connection: Connection) -> str | None:
+        """The endpoint a connection serves (None once it holds nothing)."""
+        for sub in connection.subscriptions.values():
+            return self.adapter.endpoint_key(sub)
+        return None
 
     def connection_of(self, subscription: Subscription) -> Connection | None:
         return self.owners.get(subscription.key)

@@ -116,3 +116,25 @@ async def test_stop_closes_every_connection_and_leaves_no_task(venue, kit, pool)
     await kit.wait_until(lambda: not venue.live())
     assert [s.close_code for s in venue.sessions] == [1000, 1000]
     assert pool.connections == []
+
+
+async def test_subscriptions_of_different_endpoints_never_share_a_connection(venue, kit):
+    class TwoEndpointAdapter(kit.FakeAdapter):
+        def endpoint_key(self, subscription):
+            return "trades" if subscription.channel is Channel.TRADES else ""
+
+    adapter = TwoEndpointAdapter(venue, streams_per_connection=3, max_connections=4)
+    pool = ConnectionPool(adapter, kit.rings(), backoff_factory=kit.fast_backoff,
+                          handshake_timeout=2.0)
+    try:
+        await pool.add(subscriptions(kit, ["BTC-USDT", "ETH-USDT"]))   # 2 books, 2 trades
+        await pool.add([kit.sub(Channel.TRADES, "SOL-USDT")])          # joins the trades one
+        await pool.wait_connected(3.0)
+        await kit.wait_until(lambda: sum(len(s.subscribed()) for s in venue.sessions) == 5)
+
+        assert len(pool.connections) == 2
+        channels = [{sub.channel for sub in c.subscriptions.values()} for c in pool.connections]
+        assert sorted(map(sorted, channels)) == [[Channel.BOOK], [Channel.TRADES]]
+        assert sorted(len(c.subscriptions) for c in pool.connections) == [2, 3]
+    finally:
+        await pool.stop()
