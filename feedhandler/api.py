@@ -277,6 +277,13 @@ class FeedHandler:
                 return book
         raise KeyError(f"no order book subscription for {exchange} {symbol}")
 
+    def connection(self, handle: Handle) -> Connection | None:
+        """The connection carrying ``handle``'s subscription (None before start): its stats,
+        decoder and listener, which replay and benchmarks feed recorded frames to."""
+        state = self.venues.get(handle.exchange)
+        pool = state.pool if state else None
+        return pool.connection_of(handle.subscription) if pool else None
+
     def stats(self) -> dict[str, Any]:
         return {
             "latency": self.latency.summary(),

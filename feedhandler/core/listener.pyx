@@ -105,7 +105,6 @@ cdef class FeedListener(WSListener):
         cdef int64_t now = now_ns()
         cdef WSMsgType kind = frame.msg_type
         cdef size_t n = <size_t>frame.payload_size
-        cdef bint into_compressed
         self.frames += 1
         self.bytes_received += n
         self.last_receive_ns = now
@@ -114,16 +113,8 @@ cdef class FeedListener(WSListener):
                 self.fatal("new message before the previous fragmented one ended")
                 return
             self.assembling_binary = kind == WSMsgType.BINARY
-            into_compressed = self.assembling_binary and self.compression != COMPRESSION_NONE
             if frame.fin:
-                if into_compressed:
-                    if self.inflate_into_message(frame.payload_ptr, n) == 0:
-                        self.finish_message(True, now)
-                elif buffer_assign(&self.message, frame.payload_ptr, n) < 0:
-                    self.oversize += 1
-                    self.fatal(f"message of {n} bytes exceeds max_message_size {self.message.limit}")
-                else:
-                    self.finish_message(self.assembling_binary, now)
+                self.receive_whole(frame.payload_ptr, n, self.assembling_binary, now)
             else:
                 self.assembling = True
                 self.compressed.size = 0
@@ -161,6 +152,18 @@ cdef class FeedListener(WSListener):
                       <const char*>self.pong_marker, len(self.pong_marker)) != NULL
 
     # ---- internals -----------------------------------------------------------------------
+
+    cdef int receive_whole(self, const char* p, size_t n, bint binary, int64_t now) except -1:
+        """One unfragmented message: inflated or copied into ``message``, then decoded."""
+        if binary and self.compression != COMPRESSION_NONE:
+            if self.inflate_into_message(p, n) == 0:
+                self.finish_message(True, now)
+        elif buffer_assign(&self.message, p, n) < 0:
+            self.oversize += 1
+            self.fatal(f"message of {n} bytes exceeds max_message_size {self.message.limit}")
+        else:
+            self.finish_message(binary, now)
+        return 0
 
     cdef int append_fragment(self, const char* p, size_t n) except -1:
         cdef PaddedBuffer* target = &self.message
@@ -228,6 +231,19 @@ cdef class FeedListener(WSListener):
         cdef int flags = self.flags
         self.flags = 0
         self.handler.on_batch(flags)
+
+    def feed_many(self, list messages, bint binary=False) -> int:
+        """Decodes whole messages (``bytes``; as BINARY frames when ``binary``, so inflated
+        when the venue compresses) exactly as if they had arrived on the socket, without
+        delivering: replay and benchmarks drive the same path as live frames."""
+        cdef bytes message
+        cdef Py_ssize_t n
+        for message in messages:
+            n = len(message)
+            self.frames += 1
+            self.bytes_received += n
+            self.receive_whole(<const char*>message, <size_t>n, binary, now_ns())
+        return len(messages)
 
     def flush(self) -> None:
         """Delivers what was decoded but not yet handed over (used by tests and replay)."""

@@ -280,6 +280,9 @@ class MarketConfig:
     """Level changes kept per symbol for ``Market.book_at``."""
     trade_probability: float = 0.3
     max_level_lots: int = 10_000
+    changes_per_step: tuple[int, int] = (1, 3)
+    """Range of levels placed, resized or cancelled per step, beside those the moving mid
+    causes (benchmarks raise it to get 20-level diffs)."""
 
 
 class _CandleState:
@@ -400,7 +403,7 @@ class Market:
                 events.append(trade)
                 for candle in state.candles.values():
                     candle.add(trade)
-        for _ in range(self._between(1, 3)):
+        for _ in range(self._between(*self.config.changes_per_step)):
             self._churn(state, batch)
         self._follow_mid(state, batch)
         self._keep_depth(state, batch)

@@ -238,6 +238,7 @@ class SimulatedExchange:
 
     def __init__(self, venue: Venue, *, seed: int = 0, rate: float | None = 1000.0,
                  frames_per_write: int = 1, depth: int = 50,
+                 changes_per_step: tuple[int, int] = (1, 3),
                  keepalive: Keepalive | Literal["venue"] | None = "venue",
                  host: str = "127.0.0.1", port: int = 0,
                  max_pending_bytes: int = 64 * 1024 * 1024,
@@ -245,13 +246,13 @@ class SimulatedExchange:
                  max_client_frame_size: int = 1024 * 1024) -> None:
         """``rate`` is market events per second, ``FLOOD`` for as fast as clients read, or None
         to publish only through ``advance``. ``frames_per_write`` caps the frames batched into
-        one socket write."""
+        one socket write; ``depth`` and ``changes_per_step`` shape the market (MarketConfig)."""
         if frames_per_write < 1:
             raise ValueError("frames_per_write must be at least 1")
         self.venue = venue
         self.market = Market(venue.instruments(), MarketConfig(
             seed=seed, depth=depth, candle_intervals_ms=venue.candle_intervals_ms(),
-            update_id_step=venue.update_id_step))
+            update_id_step=venue.update_id_step, changes_per_step=changes_per_step))
         self.rate = rate
         self.frames_per_write = frames_per_write
         self.keepalive = venue.keepalive if keepalive == "venue" else keepalive
@@ -337,6 +338,21 @@ class SimulatedExchange:
             published.extend(events)
         self._flush_all()
         return published
+
+    def capture(self, conn: SimConnection, steps: int) -> list[tuple[MarketEvent, bytes]]:
+        """Moves the market ``steps`` steps and returns each event ``conn`` would have been
+        sent with its frame, without sending: benchmarks feed a client these offline, then
+        compare its book with ``market``. Other connections miss these events."""
+        venue, market = self.venue, self.market
+        captured: list[tuple[MarketEvent, bytes]] = []
+        for events in market.steps(steps):
+            for event in events:
+                for topic in venue.topics(event):
+                    if topic in conn.topics:
+                        captured.append((event, venue.envelope(
+                            conn.state, topic, venue.render(event, topic, market))))
+            self.stats["events"] += len(events)
+        return captured
 
     # Faults ------------------------------------------------------------------------------
 

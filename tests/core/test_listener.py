@@ -109,6 +109,20 @@ def test_raw_deflate_and_fragmented_compressed_message() -> None:
     assert decoder.trades.reader(from_start=True).read().trade_id.tolist() == [7]
 
 
+def test_feed_many_takes_the_frame_path_without_delivering() -> None:
+    listener, decoder, handler = trade_listener(compression="gzip", max_message_size=4096)
+    zipped = [gzip.compress(TRADE % i) for i in range(3)]
+    assert listener.feed_many([*zipped, b"", gzip.compress(b"x" * 5000)], binary=True) == 5
+    assert decoder.trades.reader(from_start=True).read().trade_id.tolist() == [0, 1, 2]
+    assert (listener.frames, listener.messages) == (5, 3)
+    assert (listener.inflate_failures, listener.oversize) == (2, 1)   # b"" truncated, bomb
+    assert handler.batches == [] and len(handler.fatal) == 2
+    assert listener.feed_many([TRADE % 3, b"{", b"x" * 5000]) == 3   # TEXT: never inflated
+    assert listener.oversize == 2 and decoder.trades.write_count == 4
+    listener.flush()
+    assert handler.batches == [TRADES | ERROR]
+
+
 def test_corrupt_compressed_frame_is_fatal_not_a_crash() -> None:
     listener, decoder, handler = trade_listener(compression="gzip")
     deliver(listener, [frame(WSMsgType.BINARY, b"\x1f\x8b\x08\x00garbage-garbage")])
