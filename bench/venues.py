@@ -12,7 +12,6 @@ without an error and, for books, the book equals the simulator's true book after
 from __future__ import annotations
 
 import argparse
-import asyncio
 import time
 from dataclasses import dataclass
 
