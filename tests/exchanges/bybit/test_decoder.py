@@ -131,8 +131,8 @@ DOC_KLINE = b"""{
 # https://bybit-exchange.github.io/docs/v5/ws/connect (subscribe ack, spot and linear pongs)
 DOC_ACK = (b'{"success":true,"ret_msg":"","conn_id":"3cd84cb1-4d06-4a05-930a-2efe5fc70f0f",'
            b'"req_id":"","op":"subscribe"}')
-DOC_SPOT_PONG = (b'{"success":true,"ret_msg":"pong","conn_id":"0970e817-426e-429a-a679-ff7f55e0b16a",'
-                 b'"op":"ping"}')
+DOC_SPOT_PONG = (b'{"success":true,"ret_msg":"pong",'
+                 b'"conn_id":"0970e817-426e-429a-a679-ff7f55e0b16a","op":"ping"}')
 DOC_LINEAR_PONG = (b'{"req_id":"100001","op":"pong","args":["1675418560633"],'
                    b'"conn_id":"cfcb4ocsvfriu23r3er0-1b"}')
 REFUSED = (b'{"success":false,"ret_msg":"error:handler not found,topic:orderbook.40.BTCUSDT",'
@@ -192,7 +192,7 @@ def test_a_skipped_update_id_withdraws_the_book() -> None:
 
 
 def test_a_repeated_update_id_is_a_gap_too() -> None:
-    decoder, book, slot = decoder_with_book()
+    decoder, _, slot = decoder_with_book()
     decoder.feed(DOC_BOOK_SNAPSHOT)
     go_live(decoder, slot)
     assert decoder.feed(book_message("delta", 18521288)) == RESYNC
