@@ -126,3 +126,24 @@ async def test_a_dropped_connection_is_renewed_and_every_book_resynced(sim) -> N
         served = [list(updates) for updates in books.values()]
     for updates in served:
         assert_nothing_served_while_invalid(updates)
+
+
+async def test_garbage_is_counted_and_a_close_by_the_venue_renews_the_connection(sim) -> None:
+    venue = venue_of(sim)
+    fh = handler(sim)
+    books = record_books(fh, venue)
+    async with fh:
+        [connection] = fh.venues[venue].pool.connections
+        async with pumping(sim):
+            await until(lambda: all(updates and updates[0].resynced
+                                    for updates in books.values()))
+            sim.malformed()
+            await until(lambda: connection.decoder.errors == 1)
+            assert all(fh.book(venue, symbol).valid for symbol in PAIRS)
+            sim.close(1013, "maintenance")
+            await until(lambda: len(sim.history) == 2
+                        and all(healed(updates) for updates in books.values()))
+        await books_equal_the_true_books(fh, sim)
+        assert connection.disconnect_reasons["closed_by_venue"] == 1
+    for updates in books.values():
+        assert_nothing_served_while_invalid(updates)
