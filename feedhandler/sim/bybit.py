@@ -80,6 +80,8 @@ class _BookTopic:
     bids: dict[int, int] = field(default_factory=dict)
     asks: dict[int, int] = field(default_factory=dict)
     changes: tuple[list[PriceLevel], list[PriceLevel]] = ([], [])
+    restarting: bool = False
+    """The next message is the full snapshot numbered u = 1 of a book service restart."""
 
 
 @dataclass
@@ -234,6 +236,12 @@ class BybitVenue(Venue):
             return [self._ticker_snapshot(listing, bid, ask, market.now_ms)]
         return []
 
+    def restart_books(self, symbol: str) -> None:
+        """Bybit's book service restarting: the next message of each of ``symbol``'s book
+        topics is a full snapshot numbered u = 1, and the numbering goes on from there."""
+        for view in self._listings[symbol].books.values():
+            view.restarting = True
+
     # Market data -------------------------------------------------------------------------
 
     def topics(self, event: MarketEvent) -> tuple[str, ...]:
@@ -268,9 +276,10 @@ class BybitVenue(Venue):
         listing = self._listings[event.symbol]
         if type(event) is BookUpdate:
             view = listing.books[int(topic.split(".")[1])]
-            if view.depth == 1:
-                return self._book(listing, view, "snapshot", list(view.bids.items()),
-                                  list(view.asks.items()), event.ts_ms)
+            if view.depth == 1 or view.update_id == 1:
+                return self._book(listing, view, "snapshot",
+                                  sorted(view.bids.items(), reverse=True),
+                                  sorted(view.asks.items()), event.ts_ms)
             return self._book(listing, view, "delta", *view.changes, event.ts_ms)
         if type(event) is Trade:
             if topic.startswith("publicTrade."):
@@ -299,6 +308,10 @@ class BybitVenue(Venue):
         bids, asks = _top(book, view.depth)
         changes = (_changes(view.bids, bids), _changes(view.asks, asks))
         view.bids, view.asks = bids, asks
+        if view.restarting:
+            view.restarting = False
+            view.update_id = 1
+            return True
         if not changes[0] and not changes[1]:
             return False
         view.changes = changes

@@ -197,3 +197,18 @@ async def test_malformed_and_oversize_frames_and_no_checksum(sim) -> None:
     assert len(await client.next_text()) == 70_000
     with pytest.raises(UnsupportedFault):
         sim.corrupt_checksum("BTCUSDT")
+
+
+async def test_a_book_service_restart_sends_a_full_snapshot_numbered_one(sim) -> None:
+    client = await opened(sim)
+    client.send_json({"op": "subscribe", "req_id": "1", "args": ["orderbook.50.BTCUSDT"]})
+    await client.next_json()
+    await client.next_json()
+    sim.venue.restart_books("BTCUSDT")
+    sim.advance(100)
+    books = [m for m in await received(client) if m["topic"].startswith("orderbook")]
+    restart, following = books[0], books[1:]
+    assert restart["type"] == "snapshot" and restart["data"]["u"] == 1
+    assert len(restart["data"]["b"]) == len(restart["data"]["a"]) == 50
+    assert [m["data"]["u"] for m in following] == list(range(2, 2 + len(following)))
+    assert {m["type"] for m in following} == {"delta"}

@@ -102,6 +102,27 @@ async def test_a_lost_delta_withdraws_the_book_and_it_resyncs(sim) -> None:
     assert sim.history[0].received["unsubscribe"] == 1
 
 
+async def test_a_book_service_restart_replaces_the_book_without_a_resync(sim) -> None:
+    venue = venue_of(sim)
+    fh = handler(sim)
+    books = record_books(fh, venue)
+    async with fh:
+        [connection] = fh.venues[venue].pool.connections
+        decoder = connection.decoder
+        slot = decoder.slot_of("BTCUSDT")
+        async with pumping(sim):
+            await until(lambda: all(updates and updates[0].resynced
+                                    for updates in books.values()))
+            assert isinstance(sim.venue, SimBybit)
+            sim.venue.restart_books("BTCUSDT")
+            await until(lambda: decoder.snapshot_count(slot) == 2
+                        and decoder.last_update(slot) > 3)
+        await books_equal_the_true_books(fh, sim)
+        served = list(books["BTC-USDT"])
+        assert decoder.gaps == 0 and sim.history[0].received["unsubscribe"] == 0
+    assert not any(u.status is BookStatus.INVALID for u in served)
+
+
 async def test_bybit_books_have_no_checksum_to_corrupt(sim) -> None:
     with pytest.raises(UnsupportedFault):
         sim.corrupt_checksum("BTCUSDT")
