@@ -24,6 +24,7 @@ from feedhandler.sim.market import (
     MarketEvent,
     OrderBook,
     PriceLevel,
+    Side,
     Trade,
 )
 from feedhandler.sim.venue import (
@@ -366,7 +367,7 @@ class BybitVenue(Venue):
     def _trade(self, listing: _Listing, trade: Trade) -> bytes:
         trade_id = str(2_290_000_000_000_000_000 + trade.trade_id) if self.spot \
             else str(uuid.UUID(int=trade.trade_id * 0x9E3779B97F4A7C15 % (1 << 128)))
-        side = "Buy" if trade.taker_side.value == "buy" else "Sell"
+        side = "Buy" if trade.taker_side is Side.BUY else "Sell"
         return (f'{{"topic":"publicTrade.{trade.symbol}","type":"snapshot","ts":{trade.ts_ms},'
                 f'"data":[{{"T":{trade.ts_ms},"s":"{trade.symbol}","S":"{side}",'
                 f'"v":"{listing.qty(trade.size)}","p":"{listing.price(trade.price)}",'
