@@ -14,6 +14,8 @@ from typing import Any
 from feedhandler.exchanges.base import Channel, VenueAdapter
 from feedhandler.exchanges.binance import venue as binance
 from feedhandler.exchanges.binance.venue import BinanceVenue
+from feedhandler.exchanges.bybit import venue as bybit
+from feedhandler.exchanges.bybit.venue import BybitVenue
 from feedhandler.exchanges.coinbase import venue as coinbase
 from feedhandler.exchanges.kraken import venue as kraken
 
@@ -84,3 +86,10 @@ register(VenueInfo("coinbase", "Coinbase Advanced Trade", "spot", coinbase.Coinb
 register(VenueInfo("kraken", "Kraken spot", "spot", kraken.KrakenVenue, ALL_CHANNELS,
                    tuple(kraken.TIMEFRAMES), kraken.BOOK_DEPTHS,
                    book_integrity="WebSocket snapshot + CRC32 of the top 10 levels per message"))
+register(VenueInfo("bybit", "Bybit spot", "spot", partial(BybitVenue, "spot"), ALL_CHANNELS,
+                   tuple(bybit.TIMEFRAMES), bybit.BOOK_DEPTHS["spot"],
+                   book_integrity="WebSocket snapshot + per-topic u continuity"))
+register(VenueInfo("bybit-linear", "Bybit USDT perpetuals", "linear",
+                   partial(BybitVenue, "linear"), ALL_CHANNELS, tuple(bybit.TIMEFRAMES),
+                   bybit.BOOK_DEPTHS["linear"],
+                   book_integrity="WebSocket snapshot + per-topic u continuity"))

@@ -102,8 +102,9 @@ class Venue(ABC):
     """
 
     name: ClassVar[str]
-    ws_path: ClassVar[str] = ""
-    """The path of the venue's public WebSocket endpoint, part of ``SimulatedExchange.ws_url``."""
+    ws_path: str = ""
+    """The path of the venue's public WebSocket endpoint, part of ``SimulatedExchange.ws_url``
+    (an instance may set its own when the path depends on the market)."""
     has_checksum: ClassVar[bool] = False
     keepalive: Keepalive | None = None
     incoming_limit: IncomingLimit | None = None

@@ -28,6 +28,8 @@ VENUES: dict[str, VenueEntry] = {
     "kraken": VenueEntry("feedhandler.sim.kraken:KrakenVenue", ("spot",), ("BTC/USD", "ETH/USD")),
     "coinbase": VenueEntry("feedhandler.sim.coinbase:CoinbaseVenue", ("spot",),
                            ("BTC-USD", "ETH-USD")),
+    "bybit": VenueEntry("feedhandler.sim.bybit:BybitVenue", ("spot", "linear"),
+                        ("BTCUSDT", "ETHUSDT")),
 }
 
 

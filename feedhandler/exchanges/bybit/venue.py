@@ -1,0 +1,182 @@
+"""Bybit v5 public market data, spot and linear (USDT perpetuals): URLs, limits, topics,
+keepalive, book sync.
+
+Facts and their sources are in docs/venues/bybit.md.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from collections.abc import Iterable, Sequence
+from itertools import count
+from typing import Any
+
+from feedhandler.core.decoder import Decoder
+from feedhandler.exchanges.base import (
+    Channel,
+    ConnectionLimits,
+    Heartbeat,
+    Link,
+    Rings,
+    Subscription,
+    VenueAdapter,
+)
+from feedhandler.exchanges.bybit.decoder import BybitDecoder
+from feedhandler.net.ratelimit import RateLimiter
+
+log = logging.getLogger(__name__)
+
+WS_BASE = "wss://stream.bybit.com/v5/public"
+
+TIMEFRAMES: dict[str, str] = {
+    # unified timeframe: Bybit kline interval
+    "1m": "1", "3m": "3", "5m": "5", "15m": "15", "30m": "30", "1h": "60", "2h": "120",
+    "4h": "240", "6h": "360", "12h": "720", "1d": "D", "1w": "W", "1M": "M",
+}
+BOOK_DEPTHS: dict[str, tuple[int, ...]] = {
+    # spot depth 1 is not offered as a book: the ticker channel uses orderbook.1 for spot's
+    # best bid and offer, which its tickers topic does not carry
+    "spot": (50, 200, 1000),
+    "linear": (1, 50, 200, 500, 1000),
+}
+DEFAULT_DEPTH = 50
+
+MARKETS = {
+    # market: (args per subscribe request, topics per connection)
+    "spot": (10, 200),
+    "linear": (100, 500),
+}
+
+SNAPSHOT_POLL = 0.01           # seconds between looks at the decoder while a snapshot is due
+
+
+class BybitVenue(VenueAdapter):
+    """One Bybit market on its own ``/v5/public/<market>`` socket; topics are subscribed by
+    ``{"op": "subscribe"}`` requests.
+
+    Books are subscribed by ``sync_book`` rather than by ``subscribe_requests``: the snapshot
+    arrives in-band after the subscribe, so the request is sent only once the book is held,
+    and a resync is an unsubscribe followed by a subscribe, which brings a fresh snapshot.
+    """
+
+    name = "bybit"
+    timeframes = tuple(TIMEFRAMES)
+    channels = (Channel.TICKER, Channel.BOOK, Channel.TRADES, Channel.OHLCV)
+
+    def __init__(self, market: str = "spot", *, ws_url: str | None = None,
+                 requests_per_second: float = 10.0, snapshot_timeout: float = 10.0,
+                 verify_tls: bool = True) -> None:
+        """``ws_url`` replaces the whole endpoint URL (tests point it at a simulator).
+        ``verify_tls`` is accepted like every venue's endpoint options; Bybit needs no REST
+        call, so there is nothing to verify."""
+        if market not in MARKETS:
+            raise ValueError(f"bybit market must be one of {sorted(MARKETS)}, got {market!r}")
+        self.market = market
+        self.spot = market == "spot"
+        self.url = ws_url or f"{WS_BASE}/{market}"
+        self.book_depths = BOOK_DEPTHS[market]
+        self.snapshot_timeout = snapshot_timeout
+        args, streams = MARKETS[market]
+        self.limits = ConnectionLimits(streams_per_connection=streams, args_per_request=args,
+                                       requests_per_second=requests_per_second,
+                                       max_connections=32)
+        self.heartbeat = Heartbeat(ping_interval=20.0, pong_timeout=10.0,
+                                   text_ping=b'{"op":"ping"}', pong_marker=b'"pong"')
+        # book requests leave from sync_book tasks, outside the connection's pacing
+        self.book_pacer = RateLimiter(requests_per_second, burst=1)
+        self.request_ids = count(1)
+        self.unsent_books: set[tuple[Any, ...]] = set()
+        self.errors: list[str] = []
+
+    def ws_url(self, subscriptions: Sequence[Subscription]) -> str:
+        return self.url
+
+    def venue_symbol(self, symbol: str) -> str:
+        """``BTC-USDT`` -> ``BTCUSDT`` (the same form on spot and linear)."""
+        return symbol.replace("-", "").replace("/", "").upper()
+
+    def new_decoder(self, rings: Rings) -> Decoder:
+        return BybitDecoder(rings.trades, rings.tickers, rings.candles, spot=self.spot)
+
+    # ---- requests --------------------------------------------------------------------------
+
+    def topics(self, subscription: Subscription) -> list[str]:
+        """The topics that carry one subscription; a spot ticker needs two (see the decoder)."""
+        symbol = subscription.instrument.venue_symbol
+        channel = subscription.channel
+        if channel is Channel.TICKER:
+            return [f"tickers.{symbol}", f"orderbook.1.{symbol}"] if self.spot \
+                else [f"tickers.{symbol}"]
+        if channel is Channel.TRADES:
+            return [f"publicTrade.{symbol}"]
+        if channel is Channel.OHLCV:
+            assert subscription.timeframe is not None
+            return [f"kline.{TIMEFRAMES[subscription.timeframe]}.{symbol}"]
+        return [f"orderbook.{subscription.depth or DEFAULT_DEPTH}.{symbol}"]
+
+    def request(self, op: str, topics: Iterable[str]) -> list[bytes]:
+        """``op`` requests for ``topics``, at most ``args_per_request`` topics each."""
+        args = list(topics)
+        step = self.limits.args_per_request
+        return [json.dumps({"op": op, "req_id": str(next(self.request_ids)),
+                            "args": args[i:i + step]}, separators=(",", ":")).encode()
+                for i in range(0, len(args), step)]
+
+    def subscribe_requests(self, subscriptions: Sequence[Subscription]) -> list[bytes]:
+        self.unsent_books.update(s.key for s in subscriptions if s.channel is Channel.BOOK)
+        return self.request("subscribe", (topic for s in subscriptions
+                                          if s.channel is not Channel.BOOK
+                                          for topic in self.topics(s)))
+
+    def unsubscribe_requests(self, subscriptions: Sequence[Subscription]) -> list[bytes]:
+        sent = []
+        for sub in subscriptions:
+            if sub.channel is Channel.BOOK and sub.key in self.unsent_books:
+                self.unsent_books.discard(sub.key)
+            else:
+                sent.extend(self.topics(sub))
+        return self.request("unsubscribe", sent)
+
+    # ---- control messages ------------------------------------------------------------------
+
+    def handle_control(self, link: Link, raw: bytes) -> None:
+        """Subscribe and unsubscribe replies; a refused one is recorded and logged."""
+        message = json.loads(raw)
+        if not isinstance(message, dict) or message.get("success") is not False:
+            return
+        text = (f"{message.get('op', 'request')} (req_id {message.get('req_id')}): "
+                f"{message.get('ret_msg')}")
+        self.errors.append(text)
+        log.warning("bybit %s rejected %s", self.market, text)
+
+    # ---- books -------------------------------------------------------------------------------
+
+    async def sync_book(self, link: Link, subscription: Subscription, slot: int) -> None:
+        """Bybit's procedure: (re)subscribe the topic, which answers with a snapshot; once
+        the decoder has loaded a snapshot newer than the request, make the book live and
+        replay the deltas it held since."""
+        decoder = link.decoder
+        assert isinstance(decoder, BybitDecoder)
+        depth = subscription.depth or DEFAULT_DEPTH
+        decoder.configure_book(slot, depth)
+        topics = self.topics(subscription)
+        before = decoder.snapshot_count(slot)
+        if subscription.key not in self.unsent_books:
+            await self.book_pacer.acquire()
+            for payload in self.request("unsubscribe", topics):
+                link.send(payload)
+        await self.book_pacer.acquire()
+        self.unsent_books.discard(subscription.key)
+        for payload in self.request("subscribe", topics):
+            link.send(payload)
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.snapshot_timeout
+        while decoder.snapshot_count(slot) == before or not decoder.snapshot_loaded(slot):
+            if loop.time() >= deadline:
+                raise TimeoutError(f"bybit {self.market}: no {topics[0]} snapshot within "
+                                   f"{self.snapshot_timeout} s")
+            await asyncio.sleep(SNAPSHOT_POLL)
+        decoder.mark_live(slot)
+        decoder.replay_pending(slot)
