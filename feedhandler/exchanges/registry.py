@@ -15,6 +15,7 @@ from feedhandler.exchanges.base import Channel, VenueAdapter
 from feedhandler.exchanges.binance import venue as binance
 from feedhandler.exchanges.binance.venue import BinanceVenue
 from feedhandler.exchanges.coinbase import venue as coinbase
+from feedhandler.exchanges.gateio import venue as gateio
 from feedhandler.exchanges.kraken import venue as kraken
 
 
@@ -84,3 +85,6 @@ register(VenueInfo("coinbase", "Coinbase Advanced Trade", "spot", coinbase.Coinb
 register(VenueInfo("kraken", "Kraken spot", "spot", kraken.KrakenVenue, ALL_CHANNELS,
                    tuple(kraken.TIMEFRAMES), kraken.BOOK_DEPTHS,
                    book_integrity="WebSocket snapshot + CRC32 of the top 10 levels per message"))
+register(VenueInfo("gateio", "Gate.io spot", "spot", gateio.GateioVenue, ALL_CHANNELS,
+                   gateio.TIMEFRAMES, gateio.BOOK_DEPTHS,
+                   book_integrity="REST snapshot id + U/u update-id continuity"))

@@ -1,0 +1,148 @@
+"""Gate.io spot, WebSocket API v4: URLs, limits, subscribe payloads, keepalive, book sync.
+
+Facts and their sources are in docs/venues/gateio.md.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import Sequence
+from itertools import count
+
+from feedhandler.core.decoder import Decoder
+from feedhandler.exchanges.base import (
+    Channel,
+    ConnectionLimits,
+    Heartbeat,
+    Link,
+    Rings,
+    Subscription,
+    VenueAdapter,
+)
+from feedhandler.exchanges.gateio.decoder import GateioDecoder
+from feedhandler.net.rest import RestClient
+
+log = logging.getLogger(__name__)
+
+WS_URL = "wss://api.gateio.ws/ws/v4/"
+REST_URL = "https://api.gateio.ws/api/v4"
+ORDER_BOOK_PATH = "/spot/order_book"
+
+TIMEFRAMES = ("10s", "1m", "5m", "15m", "30m", "1h", "4h", "8h", "1d", "7d", "30d")
+BOOK_DEPTHS = (100,)
+SNAPSHOT_LIMIT = 100          # the depth of the REST snapshot Gate's sync procedure asks for
+UPDATE_SPEED = "100ms"        # spot.order_book_update push interval
+
+CHANNEL_NAMES = {
+    Channel.TICKER: "spot.book_ticker",
+    Channel.TRADES: "spot.trades",
+    Channel.BOOK: "spot.order_book_update",
+    Channel.OHLCV: "spot.candlesticks",
+}
+
+
+class GateioVenue(VenueAdapter):
+    """Gate.io spot. Every channel is subscribed by JSON request on one ``/ws/v4/`` socket;
+    books are synchronised from the REST snapshot like Binance spot (buffer, snapshot with
+    ``id``, replay), and the ticker channel is ``spot.book_ticker`` (best bid and ask with
+    their sizes)."""
+
+    name = "gateio"
+    market = "spot"
+    timeframes = TIMEFRAMES
+    book_depths = BOOK_DEPTHS
+    channels = (Channel.TICKER, Channel.BOOK, Channel.TRADES, Channel.OHLCV)
+
+    def __init__(self, *, ws_url: str | None = None, rest_url: str | None = None,
+                 verify_tls: bool = True, requests_per_second: float = 5.0) -> None:
+        self.url = ws_url or WS_URL
+        self.rest_base = (rest_url or REST_URL).rstrip("/")
+        self.limits = ConnectionLimits(streams_per_connection=200, args_per_request=20,
+                                       requests_per_second=requests_per_second,
+                                       max_connections=20)
+        # WebSocket PING frames, as Gate's own demo client sends: the listener's text ping is
+        # one constant payload, while a spot.ping request is expected to carry the current time
+        self.heartbeat = Heartbeat(ping_interval=10.0, pong_timeout=5.0)
+        self.rest = RestClient(verify_tls=verify_tls)
+        self.request_ids = count(1)
+        self.errors: list[str] = []
+
+    def ws_url(self, subscriptions: Sequence[Subscription]) -> str:
+        return self.url
+
+    def venue_symbol(self, symbol: str) -> str:
+        """``BTC-USDT`` (or ``BTC/USDT``) -> ``BTC_USDT``."""
+        return symbol.upper().replace("-", "_").replace("/", "_")
+
+    @staticmethod
+    def unified_symbol(venue_symbol: str) -> str:
+        """``BTC_USDT`` -> ``BTC-USDT``."""
+        return venue_symbol.upper().replace("_", "-")
+
+    def new_decoder(self, rings: Rings) -> Decoder:
+        return GateioDecoder(rings.trades, rings.tickers, rings.candles)
+
+    # ---- requests --------------------------------------------------------------------------
+
+    def request(self, event: str, channel: str, payload: Sequence[str]) -> bytes:
+        body = {"time": int(time.time()), "id": next(self.request_ids), "channel": channel,
+                "event": event, "payload": list(payload)}
+        return json.dumps(body, separators=(",", ":")).encode()
+
+    def payloads(self, subscriptions: Sequence[Subscription]) -> list[tuple[str, list[str]]]:
+        """(channel, payload) per request: trades and book tickers take many pairs in one
+        payload, a book or a candle series takes one pair and its parameter."""
+        grouped: dict[str, list[str]] = {}
+        single: list[tuple[str, list[str]]] = []
+        for sub in subscriptions:
+            channel = CHANNEL_NAMES[sub.channel]
+            pair = sub.instrument.venue_symbol
+            if sub.channel is Channel.BOOK:
+                single.append((channel, [pair, UPDATE_SPEED]))
+            elif sub.channel is Channel.OHLCV:
+                assert sub.timeframe is not None
+                single.append((channel, [sub.timeframe, pair]))
+            else:
+                grouped.setdefault(channel, []).append(pair)
+        return [*grouped.items(), *single]
+
+    def subscribe_requests(self, subscriptions: Sequence[Subscription]) -> list[bytes]:
+        return [self.request("subscribe", channel, payload)
+                for channel, payload in self.payloads(subscriptions)]
+
+    def unsubscribe_requests(self, subscriptions: Sequence[Subscription]) -> list[bytes]:
+        return [self.request("unsubscribe", channel, payload)
+                for channel, payload in self.payloads(subscriptions)]
+
+    # ---- control messages ------------------------------------------------------------------
+
+    def handle_control(self, link: Link, raw: bytes) -> None:
+        message = json.loads(raw)
+        if not isinstance(message, dict):
+            return
+        error = message.get("error")
+        if error:
+            text = (f"{message.get('event')} {message.get('channel')} "
+                    f"(id {message.get('id')}): {error}")
+            self.errors.append(text)
+            log.warning("gateio rejected %s", text)
+
+    # ---- books -------------------------------------------------------------------------------
+
+    async def sync_book(self, link: Link, subscription: Subscription, slot: int) -> None:
+        """Gate's "how to maintain local order book": the decoder holds the updates since
+        subscribing; fetch the snapshot with its ``id``, load it and replay what was held
+        (stale updates are dropped, a snapshot older than the first held update is a gap)."""
+        body = await self.rest.get(
+            self.rest_base + ORDER_BOOK_PATH,
+            {"currency_pair": subscription.instrument.venue_symbol,
+             "limit": subscription.depth or SNAPSHOT_LIMIT, "with_id": "true"})
+        decoder = link.decoder
+        assert isinstance(decoder, GateioDecoder)
+        decoder.apply_snapshot(slot, body)
+        decoder.replay_pending(slot)
+
+    async def close(self) -> None:
+        await self.rest.close()
