@@ -28,6 +28,8 @@ VENUES: dict[str, VenueEntry] = {
     "kraken": VenueEntry("feedhandler.sim.kraken:KrakenVenue", ("spot",), ("BTC/USD", "ETH/USD")),
     "coinbase": VenueEntry("feedhandler.sim.coinbase:CoinbaseVenue", ("spot",),
                            ("BTC-USD", "ETH-USD")),
+    "gateio": VenueEntry("feedhandler.sim.gateio:GateioVenue", ("spot",),
+                         ("BTC_USDT", "ETH_USDT")),
 }
 
 

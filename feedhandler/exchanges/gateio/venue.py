@@ -27,8 +27,8 @@ from feedhandler.net.rest import RestClient
 log = logging.getLogger(__name__)
 
 WS_URL = "wss://api.gateio.ws/ws/v4/"
-REST_URL = "https://api.gateio.ws/api/v4"
-ORDER_BOOK_PATH = "/spot/order_book"
+REST_URL = "https://api.gateio.ws"
+ORDER_BOOK_PATH = "/api/v4/spot/order_book"
 
 TIMEFRAMES = ("10s", "1m", "5m", "15m", "30m", "1h", "4h", "8h", "1d", "7d", "30d")
 BOOK_DEPTHS = (100,)
