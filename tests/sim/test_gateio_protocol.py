@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import AsyncIterator
+from itertools import pairwise
 from typing import Any
 
 import pytest
@@ -68,8 +69,8 @@ async def test_each_channel_has_gate_shapes(gate: SimulatedExchange) -> None:
     gate.advance(2000)
     await asyncio.sleep(0.1)
     by_channel: dict[str, list[dict[str, Any]]] = {}
-    for payload in client.drain():
-        message = json.loads(payload)
+    for text in client.drain():
+        message = json.loads(text)
         assert message["event"] == "update"
         by_channel.setdefault(message["channel"], []).append(message["result"])
     assert set(by_channel["spot.book_ticker"][0]) == {"t", "u", "s", "b", "B", "a", "A"}
@@ -83,7 +84,7 @@ async def test_each_channel_has_gate_shapes(gate: SimulatedExchange) -> None:
     assert all(int(c["t"]) % 10 == 0 for c in candles)
     depth = by_channel["spot.order_book_update"]
     assert set(depth[0]) == {"t", "e", "E", "s", "U", "u", "b", "a"}
-    assert all(later["U"] == earlier["u"] + 1 for earlier, later in zip(depth, depth[1:]))
+    assert all(later["U"] == earlier["u"] + 1 for earlier, later in pairwise(depth))
 
 
 async def test_errors_carry_gate_codes(gate: SimulatedExchange) -> None:

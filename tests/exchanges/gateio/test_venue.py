@@ -4,6 +4,7 @@ messages, and the book sync procedure against a stand-in link and REST client.""
 import inspect
 import json
 import time
+from collections.abc import Mapping
 
 import pytest
 
@@ -116,11 +117,11 @@ async def test_sync_book_fetches_the_snapshot_with_id_and_replays_what_was_held(
     decoder.feed(held)
     requests = []
 
-    async def get(url: str, params: dict) -> bytes:
+    async def get(url: str, params: Mapping[str, str | int] | None = None) -> bytes:
         requests.append((url, params))
         return b'{"id":10,"current":1,"update":1,"bids":[["1","1"]],"asks":[["2","1"]]}'
 
-    adapter.rest.get = get  # type: ignore[method-assign]
+    adapter.rest.get = get  # type: ignore[method-assign]  # a stand-in REST client
     await adapter.sync_book(StubLink(decoder), Subscription(Channel.BOOK, BTC), slot)
     assert requests == [("http://127.0.0.1:9/api/v4/spot/order_book",
                          {"currency_pair": "BTC_USDT", "limit": 100, "with_id": "true"})]
