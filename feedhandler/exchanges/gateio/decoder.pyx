@@ -6,9 +6,10 @@ spot.pong (see docs/venues/gateio.md).
 Every message is ``{"time", "time_ms", "channel", "event", "result"}``; only ``"update"``
 events carry market data, anything else with a ``result`` or a non-null ``error`` is queued
 for the adapter. Numbers are decimal strings read from their raw token into exact fixed
-point. Fields that precede the symbol are kept as raw tokens and parsed once the symbol (and
-so the slot's scales) is known, so no field order is assumed except for depth levels, which
-Gate sends after ``s``, ``U`` and ``u``.
+point. Inside a ``result``, fields that precede the symbol are kept as raw tokens and parsed
+once the symbol (and so the slot's scales) is known, so no order is assumed there except for
+depth levels, which Gate sends after ``s``, ``U`` and ``u``; in the envelope ``channel`` and
+``event`` precede ``result``, as Gate sends them.
 
 Depth follows Gate's "how to maintain local order book", enforced here in C: after the REST
 snapshot with ``id``, updates with ``u < id + 1`` are dropped, the first applied one needs
