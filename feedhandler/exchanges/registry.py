@@ -87,4 +87,4 @@ register(VenueInfo("kraken", "Kraken spot", "spot", kraken.KrakenVenue, ALL_CHAN
                    book_integrity="WebSocket snapshot + CRC32 of the top 10 levels per message"))
 register(VenueInfo("gateio", "Gate.io spot", "spot", gateio.GateioVenue, ALL_CHANNELS,
                    gateio.TIMEFRAMES, gateio.BOOK_DEPTHS,
-                   book_integrity="REST snapshot id + U/u update-id continuity"))
+                   book_integrity="REST snapshot id (spot.obu: full push) + U/u continuity"))

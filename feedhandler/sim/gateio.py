@@ -3,15 +3,17 @@ snapshot the book sync needs.
 
 Facts and their sources are in docs/venues/gateio.md. Topics are ``channel:payload`` with the
 request's payload items joined by ``:`` in the venue's order, e.g.
-``spot.order_book_update:BTC_USDT:100ms`` or ``spot.candlesticks:1m:BTC_USDT``; a trades or
-tickers request naming several pairs subscribes one topic per pair.
+``spot.order_book_update:BTC_USDT:100ms``, ``spot.candlesticks:1m:BTC_USDT`` or
+``spot.obu:ob.BTC_USDT.50``; a trades or tickers request naming several pairs subscribes one
+topic per pair. A ``spot.obu`` subscription starts with a full push of the top levels; its
+updates carry what changed within them (levels that leave the top are deleted).
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Literal
 
 from feedhandler.sim.market import (
@@ -43,6 +45,7 @@ INTERVALS_MS = {
 UPDATE_SPEEDS = ("20ms", "100ms", "1000ms")
 """spot.order_book_update intervals accepted; every one publishes each book change here."""
 PAIR_CHANNELS = ("spot.trades", "spot.book_ticker", "spot.tickers")
+OBU_LEVELS = (50, 400)
 ORDER_BOOK_PATH = "/api/v4/spot/order_book"
 DEFAULT_SNAPSHOT_LIMIT = 10
 MAX_SNAPSHOT_LIMIT = 100
@@ -71,6 +74,15 @@ class GateioRequest:
 
     session: GateioSession
     message: dict[str, object]
+
+
+@dataclass
+class _TopView:
+    """What a spot.obu topic has published: the top levels as last sent and the last ``u``."""
+
+    bids: dict[int, int] = field(default_factory=dict)
+    asks: dict[int, int] = field(default_factory=dict)
+    last: int = 0
 
 
 class _Listing:
@@ -110,6 +122,9 @@ class GateioVenue(Venue):
         self._listings = {symbol: _Listing(InstrumentSpec(
             symbol, *_LISTINGS.get(symbol, _GENERIC_LISTING))) for symbol in symbols}
         self._interval_names = {ms: name for name, ms in INTERVALS_MS.items()}
+        self._obu_topics = {symbol: tuple(f"spot.obu:ob.{symbol}.{levels}"
+                                          for levels in OBU_LEVELS) for symbol in symbols}
+        self._views: dict[str, _TopView] = {}
         self._connections = 0
         self._now_ms = MarketConfig.start_ms
         """Simulated time of the latest event, for replies that carry no event."""
@@ -165,6 +180,8 @@ class GateioVenue(Venue):
             return len(items) == 2 and items[0] in self._listings and items[1] in UPDATE_SPEEDS
         if channel == "spot.candlesticks":
             return len(items) == 2 and items[0] in INTERVALS_MS and items[1] in self._listings
+        if channel == "spot.obu":
+            return len(items) == 1 and any(topic in names for names in self._obu_topics.values())
         return False
 
     def _reply(self, request: ClientRequest, tail: str, channel: str | None = None,
@@ -207,7 +224,8 @@ class GateioVenue(Venue):
         symbol = event.symbol
         self._now_ms = event.ts_ms
         if type(event) is BookUpdate:
-            return tuple(f"spot.order_book_update:{symbol}:{speed}" for speed in UPDATE_SPEEDS)
+            return (*(f"spot.order_book_update:{symbol}:{speed}" for speed in UPDATE_SPEEDS),
+                    *self._obu_topics[symbol])
         if type(event) is Trade:
             # remembered whether subscribed or not: spot.tickers repeats the statistics
             self._listings[symbol].record(event)
@@ -221,6 +239,9 @@ class GateioVenue(Venue):
                corrupt_checksum: bool = False) -> bytes:
         listing = self._listings[event.symbol]
         channel = topic.partition(":")[0]
+        if channel == "spot.obu":
+            assert isinstance(event, BookUpdate)
+            return self._obu_update(listing, topic, event, market)
         if type(event) is BookUpdate:
             result = self._depth(listing, event)
         elif type(event) is Trade:
@@ -233,6 +254,37 @@ class GateioVenue(Venue):
             result = self._candle(listing, event)
         return (f'{{"time":{event.ts_ms // 1000},"time_ms":{event.ts_ms},"channel":"{channel}",'
                 f'"event":"update","result":{result}}}').encode()
+
+    def initial_frames(self, state: object, topic: str, market: Market) -> list[bytes]:
+        """A spot.obu subscription starts with a full push of the current top levels."""
+        if not topic.startswith("spot.obu:"):
+            return []
+        pair, levels = _obu_parts(topic)
+        listing = self._listings[pair]
+        book = market.book(pair)
+        bids, asks = book.snapshot().top(levels)
+        self._views[topic] = _TopView(dict(bids), dict(asks), book.update_id)
+        return [(f'{{"channel":"spot.obu","result":{{"t":{market.now_ms},"full":true,'
+                 f'"s":"{topic.partition(":")[2]}","u":{book.update_id},'
+                 f'"b":[{listing.levels(bids)}],"a":[{listing.levels(asks)}]}},'
+                 f'"time_ms":{market.now_ms}}}').encode()]
+
+    def _obu_update(self, listing: _Listing, topic: str, event: BookUpdate,
+                    market: Market) -> bytes:
+        """The changes of the top levels since the topic's last push, numbered on from it."""
+        view = self._views.setdefault(topic, _TopView())
+        bids, asks = market.book(event.symbol).snapshot().top(_obu_parts(topic)[1])
+        changes = []
+        for sent, now in ((view.bids, dict(bids)), (view.asks, dict(asks))):
+            changed = [(p, q) for p, q in now.items() if sent.get(p) != q]
+            changed.extend((p, 0) for p in sent if p not in now)
+            sent.clear()
+            sent.update(now)
+            changes.append(listing.levels(changed))
+        first, view.last = view.last + 1, event.last_update_id
+        return (f'{{"channel":"spot.obu","result":{{"t":{event.ts_ms},'
+                f'"s":"{topic.partition(":")[2]}","U":{first},"u":{event.last_update_id},'
+                f'"b":[{changes[0]}],"a":[{changes[1]}]}},"time_ms":{event.ts_ms}}}').encode()
 
     @staticmethod
     def _depth(listing: _Listing, event: BookUpdate) -> str:
@@ -305,6 +357,12 @@ class GateioVenue(Venue):
 def _invalid(body: GateioRequest, detail: str) -> ClientRequest:
     return ClientRequest(RequestKind.INVALID, body.message.get("id"),
                          error=ErrorReason.INVALID_REQUEST, detail=detail, body=body)
+
+
+def _obu_parts(topic: str) -> tuple[str, int]:
+    """``spot.obu:ob.BTC_USDT.50`` -> (``BTC_USDT``, 50)."""
+    pair, _, levels = topic.partition(":")[2].removeprefix("ob.").rpartition(".")
+    return pair, int(levels)
 
 
 def _rest_error(label: str, message: str) -> HttpResponse:

@@ -15,10 +15,16 @@ Depth follows Gate's "how to maintain local order book", enforced here in C: aft
 snapshot with ``id``, updates with ``u < id + 1`` are dropped, the first applied one needs
 ``U <= id + 1 <= u`` and every later one ``U == previous u + 1``; anything else withdraws the
 book and asks for a resync. A message flagged ``"full": true`` replaces the book outright.
+
+``spot.obu`` (order book v2, symbol ``ob.<pair>.<levels>``) needs no REST call: its first
+push is ``"full": true``, which is loaded even while the book waits (and counted, so the
+adapter's ``sync_book`` sees it and makes the book live), and every later push must have
+``U == previous u + 1``.
 """
 
 from libc.stdint cimport int32_t, int64_t
-from libc.string cimport memchr
+from libc.stdlib cimport free, realloc
+from libc.string cimport memchr, memcmp
 from libcpp cimport bool as cbool
 from libcpp.string_view cimport string_view
 from cython.operator cimport dereference as deref, preincrement as inc
@@ -70,6 +76,7 @@ cdef enum ChannelKind:
     CHANNEL_TICKERS = 4
     CHANNEL_CANDLES = 5
     CHANNEL_PONG = 6
+    CHANNEL_OBU = 7
 
 cdef enum Verdict:
     VERDICT_APPLY = 0
@@ -94,6 +101,8 @@ cdef inline int channel_kind(string_view name) noexcept nogil:
         return CHANNEL_CANDLES
     if key_is(name, "spot.pong", 9):
         return CHANNEL_PONG
+    if key_is(name, "spot.obu", 8):
+        return CHANNEL_OBU
     return CHANNEL_UNKNOWN
 
 
@@ -117,6 +126,19 @@ cdef inline int interval_seconds(const char* p, size_t n) noexcept nogil:
     return 0
 
 
+cdef inline size_t obu_pair(string_view name, const char** pair) noexcept nogil:
+    """``ob.BTC_USDT.50`` -> ``BTC_USDT`` (its length; 0 when not that form)."""
+    cdef size_t end = name.size()
+    if end < 5 or memcmp(name.data(), b"ob.", 3) != 0:
+        return 0
+    while end > 3 and name[end - 1] != b'.':
+        end -= 1
+    if end <= 4:
+        return 0
+    pair[0] = name.data() + 3
+    return end - 4
+
+
 cdef inline int token_decimal(string_view token, int scale, int64_t* out) noexcept nogil:
     """A number kept as its raw token until its scale was known; an absent one is EMPTY."""
     return parse_json_decimal(token.data(), token.size(), scale, out)
@@ -124,6 +146,31 @@ cdef inline int token_decimal(string_view token, int scale, int64_t* out) noexce
 
 cdef class GateioDecoder(Decoder):
     """Decodes Gate.io spot v4 public channels into the rings and books."""
+
+    def __dealloc__(self):
+        free(self.full_loads)
+
+    def add_instrument(self, key, int instrument, int price_scale, int size_scale,
+                       OrderBook book=None) -> int:
+        cdef int32_t slot = Decoder.add_instrument(self, key, instrument, price_scale,
+                                                   size_scale, book)
+        cdef int32_t capacity = max(8, self.full_capacity)
+        cdef int64_t* grown
+        if slot >= self.full_capacity:
+            while capacity <= slot:
+                capacity *= 2
+            grown = <int64_t*>realloc(self.full_loads, capacity * sizeof(int64_t))
+            if grown == NULL:
+                raise MemoryError()
+            self.full_loads = grown
+            self.full_capacity = capacity
+        self.full_loads[slot] = 0
+        return slot
+
+    def full_count(self, int slot) -> int:
+        """How many ``spot.obu`` full pushes were loaded into the slot's book."""
+        self._check_slot(slot)
+        return self.full_loads[slot]
 
     cdef int decode(self, const char* buf, size_t n, int64_t ts_receive) except -1:
         cdef document doc
@@ -133,7 +180,7 @@ cdef class GateioDecoder(Decoder):
         cdef string_view key, text
         cdef json_type kind = json_type.null
         cdef int channel = CHANNEL_UNKNOWN
-        cdef bint channel_seen = False, update = False
+        cdef bint channel_seen = False, event_seen = False, update = False
         cdef int64_t time_ms = 0
         if self.json.iterate(buf, n, n + SIMDJSON_PADDING).get(doc) != SUCCESS:
             return self.fail("not JSON")
@@ -158,6 +205,7 @@ cdef class GateioDecoder(Decoder):
             elif key_is(key, "event", 5):
                 if f.val().get_string().get(text) != SUCCESS:
                     return self.fail("event is not a string")
+                event_seen = True
                 update = key_is(text, "update", 6)
             elif key_is(key, "error", 5):
                 if f.val().type().get(kind) != SUCCESS:
@@ -167,15 +215,17 @@ cdef class GateioDecoder(Decoder):
             elif key_is(key, "result", 6):
                 if not channel_seen:
                     return self.fail("result before channel")
-                if not update:
+                # spot.obu pushes carry no event field
+                if not (update or (channel == CHANNEL_OBU and not event_seen)):
                     return self.queue_control(buf, n)
                 if channel == CHANNEL_UNKNOWN:
                     self.unknown += 1
                     return 0
                 if f.val().get_object().get(result) != SUCCESS:
                     return self.fail("update result is not an object")
-                if channel == CHANNEL_DEPTH:
-                    return self.decode_depth(result, buf, n, ts_receive)
+                if channel == CHANNEL_DEPTH or channel == CHANNEL_OBU:
+                    return self.decode_depth(result, channel == CHANNEL_OBU, buf, n,
+                                             ts_receive)
                 if channel == CHANNEL_TRADES:
                     return self.decode_trade(result, time_ms * MS, ts_receive)
                 if channel == CHANNEL_BOOK_TICKER:
@@ -189,11 +239,15 @@ cdef class GateioDecoder(Decoder):
 
     # ---- order book --------------------------------------------------------------------------
 
-    cdef int decode_depth(self, od_object& result, const char* buf, size_t n,
+    cdef int decode_depth(self, od_object& result, bint obu, const char* buf, size_t n,
                           int64_t ts_receive) except -1:
+        """spot.order_book_update, or with ``obu`` spot.obu (same fields, ``s`` is
+        ``ob.<pair>.<levels>``)."""
         cdef object_iterator it, end
         cdef field f
         cdef string_view key, text
+        cdef const char* pair = NULL
+        cdef size_t pair_length
         cdef int32_t slot = -1
         cdef int64_t first = -1, last = -1, t = 0
         cdef int status, verdict = VERDICT_APPLY
@@ -212,7 +266,7 @@ cdef class GateioDecoder(Decoder):
                     if slot < 0 or last < 0 or (first < 0 and not full):
                         return self.fail("depth levels before s, U or u")
                     judged = True
-                    verdict = self.depth_verdict(slot, first, last, full, buf, n)
+                    verdict = self.depth_verdict(slot, first, last, full, obu, buf, n)
                     if verdict == VERDICT_SKIP:
                         return 0
                     if verdict == VERDICT_RESYNC:
@@ -232,7 +286,13 @@ cdef class GateioDecoder(Decoder):
             elif key_is(key, "s", 1):
                 if f.val().get_string().get(text) != SUCCESS:
                     return self.fail("depth symbol is not a string")
-                slot = self.find_slot(text.data(), text.size())
+                if obu:
+                    pair_length = obu_pair(text, &pair)
+                    if pair_length == 0:
+                        return self.fail("spot.obu symbol is not ob.<pair>.<levels>")
+                    slot = self.find_slot(pair, pair_length)
+                else:
+                    slot = self.find_slot(text.data(), text.size())
                 if slot < 0:
                     self.unknown += 1
                     return 0
@@ -251,7 +311,7 @@ cdef class GateioDecoder(Decoder):
         if slot < 0 or last < 0 or (first < 0 and not full):
             return self.fail("depth update without s, U or u")
         if not judged:
-            verdict = self.depth_verdict(slot, first, last, full, buf, n)
+            verdict = self.depth_verdict(slot, first, last, full, obu, buf, n)
             if verdict == VERDICT_SKIP:
                 return 0
             if verdict == VERDICT_RESYNC:
@@ -266,14 +326,19 @@ cdef class GateioDecoder(Decoder):
         self.slots[slot].fresh = 0
         if book.crossed():
             return self.lose_sync(slot, "crossed book after update", False)
+        if self.slots[slot].sync != SYNC_LIVE:
+            return 0        # a spot.obu full push loaded for sync_book, not served yet
         self.mark_dirty(slot)
         return DECODED_BOOKS
 
     cdef int depth_verdict(self, int32_t slot, int64_t first, int64_t last, bint full,
-                           const char* buf, size_t n) except -1:
+                           bint obu, const char* buf, size_t n) except -1:
         cdef int64_t base
         if not self.slots[slot].has_book:
             return VERDICT_SKIP
+        if obu and full:
+            self.full_loads[slot] += 1
+            return VERDICT_APPLY
         if self.slots[slot].sync != SYNC_LIVE:
             self.hold(slot, buf, n)
             return VERDICT_SKIP
@@ -282,7 +347,7 @@ cdef class GateioDecoder(Decoder):
         base = self.book_at(slot).sequence
         if last < base + 1:
             return VERDICT_SKIP
-        if self.slots[slot].fresh:
+        if self.slots[slot].fresh and not obu:
             if not (first <= base + 1 <= last):
                 self.lose_sync(slot, f"first update U {first}..u {last} does not cover "
                                      f"snapshot id {base} + 1", False)
