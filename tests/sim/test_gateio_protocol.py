@@ -199,3 +199,37 @@ async def test_gates_book_procedure_reproduces_the_true_book() -> None:
             apply(json.loads(await client.next_text())["result"])
         truth = sim.market.book_at("BTC_USDT", last)
         assert sides == [truth.bids, truth.asks]
+
+
+async def test_obu_starts_with_a_full_push_and_its_updates_rebuild_the_true_top() -> None:
+    venue = create_venue("gateio", "spot", PAIRS)
+    async with SimulatedExchange(venue, rate=None, keepalive=None, seed=5, depth=70) as sim:
+        client = await connect(sim.ws_url)
+        client.send_json(request("subscribe", "spot.obu", ["ob.BTC_USDT.50"], 1))
+        assert (await client.next_json())["result"] == {"status": "success"}
+        first = await client.next_json()
+        assert first["channel"] == "spot.obu" and "event" not in first
+        full = first["result"]
+        assert full["full"] is True and full["s"] == "ob.BTC_USDT.50" and "U" not in full
+        assert len(full["b"]) == len(full["a"]) == 50
+        spec = sim.market.instrument("BTC_USDT")
+
+        def parsed(levels: list[list[str]]) -> dict[int, int]:
+            return {spec.price_ticks(p): spec.size_lots(q) for p, q in levels}
+
+        sides, last = [parsed(full["b"]), parsed(full["a"])], full["u"]
+        sim.advance(400)
+        await asyncio.sleep(0.1)
+        for text in client.drain():
+            push = json.loads(text)["result"]
+            assert "full" not in push and push["U"] == last + 1
+            for side, key in zip(sides, ("b", "a"), strict=True):
+                for ticks, lots in parsed(push[key]).items():
+                    if lots:
+                        side[ticks] = lots
+                    else:
+                        side.pop(ticks, None)
+            last = push["u"]
+        truth_bids, truth_asks = sim.market.book_at("BTC_USDT", last).top(50)
+        assert sides == [dict(truth_bids), dict(truth_asks)]
+        assert last == sim.market.book("BTC_USDT").update_id

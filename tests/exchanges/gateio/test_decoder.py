@@ -375,3 +375,72 @@ def test_mutated_doc_messages_never_crash(message: bytes, at: int, junk: bytes) 
     at = at % len(message)
     flags = decoder.feed(message[:at] + junk + message[at + 1:])
     assert flags & ~(TRADES | TICKERS | CANDLES | ERROR | CONTROL) == 0
+
+
+def obu(first: int | None, last: int, bids=(), asks=(), symbol: str = "ob.BTC_USDT.50",
+        full: bool = False) -> bytes:
+    """A spot.obu push in the shape of Gate's announcement 45317 (no event field)."""
+    result: dict = {"t": 1748572394325}
+    if full:
+        result["full"] = True
+    result["s"] = symbol
+    if first is not None:
+        result["U"] = first
+    result.update({"u": last, "b": [list(b) for b in bids], "a": [list(a) for a in asks]})
+    return json.dumps({"channel": "spot.obu", "result": result,
+                       "time_ms": 1748572394331}).encode()
+
+
+def test_obu_full_push_loads_a_waiting_book_without_serving_it() -> None:
+    decoder, book, slot = decoder_with_book()
+    assert decoder.feed(obu(500, 501, bids=[["9", "9"]])) == 0       # held: nothing loaded
+    assert decoder.full_count(slot) == 0 and len(decoder.pending) == 1
+    assert decoder.feed(obu(None, 510, [["1", "2"]], [["3", "4"]], full=True)) == 0
+    assert decoder.full_count(slot) == 1
+    assert not book.valid and decoder.sync_state(slot) == BookSyncState.WAITING
+    assert decoder.take_dirty() == []
+    assert levels(book, 0) == {E8: 2 * E8} and book.sequence == 510
+    assert decoder.feed(obu(511, 512, asks=[["3", "0"], ["5", "1"]])) == 0   # held
+    decoder.mark_live(slot)
+    assert decoder.replay_pending(slot) == BOOKS       # 500..501 stale, 511..512 applied
+    assert levels(book, 0) == {E8: 2 * E8} and levels(book, 1) == {5 * E8: E8}
+    assert book.sequence == 512 and book.valid
+
+
+def test_obu_updates_must_chain_exactly() -> None:
+    decoder, book, slot = decoder_with_book()
+    decoder.feed(obu(None, 510, [["1", "2"]], [["3", "4"]], full=True))
+    decoder.mark_live(slot)
+    assert decoder.feed(obu(511, 511, bids=[["2", "1"]])) == BOOKS
+    assert decoder.feed(obu(509, 511)) == 0                    # stale
+    assert decoder.feed(obu(513, 514)) == RESYNC
+    assert decoder.take_resync() == [(slot, "U 513 != previous u 511 + 1")]
+    assert decoder.full_count(slot) == 1
+    assert decoder.feed(obu(None, 600, [["1", "1"]], [["2.5", "1"]], full=True)) == 0
+    assert decoder.full_count(slot) == 2 and levels(book, 1) == {250_000_000: E8}
+
+
+def test_obu_full_push_replaces_a_live_book() -> None:
+    decoder, book, slot = decoder_with_book()
+    decoder.feed(obu(None, 510, [["1", "2"]], [["3", "4"]], full=True))
+    decoder.mark_live(slot)
+    assert decoder.feed(obu(None, 700, [["2", "1"]], [["4", "1"]], full=True)) == BOOKS
+    assert levels(book, 0) == {2 * E8: E8} and levels(book, 1) == {4 * E8: E8}
+    assert book.sequence == 700
+
+
+@pytest.mark.parametrize("symbol", ["BTC_USDT", "ob.BTC_USDT", "ob..50", "xx.BTC_USDT.50"])
+def test_obu_symbols_must_be_ob_pair_levels(symbol: str) -> None:
+    decoder, _, _ = decoder_with_book()
+    assert decoder.feed(obu(None, 5, symbol=symbol, full=True)) == ERROR
+    assert "ob.<pair>.<levels>" in decoder.last_error
+
+
+def test_obu_of_an_unknown_pair_is_skipped_and_its_ack_is_control() -> None:
+    decoder, _, _ = decoder_with_book()
+    assert decoder.feed(obu(None, 5, symbol="ob.ETH_USDT.400", full=True)) == 0
+    assert decoder.unknown == 1
+    ack = (b'{"time":1748572394,"time_ms":1748572394271,"conn_id":"b61f70b2e6bcca91",'
+           b'"channel":"spot.obu","event":"subscribe","payload":["ob.BTC_USDT.50"],'
+           b'"result":{"status":"success"}}')
+    assert decoder.feed(ack) == CONTROL

@@ -142,3 +142,29 @@ async def test_garbage_is_counted_and_an_oversize_frame_renews_the_connection(si
         reason = next(u.reason for u in updates if u.status is BookStatus.INVALID)
         assert "exceeds max_message_size 100000" in reason
         assert_nothing_served_while_invalid(updates)
+
+
+async def test_obu_books_sync_in_band_and_a_lost_push_resubscribes() -> None:
+    """Depth 50 uses spot.obu: no REST call; a lost push withdraws the book until a new
+    subscription's full push, and the book equals the simulator's true top 50 levels."""
+    async with SimulatedExchange(SimGateio(symbols=tuple(PAIRS.values())), seed=4, rate=None,
+                                 depth=80) as sim:
+        fh = handler(sim)
+        books: dict[str, list[BookUpdate]] = {symbol: [] for symbol in PAIRS}
+        for symbol in PAIRS:
+            fh.subscribe_order_book("gateio", symbol, books[symbol].append, depth=50)
+        async with fh:
+            async with pumping(sim):
+                await until(lambda: all(len(updates) >= 3 for updates in books.values()))
+                sim.gap("ETH_USDT")
+                await until(lambda: healed(books["ETH-USDT"]))
+            await books_equal_the_true_books(fh, sim)
+            assert fh.book("gateio", "ETH-USDT").bid_count == 50
+            served = {symbol: list(updates) for symbol, updates in books.items()}
+        assert sim.stats["http_requests"] == 0
+        received = sim.history[0].received
+        assert (received["subscribe"], received["unsubscribe"]) == (3, 1)
+    invalid = [u for u in served["ETH-USDT"] if u.status is BookStatus.INVALID]
+    assert invalid and "!= previous u" in invalid[0].reason
+    assert_nothing_served_while_invalid(served["ETH-USDT"])
+    assert not any(u.status is BookStatus.INVALID for u in served["BTC-USDT"])

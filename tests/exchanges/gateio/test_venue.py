@@ -1,6 +1,7 @@
 """The Gate.io adapter without a socket: symbols, payloads, limits, keepalive, control
 messages, and the book sync procedure against a stand-in link and REST client."""
 
+import asyncio
 import inspect
 import json
 import time
@@ -127,4 +128,40 @@ async def test_sync_book_fetches_the_snapshot_with_id_and_replays_what_was_held(
                          {"currency_pair": "BTC_USDT", "limit": 100, "with_id": "true"})]
     assert decoder.sync_state(slot) == BookSyncState.LIVE and book.valid
     assert book.sequence == 12 and book.best_bid() == (150_000_000, 2 * 10**8)
+    await adapter.close()
+
+
+async def test_obu_books_are_subscribed_by_sync_book_and_resynced_by_resubscribing() -> None:
+    adapter = GateioVenue(full_push_timeout=2.0, requests_per_second=100)
+    decoder = adapter.new_decoder(Rings(TradeRing(), TickerRing(), CandleRing()))
+    assert isinstance(decoder, GateioDecoder)
+    book = OrderBook(8, 8, depth_limit=400)
+    slot = decoder.add_instrument("BTC_USDT", 0, 8, 8, book)
+    sub = Subscription(Channel.BOOK, BTC, depth=400)
+    trades = Subscription(Channel.TRADES, BTC)
+    assert [json.loads(p)["channel"] for p in adapter.subscribe_requests([sub, trades])] == [
+        "spot.trades"]
+    link = StubLink(decoder)
+    full = (b'{"channel":"spot.obu","result":{"t":1,"full":true,"s":"ob.BTC_USDT.400",'
+            b'"u":%d,"b":[["1","1"]],"a":[["2","1"]]},"time_ms":1}')
+
+    async def push_full_when_subscribed(u: int) -> None:
+        while not any(json.loads(m)["event"] == "subscribe" for m in link.sent):
+            await asyncio.sleep(0.01)
+        decoder.feed(full % u)
+
+    await asyncio.gather(adapter.sync_book(link, sub, slot), push_full_when_subscribed(10))
+    assert [(json.loads(m)["event"], json.loads(m)["payload"]) for m in link.sent] == [
+        ("subscribe", ["ob.BTC_USDT.400"])]
+    assert book.valid and book.sequence == 10
+    link.sent.clear()
+    decoder.mark_waiting(slot)
+    await asyncio.gather(adapter.sync_book(link, sub, slot), push_full_when_subscribed(20))
+    assert [json.loads(m)["event"] for m in link.sent] == ["unsubscribe", "subscribe"]
+    assert book.valid and book.sequence == 20
+    assert [json.loads(p)["payload"] for p in adapter.unsubscribe_requests([sub])] == [
+        ["ob.BTC_USDT.400"]]
+    link.sent.clear()
+    with pytest.raises(TimeoutError):
+        await GateioVenue(full_push_timeout=0.05).sync_book(link, sub, slot)
     await adapter.close()
