@@ -326,6 +326,8 @@ cdef class GateioDecoder(Decoder):
         self.slots[slot].fresh = 0
         if book.crossed():
             return self.lose_sync(slot, "crossed book after update", False)
+        if obu and full:
+            self.full_loads[slot] += 1      # counted only once wholly loaded
         if self.slots[slot].sync != SYNC_LIVE:
             return 0        # a spot.obu full push loaded for sync_book, not served yet
         self.mark_dirty(slot)
@@ -337,7 +339,6 @@ cdef class GateioDecoder(Decoder):
         if not self.slots[slot].has_book:
             return VERDICT_SKIP
         if obu and full:
-            self.full_loads[slot] += 1
             return VERDICT_APPLY
         if self.slots[slot].sync != SYNC_LIVE:
             self.hold(slot, buf, n)

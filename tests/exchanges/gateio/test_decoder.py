@@ -444,3 +444,12 @@ def test_obu_of_an_unknown_pair_is_skipped_and_its_ack_is_control() -> None:
            b'"channel":"spot.obu","event":"subscribe","payload":["ob.BTC_USDT.50"],'
            b'"result":{"status":"success"}}')
     assert decoder.feed(ack) == CONTROL
+
+
+def test_a_broken_obu_full_push_is_not_counted_as_loaded() -> None:
+    decoder, book, slot = decoder_with_book()
+    broken = obu(None, 510, [["1", "2"]], [["3"]], full=True)
+    assert decoder.feed(broken) == ERROR | RESYNC
+    crossed = obu(None, 511, [["5", "2"]], [["3", "1"]], full=True)
+    assert decoder.feed(crossed) == RESYNC
+    assert decoder.full_count(slot) == 0 and not book.valid
