@@ -295,10 +295,13 @@ class ModelBook:
     """Gate's "how to maintain local order book" over dicts: the reference the decoder is
     checked against."""
 
-    def __init__(self, snapshot_id: int, bids: dict[int, int], asks: dict[int, int]) -> None:
+    def __init__(self, snapshot_id: int, bids: dict[int, int], asks: dict[int, int],
+                 straddle: bool = True) -> None:
+        """``straddle``: the first update may start before ``snapshot_id + 1`` (REST
+        snapshots); a spot.obu full push wants ``U == u + 1`` from the start."""
         self.last = snapshot_id
         self.sides = (dict(bids), dict(asks))
-        self.fresh = True
+        self.fresh = straddle
         self.valid = True
 
     def apply(self, first: int, last: int, bids, asks) -> None:
@@ -326,10 +329,12 @@ stream = st.lists(st.tuples(st.sampled_from([0] * 8 + [1, -3]), st.integers(1, 4
                   max_size=40)
 
 
+@pytest.mark.parametrize("use_obu", [False, True], ids=["order_book_update", "obu"])
 @settings(max_examples=150, deadline=None)
 @given(stream, st.integers(0, 6))
-def test_generated_streams_match_the_model_book(events, snapshot_after) -> None:
+def test_generated_streams_match_the_model_book(use_obu, events, snapshot_after) -> None:
     decoder, book, slot = decoder_with_book()
+    render = obu if use_obu else depth
     messages, ranges = [], []
     next_id = 1000
     for skip, width, bids, asks in events:
@@ -337,12 +342,16 @@ def test_generated_streams_match_the_model_book(events, snapshot_after) -> None:
         last = first + width - 1
         next_id = last + 1
         ranges.append((first, last, bids, asks))
-        messages.append(depth(first, last, [[str(p), str(s)] for p, s in bids],
-                              [[str(p), str(s)] for p, s in asks]))
+        messages.append(render(first, last, [[str(p), str(s)] for p, s in bids],
+                               [[str(p), str(s)] for p, s in asks]))
     snapshot_id = 999 + snapshot_after
-    model = ModelBook(snapshot_id, {50 * E8: E8}, {150 * E8: E8})
+    model = ModelBook(snapshot_id, {50 * E8: E8}, {150 * E8: E8}, straddle=not use_obu)
     assert decoder.feed_many(messages[:3]) == 0            # held while waiting
-    decoder.apply_snapshot(slot, snapshot(snapshot_id, [["50", "1"]], [["150", "1"]]))
+    if use_obu:
+        decoder.feed(obu(None, snapshot_id, [["50", "1"]], [["150", "1"]], full=True))
+        decoder.mark_live(slot)
+    else:
+        decoder.apply_snapshot(slot, snapshot(snapshot_id, [["50", "1"]], [["150", "1"]]))
     decoder.replay_pending(slot)
     decoder.feed_many(messages[3:])
     for first, last, bids, asks in ranges:
