@@ -17,6 +17,7 @@ from feedhandler.exchanges.binance.venue import BinanceVenue
 from feedhandler.exchanges.bybit import venue as bybit
 from feedhandler.exchanges.bybit.venue import BybitVenue
 from feedhandler.exchanges.coinbase import venue as coinbase
+from feedhandler.exchanges.gateio import venue as gateio
 from feedhandler.exchanges.kraken import venue as kraken
 
 
@@ -93,3 +94,6 @@ register(VenueInfo("bybit-linear", "Bybit USDT perpetuals", "linear",
                    partial(BybitVenue, "linear"), ALL_CHANNELS, tuple(bybit.TIMEFRAMES),
                    bybit.BOOK_DEPTHS["linear"],
                    book_integrity="WebSocket snapshot + per-topic u continuity"))
+register(VenueInfo("gateio", "Gate.io spot", "spot", gateio.GateioVenue, ALL_CHANNELS,
+                   gateio.TIMEFRAMES, gateio.BOOK_DEPTHS,
+                   book_integrity="REST snapshot id (spot.obu: full push) + U/u continuity"))

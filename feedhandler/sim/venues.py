@@ -30,6 +30,8 @@ VENUES: dict[str, VenueEntry] = {
                            ("BTC-USD", "ETH-USD")),
     "bybit": VenueEntry("feedhandler.sim.bybit:BybitVenue", ("spot", "linear"),
                         ("BTCUSDT", "ETHUSDT")),
+    "gateio": VenueEntry("feedhandler.sim.gateio:GateioVenue", ("spot",),
+                         ("BTC_USDT", "ETH_USDT")),
 }
 
 

@@ -1,0 +1,206 @@
+"""Gate.io spot, WebSocket API v4: URLs, limits, subscribe payloads, keepalive, book sync.
+
+Facts and their sources are in docs/venues/gateio.md.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+from collections.abc import Sequence
+from itertools import count
+from typing import Any
+
+from feedhandler.core.decoder import Decoder
+from feedhandler.exchanges.base import (
+    Channel,
+    ConnectionLimits,
+    Heartbeat,
+    Link,
+    Rings,
+    Subscription,
+    VenueAdapter,
+)
+from feedhandler.exchanges.gateio.decoder import GateioDecoder
+from feedhandler.net.ratelimit import RateLimiter
+from feedhandler.net.rest import RestClient
+
+log = logging.getLogger(__name__)
+
+WS_URL = "wss://api.gateio.ws/ws/v4/"
+REST_URL = "https://api.gateio.ws"
+ORDER_BOOK_PATH = "/api/v4/spot/order_book"
+
+TIMEFRAMES = ("10s", "1m", "5m", "15m", "30m", "1h", "4h", "8h", "1d", "7d", "30d")
+OBU_DEPTHS = (50, 400)         # spot.obu levels; a book of one of these depths uses spot.obu
+BOOK_DEPTHS = (50, 100, 400)
+SNAPSHOT_LIMIT = 100          # the depth of the REST snapshot Gate's sync procedure asks for
+UPDATE_SPEED = "100ms"        # spot.order_book_update push interval
+OBU_CHANNEL = "spot.obu"
+FULL_PUSH_POLL = 0.01         # seconds between looks at the decoder while a full push is due
+
+CHANNEL_NAMES = {
+    Channel.TICKER: "spot.book_ticker",
+    Channel.TRADES: "spot.trades",
+    Channel.BOOK: "spot.order_book_update",
+    Channel.OHLCV: "spot.candlesticks",
+}
+
+
+def uses_obu(subscription: Subscription) -> bool:
+    return subscription.channel is Channel.BOOK and subscription.depth in OBU_DEPTHS
+
+
+class GateioVenue(VenueAdapter):
+    """Gate.io spot. Every channel is subscribed by JSON request on one ``/ws/v4/`` socket;
+    the ticker channel is ``spot.book_ticker`` (best bid and ask with their sizes).
+
+    Books of the default depth (or 100) use ``spot.order_book_update`` synchronised from the
+    REST snapshot like Binance spot (buffer, snapshot with ``id``, replay). Books of depth 50
+    or 400 use ``spot.obu``, whose full push arrives in-band after the subscribe: those are
+    subscribed by ``sync_book`` rather than by ``subscribe_requests``, so the request is sent
+    only once the book is held, and a resync is an unsubscribe followed by a subscribe.
+    """
+
+    name = "gateio"
+    market = "spot"
+    timeframes = TIMEFRAMES
+    book_depths = BOOK_DEPTHS
+    channels = (Channel.TICKER, Channel.BOOK, Channel.TRADES, Channel.OHLCV)
+
+    def __init__(self, *, ws_url: str | None = None, rest_url: str | None = None,
+                 verify_tls: bool = True, requests_per_second: float = 5.0,
+                 full_push_timeout: float = 10.0) -> None:
+        self.url = ws_url or WS_URL
+        self.rest_base = (rest_url or REST_URL).rstrip("/")
+        self.limits = ConnectionLimits(streams_per_connection=200, args_per_request=20,
+                                       requests_per_second=requests_per_second,
+                                       max_connections=20)
+        # WebSocket PING frames, as Gate's own demo client sends: the listener's text ping is
+        # one constant payload, while a spot.ping request is expected to carry the current time
+        self.heartbeat = Heartbeat(ping_interval=10.0, pong_timeout=5.0)
+        self.rest = RestClient(verify_tls=verify_tls)
+        self.full_push_timeout = full_push_timeout
+        # spot.obu requests leave from sync_book tasks, outside the connection's pacing
+        self.book_pacer = RateLimiter(requests_per_second, burst=1)
+        self.unsent_books: set[tuple[Any, ...]] = set()
+        self.request_ids = count(1)
+        self.errors: list[str] = []
+
+    def ws_url(self, subscriptions: Sequence[Subscription]) -> str:
+        return self.url
+
+    def venue_symbol(self, symbol: str) -> str:
+        """``BTC-USDT`` (or ``BTC/USDT``) -> ``BTC_USDT``."""
+        return symbol.upper().replace("-", "_").replace("/", "_")
+
+    @staticmethod
+    def unified_symbol(venue_symbol: str) -> str:
+        """``BTC_USDT`` -> ``BTC-USDT``."""
+        return venue_symbol.upper().replace("_", "-")
+
+    def new_decoder(self, rings: Rings) -> Decoder:
+        return GateioDecoder(rings.trades, rings.tickers, rings.candles)
+
+    # ---- requests --------------------------------------------------------------------------
+
+    def request(self, event: str, channel: str, payload: Sequence[str]) -> bytes:
+        body = {"time": int(time.time()), "id": next(self.request_ids), "channel": channel,
+                "event": event, "payload": list(payload)}
+        return json.dumps(body, separators=(",", ":")).encode()
+
+    def payloads(self, subscriptions: Sequence[Subscription]) -> list[tuple[str, list[str]]]:
+        """(channel, payload) per request: trades and book tickers take many pairs in one
+        payload, a book or a candle series takes one pair and its parameter."""
+        grouped: dict[str, list[str]] = {}
+        single: list[tuple[str, list[str]]] = []
+        for sub in subscriptions:
+            channel = CHANNEL_NAMES[sub.channel]
+            pair = sub.instrument.venue_symbol
+            if uses_obu(sub):
+                single.append(self.obu_payload(sub))
+            elif sub.channel is Channel.BOOK:
+                single.append((channel, [pair, UPDATE_SPEED]))
+            elif sub.channel is Channel.OHLCV:
+                assert sub.timeframe is not None
+                single.append((channel, [sub.timeframe, pair]))
+            else:
+                grouped.setdefault(channel, []).append(pair)
+        return [*grouped.items(), *single]
+
+    @staticmethod
+    def obu_payload(subscription: Subscription) -> tuple[str, list[str]]:
+        return OBU_CHANNEL, [f"ob.{subscription.instrument.venue_symbol}.{subscription.depth}"]
+
+    def subscribe_requests(self, subscriptions: Sequence[Subscription]) -> list[bytes]:
+        self.unsent_books.update(s.key for s in subscriptions if uses_obu(s))
+        return [self.request("subscribe", channel, payload) for channel, payload
+                in self.payloads([s for s in subscriptions if not uses_obu(s)])]
+
+    def unsubscribe_requests(self, subscriptions: Sequence[Subscription]) -> list[bytes]:
+        sent = []
+        for sub in subscriptions:
+            if uses_obu(sub) and sub.key in self.unsent_books:
+                self.unsent_books.discard(sub.key)
+            else:
+                sent.append(sub)
+        return [self.request("unsubscribe", channel, payload)
+                for channel, payload in self.payloads(sent)]
+
+    # ---- control messages ------------------------------------------------------------------
+
+    def handle_control(self, link: Link, raw: bytes) -> None:
+        message = json.loads(raw)
+        if not isinstance(message, dict):
+            return
+        error = message.get("error")
+        if error:
+            text = (f"{message.get('event')} {message.get('channel')} "
+                    f"(id {message.get('id')}): {error}")
+            self.errors.append(text)
+            log.warning("gateio rejected %s", text)
+
+    # ---- books -------------------------------------------------------------------------------
+
+    async def sync_book(self, link: Link, subscription: Subscription, slot: int) -> None:
+        """Gate's "how to maintain local order book": the decoder holds the updates since
+        subscribing; fetch the snapshot with its ``id``, load it and replay what was held
+        (stale updates are dropped, a snapshot older than the first held update is a gap).
+        A spot.obu book is (re)subscribed instead and goes live on its next full push."""
+        if uses_obu(subscription):
+            await self.sync_obu(link, subscription, slot)
+            return
+        body = await self.rest.get(
+            self.rest_base + ORDER_BOOK_PATH,
+            {"currency_pair": subscription.instrument.venue_symbol,
+             "limit": subscription.depth or SNAPSHOT_LIMIT, "with_id": "true"})
+        decoder = link.decoder
+        assert isinstance(decoder, GateioDecoder)
+        decoder.apply_snapshot(slot, body)
+        decoder.replay_pending(slot)
+
+    async def sync_obu(self, link: Link, subscription: Subscription, slot: int) -> None:
+        decoder = link.decoder
+        assert isinstance(decoder, GateioDecoder)
+        channel, payload = self.obu_payload(subscription)
+        before = decoder.full_count(slot)
+        if subscription.key not in self.unsent_books:
+            await self.book_pacer.acquire()
+            link.send(self.request("unsubscribe", channel, payload))
+        await self.book_pacer.acquire()
+        self.unsent_books.discard(subscription.key)
+        link.send(self.request("subscribe", channel, payload))
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.full_push_timeout
+        while decoder.full_count(slot) == before:
+            if loop.time() >= deadline:
+                raise TimeoutError(f"gateio: no {payload[0]} full push within "
+                                   f"{self.full_push_timeout} s")
+            await asyncio.sleep(FULL_PUSH_POLL)
+        decoder.mark_live(slot)
+        decoder.replay_pending(slot)
+
+    async def close(self) -> None:
+        await self.rest.close()
