@@ -15,6 +15,7 @@ from feedhandler.exchanges.base import Channel, VenueAdapter
 from feedhandler.exchanges.binance import venue as binance
 from feedhandler.exchanges.binance.venue import BinanceVenue
 from feedhandler.exchanges.coinbase import venue as coinbase
+from feedhandler.exchanges.htx import venue as htx
 from feedhandler.exchanges.kraken import venue as kraken
 
 
@@ -84,3 +85,6 @@ register(VenueInfo("coinbase", "Coinbase Advanced Trade", "spot", coinbase.Coinb
 register(VenueInfo("kraken", "Kraken spot", "spot", kraken.KrakenVenue, ALL_CHANNELS,
                    tuple(kraken.TIMEFRAMES), kraken.BOOK_DEPTHS,
                    book_integrity="WebSocket snapshot + CRC32 of the top 10 levels per message"))
+register(VenueInfo("htx", "HTX (Huobi) spot", "spot", htx.HtxVenue, ALL_CHANNELS,
+                   tuple(htx.TIMEFRAMES), htx.BOOK_DEPTHS,
+                   book_integrity="WebSocket req snapshot + mbp seqNum/prevSeqNum chaining"))

@@ -28,6 +28,7 @@ VENUES: dict[str, VenueEntry] = {
     "kraken": VenueEntry("feedhandler.sim.kraken:KrakenVenue", ("spot",), ("BTC/USD", "ETH/USD")),
     "coinbase": VenueEntry("feedhandler.sim.coinbase:CoinbaseVenue", ("spot",),
                            ("BTC-USD", "ETH-USD")),
+    "htx": VenueEntry("feedhandler.sim.htx:HtxVenue", ("spot",), ("btcusdt", "ethusdt")),
 }
 
 
