@@ -5,6 +5,7 @@ raw client."""
 from __future__ import annotations
 
 import asyncio
+import itertools
 import json
 from collections.abc import AsyncIterator
 from decimal import Decimal
@@ -96,7 +97,7 @@ async def test_mbp_updates_chain_and_the_req_snapshot_is_the_true_book(sim) -> N
     spec = sim.market.instrument("btcusdt")
     steps = (spec.tick_size, spec.lot_size)
     chain = [u["tick"] for u in updates]
-    assert all(b["prevSeqNum"] == a["seqNum"] for a, b in zip(chain, chain[1:], strict=False))
+    assert all(b["prevSeqNum"] == a["seqNum"] for a, b in itertools.pairwise(chain))
     seq = rep["data"]["seqNum"]
     assert any(t["prevSeqNum"] == seq for t in chain), "an update follows the snapshot"
     truth = sim.market.book_at("btcusdt", seq)
@@ -113,7 +114,7 @@ async def test_the_gap_fault_breaks_the_sequence_chain(sim) -> None:
     sim.gap("btcusdt")
     sim.advance(40)
     chain = [m["tick"] for m in await received(client) if "ch" in m]
-    breaks = [b for a, b in zip(chain, chain[1:], strict=False)
+    breaks = [b for a, b in itertools.pairwise(chain)
               if b["prevSeqNum"] != a["seqNum"]]
     assert len(breaks) == 1
     with pytest.raises(UnsupportedFault):

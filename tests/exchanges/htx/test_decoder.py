@@ -314,7 +314,7 @@ def test_unknown_topics_and_symbols_are_counted_and_skipped() -> None:
     b'{"rep":7}', b'{"id":"id9","rep":"market.btcusdt.mbp.150","status":"ok"}',
 ])
 def test_malformed_messages_fail_without_raising(payload: bytes) -> None:
-    decoder, book, _ = decoder_with_book()
+    decoder = decoder_with_book()[0]
     assert decoder.feed(payload) == ERROR
     assert decoder.errors == 1 and decoder.last_error
 
@@ -379,7 +379,7 @@ def test_generated_streams_equal_the_model_or_withdraw_the_book(stream) -> None:
 @settings(max_examples=200, deadline=None)
 @given(st.binary(max_size=200))
 def test_random_bytes_never_crash(payload: bytes) -> None:
-    decoder, book, slot = decoder_with_book()
+    decoder, book, _ = decoder_with_book()
     decoder.feed(payload)
     assert decoder.errors + decoder.unknown + len(decoder.control) <= 1
     assert not book.valid
