@@ -8,7 +8,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from itertools import count
 
 from feedhandler.core.decoder import Decoder
@@ -37,6 +37,8 @@ TIMEFRAMES: dict[str, str] = {
 BOOK_DEPTHS = (5, 20, 150, 400)
 DEFAULT_DEPTH = 150
 
+DEFAULT_SCALES = (8, 8)        # (price, size) decimals kept for symbols without an entry
+
 SNAPSHOT_POLL = 0.01            # seconds between looks at the decoder while a snapshot is due
 
 
@@ -55,11 +57,17 @@ class HtxVenue(VenueAdapter):
     book_depths = BOOK_DEPTHS
     channels = (Channel.TICKER, Channel.BOOK, Channel.TRADES, Channel.OHLCV)
 
-    def __init__(self, *, ws_url: str | None = None, requests_per_second: float = 10.0,
-                 snapshot_timeout: float = 10.0, verify_tls: bool = True) -> None:
-        """``ws_url`` is the base both endpoints hang off (``/ws``, ``/feed``). ``verify_tls``
-        is accepted like every venue's endpoint options; HTX needs no REST call."""
+    def __init__(self, *, ws_url: str | None = None,
+                 scales: Mapping[str, tuple[int, int]] | None = None,
+                 requests_per_second: float = 10.0, snapshot_timeout: float = 10.0,
+                 verify_tls: bool = True) -> None:
+        """``ws_url`` is the base both endpoints hang off (``/ws``, ``/feed``). ``scales`` sets
+        the (price, size) decimals kept per symbol, unified or HTX names: numbers with more
+        decimals are refused, not rounded. ``verify_tls`` is accepted like every venue's
+        endpoint options; HTX needs no REST call."""
         self.base = (ws_url or WS_BASE).rstrip("/")
+        self.symbol_scales = {self.venue_symbol(symbol): decimals
+                              for symbol, decimals in (scales or {}).items()}
         self.snapshot_timeout = snapshot_timeout
         self.limits = ConnectionLimits(streams_per_connection=100, args_per_request=1,
                                        requests_per_second=requests_per_second,
@@ -79,6 +87,9 @@ class HtxVenue(VenueAdapter):
     def venue_symbol(self, symbol: str) -> str:
         """``BTC-USDT`` -> ``btcusdt``."""
         return symbol.replace("-", "").replace("/", "").lower()
+
+    def scales(self, symbol: str) -> tuple[int, int, int]:
+        return (*self.symbol_scales.get(self.venue_symbol(symbol), DEFAULT_SCALES), 1)
 
     def new_decoder(self, rings: Rings) -> Decoder:
         return HtxDecoder(rings.trades, rings.tickers, rings.candles)

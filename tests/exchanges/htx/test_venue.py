@@ -24,10 +24,12 @@ def instrument(symbol: str = "BTC-USDT", id_: int = 0) -> Instrument:
 BTC, ETH = instrument("BTC-USDT", 0), instrument("ETH-USDT", 1)
 
 
-def test_symbols_registry_and_limits() -> None:
-    adapter = HtxVenue()
+def test_symbols_scales_registry_and_limits() -> None:
+    adapter = HtxVenue(scales={"BTC-USDT": (2, 15), "shibusdt": (10, 2)})
     assert adapter.venue_symbol("BTC-USDT") == "btcusdt"
     assert adapter.venue_symbol("eth/btc") == "ethbtc"
+    assert adapter.scales("btc-usdt") == (2, 15, 1) and adapter.scales("SHIB-USDT") == (10, 2, 1)
+    assert adapter.scales("ETH-USDT") == (8, 8, 1)
     assert adapter.compression == "gzip"
     assert adapter.limits.args_per_request == 1 and adapter.limits.streams_per_connection > 1
     # our own pings only when the venue, which pings every 5 s, has been silent a while
