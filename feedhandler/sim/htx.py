@@ -11,6 +11,7 @@ every change is in scope and no level ever enters or leaves a subscriber's view.
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -104,7 +105,6 @@ class HtxVenue(Venue):
         self._market_topics = {topic for listing in self._listings.values()
                                for topic in (*listing.trade_topics, *listing.bbo_topics)}
         self._market_topics.update(topic for (topic,) in self._kline_topics.values())
-        self._now_ms = 0
 
     def instruments(self) -> tuple[InstrumentSpec, ...]:
         return tuple(listing.spec for listing in self._listings.values())
@@ -153,7 +153,7 @@ class HtxVenue(Venue):
     def render_ack(self, request: ClientRequest) -> list[bytes]:
         verb = "subbed" if request.kind is RequestKind.SUBSCRIBE else "unsubbed"
         return [_json({**_id(request), "status": "ok", verb: request.topics[0],
-                       "ts": self._now_ms})]
+                       "ts": _now_ms()})]
 
     def render_list(self, request: ClientRequest, topics: list[str]) -> list[bytes]:
         return []
@@ -163,7 +163,7 @@ class HtxVenue(Venue):
         if reason is ErrorReason.UNKNOWN_TOPIC:
             detail = f"invalid topic {detail}"
         return [_json({**_id(request), "status": "error", "err-code": "bad-request",
-                       "err-msg": detail, "ts": self._now_ms})]
+                       "err-msg": detail, "ts": _now_ms()})]
 
     def render_pong(self, request: ClientRequest) -> list[bytes]:
         return [_json({"pong": request.request_id})]
@@ -198,7 +198,6 @@ class HtxVenue(Venue):
 
     def render(self, event: MarketEvent, topic: str, market: Market, *,
                corrupt_checksum: bool = False) -> bytes:
-        self._now_ms = market.now_ms
         listing = self._listings[event.symbol]
         if type(event) is BookUpdate:
             tick = (f'{{"seqNum":{event.last_update_id},"prevSeqNum":{event.prev_update_id},'
@@ -228,6 +227,10 @@ class HtxVenue(Venue):
 
     def render_malformed(self) -> bytes:
         return b'{"ch":"market.btcusdt.mbp.150","ts":1,"tick":{"bids":[[1.5,'
+
+
+def _now_ms() -> int:
+    return int(time.time() * 1000)
 
 
 def _id(request: ClientRequest) -> dict[str, object]:

@@ -32,7 +32,7 @@ cdef class HtxDecoder(Decoder):
     cdef parser json
     cdef SlotState* states
     cdef int32_t state_capacity
-    cdef readonly int64_t stale       # mbp updates dropped as not newer than the book
+    cdef readonly int64_t stale       # mbp updates and late snapshots older than a live book
     cdef int parse_topic(self, string_view name, Topic* out) noexcept nogil
     cdef int decode_data(self, od_object& top, string_view channel, const char* buf, size_t n,
                          int64_t ts_receive) except -1
