@@ -108,7 +108,7 @@ class Venue(ABC):
     """The path of the venue's public WebSocket endpoint, part of ``SimulatedExchange.ws_url``."""
     has_checksum: ClassVar[bool] = False
     compression: ClassVar[str] = "none"
-    """"gzip": every server frame is sent gzip-compressed as BINARY instead of TEXT."""
+    """"gzip": every server data frame is sent gzip-compressed as BINARY instead of TEXT."""
     keepalive: Keepalive | None = None
     incoming_limit: IncomingLimit | None = None
     max_topics: int | None = None
