@@ -22,6 +22,7 @@ from feedhandler.exchanges.base import (
     VenueAdapter,
 )
 from feedhandler.exchanges.htx.decoder import HtxDecoder
+from feedhandler.net.ratelimit import RateLimiter
 
 log = logging.getLogger(__name__)
 
@@ -73,6 +74,8 @@ class HtxVenue(VenueAdapter):
                                        requests_per_second=requests_per_second,
                                        max_connections=20)
         self.heartbeat = Heartbeat(ping_interval=15.0, pong_timeout=5.0)
+        # snapshot requests leave from sync_book tasks, outside the connection's pacing
+        self.book_pacer = RateLimiter(requests_per_second, burst=1)
         self.request_ids = count(1)
         self.errors: list[str] = []
         self.snapshot_requests: dict[str, str] = {}  # req id in flight -> refusal, "" if none
@@ -150,6 +153,7 @@ class HtxVenue(VenueAdapter):
         request_id, payload = self.request("req", self.topic(subscription))
         self.snapshot_requests[request_id] = ""
         try:
+            await self.book_pacer.acquire()
             link.send(payload)
             loop = asyncio.get_running_loop()
             deadline = loop.time() + self.snapshot_timeout
