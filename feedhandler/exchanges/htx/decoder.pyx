@@ -363,7 +363,7 @@ cdef class HtxDecoder(Decoder):
                     item_value.get_object().get(item) != SUCCESS or \
                     item.begin().get(fit) != SUCCESS or item.end().get(fend) != SUCCESS:
                 return flags | self.fail("trade is not an object")
-            trade_id = ts_ms = 0
+            trade_id = ts_ms = price = amount = 0
             side = seen = 0
             while fit != fend:
                 if deref(fit).get(f) != SUCCESS:
