@@ -113,7 +113,7 @@ cdef inline int read_aggregate(value& v, int scale, int64_t* out) noexcept nogil
     """A total HTX computes in floating point (kline amount): exact when its token fits
     ``scale``, else the double rounded to it; a DecimalStatus."""
     cdef int status = read_decimal(v, scale, out)
-    cdef double number
+    cdef double number = 0
     if status != DECIMAL_TOO_PRECISE or v.get_double().get(number) != SUCCESS:
         return status
     number *= <double>POW10[scale]
