@@ -41,7 +41,7 @@ KLINE_PERIODS_MS = {
     "60min": 3_600_000, "4hour": 14_400_000, "1day": 86_400_000, "1week": 604_800_000,
 }
 """Fixed-length kline periods (the calendar ``1mon`` and ``1year`` are not simulated)."""
-MBP_LEVELS = (150, 400)
+MBP_LEVELS = (5, 20, 150, 400)
 MARKET_PATH = "/ws"
 BOOK_PATH = "/feed"
 
@@ -52,6 +52,15 @@ _LISTINGS: dict[str, tuple[str, str, str]] = {
 }
 """Tick size, lot size and starting price; unlisted symbols get ``_GENERIC_LISTING``."""
 _GENERIC_LISTING = ("0.0001", "0.0001", "100.0000")
+
+
+@dataclass
+class _TopView:
+    """The best levels of one mbp topic as of ``update_id``: what its subscribers hold."""
+
+    update_id: int
+    bids: dict[int, int]
+    asks: dict[int, int]
 
 
 @dataclass(frozen=True)
@@ -102,6 +111,7 @@ class HtxVenue(Venue):
                               for name, ms in KLINE_PERIODS_MS.items()}
         self._book_topics = {topic: listing for listing in self._listings.values()
                              for topic in listing.mbp_topics}
+        self._views: dict[str, _TopView] = {}
         self._market_topics = {topic for listing in self._listings.values()
                                for topic in (*listing.trade_topics, *listing.bbo_topics)}
         self._market_topics.update(topic for (topic,) in self._kline_topics.values())
@@ -200,9 +210,9 @@ class HtxVenue(Venue):
                corrupt_checksum: bool = False) -> bytes:
         listing = self._listings[event.symbol]
         if type(event) is BookUpdate:
+            bids, asks = self._top_changes(topic, event, market)
             tick = (f'{{"seqNum":{event.last_update_id},"prevSeqNum":{event.prev_update_id},'
-                    f'"bids":[{listing.levels(event.bids)}],'
-                    f'"asks":[{listing.levels(event.asks)}]}}')
+                    f'"bids":[{listing.levels(bids)}],"asks":[{listing.levels(asks)}]}}')
         elif type(event) is Trade:
             tick = (f'{{"id":{event.trade_id},"ts":{event.ts_ms},"data":[{{'
                     f'"id":{event.trade_id}0001,"ts":{event.ts_ms},"tradeId":{event.trade_id},'
@@ -222,11 +232,36 @@ class HtxVenue(Venue):
                     f'"vol":{listing.notional(event.notional)},"count":{event.trade_count}}}')
         return f'{{"ch":"{topic}","ts":{event.ts_ms},"tick":{tick}}}'.encode()
 
+    def _top_changes(self, topic: str, event: BookUpdate, market: Market
+                     ) -> tuple[list[PriceLevel], list[PriceLevel]]:
+        """What changed within the topic's best levels; every book event yields a message,
+        possibly empty, so the topic's ``prevSeqNum`` chain has no holes of its own."""
+        levels = int(topic.rsplit(".", 1)[1])
+        view = self._views.get(topic)
+        if view is None or view.update_id != event.prev_update_id:
+            before = market.book_at(event.symbol, event.prev_update_id).top(levels)
+            view = _TopView(event.prev_update_id, dict(before[0]), dict(before[1]))
+        book = market.book(event.symbol)
+        bids = {price: book.bids[price] for price in book.bid_prices[-levels:]}
+        asks = {price: book.asks[price] for price in book.ask_prices[:levels]}
+        changes = (_changes(view.bids, bids, reverse=True), _changes(view.asks, asks))
+        self._views[topic] = _TopView(event.last_update_id, bids, asks)
+        return changes
+
     def http(self, request: HttpRequest, market: Market) -> HttpResponse | None:
         return None
 
     def render_malformed(self) -> bytes:
         return b'{"ch":"market.btcusdt.mbp.150","ts":1,"tick":{"bids":[[1.5,'
+
+
+def _changes(sent: dict[int, int], top: dict[int, int],
+             reverse: bool = False) -> list[PriceLevel]:
+    """Levels whose size differs between what was sent and the new top, best first; a level no
+    longer in the top gets size 0."""
+    changed = [(price, size) for price, size in top.items() if sent.get(price) != size]
+    changed += [(price, 0) for price in sent if price not in top]
+    return sorted(changed, reverse=reverse)
 
 
 def _now_ms() -> int:

@@ -63,7 +63,8 @@ async def test_acks_are_gzip_binary_and_shaped_like_htx(sim) -> None:
     ("/ws", {"sub": BOOK, "id": "id3"}, f"topic {BOOK} is not served on /ws"),
     ("/feed", {"sub": "market.btcusdt.bbo", "id": "id3"},
      "topic market.btcusdt.bbo is not served on /feed"),
-    ("/feed", {"req": "market.btcusdt.mbp.5", "id": "id3"}, "invalid topic market.btcusdt.mbp.5"),
+    ("/feed", {"req": "market.btcusdt.mbp.10", "id": "id3"},
+     "invalid topic market.btcusdt.mbp.10"),
     ("/ws", {"ping": "soon", "id": "id3"}, "invalid ping"),
     ("/ws", {"hello": 1, "id": "id3"}, "invalid request"),
 ])
@@ -104,6 +105,34 @@ async def test_mbp_updates_chain_and_the_req_snapshot_is_the_true_book(sim) -> N
     assert units(rep["data"]["bids"], steps) == truth.bids
     assert units(rep["data"]["asks"], steps) == truth.asks
     assert all(u["ch"] == BOOK and isinstance(u["ts"], int) for u in updates)
+
+
+@pytest.mark.parametrize("levels", [5, 20])
+async def test_a_top_n_topic_applied_to_its_snapshot_is_the_true_top_of_book(sim, levels) -> None:
+    topic = f"market.btcusdt.mbp.{levels}"
+    client = await connect(sim.ws_url + "/feed")
+    client.send_json({"sub": topic, "id": "id1"})
+    await client.next_json()
+    client.send_json({"req": topic, "id": "id2"})
+    rep = await client.next_json()
+    spec = sim.market.instrument("btcusdt")
+    steps = (spec.tick_size, spec.lot_size)
+    book = [units(rep["data"]["bids"], steps), units(rep["data"]["asks"], steps)]
+    last = rep["data"]["seqNum"]
+    sim.advance(300)
+    for message in await received(client):
+        tick = message["tick"]
+        assert tick["prevSeqNum"] == last and message["ch"] == topic
+        last = tick["seqNum"]
+        for side, key in ((0, "bids"), (1, "asks")):
+            for price, size in units(tick[key], steps).items():
+                if size:
+                    book[side][price] = size
+                else:
+                    del book[side][price]
+            assert len(book[side]) <= levels
+    bids, asks = sim.market.book("btcusdt").snapshot().top(levels)
+    assert book == [dict(bids), dict(asks)] and last == sim.market.book("btcusdt").update_id
 
 
 async def test_the_gap_fault_breaks_the_sequence_chain(sim) -> None:

@@ -78,6 +78,21 @@ async def test_a_lost_mbp_update_withdraws_the_book_and_it_resyncs(sim) -> None:
     assert len(sim.history) == 1, "a gap resyncs on the same connection"
 
 
+async def test_top_5_and_top_20_books_equal_the_true_top_of_book_across_a_gap(sim) -> None:
+    fh = handler(sim)
+    books: dict[str, list[BookUpdate]] = {symbol: [] for symbol in PAIRS}
+    for symbol, depth in zip(PAIRS, (5, 20), strict=True):
+        fh.subscribe_order_book("htx", symbol, books[symbol].append, depth=depth)
+    async with fh:
+        async with pumping(sim):
+            await until(lambda: all(len(updates) >= 5 for updates in books.values()))
+            sim.gap("ethusdt")
+            await until(lambda: healed(books["ETH-USDT"]))
+        await books_equal_the_true_books(fh, sim)
+        assert [fh.book("htx", symbol).depth_limit for symbol in PAIRS] == [5, 20]
+    assert_nothing_served_while_invalid(books["ETH-USDT"])
+
+
 async def test_a_dropped_connection_is_renewed_and_every_book_resynced(sim) -> None:
     fh = handler(sim)
     books = record_books(fh)
