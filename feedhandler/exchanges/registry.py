@@ -18,6 +18,7 @@ from feedhandler.exchanges.bybit import venue as bybit
 from feedhandler.exchanges.bybit.venue import BybitVenue
 from feedhandler.exchanges.coinbase import venue as coinbase
 from feedhandler.exchanges.gateio import venue as gateio
+from feedhandler.exchanges.htx import venue as htx
 from feedhandler.exchanges.kraken import venue as kraken
 
 
@@ -97,3 +98,6 @@ register(VenueInfo("bybit-linear", "Bybit USDT perpetuals", "linear",
 register(VenueInfo("gateio", "Gate.io spot", "spot", gateio.GateioVenue, ALL_CHANNELS,
                    gateio.TIMEFRAMES, gateio.BOOK_DEPTHS,
                    book_integrity="REST snapshot id (spot.obu: full push) + U/u continuity"))
+register(VenueInfo("htx", "HTX (Huobi) spot", "spot", htx.HtxVenue, ALL_CHANNELS,
+                   tuple(htx.TIMEFRAMES), htx.BOOK_DEPTHS,
+                   book_integrity="WebSocket req snapshot + mbp seqNum/prevSeqNum chaining"))

@@ -8,6 +8,7 @@ batches, so that a flood is limited by the generator rather than by per-frame ov
 from __future__ import annotations
 
 import asyncio
+import gzip
 import math
 import socket
 import struct
@@ -44,6 +45,7 @@ FLOOD = math.inf
 """``rate`` value meaning: publish as fast as the clients read."""
 
 OPCODE_TEXT = 0x81
+OPCODE_BINARY = 0x82
 OPCODE_CLOSE = 0x88
 OPCODE_PING = 0x89
 OPCODE_PONG = 0x8A
@@ -87,6 +89,7 @@ class SimConnection(WSListener):
         self.pending_corruptions: set[str] = set()
         self.reject_next_subscribe: str | None = None
         self._exchange = exchange
+        self._gzip = exchange.venue.compression == "gzip"
         self._initial_topics = session.topics
         self._transport: WSTransport | None = None
         self._raw: asyncio.Transport | None = None
@@ -143,10 +146,16 @@ class SimConnection(WSListener):
         self.flush()
 
     def send_text(self, payload: bytes) -> None:
-        """Queue one text frame; written once ``frames_per_write`` frames are queued or on flush."""
-        length = len(payload)
+        """Queue one text frame (gzip'd BINARY for a venue whose ``compression`` is "gzip");
+        written once ``frames_per_write`` frames are queued or on flush."""
         out = self._out
-        out += _SHORT_TEXT_HEADERS[length] if length < 126 else frame_header(OPCODE_TEXT, length)
+        if self._gzip:
+            payload = gzip.compress(payload, compresslevel=1, mtime=0)
+            out += frame_header(OPCODE_BINARY, len(payload))
+        else:
+            length = len(payload)
+            out += _SHORT_TEXT_HEADERS[length] if length < 126 \
+                else frame_header(OPCODE_TEXT, length)
         out += payload
         self._out_frames += 1
         if self._out_frames >= self._exchange.frames_per_write:
@@ -538,8 +547,10 @@ class SimulatedExchange:
         if kind is RequestKind.PING:
             return [] if conn.refuse_pings else venue.render_pong(request)
         if kind is RequestKind.PONG:
-            self._on_pong(conn, None)
+            self._on_pong(conn, request.body if isinstance(request.body, bytes) else None)
             return []
+        if kind is RequestKind.QUERY:
+            return venue.handle_query(conn.state, request, self.market)
         if kind is RequestKind.OTHER:
             return venue.handle_other(conn.state, request)
         return venue.render_error(request, request.error or ErrorReason.INVALID_REQUEST,

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gzip
 import json
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
@@ -71,7 +72,8 @@ async def pumping(sim: SimulatedExchange, steps: int = 5,
 
 
 class RawClient(WSListener):
-    """Records text payloads, pings, pongs and the close frame a server sends."""
+    """Records text payloads, pings, pongs and the close frame a server sends; gzip'd BINARY
+    payloads are inflated into ``texts`` too, and counted in ``binary_frames``."""
 
     def __init__(self) -> None:
         super().__init__()
@@ -79,6 +81,7 @@ class RawClient(WSListener):
         self.texts: asyncio.Queue[bytes] = asyncio.Queue()
         self.pongs: asyncio.Queue[bytes] = asyncio.Queue()
         self.pings: list[bytes] = []
+        self.binary_frames = 0
         self.close_code: int | None = None
         self.close_reason = ""
         self.disconnected = asyncio.Event()
@@ -89,6 +92,9 @@ class RawClient(WSListener):
     def on_ws_frame(self, transport: WSTransport, frame: WSFrame) -> None:
         if frame.msg_type is WSMsgType.TEXT:
             self.texts.put_nowait(frame.get_payload_as_bytes())
+        elif frame.msg_type is WSMsgType.BINARY:
+            self.binary_frames += 1
+            self.texts.put_nowait(gzip.decompress(frame.get_payload_as_bytes()))
         elif frame.msg_type is WSMsgType.PING:
             self.pings.append(frame.get_payload_as_bytes())
         elif frame.msg_type is WSMsgType.PONG:

@@ -24,6 +24,7 @@ class RequestKind(Enum):
     LIST = "list"
     PING = "ping"
     PONG = "pong"
+    QUERY = "query"
     OTHER = "other"
     INVALID = "invalid"
 
@@ -46,7 +47,8 @@ class ClientRequest:
     error: ErrorReason | None = None
     detail: str = ""
     body: object = None
-    """The decoded message, for venue-specific requests (``RequestKind.OTHER``)."""
+    """The decoded message, for venue-specific requests (``RequestKind.OTHER``, ``QUERY``);
+    for a ``PONG``, the echoed ping payload as bytes when the venue's pong carries one."""
 
 
 @dataclass(frozen=True)
@@ -106,6 +108,8 @@ class Venue(ABC):
     """The path of the venue's public WebSocket endpoint, part of ``SimulatedExchange.ws_url``
     (an instance may set its own when the path depends on the market)."""
     has_checksum: ClassVar[bool] = False
+    compression: ClassVar[str] = "none"
+    """"gzip": every server data frame is sent gzip-compressed as BINARY instead of TEXT."""
     keepalive: Keepalive | None = None
     incoming_limit: IncomingLimit | None = None
     max_topics: int | None = None
@@ -168,6 +172,12 @@ class Venue(ABC):
 
     def handle_other(self, state: object, request: ClientRequest) -> list[bytes]:
         """Handle a venue-specific request (``RequestKind.OTHER``); return the replies."""
+        return []
+
+    def handle_query(self, state: object, request: ClientRequest,
+                     market: Market) -> list[bytes]:
+        """Answer a request for market state over the WebSocket (``RequestKind.QUERY``, e.g. a
+        book snapshot asked for by message)."""
         return []
 
     def initial_frames(self, state: object, topic: str, market: Market) -> list[bytes]:

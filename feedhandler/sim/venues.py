@@ -32,6 +32,7 @@ VENUES: dict[str, VenueEntry] = {
                         ("BTCUSDT", "ETHUSDT")),
     "gateio": VenueEntry("feedhandler.sim.gateio:GateioVenue", ("spot",),
                          ("BTC_USDT", "ETH_USDT")),
+    "htx": VenueEntry("feedhandler.sim.htx:HtxVenue", ("spot",), ("btcusdt", "ethusdt")),
 }
 
 

@@ -1,0 +1,171 @@
+"""HTX (Huobi) spot, WebSocket market data: URLs, limits, topics, pongs, mbp book sync.
+
+Facts and their sources are in docs/venues/htx.md.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from collections.abc import Mapping, Sequence
+from itertools import count
+
+from feedhandler.core.decoder import Decoder
+from feedhandler.exchanges.base import (
+    Channel,
+    ConnectionLimits,
+    Heartbeat,
+    Link,
+    Rings,
+    Subscription,
+    VenueAdapter,
+)
+from feedhandler.exchanges.htx.decoder import HtxDecoder
+from feedhandler.net.ratelimit import RateLimiter
+
+log = logging.getLogger(__name__)
+
+WS_BASE = "wss://api.huobi.pro"
+MARKET_ENDPOINT = "ws"          # tickers, trades, klines
+BOOK_ENDPOINT = "feed"          # mbp incremental books and their snapshots
+
+TIMEFRAMES: dict[str, str] = {
+    # unified timeframe: HTX kline period
+    "1m": "1min", "5m": "5min", "15m": "15min", "30m": "30min", "1h": "60min", "4h": "4hour",
+    "1d": "1day", "1w": "1week", "1M": "1mon", "1y": "1year",
+}
+BOOK_DEPTHS = (5, 20, 150, 400)
+DEFAULT_DEPTH = 150
+
+DEFAULT_SCALES = (8, 8)        # (price, size) decimals kept for symbols without an entry
+
+SNAPSHOT_POLL = 0.01            # seconds between looks at the decoder while a snapshot is due
+
+
+class HtxVenue(VenueAdapter):
+    """HTX spot. One topic per ``sub`` request; books live on ``/feed``, the rest on ``/ws``.
+
+    Every server frame is gzip'd BINARY. The venue pings every 5 s and drops a client that
+    leaves two unanswered, so ``handle_control`` echoes each ping; our own WebSocket pings only
+    go out when the venue has been silent for three of its ping periods.
+    """
+
+    name = "htx"
+    market = "spot"
+    compression = "gzip"
+    timeframes = tuple(TIMEFRAMES)
+    book_depths = BOOK_DEPTHS
+    channels = (Channel.TICKER, Channel.BOOK, Channel.TRADES, Channel.OHLCV)
+
+    def __init__(self, *, ws_url: str | None = None,
+                 scales: Mapping[str, tuple[int, int]] | None = None,
+                 requests_per_second: float = 10.0, snapshot_timeout: float = 10.0,
+                 verify_tls: bool = True) -> None:
+        """``ws_url`` is the base both endpoints hang off (``/ws``, ``/feed``). ``scales`` sets
+        the (price, size) decimals kept per symbol, unified or HTX names: numbers with more
+        decimals are refused, not rounded. ``verify_tls`` is accepted like every venue's
+        endpoint options; HTX needs no REST call."""
+        self.base = (ws_url or WS_BASE).rstrip("/")
+        self.symbol_scales = {self.venue_symbol(symbol): decimals
+                              for symbol, decimals in (scales or {}).items()}
+        self.snapshot_timeout = snapshot_timeout
+        self.limits = ConnectionLimits(streams_per_connection=100, args_per_request=1,
+                                       requests_per_second=requests_per_second,
+                                       max_connections=20)
+        self.heartbeat = Heartbeat(ping_interval=15.0, pong_timeout=5.0)
+        # snapshot requests leave from sync_book tasks, outside the connection's pacing
+        self.book_pacer = RateLimiter(requests_per_second, burst=1)
+        self.request_ids = count(1)
+        self.errors: list[str] = []
+        self.snapshot_requests: dict[str, str] = {}  # req id in flight -> refusal, "" if none
+
+    def ws_url(self, subscriptions: Sequence[Subscription]) -> str:
+        endpoint = self.endpoint_key(subscriptions[0]) if subscriptions else MARKET_ENDPOINT
+        return f"{self.base}/{endpoint}"
+
+    def endpoint_key(self, subscription: Subscription) -> str:
+        return BOOK_ENDPOINT if subscription.channel is Channel.BOOK else MARKET_ENDPOINT
+
+    def venue_symbol(self, symbol: str) -> str:
+        """``BTC-USDT`` -> ``btcusdt``."""
+        return symbol.replace("-", "").replace("/", "").lower()
+
+    def scales(self, symbol: str) -> tuple[int, int, int]:
+        return (*self.symbol_scales.get(self.venue_symbol(symbol), DEFAULT_SCALES), 1)
+
+    def new_decoder(self, rings: Rings) -> Decoder:
+        return HtxDecoder(rings.trades, rings.tickers, rings.candles)
+
+    # ---- requests --------------------------------------------------------------------------
+
+    @staticmethod
+    def topic(subscription: Subscription) -> str:
+        symbol = subscription.instrument.venue_symbol
+        channel = subscription.channel
+        if channel is Channel.TICKER:
+            return f"market.{symbol}.bbo"
+        if channel is Channel.TRADES:
+            return f"market.{symbol}.trade.detail"
+        if channel is Channel.BOOK:
+            return f"market.{symbol}.mbp.{subscription.depth or DEFAULT_DEPTH}"
+        assert subscription.timeframe is not None
+        return f"market.{symbol}.kline.{TIMEFRAMES[subscription.timeframe]}"
+
+    def request(self, verb: str, topic: str) -> tuple[str, bytes]:
+        request_id = f"id{next(self.request_ids)}"
+        return request_id, json.dumps({verb: topic, "id": request_id},
+                                      separators=(",", ":")).encode()
+
+    def subscribe_requests(self, subscriptions: Sequence[Subscription]) -> list[bytes]:
+        return [self.request("sub", self.topic(s))[1] for s in subscriptions]
+
+    def unsubscribe_requests(self, subscriptions: Sequence[Subscription]) -> list[bytes]:
+        return [self.request("unsub", self.topic(s))[1] for s in subscriptions]
+
+    # ---- control messages ------------------------------------------------------------------
+
+    def handle_control(self, link: Link, raw: bytes) -> None:
+        message = json.loads(raw)
+        if not isinstance(message, dict):
+            return
+        if "ping" in message:
+            link.send(json.dumps({"pong": message["ping"]}, separators=(",", ":")))
+            return
+        if message.get("status") == "error":
+            text = (f"{message.get('err-code')}: {message.get('err-msg')} "
+                    f"(id {message.get('id')})")
+            self.errors.append(text)
+            if str(message.get("id")) in self.snapshot_requests:
+                self.snapshot_requests[str(message["id"])] = text
+            log.warning("htx rejected %s", text)
+
+    # ---- books -------------------------------------------------------------------------------
+
+    async def sync_book(self, link: Link, subscription: Subscription, slot: int) -> None:
+        """HTX's procedure: the updates since subscribing are held by the decoder; ``req`` a
+        snapshot on the same socket, and once the decoder has loaded it make the book live and
+        replay what was held (stale ones are dropped, a snapshot older than the first held
+        update shows as a gap and starts another sync)."""
+        decoder = link.decoder
+        assert isinstance(decoder, HtxDecoder)
+        before = decoder.snapshot_count(slot)
+        request_id, payload = self.request("req", self.topic(subscription))
+        self.snapshot_requests[request_id] = ""
+        try:
+            await self.book_pacer.acquire()
+            link.send(payload)
+            loop = asyncio.get_running_loop()
+            deadline = loop.time() + self.snapshot_timeout
+            while decoder.snapshot_count(slot) == before:
+                if self.snapshot_requests[request_id]:
+                    raise LookupError(f"htx refused the {self.topic(subscription)} snapshot: "
+                                      f"{self.snapshot_requests[request_id]}")
+                if loop.time() >= deadline:
+                    raise TimeoutError(f"htx: no {subscription.instrument.venue_symbol} mbp "
+                                       f"snapshot within {self.snapshot_timeout} s")
+                await asyncio.sleep(SNAPSHOT_POLL)
+        finally:
+            del self.snapshot_requests[request_id]
+        decoder.mark_live(slot)
+        decoder.replay_pending(slot)

@@ -1,0 +1,281 @@
+"""HTX (Huobi) spot WebSocket market data for the simulated exchange.
+
+Facts and their sources are in docs/venues/htx.md. Every server frame is gzip'd BINARY
+(``compression``), numbers are JSON numbers, the server pings every 5 s and closes a connection
+that leaves two pings unanswered. mbp books are served on ``/feed`` (incremental updates chained
+by ``seqNum``/``prevSeqNum``, snapshots by ``req``); everything else on ``/ws``. The simulated
+books are 50 levels deep, so only the 150 and 400 level mbp topics are offered: within them
+every change is in scope and no level ever enters or leaves a subscriber's view.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from feedhandler.sim.market import (
+    BestBidOffer,
+    BookUpdate,
+    Candle,
+    InstrumentSpec,
+    Market,
+    MarketEvent,
+    PriceLevel,
+    Trade,
+)
+from feedhandler.sim.venue import (
+    ClientRequest,
+    ErrorReason,
+    HttpRequest,
+    HttpResponse,
+    Keepalive,
+    RequestKind,
+    Session,
+    Venue,
+)
+
+KLINE_PERIODS_MS = {
+    "1min": 60_000, "5min": 300_000, "15min": 900_000, "30min": 1_800_000,
+    "60min": 3_600_000, "4hour": 14_400_000, "1day": 86_400_000, "1week": 604_800_000,
+}
+"""Fixed-length kline periods (the calendar ``1mon`` and ``1year`` are not simulated)."""
+MBP_LEVELS = (5, 20, 150, 400)
+MARKET_PATH = "/ws"
+BOOK_PATH = "/feed"
+
+_LISTINGS: dict[str, tuple[str, str, str]] = {
+    "btcusdt": ("0.01", "0.000001", "60000.00"),
+    "ethusdt": ("0.01", "0.0001", "3000.00"),
+    "solusdt": ("0.0001", "0.0001", "150.0000"),
+}
+"""Tick size, lot size and starting price; unlisted symbols get ``_GENERIC_LISTING``."""
+_GENERIC_LISTING = ("0.0001", "0.0001", "100.0000")
+
+
+@dataclass
+class _TopView:
+    """The best levels of one mbp topic as of ``update_id``: what its subscribers hold."""
+
+    update_id: int
+    bids: dict[int, int]
+    asks: dict[int, int]
+
+
+@dataclass(frozen=True)
+class HtxSession:
+    """Which endpoint a connection dialled: ``/ws`` or ``/feed``."""
+
+    path: str
+
+
+def number(formatter: Callable[[int], str]) -> Callable[[int], str]:
+    """A fixed-decimals formatter as HTX writes numbers: JSON numbers without trailing zeros."""
+    def render(units: int) -> str:
+        text = formatter(units)
+        return text.rstrip("0").rstrip(".") if "." in text else text
+    return render
+
+
+class _Listing:
+    def __init__(self, spec: InstrumentSpec) -> None:
+        self.spec = spec
+        self.symbol = spec.symbol
+        self.price = number(spec.price_formatter())
+        self.size = number(spec.size_formatter())
+        self.notional = number(spec.notional_formatter())
+        self.mbp_topics = tuple(f"market.{spec.symbol}.mbp.{levels}" for levels in MBP_LEVELS)
+        self.trade_topics = (f"market.{spec.symbol}.trade.detail",)
+        self.bbo_topics = (f"market.{spec.symbol}.bbo",)
+
+    def levels(self, levels: Sequence[PriceLevel]) -> str:
+        price, size = self.price, self.size
+        return ",".join([f"[{price(p)},{size(q)}]" for p, q in levels])
+
+
+class HtxVenue(Venue):
+    """HTX spot market data on ``/ws`` and mbp books on ``/feed``, gzip'd."""
+
+    name = "htx"
+    compression = "gzip"
+
+    def __init__(self, market: str = "spot", symbols: Sequence[str] = ("btcusdt",)) -> None:
+        if market != "spot":
+            raise ValueError(f"unknown HTX market {market!r}; only 'spot' is simulated")
+        self.keepalive = Keepalive(5.0, 10.0, text=True, pong_must_echo=True)
+        self._listings = {symbol: _Listing(InstrumentSpec(
+            symbol, *_LISTINGS.get(symbol, _GENERIC_LISTING))) for symbol in symbols}
+        self._kline_topics = {(listing.symbol, ms): (f"market.{listing.symbol}.kline.{name}",)
+                              for listing in self._listings.values()
+                              for name, ms in KLINE_PERIODS_MS.items()}
+        self._book_topics = {topic: listing for listing in self._listings.values()
+                             for topic in listing.mbp_topics}
+        self._views: dict[str, _TopView] = {}
+        self._market_topics = {topic for listing in self._listings.values()
+                               for topic in (*listing.trade_topics, *listing.bbo_topics)}
+        self._market_topics.update(topic for (topic,) in self._kline_topics.values())
+
+    def instruments(self) -> tuple[InstrumentSpec, ...]:
+        return tuple(listing.spec for listing in self._listings.values())
+
+    def candle_intervals_ms(self) -> tuple[int, ...]:
+        return tuple(KLINE_PERIODS_MS.values())
+
+    # Connections and requests ------------------------------------------------------------
+
+    def open_session(self, path: str, query: dict[str, str]) -> Session | HttpResponse | None:
+        if path not in (MARKET_PATH, BOOK_PATH):
+            return None
+        return Session((), HtxSession(path))
+
+    def parse(self, state: object, payload: bytes) -> ClientRequest:
+        assert isinstance(state, HtxSession)
+        try:
+            message = json.loads(payload)
+        except ValueError:
+            return ClientRequest(RequestKind.INVALID, error=ErrorReason.INVALID_JSON,
+                                 detail="invalid json")
+        if not isinstance(message, dict):
+            return _invalid(None, "invalid request")
+        request_id = message.get("id")
+        for beat, kind in (("ping", RequestKind.PING), ("pong", RequestKind.PONG)):
+            if beat in message:
+                value = message[beat]
+                if not isinstance(value, int) or isinstance(value, bool):
+                    return _invalid(request_id, f"invalid {beat}")
+                return ClientRequest(kind, value, body=str(value).encode())
+        for verb, kind in (("sub", RequestKind.SUBSCRIBE), ("unsub", RequestKind.UNSUBSCRIBE),
+                           ("req", RequestKind.QUERY)):
+            if verb in message:
+                topic = message[verb]
+                if not isinstance(topic, str):
+                    return _invalid(request_id, f"invalid {verb}")
+                if kind is not RequestKind.UNSUBSCRIBE and self.is_topic(topic) and \
+                        (topic in self._book_topics) != (state.path == BOOK_PATH):
+                    return _invalid(request_id, f"topic {topic} is not served on {state.path}")
+                return ClientRequest(kind, request_id, (topic,), body=message)
+        return _invalid(request_id, "invalid request")
+
+    def is_topic(self, topic: str) -> bool:
+        return topic in self._book_topics or topic in self._market_topics
+
+    def render_ack(self, request: ClientRequest) -> list[bytes]:
+        verb = "subbed" if request.kind is RequestKind.SUBSCRIBE else "unsubbed"
+        return [_json({**_id(request), "status": "ok", verb: request.topics[0],
+                       "ts": _now_ms()})]
+
+    def render_list(self, request: ClientRequest, topics: list[str]) -> list[bytes]:
+        return []
+
+    def render_error(self, request: ClientRequest, reason: ErrorReason,
+                     detail: str) -> list[bytes]:
+        if reason is ErrorReason.UNKNOWN_TOPIC:
+            detail = f"invalid topic {detail}"
+        return [_json({**_id(request), "status": "error", "err-code": "bad-request",
+                       "err-msg": detail, "ts": _now_ms()})]
+
+    def render_pong(self, request: ClientRequest) -> list[bytes]:
+        return [_json({"pong": request.request_id})]
+
+    def render_ping(self, payload: bytes) -> bytes:
+        return b'{"ping":' + payload + b"}"
+
+    def handle_query(self, state: object, request: ClientRequest,
+                     market: Market) -> list[bytes]:
+        topic = request.topics[0]
+        listing = self._book_topics.get(topic)
+        if listing is None:
+            return self.render_error(request, ErrorReason.UNKNOWN_TOPIC, topic)
+        book = market.book(listing.symbol)
+        bids, asks = book.snapshot().top(int(topic.rsplit(".", 1)[1]))
+        return [(f'{{"id":{json.dumps(request.request_id)},"rep":"{topic}","status":"ok",'
+                 f'"ts":{market.now_ms},"data":{{"seqNum":{book.update_id},'
+                 f'"bids":[{listing.levels(bids)}],"asks":[{listing.levels(asks)}]}}}}').encode()]
+
+    # Market data -------------------------------------------------------------------------
+
+    def topics(self, event: MarketEvent) -> tuple[str, ...]:
+        listing = self._listings[event.symbol]
+        if type(event) is BookUpdate:
+            return listing.mbp_topics
+        if type(event) is Trade:
+            return listing.trade_topics
+        if type(event) is BestBidOffer:
+            return listing.bbo_topics
+        assert isinstance(event, Candle)
+        return self._kline_topics[(event.symbol, event.interval_ms)]
+
+    def render(self, event: MarketEvent, topic: str, market: Market, *,
+               corrupt_checksum: bool = False) -> bytes:
+        listing = self._listings[event.symbol]
+        if type(event) is BookUpdate:
+            bids, asks = self._top_changes(topic, event, market)
+            tick = (f'{{"seqNum":{event.last_update_id},"prevSeqNum":{event.prev_update_id},'
+                    f'"bids":[{listing.levels(bids)}],"asks":[{listing.levels(asks)}]}}')
+        elif type(event) is Trade:
+            tick = (f'{{"id":{event.trade_id},"ts":{event.ts_ms},"data":[{{'
+                    f'"id":{event.trade_id}0001,"ts":{event.ts_ms},"tradeId":{event.trade_id},'
+                    f'"amount":{listing.size(event.size)},"price":{listing.price(event.price)},'
+                    f'"direction":"{event.taker_side.value}"}}]}}')
+        elif type(event) is BestBidOffer:
+            tick = (f'{{"seqId":{event.update_id},"ask":{listing.price(event.ask_price)},'
+                    f'"askSize":{listing.size(event.ask_size)},'
+                    f'"bid":{listing.price(event.bid_price)},'
+                    f'"bidSize":{listing.size(event.bid_size)},"quoteTime":{event.ts_ms},'
+                    f'"symbol":"{listing.symbol}"}}')
+        else:
+            assert isinstance(event, Candle)
+            tick = (f'{{"id":{event.open_ms // 1000},"open":{listing.price(event.open)},'
+                    f'"close":{listing.price(event.close)},"low":{listing.price(event.low)},'
+                    f'"high":{listing.price(event.high)},"amount":{listing.size(event.volume)},'
+                    f'"vol":{listing.notional(event.notional)},"count":{event.trade_count}}}')
+        return f'{{"ch":"{topic}","ts":{event.ts_ms},"tick":{tick}}}'.encode()
+
+    def _top_changes(self, topic: str, event: BookUpdate, market: Market
+                     ) -> tuple[list[PriceLevel], list[PriceLevel]]:
+        """What changed within the topic's best levels; every book event yields a message,
+        possibly empty, so the topic's ``prevSeqNum`` chain has no holes of its own."""
+        levels = int(topic.rsplit(".", 1)[1])
+        view = self._views.get(topic)
+        if view is None or view.update_id != event.prev_update_id:
+            before = market.book_at(event.symbol, event.prev_update_id).top(levels)
+            view = _TopView(event.prev_update_id, dict(before[0]), dict(before[1]))
+        book = market.book(event.symbol)
+        bids = {price: book.bids[price] for price in book.bid_prices[-levels:]}
+        asks = {price: book.asks[price] for price in book.ask_prices[:levels]}
+        changes = (_changes(view.bids, bids, reverse=True), _changes(view.asks, asks))
+        self._views[topic] = _TopView(event.last_update_id, bids, asks)
+        return changes
+
+    def http(self, request: HttpRequest, market: Market) -> HttpResponse | None:
+        return None
+
+    def render_malformed(self) -> bytes:
+        return b'{"ch":"market.btcusdt.mbp.150","ts":1,"tick":{"bids":[[1.5,'
+
+
+def _changes(sent: dict[int, int], top: dict[int, int],
+             reverse: bool = False) -> list[PriceLevel]:
+    """Levels whose size differs between what was sent and the new top, best first; a level no
+    longer in the top gets size 0."""
+    changed = [(price, size) for price, size in top.items() if sent.get(price) != size]
+    changed += [(price, 0) for price in sent if price not in top]
+    return sorted(changed, reverse=reverse)
+
+
+def _now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+def _id(request: ClientRequest) -> dict[str, object]:
+    return {} if request.request_id is None else {"id": request.request_id}
+
+
+def _json(message: dict[str, object]) -> bytes:
+    return json.dumps(message, separators=(",", ":")).encode()
+
+
+def _invalid(request_id: object, detail: str) -> ClientRequest:
+    return ClientRequest(RequestKind.INVALID, request_id, error=ErrorReason.INVALID_REQUEST,
+                         detail=detail)
