@@ -16,6 +16,7 @@ from feedhandler.exchanges.binance import venue as binance
 from feedhandler.exchanges.binance.venue import BinanceVenue
 from feedhandler.exchanges.coinbase import venue as coinbase
 from feedhandler.exchanges.kraken import venue as kraken
+from feedhandler.exchanges.okx import venue as okx
 
 
 class UnsupportedError(ValueError):
@@ -84,3 +85,7 @@ register(VenueInfo("coinbase", "Coinbase Advanced Trade", "spot", coinbase.Coinb
 register(VenueInfo("kraken", "Kraken spot", "spot", kraken.KrakenVenue, ALL_CHANNELS,
                    tuple(kraken.TIMEFRAMES), kraken.BOOK_DEPTHS,
                    book_integrity="WebSocket snapshot + CRC32 of the top 10 levels per message"))
+register(VenueInfo("okx", "OKX spot", "spot", okx.OkxVenue, ALL_CHANNELS, tuple(okx.TIMEFRAMES),
+                   okx.BOOK_DEPTHS,
+                   book_integrity="WebSocket snapshot + seqId/prevSeqId chaining + CRC32 of the "
+                                  "top 25 levels per message"))

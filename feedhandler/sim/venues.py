@@ -28,6 +28,7 @@ VENUES: dict[str, VenueEntry] = {
     "kraken": VenueEntry("feedhandler.sim.kraken:KrakenVenue", ("spot",), ("BTC/USD", "ETH/USD")),
     "coinbase": VenueEntry("feedhandler.sim.coinbase:CoinbaseVenue", ("spot",),
                            ("BTC-USD", "ETH-USD")),
+    "okx": VenueEntry("feedhandler.sim.okx:OkxVenue", ("spot",), ("BTC-USDT", "ETH-USDT")),
 }
 
 
