@@ -93,7 +93,9 @@ class OkxVenue(VenueAdapter):
         self.limits = ConnectionLimits(streams_per_connection=200, args_per_request=20,
                                        requests_per_second=requests_per_second,
                                        max_connections=20)
-        self.heartbeat = Heartbeat(ping_interval=ping_interval, pong_timeout=10.0,
+        # OKX drops a connection idle for 30 s: ping well before, expect the pong within
+        self.heartbeat = Heartbeat(ping_interval=ping_interval,
+                                   pong_timeout=min(10.0, ping_interval),
                                    text_ping=b"ping", pong_marker=b"pong")
         # book requests leave from sync_book tasks, outside the connection's pacing; a resync
         # is two requests and goes out at once
