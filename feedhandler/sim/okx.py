@@ -399,7 +399,8 @@ class OkxVenue(Venue):
         return None
 
     def render_malformed(self) -> bytes:
-        return b'{"arg":{"channel":"books","instId":"BTC-USDT"},"action":"update","data":[{"asks":[["'
+        return (b'{"arg":{"channel":"books","instId":"BTC-USDT"},"action":"update",'
+                b'"data":[{"asks":[["')
 
 
 def _levels(listing: _Listing, levels: Sequence[PriceLevel]) -> str:

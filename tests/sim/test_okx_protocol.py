@@ -5,6 +5,7 @@ with a raw client."""
 from __future__ import annotations
 
 import asyncio
+import itertools
 import json
 import zlib
 from collections.abc import AsyncIterator
@@ -241,7 +242,7 @@ async def test_corrupt_checksum_and_gap_faults(sim) -> None:
     sim.advance(40)
     updates = [m["data"][0] for m in await received(client) if "data" in m]
     assert updates[0]["prevSeqId"] != book.seq
-    assert all(b["prevSeqId"] == a["seqId"] for a, b in zip(updates, updates[1:]))
+    assert all(b["prevSeqId"] == a["seqId"] for a, b in itertools.pairwise(updates))
 
 
 async def test_malformed_and_oversize_faults(sim) -> None:

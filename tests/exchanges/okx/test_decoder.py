@@ -173,7 +173,7 @@ def test_updates_chain_and_size_zero_deletes() -> None:
 
 def test_a_skipped_seq_id_withdraws_the_book_untouched() -> None:
     decoder, slot = decoder_with_book()
-    raw, data = doc_snapshot()
+    raw, _ = doc_snapshot()
     decoder.feed(raw)
     go_live(decoder, slot)
     before = levels(decoder, slot, ASK)
