@@ -39,8 +39,9 @@ TIMEFRAMES: dict[str, str] = {
     "1w": "1Wutc",
 }
 BOOK_CHANNELS: dict[int, str] = {
-    # depth: the channel that serves it
-    1: "bbo-tbt", 5: "books5", 50: "books50-l2-tbt", 400: "books",
+    # depth: the public channel that serves it (books50-l2-tbt and books-l2-tbt need a
+    # VIP4/VIP5 login, which this adapter does not do; the decoder reads them all the same)
+    1: "bbo-tbt", 5: "books5", 400: "books",
 }
 BOOK_DEPTHS = tuple(BOOK_CHANNELS)
 DEFAULT_DEPTH = 400
