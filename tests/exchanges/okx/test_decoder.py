@@ -18,8 +18,8 @@ LIVE, WAITING = 2, 1
 BID, ASK = 0, 1
 
 # https://www.okx.com/docs-v5/en/#order-book-trading-market-data-ws-order-book-channel
-# (push example; its "checksum" is illustrative, not the CRC32 of the eight levels shown, so
-# the tests substitute the value OKX's rule gives)
+# (push example, reproduced from memory since the page cannot be read here; its "checksum" is
+# not the CRC32 of the eight levels shown, so the tests substitute the value OKX's rule gives)
 DOC_BOOKS_SNAPSHOT = {
     "arg": {"channel": "books", "instId": "BTC-USDT"},
     "action": "snapshot",
