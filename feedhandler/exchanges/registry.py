@@ -88,4 +88,4 @@ register(VenueInfo("kraken", "Kraken spot", "spot", kraken.KrakenVenue, ALL_CHAN
 register(VenueInfo("okx", "OKX spot", "spot", okx.OkxVenue, ALL_CHANNELS, tuple(okx.TIMEFRAMES),
                    okx.BOOK_DEPTHS,
                    book_integrity="WebSocket snapshot + seqId/prevSeqId chaining + CRC32 of the "
-                                  "top 25 levels per message"))
+                                  "top 25 levels per message (while OKX fills it)"))
