@@ -104,6 +104,8 @@ class OkxVenue(VenueAdapter):
         self.request_ids = count(1)
         self.unsent_books: set[tuple[Any, ...]] = set()
         self.errors: list[str] = []
+        # ids of book subscribes a sync_book waits on -> OKX's error text once refused
+        self.book_requests: dict[str, str | None] = {}
 
     def ws_url(self, subscriptions: Sequence[Subscription]) -> str:
         if subscriptions and self.endpoint_key(subscriptions[0]) == BUSINESS:
@@ -126,8 +128,9 @@ class OkxVenue(VenueAdapter):
 
     # ---- requests --------------------------------------------------------------------------
 
-    def request(self, op: str, args: Sequence[dict[str, str]]) -> bytes:
-        body = {"id": str(next(self.request_ids)), "op": op, "args": list(args)}
+    def request(self, op: str, args: Sequence[dict[str, str]],
+                request_id: str | None = None) -> bytes:
+        body = {"id": request_id or str(next(self.request_ids)), "op": op, "args": list(args)}
         return json.dumps(body, separators=(",", ":")).encode()
 
     @staticmethod
@@ -168,8 +171,8 @@ class OkxVenue(VenueAdapter):
     # ---- control messages ------------------------------------------------------------------
 
     def handle_control(self, link: Link, raw: bytes) -> None:
-        """Errors are kept and logged; an upgrade notice renews the connection before OKX
-        closes it."""
+        """Errors are kept and logged (a refused book subscribe also fails its ``sync_book`` at
+        once); an upgrade notice renews the connection before OKX closes it."""
         message = json.loads(raw)
         if not isinstance(message, dict):
             return
@@ -178,6 +181,9 @@ class OkxVenue(VenueAdapter):
             text = f"{message.get('code')} {message.get('msg')} (id {message.get('id')})"
             self.errors.append(text)
             log.warning("okx rejected a request: %s", text)
+            request_id = str(message.get("id"))
+            if request_id in self.book_requests:
+                self.book_requests[request_id] = text
         elif event == "notice":
             log.warning("okx notice %s: %s", message.get("code"), message.get("msg"))
             if str(message.get("code")) == UPGRADE_NOTICE:
@@ -200,14 +206,23 @@ class OkxVenue(VenueAdapter):
             link.send(self.request("unsubscribe", [arg]))
         await self.book_pacer.acquire()
         self.unsent_books.discard(subscription.key)
-        link.send(self.request("subscribe", [arg]))
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + self.snapshot_timeout
-        while decoder.snapshot_count(slot) == before or not decoder.snapshot_loaded(slot):
-            if loop.time() >= deadline:
-                raise TimeoutError(f"okx: no {arg['instId']} {arg['channel']} snapshot within "
-                                   f"{self.snapshot_timeout} s")
-            await asyncio.sleep(SNAPSHOT_POLL)
+        request_id = str(next(self.request_ids))
+        self.book_requests[request_id] = None
+        try:
+            link.send(self.request("subscribe", [arg], request_id))
+            loop = asyncio.get_running_loop()
+            deadline = loop.time() + self.snapshot_timeout
+            while decoder.snapshot_count(slot) == before or not decoder.snapshot_loaded(slot):
+                refused = self.book_requests[request_id]
+                if refused is not None:
+                    raise RuntimeError(f"okx refused the {arg['instId']} {arg['channel']} "
+                                       f"subscribe: {refused}")
+                if loop.time() >= deadline:
+                    raise TimeoutError(f"okx: no {arg['instId']} {arg['channel']} snapshot "
+                                       f"within {self.snapshot_timeout} s")
+                await asyncio.sleep(SNAPSHOT_POLL)
+        finally:
+            del self.book_requests[request_id]
         decoder.mark_live(slot)
         decoder.replay_pending(slot)
 

@@ -37,10 +37,15 @@ def record_books(fh: FeedHandler, depth: int | None = None) -> dict[str, list[Bo
     return updates
 
 
-async def books_equal_the_true_books(fh: FeedHandler, sim: SimulatedExchange) -> None:
+async def books_equal_the_true_books_of(fh: FeedHandler, sim: SimulatedExchange,
+                                       symbols: tuple[str, ...] | list[str]) -> None:
     """With publishing stopped, every book catches up with the simulator's."""
     await until(lambda: all(compare_book(fh.book("okx", symbol), sim, symbol) == ""
-                            for symbol in SYMBOLS))
+                            for symbol in symbols))
+
+
+async def books_equal_the_true_books(fh: FeedHandler, sim: SimulatedExchange) -> None:
+    await books_equal_the_true_books_of(fh, sim, SYMBOLS)
 
 
 def synced(books: dict[str, list[BookUpdate]]) -> bool:
@@ -130,3 +135,23 @@ async def test_the_text_ping_keeps_a_quiet_connection_past_the_idle_limit() -> N
             conn = sim.connections[0]
             assert len(sim.history) == 1 and sim.stats["idle_disconnects"] == 0
             assert conn.received["ping"] >= 3
+
+
+async def test_a_refused_book_subscribe_fails_the_sync_at_once_and_is_retried(sim) -> None:
+    fh = handler(sim, snapshot_timeout=30.0)
+    updates: list[BookUpdate] = []
+    fh.subscribe_order_book("okx", "BTC-USDT", updates.append)
+    async with fh:
+        async with pumping(sim):
+            await until(lambda: bool(updates) and updates[0].resynced)
+            sim.reject_subscribe("Invalid request: try again")
+            sim.gap("BTC-USDT")
+            await until(lambda: healed(updates), timeout=5.0)
+        [connection] = fh.venues["okx"].pool.connections
+        assert connection.sync_failures == 1
+        assert any(u.reason.startswith("sync failed") for u in updates
+                   if u.status is BookStatus.INVALID)
+        assert fh.venues["okx"].adapter.errors == ["60012 Invalid request: try again (id 3)"]
+        await books_equal_the_true_books_of(fh, sim, ["BTC-USDT"])
+    received = sim.history[0].received
+    assert (received["subscribe"], received["unsubscribe"]) == (3, 2)
