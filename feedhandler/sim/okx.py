@@ -96,6 +96,8 @@ class _BookFeed:
     channel: str
     depth: int
     seq: int
+    prev: int = -1
+    """``prevSeqId`` of the staged message."""
     bids: dict[int, int] = field(default_factory=dict)
     asks: dict[int, int] = field(default_factory=dict)
     pending: bytes = b""
@@ -263,8 +265,8 @@ class OkxVenue(Venue):
             if channel in SNAPSHOT_BOOKS:
                 return [self._whole_top(listing, feed, market.now_ms)]
             return [self._book_message(listing, feed, "snapshot", sorted(
-                feed.bids.items(), reverse=True), sorted(feed.asks.items()), -1, feed.seq,
-                market.now_ms) + self._book_tail(listing, feed)]
+                feed.bids.items(), reverse=True), sorted(feed.asks.items()), market.now_ms)
+                + self._book_tail(listing, feed, -1)]
         if channel == "tickers":
             return [self._ticker(listing, book, market.now_ms)]
         if channel == "trades":
@@ -305,7 +307,7 @@ class OkxVenue(Venue):
             feed = listing.books[channel]
             if channel in SNAPSHOT_BOOKS:
                 return feed.pending
-            return feed.pending + self._book_tail(listing, feed, corrupt_checksum)
+            return feed.pending + self._book_tail(listing, feed, feed.prev, corrupt_checksum)
         if type(event) is Trade:
             if channel == "trades":
                 return self._trade(listing, event)
@@ -327,30 +329,31 @@ class OkxVenue(Venue):
         feed.bids, feed.asks = bids, asks
         if not changed_bids and not changed_asks:
             return False
-        prev, feed.seq = feed.seq, event.last_update_id
+        feed.prev, feed.seq = feed.seq, event.last_update_id
         if feed.channel in SNAPSHOT_BOOKS:
             feed.pending = self._whole_top(listing, feed, event.ts_ms)
         else:
             feed.pending = self._book_message(listing, feed, "update", changed_bids,
-                                              changed_asks, prev, feed.seq, event.ts_ms)
+                                              changed_asks, event.ts_ms)
         return True
 
     @staticmethod
     def _book_message(listing: _Listing, feed: _BookFeed, action: str,
-                      bids: Sequence[PriceLevel], asks: Sequence[PriceLevel], prev: int,
-                      seq: int, ts_ms: int) -> bytes:
-        """A sequenced book message up to its checksum (left open for ``_book_tail``)."""
+                      bids: Sequence[PriceLevel], asks: Sequence[PriceLevel],
+                      ts_ms: int) -> bytes:
+        """A sequenced book message up to its ``ts`` (left open for ``_book_tail``)."""
         return (listing.arg_prefix % feed.channel +
                 f',"action":"{action}","data":[{{"asks":[{_levels(listing, asks)}],'
-                f'"bids":[{_levels(listing, bids)}],"ts":"{ts_ms}",'
-                f'"prevSeqId":{prev},"seqId":{seq}').encode()
+                f'"bids":[{_levels(listing, bids)}],"ts":"{ts_ms}"').encode()
 
     @staticmethod
-    def _book_tail(listing: _Listing, feed: _BookFeed, corrupt: bool = False) -> bytes:
+    def _book_tail(listing: _Listing, feed: _BookFeed, prev: int,
+                   corrupt: bool = False) -> bytes:
+        """``checksum``, ``prevSeqId`` and ``seqId``, in OKX's order, closing the message."""
         checksum = listing.checksum(feed)
         if corrupt:
             checksum = signed32((checksum ^ 0x5A5A5A5A) & 0xFFFFFFFF)
-        return f',"checksum":{checksum}}}]}}'.encode()
+        return f',"checksum":{checksum},"prevSeqId":{prev},"seqId":{feed.seq}}}]}}'.encode()
 
     @staticmethod
     def _whole_top(listing: _Listing, feed: _BookFeed, ts_ms: int) -> bytes:

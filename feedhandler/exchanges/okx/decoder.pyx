@@ -348,7 +348,9 @@ cdef class OkxDecoder(Decoder):
                          int64_t ts_receive) except -1:
         """One book item: sequence first (a gap leaves the book untouched), then the levels,
         then the checksum (required where ``checksummed``, verified wherever present and not
-        0: OKX announced that the field stays but reads 0 once checksums are retired)."""
+        0: OKX announced that the field stays but reads 0 once checksums are retired). After
+        the sequence the fields are looked up in OKX's order (asks, bids, ts, checksum), so
+        the level arrays are skipped once and read once."""
         cdef value v
         cdef OrderBook book = self.book_at(slot)
         cdef bint snapshot = action == ACTION_SNAPSHOT
@@ -377,24 +379,11 @@ cdef class OkxDecoder(Decoder):
             if prev_seq != book.sequence:
                 return self.withdraw(slot, f"prevSeqId {prev_seq} != last seqId "
                                            f"{book.sequence}", False)
-        found = item.find_field_unordered(string_view(b"checksum", 8)).get(v)
-        if found == SUCCESS:
-            if read_int(v, &expected) != DECIMAL_OK:
-                self.fail("malformed checksum")
-                return DECODED_ERROR | self.withdraw(slot, "malformed checksum", False)
-            has_checksum = True
-        elif found != NO_SUCH_FIELD or checksummed:
-            self.fail("book message without checksum")
-            return DECODED_ERROR | self.withdraw(slot, "book message without checksum", False)
-        found = item.find_field_unordered(string_view(b"ts", 2)).get(v)
-        if found == SUCCESS and read_ms(v, &ts_exchange) != DECIMAL_OK:
-            self.fail("malformed book ts")
-            return DECODED_ERROR | self.withdraw(slot, "malformed book ts", False)
         if snapshot:
             book.clear_levels()
-        for side in range(BID, ASK + 1):
+        for side in range(ASK, BID - 1, -1):
             found = item.find_field_unordered(
-                string_view(b"bids", 4) if side == BID else string_view(b"asks", 4)).get(v)
+                string_view(b"asks", 4) if side == ASK else string_view(b"bids", 4)).get(v)
             if found == SUCCESS:
                 status = apply_pair_levels(v, book, side, self.slots[slot].price_scale,
                                            self.slots[slot].size_scale)
@@ -405,6 +394,19 @@ cdef class OkxDecoder(Decoder):
                           else "book rejected a level")
                 return DECODED_ERROR | self.withdraw(slot, "book message could not be applied",
                                                      False)
+        found = item.find_field_unordered(string_view(b"ts", 2)).get(v)
+        if found == SUCCESS and read_ms(v, &ts_exchange) != DECIMAL_OK:
+            self.fail("malformed book ts")
+            return DECODED_ERROR | self.withdraw(slot, "malformed book ts", False)
+        found = item.find_field_unordered(string_view(b"checksum", 8)).get(v)
+        if found == SUCCESS:
+            if read_int(v, &expected) != DECIMAL_OK:
+                self.fail("malformed checksum")
+                return DECODED_ERROR | self.withdraw(slot, "malformed checksum", False)
+            has_checksum = True
+        elif found != NO_SUCH_FIELD or checksummed:
+            self.fail("book message without checksum")
+            return DECODED_ERROR | self.withdraw(slot, "book message without checksum", False)
         book.truncate_depth()
         if has_checksum and expected != 0:
             actual = self.checksum(book)
