@@ -20,6 +20,7 @@ from feedhandler.exchanges.coinbase import venue as coinbase
 from feedhandler.exchanges.gateio import venue as gateio
 from feedhandler.exchanges.htx import venue as htx
 from feedhandler.exchanges.kraken import venue as kraken
+from feedhandler.exchanges.okx import venue as okx
 
 
 class UnsupportedError(ValueError):
@@ -101,3 +102,7 @@ register(VenueInfo("gateio", "Gate.io spot", "spot", gateio.GateioVenue, ALL_CHA
 register(VenueInfo("htx", "HTX (Huobi) spot", "spot", htx.HtxVenue, ALL_CHANNELS,
                    tuple(htx.TIMEFRAMES), htx.BOOK_DEPTHS,
                    book_integrity="WebSocket req snapshot + mbp seqNum/prevSeqNum chaining"))
+register(VenueInfo("okx", "OKX spot", "spot", okx.OkxVenue, ALL_CHANNELS, tuple(okx.TIMEFRAMES),
+                   okx.BOOK_DEPTHS,
+                   book_integrity="WebSocket snapshot + seqId/prevSeqId chaining + CRC32 of the "
+                                  "top 25 levels per message (while OKX fills it)"))

@@ -104,6 +104,8 @@ class SimConnection(WSListener):
         self._ping_payloads: set[bytes] = set()
         self._ping_outstanding_since: float | None = None
         self._last_ping_at = 0.0
+        self.last_activity = 0.0
+        """Loop time of the last frame either way (a venue's ``idle_timeout`` reads it)."""
 
     def __repr__(self) -> str:
         return f"<SimConnection #{self.id} {self.path} topics={list(self.topics)}>"
@@ -125,10 +127,11 @@ class SimConnection(WSListener):
     def on_ws_connected(self, transport: WSTransport) -> None:
         self._transport = transport
         self._raw = transport.underlying_transport
-        self._last_ping_at = asyncio.get_running_loop().time()
+        self._last_ping_at = self.last_activity = asyncio.get_running_loop().time()
         self._exchange._attach(self, self._initial_topics)
 
     def on_ws_frame(self, transport: WSTransport, frame: WSFrame) -> None:
+        self.last_activity = asyncio.get_running_loop().time()
         self._exchange._on_frame(self, frame)
 
     def on_ws_disconnected(self, transport: WSTransport) -> None:
@@ -178,6 +181,7 @@ class SimConnection(WSListener):
         self.bytes_sent += len(out)
         self._out_frames = 0
         self._raw.write(out)
+        self.last_activity = asyncio.get_running_loop().time()
 
     async def wait_writable(self) -> None:
         await self._writable.wait()
@@ -273,8 +277,8 @@ class SimulatedExchange:
         self.faults: Counter[str] = Counter()
         """Injected faults by name, one count per connection affected."""
         self.stats: Counter[str] = Counter()
-        """Published "events", "http_requests", "pong_timeouts", "rate_limit_disconnects",
-        "slow_consumer_drops"."""
+        """Published "events", "http_requests", "idle_disconnects", "pong_timeouts",
+        "rate_limit_disconnects", "slow_consumer_drops"."""
         self.history: list[SimConnection] = []
         """Every connection ever accepted, in order; ``connections`` has the live ones."""
         self._live: dict[int, SimConnection] = {}
@@ -313,6 +317,8 @@ class SimulatedExchange:
                 self._flood() if self.rate == FLOOD else self._pace(self.rate)))
         if self.keepalive is not None:
             self._tasks.append(asyncio.create_task(self._heartbeat(self.keepalive)))
+        if self.venue.idle_timeout is not None:
+            self._tasks.append(asyncio.create_task(self._close_idle(self.venue.idle_timeout)))
         return self
 
     async def stop(self) -> None:
@@ -589,6 +595,18 @@ class SimulatedExchange:
                     conn.close(1008, "Pong timeout")
                 elif conn.ping_due(now, keepalive.interval):
                     self._ping(conn, keepalive, now)
+
+    async def _close_idle(self, timeout: float) -> None:
+        """Closes connections on which no frame went either way for ``timeout`` seconds."""
+        loop = asyncio.get_running_loop()
+        while True:
+            await asyncio.sleep(timeout / 4)
+            now = loop.time()
+            for conn in self.connections:
+                if now - conn.last_activity > timeout and not conn.closing:
+                    self.stats["idle_disconnects"] += 1
+                    code, reason = self.venue.idle_close
+                    conn.close(code, reason)
 
     def _ping(self, conn: SimConnection, keepalive: Keepalive, now: float) -> None:
         payload = str(self.market.now_ms).encode()

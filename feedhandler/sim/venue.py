@@ -113,6 +113,10 @@ class Venue(ABC):
     keepalive: Keepalive | None = None
     incoming_limit: IncomingLimit | None = None
     max_topics: int | None = None
+    idle_timeout: float | None = None
+    """Close a connection on which no frame went either way for this many seconds."""
+    idle_close: tuple[int, str] = (1000, "idle")
+    """The close code and reason of such a close."""
     update_id_step: tuple[int, int] = (1, 1)
 
     @abstractmethod

@@ -33,6 +33,7 @@ VENUES: dict[str, VenueEntry] = {
     "gateio": VenueEntry("feedhandler.sim.gateio:GateioVenue", ("spot",),
                          ("BTC_USDT", "ETH_USDT")),
     "htx": VenueEntry("feedhandler.sim.htx:HtxVenue", ("spot",), ("btcusdt", "ethusdt")),
+    "okx": VenueEntry("feedhandler.sim.okx:OkxVenue", ("spot",), ("BTC-USDT", "ETH-USDT")),
 }
 
 

@@ -1,0 +1,237 @@
+"""OKX v5 public WebSocket (spot): URLs, limits, subscribe payloads, keepalive, book sync.
+
+Facts and their sources are in docs/venues/okx.md.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from collections.abc import Iterable, Mapping, Sequence
+from itertools import count
+from typing import Any
+
+from feedhandler.core.decoder import Decoder
+from feedhandler.exchanges.base import (
+    Channel,
+    ConnectionLimits,
+    Heartbeat,
+    Link,
+    Rings,
+    Subscription,
+    VenueAdapter,
+)
+from feedhandler.exchanges.okx.decoder import OkxDecoder
+from feedhandler.net.ratelimit import RateLimiter
+
+log = logging.getLogger(__name__)
+
+PUBLIC_URL = "wss://ws.okx.com:8443/ws/v5/public"
+BUSINESS_URL = "wss://ws.okx.com:8443/ws/v5/business"
+PUBLIC, BUSINESS = "public", "business"
+
+TIMEFRAMES: dict[str, str] = {
+    # unified timeframe: OKX bar; 6h and longer use OKX's UTC-aligned bars (the plain ones
+    # are aligned to Hong Kong time)
+    "1s": "1s", "1m": "1m", "3m": "3m", "5m": "5m", "15m": "15m", "30m": "30m",
+    "1h": "1H", "2h": "2H", "4h": "4H", "6h": "6Hutc", "12h": "12Hutc", "1d": "1Dutc",
+    "1w": "1Wutc",
+}
+BOOK_CHANNELS: dict[int, str] = {
+    # depth: the public channel that serves it (books50-l2-tbt and books-l2-tbt need a
+    # VIP4/VIP5 login, which this adapter does not do; the decoder reads them all the same)
+    1: "bbo-tbt", 5: "books5", 400: "books",
+}
+BOOK_DEPTHS = tuple(BOOK_CHANNELS)
+DEFAULT_DEPTH = 400
+
+SCALES: dict[str, tuple[int, int]] = {
+    # instId: (price decimals, size decimals) from tickSz and lotSz of OKX's instruments
+    "BTC-USDT": (1, 8),
+    "ETH-USDT": (2, 6),
+    "SOL-USDT": (2, 6),
+    "BTC-USDC": (1, 8),
+    "ETH-USDC": (2, 6),
+}
+UNKNOWN_SCALES = (8, 8)        # fixed-point scales of instruments missing from the table
+
+SNAPSHOT_POLL = 0.01           # seconds between looks at the decoder while a snapshot is due
+UPGRADE_NOTICE = "64008"       # event "notice": the connection closes soon for an upgrade
+
+
+class OkxVenue(VenueAdapter):
+    """OKX spot. Candles live on the business endpoint, everything else on public; the
+    pool keeps the two apart through ``endpoint_key``.
+
+    Books are subscribed by ``sync_book`` rather than by ``subscribe_requests``: the snapshot
+    arrives in-band after the subscribe, so the request that asks for it is sent only once the
+    book is held, and a resync is an unsubscribe followed by a subscribe.
+    """
+
+    name = "okx"
+    market = "spot"
+    timeframes = tuple(TIMEFRAMES)
+    book_depths = BOOK_DEPTHS
+    channels = (Channel.TICKER, Channel.BOOK, Channel.TRADES, Channel.OHLCV)
+
+    def __init__(self, *, ws_url: str | None = None, business_ws_url: str | None = None,
+                 scales: Mapping[str, tuple[int, int]] | None = None,
+                 requests_per_second: float = 2.0, snapshot_timeout: float = 10.0,
+                 ping_interval: float = 20.0, verify_tls: bool = True) -> None:
+        """``ws_url`` is the public endpoint; the business one defaults to it with its last
+        path segment renamed, so a simulator serving both paths needs one URL. ``scales``
+        adds or overrides (price, size) decimals per instrument. ``verify_tls`` is accepted
+        like every venue's endpoint options; OKX needs no REST call."""
+        self.public_url = ws_url or PUBLIC_URL
+        self.business_url = business_ws_url or business_of(self.public_url)
+        self.scale_table = dict(SCALES)
+        for symbol, scale in (scales or {}).items():
+            self.scale_table[self.venue_symbol(symbol)] = scale
+        self.snapshot_timeout = snapshot_timeout
+        # 480 subscribe/unsubscribe/login requests an hour per connection: bursts are fine,
+        # a sustained rate is not
+        self.limits = ConnectionLimits(streams_per_connection=200, args_per_request=20,
+                                       requests_per_second=requests_per_second,
+                                       max_connections=20)
+        # OKX drops a connection idle for 30 s: ping well before, expect the pong within
+        self.heartbeat = Heartbeat(ping_interval=ping_interval,
+                                   pong_timeout=min(10.0, ping_interval),
+                                   text_ping=b"ping", pong_marker=b"pong")
+        # book requests leave from sync_book tasks, outside the connection's pacing; a resync
+        # is two requests and goes out at once
+        self.book_pacer = RateLimiter(requests_per_second, burst=2)
+        self.request_ids = count(1)
+        self.unsent_books: set[tuple[Any, ...]] = set()
+        self.errors: list[str] = []
+        # ids of book subscribes a sync_book waits on -> OKX's error text once refused
+        self.book_requests: dict[str, str | None] = {}
+
+    def ws_url(self, subscriptions: Sequence[Subscription]) -> str:
+        if subscriptions and self.endpoint_key(subscriptions[0]) == BUSINESS:
+            return self.business_url
+        return self.public_url
+
+    def endpoint_key(self, subscription: Subscription) -> str:
+        return BUSINESS if subscription.channel is Channel.OHLCV else PUBLIC
+
+    def venue_symbol(self, symbol: str) -> str:
+        """``btc/usdt`` or ``BTC-USDT`` -> ``BTC-USDT`` (OKX spot instIds are the unified form)."""
+        return symbol.upper().replace("/", "-")
+
+    def scales(self, symbol: str) -> tuple[int, int, int]:
+        price, size = self.scale_table.get(self.venue_symbol(symbol), UNKNOWN_SCALES)
+        return price, size, 1
+
+    def new_decoder(self, rings: Rings) -> Decoder:
+        return OkxDecoder(rings.trades, rings.tickers, rings.candles)
+
+    # ---- requests --------------------------------------------------------------------------
+
+    def request(self, op: str, args: Sequence[dict[str, str]],
+                request_id: str | None = None) -> bytes:
+        body = {"id": request_id or str(next(self.request_ids)), "op": op, "args": list(args)}
+        return json.dumps(body, separators=(",", ":")).encode()
+
+    @staticmethod
+    def arg(subscription: Subscription) -> dict[str, str]:
+        """The ``{"channel", "instId"}`` that names one subscription on the wire."""
+        channel = subscription.channel
+        if channel is Channel.TICKER:
+            name = "tickers"
+        elif channel is Channel.TRADES:
+            name = "trades"
+        elif channel is Channel.OHLCV:
+            assert subscription.timeframe is not None
+            name = "candle" + TIMEFRAMES[subscription.timeframe]
+        else:
+            name = BOOK_CHANNELS[subscription.depth or DEFAULT_DEPTH]
+        return {"channel": name, "instId": subscription.instrument.venue_symbol}
+
+    def requests(self, op: str, subscriptions: Iterable[Subscription]) -> list[bytes]:
+        args = [self.arg(sub) for sub in subscriptions]
+        step = self.limits.args_per_request
+        return [self.request(op, args[i:i + step]) for i in range(0, len(args), step)]
+
+    def subscribe_requests(self, subscriptions: Sequence[Subscription]) -> list[bytes]:
+        books = [s for s in subscriptions if s.channel is Channel.BOOK]
+        self.unsent_books.update(s.key for s in books)
+        return self.requests("subscribe", (s for s in subscriptions
+                                           if s.channel is not Channel.BOOK))
+
+    def unsubscribe_requests(self, subscriptions: Sequence[Subscription]) -> list[bytes]:
+        sent = []
+        for sub in subscriptions:
+            if sub.channel is Channel.BOOK and sub.key in self.unsent_books:
+                self.unsent_books.discard(sub.key)
+            else:
+                sent.append(sub)
+        return self.requests("unsubscribe", sent)
+
+    # ---- control messages ------------------------------------------------------------------
+
+    def handle_control(self, link: Link, raw: bytes) -> None:
+        """Errors are kept and logged (a refused book subscribe also fails its ``sync_book`` at
+        once); an upgrade notice renews the connection before OKX closes it."""
+        message = json.loads(raw)
+        if not isinstance(message, dict):
+            return
+        event = message.get("event")
+        if event == "error":
+            text = f"{message.get('code')} {message.get('msg')} (id {message.get('id')})"
+            self.errors.append(text)
+            log.warning("okx rejected a request: %s", text)
+            request_id = str(message.get("id"))
+            if request_id in self.book_requests:
+                self.book_requests[request_id] = text
+        elif event == "notice":
+            log.warning("okx notice %s: %s", message.get("code"), message.get("msg"))
+            if str(message.get("code")) == UPGRADE_NOTICE:
+                link.reconnect(f"okx notice {UPGRADE_NOTICE}: service upgrade")
+        elif event in ("subscribe", "unsubscribe"):
+            log.debug("okx %s %s", event, message.get("arg"))
+
+    # ---- books -------------------------------------------------------------------------------
+
+    async def sync_book(self, link: Link, subscription: Subscription, slot: int) -> None:
+        """OKX's procedure: (re)subscribe the book; once the decoder has loaded and verified a
+        snapshot newer than the request, make the book live and replay the updates it held."""
+        decoder = link.decoder
+        assert isinstance(decoder, OkxDecoder)
+        decoder.configure_book(slot, subscription.depth or DEFAULT_DEPTH)
+        before = decoder.snapshot_count(slot)
+        arg = self.arg(subscription)
+        if subscription.key not in self.unsent_books:
+            await self.book_pacer.acquire()
+            link.send(self.request("unsubscribe", [arg]))
+        await self.book_pacer.acquire()
+        self.unsent_books.discard(subscription.key)
+        request_id = str(next(self.request_ids))
+        self.book_requests[request_id] = None
+        try:
+            link.send(self.request("subscribe", [arg], request_id))
+            loop = asyncio.get_running_loop()
+            deadline = loop.time() + self.snapshot_timeout
+            while decoder.snapshot_count(slot) == before or not decoder.snapshot_loaded(slot):
+                refused = self.book_requests[request_id]
+                if refused is not None:
+                    raise RuntimeError(f"okx refused the {arg['instId']} {arg['channel']} "
+                                       f"subscribe: {refused}")
+                if loop.time() >= deadline:
+                    raise TimeoutError(f"okx: no {arg['instId']} {arg['channel']} snapshot "
+                                       f"within {self.snapshot_timeout} s")
+                await asyncio.sleep(SNAPSHOT_POLL)
+        finally:
+            del self.book_requests[request_id]
+        decoder.mark_live(slot)
+        decoder.replay_pending(slot)
+
+
+def business_of(public_url: str) -> str:
+    """``.../ws/v5/public`` -> ``.../ws/v5/business`` (query string kept)."""
+    path, mark, query = public_url.partition("?")
+    head, _, last = path.rstrip("/").rpartition("/")
+    if last != PUBLIC:
+        raise ValueError(f"okx: cannot derive the business endpoint from {public_url!r}; "
+                         "pass business_ws_url")
+    return f"{head}/{BUSINESS}{mark}{query}"
