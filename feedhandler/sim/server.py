@@ -153,7 +153,7 @@ class SimConnection(WSListener):
         written once ``frames_per_write`` frames are queued or on flush."""
         out = self._out
         if self._gzip:
-            payload = gzip.compress(payload, compresslevel=1, mtime=0)
+            payload = self.encoded(payload)
             out += frame_header(OPCODE_BINARY, len(payload))
         else:
             length = len(payload)
@@ -163,6 +163,10 @@ class SimConnection(WSListener):
         self._out_frames += 1
         if self._out_frames >= self._exchange.frames_per_write:
             self.flush()
+
+    def encoded(self, payload: bytes) -> bytes:
+        """A data frame's payload as it goes on the wire (compressed for a gzip venue)."""
+        return gzip.compress(payload, compresslevel=1, mtime=0) if self._gzip else payload
 
     def send_control(self, first_byte: int, payload: bytes) -> None:
         """Queue a control frame (ping or pong) behind the data already queued and flush."""
@@ -356,7 +360,7 @@ class SimulatedExchange:
 
     def capture(self, conn: SimConnection, steps: int) -> list[tuple[MarketEvent, bytes]]:
         """Moves the market ``steps`` steps and returns each event ``conn`` would have been
-        sent with its frame, without sending: benchmarks feed a client these offline, then
+        sent with its frame payload as on the wire, without sending: benchmarks feed a client these offline, then
         compare its book with ``market``. Other connections miss these events."""
         venue, market = self.venue, self.market
         captured: list[tuple[MarketEvent, bytes]] = []
@@ -364,8 +368,8 @@ class SimulatedExchange:
             for event in events:
                 for topic in venue.topics(event):
                     if topic in conn.topics:
-                        captured.append((event, venue.envelope(
-                            conn.state, topic, venue.render(event, topic, market))))
+                        captured.append((event, conn.encoded(venue.envelope(
+                            conn.state, topic, venue.render(event, topic, market)))))
             self.stats["events"] += len(events)
         return captured
 
