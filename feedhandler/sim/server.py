@@ -360,8 +360,9 @@ class SimulatedExchange:
 
     def capture(self, conn: SimConnection, steps: int) -> list[tuple[MarketEvent, bytes]]:
         """Moves the market ``steps`` steps and returns each event ``conn`` would have been
-        sent with its frame payload as on the wire, without sending: benchmarks feed a client these offline, then
-        compare its book with ``market``. Other connections miss these events."""
+        sent, with its frame payload as on the wire, without sending: benchmarks feed a
+        client these offline, then compare its book with ``market``. Other connections miss
+        these events."""
         venue, market = self.venue, self.market
         captured: list[tuple[MarketEvent, bytes]] = []
         for events in market.steps(steps):
