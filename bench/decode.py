@@ -58,24 +58,19 @@ def depth_stream(count: int, levels: int = 20, seed: int = 1) -> tuple[bytes, li
     return snapshot, messages
 
 
-def trade_stream(count: int, seed: int = 2) -> list[bytes]:
+def trade_stream(count: int, seed: int = 2, event: str = "trade") -> list[bytes]:
+    """``count`` trades as Binance ``trade`` events, or ``aggTrade`` events (id in ``a``)."""
     rng = random.Random(seed)
-    return [
-        orjson.dumps(
-            {
-                "e": "trade",
-                "E": 1_700_000_000_000 + i,
-                "s": SYMBOL,
-                "t": 10_000_000 + i,
-                "p": f"{rng.randint(2_900_000, 3_100_000) / 100:.8f}",
-                "q": f"{rng.randint(1, 10**6) / 10**6:.8f}",
-                "T": 1_700_000_000_000 + i,
-                "m": rng.random() < 0.5,
-                "M": True,
-            }
-        )
-        for i in range(count)
-    ]
+    messages = []
+    for i in range(count):
+        price = f"{rng.randint(2_900_000, 3_100_000) / 100:.8f}"
+        size = f"{rng.randint(1, 10**6) / 10**6:.8f}"
+        ids = {"t": 10_000_000 + i} if event == "trade" else \
+            {"a": 10_000_000 + i, "f": 20_000_000 + i, "l": 20_000_000 + i}
+        messages.append(orjson.dumps({
+            "e": event, "E": 1_700_000_000_000 + i, "s": SYMBOL, **ids, "p": price, "q": size,
+            "T": 1_700_000_000_000 + i, "m": rng.random() < 0.5, "M": True}))
+    return messages
 
 
 def best_of(runs: int, fn) -> float:
