@@ -128,7 +128,9 @@ class CcxtClient:
     """What ccxt.pro's Binance handlers touch on their WebSocket client."""
 
     url = "wss://stream.binance.com:9443/stream"
-    subscriptions: dict[str, Any] = {}
+
+    def __init__(self) -> None:
+        self.subscriptions: dict[str, Any] = {}
 
     def resolve(self, *_args: Any) -> None:
         return None
