@@ -76,7 +76,8 @@ async def measure(info: VenueInfo, channel: Channel, count: int, seed: int) -> R
     await adapter.close()
     venue_symbol = adapter.venue_symbol(SYMBOL)
     simulator = create_venue(adapter.name, adapter.market, [venue_symbol])
-    shape = {"changes_per_step": LEVELS_PER_DIFF} if channel is Channel.BOOK else {}
+    shape = {"changes_per_step": LEVELS_PER_DIFF} if channel is Channel.BOOK \
+        else {"trade_probability": 1.0}     # a trade every step: the stream is quicker to make
     async with SimulatedExchange(simulator, seed=seed, rate=None, **shape) as exchange:
         fh = FeedHandler(endpoints={info.name: endpoint_options(info, exchange)},
                          ring_capacity=1 << 20)
@@ -145,7 +146,7 @@ async def run(args: argparse.Namespace) -> list[Result]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--messages", type=int, default=50_000,
+    parser.add_argument("--messages", type=int, default=10_000,
                         help="book messages per venue (other channels get twice as many)")
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--venues", nargs="*", help="registry names; default all")

@@ -629,6 +629,11 @@ async def run_demo(options: DemoOptions, console: Console) -> int:
             faults = asyncio.create_task(demo.inject_faults()) if options.faults else None
             try:
                 await show(demo, console, interrupts.stop)
+                if faults is not None and options.duration is not None \
+                        and not interrupts.stop.is_set():
+                    # a loaded machine runs late: every planned fault still goes in
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(asyncio.shield(faults), options.duration)
             finally:
                 if faults is not None:
                     faults.cancel()

@@ -255,7 +255,7 @@ class SimulatedExchange:
 
     def __init__(self, venue: Venue, *, seed: int = 0, rate: float | None = 1000.0,
                  frames_per_write: int = 1, depth: int = 50,
-                 changes_per_step: tuple[int, int] = (1, 3),
+                 changes_per_step: tuple[int, int] = (1, 3), trade_probability: float = 0.3,
                  keepalive: Keepalive | Literal["venue"] | None = "venue",
                  host: str = "127.0.0.1", port: int = 0,
                  max_pending_bytes: int = 64 * 1024 * 1024,
@@ -263,13 +263,15 @@ class SimulatedExchange:
                  max_client_frame_size: int = 1024 * 1024) -> None:
         """``rate`` is market events per second, ``FLOOD`` for as fast as clients read, or None
         to publish only through ``advance``. ``frames_per_write`` caps the frames batched into
-        one socket write; ``depth`` and ``changes_per_step`` shape the market (MarketConfig)."""
+        one socket write; ``depth``, ``changes_per_step`` and ``trade_probability`` shape the
+        market (``MarketConfig``)."""
         if frames_per_write < 1:
             raise ValueError("frames_per_write must be at least 1")
         self.venue = venue
         self.market = Market(venue.instruments(), MarketConfig(
             seed=seed, depth=depth, candle_intervals_ms=venue.candle_intervals_ms(),
-            update_id_step=venue.update_id_step, changes_per_step=changes_per_step))
+            update_id_step=venue.update_id_step, changes_per_step=changes_per_step,
+            trade_probability=trade_probability))
         self.rate = rate
         self.frames_per_write = frames_per_write
         self.keepalive = venue.keepalive if keepalive == "venue" else keepalive
