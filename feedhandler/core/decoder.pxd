@@ -71,6 +71,7 @@ cdef class Decoder:
     cdef int lose_sync(self, int32_t slot, str reason, bint checksum) except -1
     cdef int hold(self, int32_t slot, const char* buf, size_t n) except -1
     cdef int queue_control(self, const char* buf, size_t n) except -1
+    cdef int load_snapshot(self, int32_t slot, const char* buf, size_t n) except -1
     cdef void _insert(self, int32_t slot) noexcept
 
 

@@ -276,6 +276,30 @@ cdef class Decoder:
         self.control.append(buf[:n])
         return DECODED_CONTROL
 
+    # ---- REST depth snapshots ----------------------------------------------------------------
+
+    def apply_snapshot(self, int slot, data) -> None:
+        """Loads a REST depth snapshot body into the slot's book and makes it live; the caller
+        then replays the updates held meanwhile. The venue's ``load_snapshot`` parses it."""
+        cdef const unsigned char[::1] raw = data
+        cdef PaddedBuffer buffer
+        self._check_slot(slot)
+        if not self.slots[slot].has_book:
+            raise ValueError(f"slot {slot} has no book")
+        if buffer_init(&buffer, raw.shape[0], raw.shape[0]) < 0:
+            raise MemoryError()
+        try:
+            if raw.shape[0]:
+                buffer_assign(&buffer, <const char*>&raw[0], raw.shape[0])
+            self.load_snapshot(slot, buffer.data, buffer.size)
+        finally:
+            buffer_free(&buffer)
+        self.mark_live(slot)
+
+    cdef int load_snapshot(self, int32_t slot, const char* buf, size_t n) except -1:
+        """Parses a padded REST snapshot into the slot's book (venues with one override it)."""
+        raise NotImplementedError(f"{type(self).__name__} takes no REST depth snapshot")
+
     # ---- Python entry points (tests, replay, benchmarks) ------------------------------------
 
     def feed(self, data, int64_t ts_receive=0) -> int:

@@ -60,11 +60,6 @@ from feedhandler.core.ondemand cimport (
 )
 from feedhandler.core.rings cimport candle_append, ticker_append, trade_append
 
-cdef extern from *:
-    """
-    static_assert(simdjson::SIMDJSON_PADDING == 64, "buffer.pxd PADDING must match simdjson");
-    """
-
 cdef enum TopicKind:
     TOPIC_UNKNOWN = 0
     TOPIC_BOOK = 1
