@@ -14,13 +14,14 @@ from typing import Any
 
 from feedhandler.core.decoder import Decoder
 from feedhandler.exchanges.base import (
+    SNAPSHOT_POLL,
     Channel,
     ConnectionLimits,
     Heartbeat,
+    InBandBookVenue,
     Link,
     Rings,
     Subscription,
-    VenueAdapter,
 )
 from feedhandler.exchanges.okx.decoder import OkxDecoder
 from feedhandler.net.ratelimit import RateLimiter
@@ -56,11 +57,10 @@ SCALES: dict[str, tuple[int, int]] = {
 }
 UNKNOWN_SCALES = (8, 8)        # fixed-point scales of instruments missing from the table
 
-SNAPSHOT_POLL = 0.01           # seconds between looks at the decoder while a snapshot is due
 UPGRADE_NOTICE = "64008"       # event "notice": the connection closes soon for an upgrade
 
 
-class OkxVenue(VenueAdapter):
+class OkxVenue(InBandBookVenue):
     """OKX spot. Candles live on the business endpoint, everything else on public; the
     pool keeps the two apart through ``endpoint_key``.
 
@@ -154,19 +154,10 @@ class OkxVenue(VenueAdapter):
         return [self.request(op, args[i:i + step]) for i in range(0, len(args), step)]
 
     def subscribe_requests(self, subscriptions: Sequence[Subscription]) -> list[bytes]:
-        books = [s for s in subscriptions if s.channel is Channel.BOOK]
-        self.unsent_books.update(s.key for s in books)
-        return self.requests("subscribe", (s for s in subscriptions
-                                           if s.channel is not Channel.BOOK))
+        return self.requests("subscribe", self.hold_back_books(subscriptions))
 
     def unsubscribe_requests(self, subscriptions: Sequence[Subscription]) -> list[bytes]:
-        sent = []
-        for sub in subscriptions:
-            if sub.channel is Channel.BOOK and sub.key in self.unsent_books:
-                self.unsent_books.discard(sub.key)
-            else:
-                sent.append(sub)
-        return self.requests("unsubscribe", sent)
+        return self.requests("unsubscribe", self.sent_subscriptions(subscriptions))
 
     # ---- control messages ------------------------------------------------------------------
 
