@@ -23,7 +23,6 @@ adapter's ``sync_book`` sees it and makes the book live), and every later push m
 """
 
 from libc.stdint cimport int32_t, int64_t
-from libc.stdlib cimport free, realloc
 from libc.string cimport memchr, memcmp
 from libcpp cimport bool as cbool
 from libcpp.string_view cimport string_view
@@ -140,31 +139,6 @@ cdef inline int token_decimal(string_view token, int scale, int64_t* out) noexce
 
 cdef class GateioDecoder(Decoder):
     """Decodes Gate.io spot v4 public channels into the rings and books."""
-
-    def __dealloc__(self):
-        free(self.full_loads)
-
-    def add_instrument(self, key, int instrument, int price_scale, int size_scale,
-                       OrderBook book=None) -> int:
-        cdef int32_t slot = Decoder.add_instrument(self, key, instrument, price_scale,
-                                                   size_scale, book)
-        cdef int32_t capacity = max(8, self.full_capacity)
-        cdef int64_t* grown
-        if slot >= self.full_capacity:
-            while capacity <= slot:
-                capacity *= 2
-            grown = <int64_t*>realloc(self.full_loads, capacity * sizeof(int64_t))
-            if grown == NULL:
-                raise MemoryError()
-            self.full_loads = grown
-            self.full_capacity = capacity
-        self.full_loads[slot] = 0
-        return slot
-
-    def full_count(self, int slot) -> int:
-        """How many ``spot.obu`` full pushes were loaded into the slot's book."""
-        self._check_slot(slot)
-        return self.full_loads[slot]
 
     cdef int decode(self, const char* buf, size_t n, int64_t ts_receive) except -1:
         cdef document doc
@@ -321,7 +295,7 @@ cdef class GateioDecoder(Decoder):
         if book.crossed():
             return self.lose_sync(slot, "crossed book after update", False)
         if obu and full:
-            self.full_loads[slot] += 1      # counted only once wholly loaded
+            self.slots[slot].snapshots += 1     # counted only once wholly loaded
         if self.slots[slot].sync != SYNC_LIVE:
             return 0        # a spot.obu full push loaded for sync_book, not served yet
         self.mark_dirty(slot)

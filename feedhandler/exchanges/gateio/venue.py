@@ -180,11 +180,11 @@ class GateioVenue(InBandBookVenue):
         decoder = link.decoder
         assert isinstance(decoder, GateioDecoder)
         channel, payload = self.obu_payload(subscription)
-        before = decoder.full_count(slot)
+        before = decoder.snapshot_count(slot)
         await self.resubscribe_book(link, subscription,
                                     lambda: [self.request("unsubscribe", channel, payload)],
                                     lambda: [self.request("subscribe", channel, payload)])
-        await self.snapshot_arrival(lambda: decoder.full_count(slot) != before,
+        await self.snapshot_arrival(lambda: decoder.snapshot_count(slot) != before,
                                     self.full_push_timeout, f"gateio: no {payload[0]} full push")
         decoder.mark_live(slot)
         decoder.replay_pending(slot)

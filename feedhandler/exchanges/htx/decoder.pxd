@@ -18,7 +18,6 @@ cdef struct CandleState:
 
 
 cdef struct SlotState:
-    int64_t snapshots         # mbp snapshots loaded into this slot so far
     CandleState candles[PERIOD_COUNT]   # the latest candle of each period
 
 

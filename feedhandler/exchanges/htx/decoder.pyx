@@ -148,11 +148,6 @@ cdef class HtxDecoder(Decoder):
             self.set_book(slot, book)
         return slot
 
-    def snapshot_count(self, int slot) -> int:
-        """mbp snapshots loaded into ``slot``; a sync waits for this to grow."""
-        self._check_slot(slot)
-        return self.states[slot].snapshots
-
     def _reserve(self, int32_t count):
         cdef int32_t capacity = max(8, self.state_capacity)
         cdef SlotState* states
@@ -287,7 +282,7 @@ cdef class HtxDecoder(Decoder):
             return self.fail("mbp snapshot levels could not be applied")
         book.truncate_depth()
         book.sequence = sequence
-        self.states[slot].snapshots += 1
+        self.slots[slot].snapshots += 1
         self.mark_dirty(slot)
         return DECODED_BOOKS
 
