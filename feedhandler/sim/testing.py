@@ -65,6 +65,11 @@ def record_books(fh: FeedHandler, venue: str, symbols: Iterable[str],
     return updates
 
 
+def synced(books: Mapping[str, list[BookUpdate]]) -> bool:
+    """Every book has been served, the first update being its (re)sync."""
+    return all(updates and updates[0].resynced for updates in books.values())
+
+
 async def books_equal_the_true_books(fh: FeedHandler, sim: SimulatedExchange, venue: str,
                                      pairs: Mapping[str, str]) -> None:
     """With publishing stopped, every book (``pairs``: symbol -> venue symbol) catches up with

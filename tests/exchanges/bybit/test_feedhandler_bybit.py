@@ -19,6 +19,7 @@ from feedhandler.sim.testing import (
     healed,
     pumping,
     record_books,
+    synced,
     until,
 )
 
@@ -79,8 +80,7 @@ async def test_a_lost_delta_withdraws_the_book_and_it_resyncs(sim) -> None:
     books = record_books(fh, venue, PAIRS)
     async with fh:
         async with pumping(sim):
-            await until(lambda: all(updates and updates[0].resynced
-                                    for updates in books.values()))
+            await until(lambda: synced(books))
             sim.gap("BTCUSDT")
             await until(lambda: healed(books["BTC-USDT"]))
         await books_equal_the_true_books(fh, sim, venue, PAIRS)
@@ -103,8 +103,7 @@ async def test_a_book_service_restart_replaces_the_book_without_a_resync(sim) ->
         decoder = connection.decoder
         slot = decoder.slot_of("BTCUSDT")
         async with pumping(sim):
-            await until(lambda: all(updates and updates[0].resynced
-                                    for updates in books.values()))
+            await until(lambda: synced(books))
             assert isinstance(sim.venue, SimBybit)
             sim.venue.restart_books("BTCUSDT")
             await until(lambda: decoder.snapshot_count(slot) == 2
@@ -128,8 +127,7 @@ async def test_a_dropped_connection_is_renewed_and_every_book_resynced(sim) -> N
     fh.subscribe_trades(venue, "ETH-USDT", trades.append)
     async with fh:
         async with pumping(sim):
-            await until(lambda: all(updates and updates[0].resynced
-                                    for updates in books.values()))
+            await until(lambda: synced(books))
             sim.drop()
             await until(lambda: len(sim.history) == 2
                         and all(healed(updates) for updates in books.values()))
@@ -148,8 +146,7 @@ async def test_garbage_is_counted_and_a_close_by_the_venue_renews_the_connection
     async with fh:
         [connection] = fh.venues[venue].pool.connections
         async with pumping(sim):
-            await until(lambda: all(updates and updates[0].resynced
-                                    for updates in books.values()))
+            await until(lambda: synced(books))
             sim.malformed()
             await until(lambda: connection.decoder.errors == 1)
             assert all(fh.book(venue, symbol).valid for symbol in PAIRS)

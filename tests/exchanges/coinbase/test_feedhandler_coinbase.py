@@ -14,6 +14,7 @@ from feedhandler.sim.testing import (
     healed,
     pumping,
     record_books,
+    synced,
     until,
 )
 
@@ -88,8 +89,7 @@ async def test_a_gap_withdraws_every_book_then_both_are_rebuilt(sim) -> None:
     books = record_books(fh, "coinbase", PRODUCTS)
     async with fh:
         async with pumping(sim):
-            await until(lambda: all(updates and updates[0].resynced
-                                    for updates in books.values()))
+            await until(lambda: synced(books))
             sim.gap("ETH-USD")
             await until(lambda: all(healed(updates) for updates in books.values()))
         await settled(fh, sim)
@@ -112,8 +112,7 @@ async def test_a_dropped_connection_is_renewed_resubscribed_and_resynced(sim) ->
     fh.subscribe_trades("coinbase", "BTC-USD", trades.append)
     async with fh:
         async with pumping(sim):
-            await until(lambda: all(updates and updates[0].resynced
-                                    for updates in books.values()))
+            await until(lambda: synced(books))
             sim.drop()
             await until(lambda: len(sim.history) == 2
                         and all(healed(updates) for updates in books.values()))
@@ -176,8 +175,7 @@ async def test_garbage_is_counted_and_a_close_by_the_venue_renews_the_connection
     async with fh:
         [connection] = fh.venues["coinbase"].pool.connections
         async with pumping(sim):
-            await until(lambda: all(updates and updates[0].resynced
-                                    for updates in books.values()))
+            await until(lambda: synced(books))
             sim.malformed()
             await until(lambda: connection.decoder.errors == 1)
             assert all(fh.book("coinbase", product).valid for product in PRODUCTS)

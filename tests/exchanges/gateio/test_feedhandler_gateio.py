@@ -17,6 +17,7 @@ from feedhandler.sim.testing import (
     healed,
     pumping,
     record_books,
+    synced,
     until,
 )
 
@@ -67,8 +68,7 @@ async def test_a_lost_update_withdraws_the_book_and_it_resyncs_from_rest(sim) ->
     books = record_books(fh, "gateio", PAIRS)
     async with fh:
         async with pumping(sim):
-            await until(lambda: all(updates and updates[0].resynced
-                                    for updates in books.values()))
+            await until(lambda: synced(books))
             requests = sim.stats["http_requests"]
             sim.gap("BTC_USDT")
             await until(lambda: healed(books["BTC-USDT"]))
@@ -95,8 +95,7 @@ async def test_a_dropped_connection_is_renewed_and_every_book_resynced(sim) -> N
     fh.subscribe_trades("gateio", "ETH-USDT", trades.append)
     async with fh:
         async with pumping(sim):
-            await until(lambda: all(updates and updates[0].resynced
-                                    for updates in books.values()))
+            await until(lambda: synced(books))
             sim.drop()
             await until(lambda: len(sim.history) == 2
                         and all(healed(updates) for updates in books.values()))
@@ -121,8 +120,7 @@ async def test_garbage_is_counted_and_an_oversize_frame_renews_the_connection(si
     async with fh:
         [connection] = fh.venues["gateio"].pool.connections
         async with pumping(sim):
-            await until(lambda: all(updates and updates[0].resynced
-                                    for updates in books.values()))
+            await until(lambda: synced(books))
             sim.malformed()
             await until(lambda: connection.decoder.errors == 1)
             assert all(fh.book("gateio", symbol).valid for symbol in PAIRS)

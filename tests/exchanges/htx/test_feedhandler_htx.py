@@ -15,6 +15,7 @@ from feedhandler.sim.testing import (
     healed,
     pumping,
     record_books,
+    synced,
     until,
 )
 
@@ -58,8 +59,7 @@ async def test_a_lost_mbp_update_withdraws_the_book_and_it_resyncs(sim) -> None:
     books = record_books(fh, "htx", PAIRS)
     async with fh:
         async with pumping(sim):
-            await until(lambda: all(updates and updates[0].resynced
-                                    for updates in books.values()))
+            await until(lambda: synced(books))
             sim.gap("btcusdt")
             await until(lambda: healed(books["BTC-USDT"]))
         await books_equal_the_true_books(fh, sim, "htx", PAIRS)
@@ -93,8 +93,7 @@ async def test_a_dropped_connection_is_renewed_and_every_book_resynced(sim) -> N
     fh.subscribe_trades("htx", "ETH-USDT", trades.append)
     async with fh:
         async with pumping(sim):
-            await until(lambda: all(updates and updates[0].resynced
-                                    for updates in books.values()) and trades)
+            await until(lambda: synced(books) and trades)
             feed = next(conn for conn in sim.connections if conn.path == "/feed")
             sim.drop(feed)
             await until(lambda: len(sim.history) == 3
@@ -113,8 +112,7 @@ async def test_malformed_frames_are_counted_and_the_books_stay_exact(sim) -> Non
     books = record_books(fh, "htx", PAIRS)
     async with fh:
         async with pumping(sim):
-            await until(lambda: all(updates and updates[0].resynced
-                                    for updates in books.values()))
+            await until(lambda: synced(books))
             sim.malformed()
             await until(lambda: all(c["decoder"]["errors"] == 1
                                     for c in fh.stats()["connections"]["htx"]))

@@ -15,6 +15,7 @@ from feedhandler.sim.testing import (
     healed,
     pumping,
     record_books,
+    synced,
     until,
 )
 
@@ -57,8 +58,7 @@ async def test_a_bad_book_message_withdraws_the_book_and_it_resyncs(sim, fault) 
     books = record_books(fh, "kraken", PAIRS)
     async with fh:
         async with pumping(sim):
-            await until(lambda: all(updates and updates[0].resynced
-                                    for updates in books.values()))
+            await until(lambda: synced(books))
             getattr(sim, fault)("BTC/USD")
             await until(lambda: healed(books["BTC-USD"]))
         await books_equal_the_true_books(fh, sim, "kraken", PAIRS)
@@ -76,8 +76,7 @@ async def test_a_dropped_connection_is_renewed_and_every_book_resynced(sim) -> N
     fh.subscribe_trades("kraken", "ETH-USD", trades.append)
     async with fh:
         async with pumping(sim):
-            await until(lambda: all(updates and updates[0].resynced
-                                    for updates in books.values()))
+            await until(lambda: synced(books))
             sim.drop()
             await until(lambda: len(sim.history) == 2
                         and all(healed(updates) for updates in books.values()))

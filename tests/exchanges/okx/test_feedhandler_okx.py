@@ -18,6 +18,7 @@ from feedhandler.sim.testing import (
     healed,
     pumping,
     record_books,
+    synced,
     until,
 )
 
@@ -35,10 +36,6 @@ def handler(sim: SimulatedExchange, **options: object) -> FeedHandler:
     return FeedHandler(endpoints={"okx": {"ws_url": sim.ws_url, "requests_per_second": 50.0,
                                           **options}},
                        backoff_base=0.05, backoff_cap=0.2)
-
-
-def synced(books: dict[str, list[BookUpdate]]) -> bool:
-    return all(updates and updates[0].resynced for updates in books.values())
 
 
 async def test_every_channel_delivers_and_the_books_equal_the_true_books(sim) -> None:
