@@ -150,6 +150,21 @@ class VenueAdapter(ABC):
         """Releases what the adapter holds beyond connections (REST sessions)."""
 
 
+async def wait_for_snapshot(arrived: Callable[[], bool], timeout: float, missing: str,
+                            refused: Callable[[], Exception | None] = lambda: None) -> None:
+    """Polls the decoder until ``arrived()``; raises what ``refused()`` returns once the venue
+    refused the request, and TimeoutError ``"<missing> within <timeout> s"`` after ``timeout``."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while not arrived():
+        error = refused()
+        if error is not None:
+            raise error
+        if loop.time() >= deadline:
+            raise TimeoutError(f"{missing} within {timeout} s")
+        await asyncio.sleep(SNAPSHOT_POLL)
+
+
 class InBandBookVenue(VenueAdapter):
     """A venue whose book subscribe is answered in-band by the book's snapshot: such books are
     subscribed by ``sync_book`` (paced by ``book_pacer``) once their updates are held, not by
@@ -190,13 +205,3 @@ class InBandBookVenue(VenueAdapter):
         self.unsent_books.discard(subscription.key)
         for payload in subscribe():
             link.send(payload)
-
-    @staticmethod
-    async def snapshot_arrival(arrived: Callable[[], bool], timeout: float, missing: str) -> None:
-        """Polls the decoder until ``arrived()``; TimeoutError ``"<missing> within <t> s"``."""
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + timeout
-        while not arrived():
-            if loop.time() >= deadline:
-                raise TimeoutError(f"{missing} within {timeout} s")
-            await asyncio.sleep(SNAPSHOT_POLL)

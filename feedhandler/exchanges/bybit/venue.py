@@ -21,6 +21,7 @@ from feedhandler.exchanges.base import (
     Link,
     Rings,
     Subscription,
+    wait_for_snapshot,
 )
 from feedhandler.exchanges.bybit.decoder import BybitDecoder
 from feedhandler.net.ratelimit import RateLimiter
@@ -156,7 +157,7 @@ class BybitVenue(InBandBookVenue):
         await self.resubscribe_book(link, subscription,
                                     lambda: self.request("unsubscribe", topics),
                                     lambda: self.request("subscribe", topics))
-        await self.snapshot_arrival(
+        await wait_for_snapshot(
             lambda: decoder.snapshot_count(slot) != before and decoder.snapshot_loaded(slot),
             self.snapshot_timeout, f"bybit {self.market}: no {topics[0]} snapshot")
         decoder.mark_live(slot)

@@ -21,6 +21,7 @@ from feedhandler.exchanges.base import (
     Link,
     Rings,
     Subscription,
+    wait_for_snapshot,
 )
 from feedhandler.exchanges.gateio.decoder import GateioDecoder
 from feedhandler.net.ratelimit import RateLimiter
@@ -184,7 +185,7 @@ class GateioVenue(InBandBookVenue):
         await self.resubscribe_book(link, subscription,
                                     lambda: [self.request("unsubscribe", channel, payload)],
                                     lambda: [self.request("subscribe", channel, payload)])
-        await self.snapshot_arrival(lambda: decoder.snapshot_count(slot) != before,
+        await wait_for_snapshot(lambda: decoder.snapshot_count(slot) != before,
                                     self.full_push_timeout, f"gateio: no {payload[0]} full push")
         decoder.mark_live(slot)
         decoder.replay_pending(slot)

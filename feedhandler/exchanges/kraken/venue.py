@@ -20,6 +20,7 @@ from feedhandler.exchanges.base import (
     Link,
     Rings,
     Subscription,
+    wait_for_snapshot,
 )
 from feedhandler.exchanges.kraken.decoder import KrakenDecoder
 from feedhandler.net.ratelimit import RateLimiter
@@ -190,7 +191,7 @@ class KrakenVenue(InBandBookVenue):
             link, subscription,
             lambda: [self.request("unsubscribe", "book", [symbol], depth=depth)],
             lambda: [self.request("subscribe", "book", [symbol], depth=depth, snapshot=True)])
-        await self.snapshot_arrival(
+        await wait_for_snapshot(
             lambda: decoder.snapshot_count(slot) != before and decoder.snapshot_loaded(slot),
             self.snapshot_timeout, f"kraken: no {symbol} book snapshot")
         decoder.mark_live(slot)

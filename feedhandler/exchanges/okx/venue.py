@@ -5,7 +5,6 @@ Facts and their sources are in docs/venues/okx.md.
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
 from collections.abc import Iterable, Mapping, Sequence
@@ -14,7 +13,6 @@ from typing import Any
 
 from feedhandler.core.decoder import Decoder
 from feedhandler.exchanges.base import (
-    SNAPSHOT_POLL,
     Channel,
     ConnectionLimits,
     Heartbeat,
@@ -22,6 +20,7 @@ from feedhandler.exchanges.base import (
     Link,
     Rings,
     Subscription,
+    wait_for_snapshot,
 )
 from feedhandler.exchanges.okx.decoder import OkxDecoder
 from feedhandler.net.ratelimit import RateLimiter
@@ -199,19 +198,18 @@ class OkxVenue(InBandBookVenue):
         self.unsent_books.discard(subscription.key)
         request_id = str(next(self.request_ids))
         self.book_requests[request_id] = None
+
+        def refusal() -> Exception | None:
+            refused = self.book_requests[request_id]
+            return None if refused is None else RuntimeError(
+                f"okx refused the {arg['instId']} {arg['channel']} subscribe: {refused}")
+
         try:
             link.send(self.request("subscribe", [arg], request_id))
-            loop = asyncio.get_running_loop()
-            deadline = loop.time() + self.snapshot_timeout
-            while decoder.snapshot_count(slot) == before or not decoder.snapshot_loaded(slot):
-                refused = self.book_requests[request_id]
-                if refused is not None:
-                    raise RuntimeError(f"okx refused the {arg['instId']} {arg['channel']} "
-                                       f"subscribe: {refused}")
-                if loop.time() >= deadline:
-                    raise TimeoutError(f"okx: no {arg['instId']} {arg['channel']} snapshot "
-                                       f"within {self.snapshot_timeout} s")
-                await asyncio.sleep(SNAPSHOT_POLL)
+            await wait_for_snapshot(
+                lambda: decoder.snapshot_count(slot) != before and decoder.snapshot_loaded(slot),
+                self.snapshot_timeout, f"okx: no {arg['instId']} {arg['channel']} snapshot",
+                refusal)
         finally:
             del self.book_requests[request_id]
         decoder.mark_live(slot)
