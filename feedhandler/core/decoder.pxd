@@ -36,8 +36,10 @@ cdef struct Slot:
     uint8_t dirty           # already in the dirty list this batch
     uint8_t has_book
     uint8_t fresh           # the next update is the first after a snapshot
+    uint8_t loaded          # an in-band snapshot is in, awaiting mark_live; later updates held
     int32_t key_length
     char key[MAX_SYMBOL]    # the venue's symbol bytes as they appear on the wire
+    int64_t snapshots       # book snapshots loaded into this slot so far
 
 
 cdef class Decoder:
@@ -71,6 +73,7 @@ cdef class Decoder:
     cdef int lose_sync(self, int32_t slot, str reason, bint checksum) except -1
     cdef int hold(self, int32_t slot, const char* buf, size_t n) except -1
     cdef int queue_control(self, const char* buf, size_t n) except -1
+    cdef int load_snapshot(self, int32_t slot, const char* buf, size_t n) except -1
     cdef void _insert(self, int32_t slot) noexcept
 
 

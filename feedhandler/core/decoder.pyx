@@ -133,9 +133,11 @@ cdef class Decoder:
         return self.slots[slot].sync
 
     def mark_waiting(self, int slot) -> None:
-        """Hold this book's updates until ``mark_live`` (a snapshot is being fetched)."""
+        """Hold this book's updates until ``mark_live`` (a snapshot is being fetched; one that
+        comes in-band counts only when newer than this call)."""
         self._check_slot(slot)
         self.slots[slot].sync = SYNC_WAITING
+        self.slots[slot].loaded = 0
         if self.books[slot] is not None:
             (<OrderBook>self.books[slot]).valid = False
 
@@ -146,6 +148,17 @@ cdef class Decoder:
         self.slots[slot].fresh = 1
         if self.books[slot] is not None:
             (<OrderBook>self.books[slot]).valid = True
+
+    def snapshot_loaded(self, int slot) -> bool:
+        """An in-band snapshot is in and the updates since are held: ready for ``mark_live``."""
+        self._check_slot(slot)
+        return self.slots[slot].loaded != 0
+
+    def snapshot_count(self, int slot) -> int:
+        """Book snapshots the venue's own messages loaded into ``slot`` (REST ones are not
+        counted); an in-band resync waits for this to grow."""
+        self._check_slot(slot)
+        return self.slots[slot].snapshots
 
     @property
     def slot_count(self) -> int:
@@ -256,13 +269,15 @@ cdef class Decoder:
         return DECODED_ERROR
 
     cdef int lose_sync(self, int32_t slot, str reason, bint checksum) except -1:
-        """A gap or checksum mismatch: the book is withdrawn until resynced, never served."""
+        """A gap or checksum mismatch: the book is withdrawn until resynced, never served, and
+        a snapshot loaded but not yet live no longer counts."""
         cdef OrderBook book = <OrderBook>self.books[slot]
         if checksum:
             self.checksum_failures += 1
         else:
             self.gaps += 1
         self.slots[slot].sync = SYNC_WAITING
+        self.slots[slot].loaded = 0
         if book is not None:
             book.valid = False
         self.resync_slots.append((slot, reason))
@@ -275,6 +290,30 @@ cdef class Decoder:
     cdef int queue_control(self, const char* buf, size_t n) except -1:
         self.control.append(buf[:n])
         return DECODED_CONTROL
+
+    # ---- REST depth snapshots ----------------------------------------------------------------
+
+    def apply_snapshot(self, int slot, data) -> None:
+        """Loads a REST depth snapshot body into the slot's book and makes it live; the caller
+        then replays the updates held meanwhile. The venue's ``load_snapshot`` parses it."""
+        cdef const unsigned char[::1] raw = data
+        cdef PaddedBuffer buffer
+        self._check_slot(slot)
+        if not self.slots[slot].has_book:
+            raise ValueError(f"slot {slot} has no book")
+        if buffer_init(&buffer, raw.shape[0], raw.shape[0]) < 0:
+            raise MemoryError()
+        try:
+            if raw.shape[0]:
+                buffer_assign(&buffer, <const char*>&raw[0], raw.shape[0])
+            self.load_snapshot(slot, buffer.data, buffer.size)
+        finally:
+            buffer_free(&buffer)
+        self.mark_live(slot)
+
+    cdef int load_snapshot(self, int32_t slot, const char* buf, size_t n) except -1:
+        """Parses a padded REST snapshot into the slot's book (venues with one override it)."""
+        raise NotImplementedError(f"{type(self).__name__} takes no REST depth snapshot")
 
     # ---- Python entry points (tests, replay, benchmarks) ------------------------------------
 

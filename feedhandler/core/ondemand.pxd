@@ -55,6 +55,14 @@ cdef extern from "simdjson.h" namespace "simdjson" nogil:
         error_code error()
 
 
+# buffer.pxd pads by a fixed PADDING without including simdjson.h: every module that parses
+# with simdjson checks here, at compile time, that the two agree.
+cdef extern from *:
+    """
+    static_assert(simdjson::SIMDJSON_PADDING == 64, "buffer.pxd PADDING must match simdjson");
+    """
+
+
 cdef extern from "simdjson.h" namespace "simdjson::ondemand" nogil:
     cdef enum class json_type "simdjson::ondemand::json_type":
         array

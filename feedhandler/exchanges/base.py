@@ -7,15 +7,19 @@ connection manager in ``feedhandler.net`` knows nothing venue-specific beyond th
 
 from __future__ import annotations
 
+import asyncio
 import enum
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
     from feedhandler.core.decoder import Decoder
     from feedhandler.core.rings import CandleRing, TickerRing, TradeRing
+    from feedhandler.net.ratelimit import RateLimiter
+
+SNAPSHOT_POLL = 0.01           # seconds between looks at the decoder while a snapshot is due
 
 
 class Channel(enum.StrEnum):
@@ -144,3 +148,60 @@ class VenueAdapter(ABC):
 
     async def close(self) -> None:  # noqa: B027 - optional hook, nothing to release by default
         """Releases what the adapter holds beyond connections (REST sessions)."""
+
+
+async def wait_for_snapshot(arrived: Callable[[], bool], timeout: float, missing: str,
+                            refused: Callable[[], Exception | None] = lambda: None) -> None:
+    """Polls the decoder until ``arrived()``; raises what ``refused()`` returns once the venue
+    refused the request, and TimeoutError ``"<missing> within <timeout> s"`` after ``timeout``."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while not arrived():
+        error = refused()
+        if error is not None:
+            raise error
+        if loop.time() >= deadline:
+            raise TimeoutError(f"{missing} within {timeout} s")
+        await asyncio.sleep(SNAPSHOT_POLL)
+
+
+class InBandBookVenue(VenueAdapter):
+    """A venue whose book subscribe is answered in-band by the book's snapshot: such books are
+    subscribed by ``sync_book`` (paced by ``book_pacer``) once their updates are held, not by
+    ``subscribe_requests``, and a resync is an unsubscribe followed by a subscribe."""
+
+    book_pacer: RateLimiter
+    unsent_books: set[tuple[Any, ...]]      # keys of books sync_book has not subscribed yet
+
+    def in_band_book(self, subscription: Subscription) -> bool:
+        """Whether ``sync_book`` sends this subscription itself."""
+        return subscription.channel is Channel.BOOK
+
+    def hold_back_books(self, subscriptions: Sequence[Subscription]) -> list[Subscription]:
+        """Notes the books ``sync_book`` will subscribe; returns the rest, to subscribe now."""
+        self.unsent_books.update(s.key for s in subscriptions if self.in_band_book(s))
+        return [s for s in subscriptions if not self.in_band_book(s)]
+
+    def sent_subscriptions(self, subscriptions: Sequence[Subscription]) -> list[Subscription]:
+        """The subscriptions to unsubscribe: a book never subscribed is only forgotten."""
+        sent = []
+        for sub in subscriptions:
+            if self.in_band_book(sub) and sub.key in self.unsent_books:
+                self.unsent_books.discard(sub.key)
+            else:
+                sent.append(sub)
+        return sent
+
+    async def resubscribe_book(self, link: Link, subscription: Subscription,
+                               unsubscribe: Callable[[], Iterable[bytes]],
+                               subscribe: Callable[[], Iterable[bytes]]) -> None:
+        """Sends, paced, the book's unsubscribe (unless it was never subscribed), then its
+        subscribe; the payloads are built only when sent, so request ids stay in order."""
+        if subscription.key not in self.unsent_books:
+            await self.book_pacer.acquire()
+            for payload in unsubscribe():
+                link.send(payload)
+        await self.book_pacer.acquire()
+        self.unsent_books.discard(subscription.key)
+        for payload in subscribe():
+            link.send(payload)

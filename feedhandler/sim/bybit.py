@@ -26,6 +26,7 @@ from feedhandler.sim.market import (
     PriceLevel,
     Side,
     Trade,
+    TradeStats,
 )
 from feedhandler.sim.venue import (
     ClientRequest,
@@ -86,16 +87,17 @@ class _BookTopic:
 
 
 @dataclass
-class _Stats:
-    """Running ticker statistics of one symbol (the generator has no 24-hour window)."""
+class _Stats(TradeStats):
+    """The shared statistics plus Bybit's ``tickDirection`` of the last trade."""
 
-    first: int
-    last: int
-    low: int
-    high: int
-    volume: int = 0
-    notional: int = 0
     direction: str = "ZeroPlusTick"
+
+    def add(self, trade: Trade) -> None:
+        if trade.price != self.last:
+            self.direction = "PlusTick" if trade.price > self.last else "MinusTick"
+        else:
+            self.direction = "Zero" + self.direction.removeprefix("Zero")
+        super().add(trade)
 
 
 class _Listing:
@@ -107,7 +109,7 @@ class _Listing:
         self.qty: Callable[[int], str] = spec.size_formatter()
         self.notional: Callable[[int], str] = spec.notional_formatter()
         initial = spec.price_ticks(spec.initial_price)
-        self.stats = _Stats(initial, initial, initial, initial)
+        self.stats = _Stats.starting_at(initial)
         self.books: dict[int, _BookTopic] = {}
         self.cross_sequence = 0
 
@@ -255,15 +257,7 @@ class BybitVenue(Venue):
             return tuple(f"orderbook.{depth}.{symbol}" for depth, view in listing.books.items()
                          if self._stage_book(view, event))
         if type(event) is Trade:
-            stats = listing.stats
-            if event.price != stats.last:
-                stats.direction = "PlusTick" if event.price > stats.last else "MinusTick"
-            else:
-                stats.direction = "Zero" + stats.direction.removeprefix("Zero")
-            stats.last = event.price
-            stats.low, stats.high = min(stats.low, event.price), max(stats.high, event.price)
-            stats.volume += event.size
-            stats.notional += event.price * event.size
+            listing.stats.add(event)
             return f"publicTrade.{symbol}", f"tickers.{symbol}"
         if type(event) is BestBidOffer:
             return () if self.spot else (f"tickers.{symbol}",)

@@ -27,6 +27,7 @@ from feedhandler.sim.market import (
     OrderBook,
     PriceLevel,
     Trade,
+    TradeStats,
 )
 from feedhandler.sim.venue import (
     ClientRequest,
@@ -104,18 +105,6 @@ class _Refusal:
 
 
 @dataclass
-class _Stats:
-    """Running ticker statistics of one symbol (the generator has no 24-hour window)."""
-
-    first: int
-    last: int
-    low: int
-    high: int
-    volume: int = 0
-    notional: int = 0
-
-
-@dataclass
 class _BookView:
     """The top ``depth`` levels subscribers of one book topic were last sent."""
 
@@ -134,7 +123,7 @@ class _Listing:
         self.price: Callable[[int], str] = spec.price_formatter()
         self.qty: Callable[[int], str] = spec.size_formatter()
         initial = spec.price_ticks(spec.initial_price)
-        self.stats = _Stats(initial, initial, initial, initial)
+        self.stats = TradeStats.starting_at(initial)
         self.trades: deque[Trade] = deque(maxlen=TRADE_SNAPSHOT)
         self.candles: dict[int, Candle] = {}
         self.books: dict[int, _BookView] = {}
@@ -354,11 +343,7 @@ class KrakenVenue(Venue):
             return tuple(f"book:{symbol}:{depth}" for depth, view in listing.books.items()
                          if self._stage_book(listing, view, event))
         if type(event) is Trade:
-            stats = listing.stats
-            stats.last = event.price
-            stats.low, stats.high = min(stats.low, event.price), max(stats.high, event.price)
-            stats.volume += event.size
-            stats.notional += event.price * event.size
+            listing.stats.add(event)
             listing.trades.append(event)
             return f"trade:{symbol}", f"ticker:{symbol}:trades"
         if type(event) is BestBidOffer:

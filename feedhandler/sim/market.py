@@ -13,6 +13,7 @@ from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from enum import Enum
+from typing import Self
 
 PriceLevel = tuple[int, int]
 """(price in ticks, size in lots); size 0 deletes the level."""
@@ -145,6 +146,30 @@ class Trade:
     size: int
     taker_side: Side
     ts_ms: int
+
+
+@dataclass
+class TradeStats:
+    """Running ticker statistics of one symbol from its trades, for the venues' ticker
+    messages (the generator has no 24-hour window: they run from the first price)."""
+
+    first: int
+    last: int
+    low: int
+    high: int
+    last_size: int = 0
+    volume: int = 0
+    notional: int = 0
+
+    @classmethod
+    def starting_at(cls, price: int) -> Self:
+        return cls(price, price, price, price)
+
+    def add(self, trade: Trade) -> None:
+        self.last, self.last_size = trade.price, trade.size
+        self.low, self.high = min(self.low, trade.price), max(self.high, trade.price)
+        self.volume += trade.size
+        self.notional += trade.price * trade.size
 
 
 @dataclass(frozen=True, slots=True)

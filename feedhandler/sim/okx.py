@@ -27,6 +27,7 @@ from feedhandler.sim.market import (
     OrderBook,
     PriceLevel,
     Trade,
+    TradeStats,
 )
 from feedhandler.sim.venue import (
     ClientRequest,
@@ -104,19 +105,6 @@ class _BookFeed:
     """The staged message up to its checksum (sequenced) or whole (snapshot channels)."""
 
 
-@dataclass
-class _Stats:
-    """Running ticker statistics (the generator has no 24-hour window)."""
-
-    open: int
-    high: int
-    low: int
-    last: int
-    last_size: int = 0
-    volume: int = 0
-    notional: int = 0
-
-
 class _Listing:
     """One instrument's exact number formatters and running state."""
 
@@ -129,7 +117,7 @@ class _Listing:
         self.sz: Callable[[int], str] = lambda lots: shortest(size(lots))
         self.ccy: Callable[[int], str] = lambda units: shortest(notional(units))
         initial = spec.price_ticks(spec.initial_price)
-        self.stats = _Stats(initial, initial, initial, initial)
+        self.stats = TradeStats.starting_at(initial)
         self.candles: dict[int, Candle] = {}
         self.books: dict[str, _BookFeed] = {}
 
@@ -286,11 +274,7 @@ class OkxVenue(Venue):
             return tuple(f"{feed.channel}:{symbol}" for feed in listing.books.values()
                          if self._stage_book(listing, feed, event))
         if type(event) is Trade:
-            stats = listing.stats
-            stats.last, stats.last_size = event.price, event.size
-            stats.low, stats.high = min(stats.low, event.price), max(stats.high, event.price)
-            stats.volume += event.size
-            stats.notional += event.price * event.size
+            listing.stats.add(event)
             return f"trades:{symbol}", f"tickers:{symbol}"
         if type(event) is BestBidOffer:
             return (f"tickers:{symbol}",)
@@ -378,7 +362,7 @@ class OkxVenue(Venue):
         stats, px, sz = listing.stats, listing.px, listing.sz
         bid, ask = book.best_bid(), book.best_ask()
         assert bid is not None and ask is not None
-        open_ = px(stats.open)
+        open_ = px(stats.first)
         return (listing.arg_prefix % "tickers" +
                 f',"data":[{{"instType":"SPOT","instId":"{listing.spec.symbol}",'
                 f'"last":"{px(stats.last)}","lastSz":"{sz(stats.last_size)}",'

@@ -9,15 +9,17 @@ import asyncio
 import contextlib
 import gzip
 import json
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from picows import WSFrame, WSListener, WSMsgType, WSTransport, ws_connect
 
+from feedhandler.cli.demo import compare_book
 from feedhandler.events import BookStatus, BookUpdate
 
 if TYPE_CHECKING:
+    from feedhandler.api import FeedHandler
     from feedhandler.sim.server import SimulatedExchange
 
 TIMEOUT = 5.0
@@ -52,6 +54,28 @@ def assert_nothing_served_while_invalid(updates: list[BookUpdate]) -> None:
             assert updates[end].status is BookStatus.LIVE
             ends += 1
     assert ends, "no withdrawal of the book was followed by a resync"
+
+
+def record_books(fh: FeedHandler, venue: str, symbols: Iterable[str],
+                 depth: int | None = None) -> dict[str, list[BookUpdate]]:
+    """Subscribes each symbol's book on ``venue``: the updates each is served, in order."""
+    updates: dict[str, list[BookUpdate]] = {symbol: [] for symbol in symbols}
+    for symbol, received in updates.items():
+        fh.subscribe_order_book(venue, symbol, received.append, depth=depth)
+    return updates
+
+
+def synced(books: Mapping[str, list[BookUpdate]]) -> bool:
+    """Every book has been served, the first update being its (re)sync."""
+    return all(updates and updates[0].resynced for updates in books.values())
+
+
+async def books_equal_the_true_books(fh: FeedHandler, sim: SimulatedExchange, venue: str,
+                                     pairs: Mapping[str, str]) -> None:
+    """With publishing stopped, every book (``pairs``: symbol -> venue symbol) catches up with
+    the simulator's."""
+    await until(lambda: all(compare_book(fh.book(venue, symbol), sim, pair) == ""
+                            for symbol, pair in pairs.items()))
 
 
 @contextlib.asynccontextmanager

@@ -15,7 +15,6 @@ from libcpp.string_view cimport string_view
 from cython.operator cimport dereference as deref, preincrement as inc
 
 from feedhandler.core.book cimport ASK, BID, OrderBook
-from feedhandler.core.buffer cimport PaddedBuffer, buffer_assign, buffer_free, buffer_init
 from feedhandler.core.decoder cimport (
     DECODED_BOOKS,
     DECODED_CANDLES,
@@ -50,11 +49,6 @@ from feedhandler.core.ondemand cimport (
 from feedhandler.core.rings cimport candle_append, ticker_append, trade_append
 
 from feedhandler.core.decoder import DecodeError
-
-cdef extern from *:
-    """
-    static_assert(simdjson::SIMDJSON_PADDING == 64, "buffer.pxd PADDING must match simdjson");
-    """
 
 cdef enum EventKind:
     EVENT_UNKNOWN = 0
@@ -394,25 +388,8 @@ cdef class BinanceDecoder(Decoder):
                       closed)
         return DECODED_CANDLES
 
-    def apply_snapshot(self, int slot, data) -> None:
-        """Loads a REST depth snapshot (``{"lastUpdateId":..,"bids":..,"asks":..}``) into the
-        slot's book and makes it live; the held updates are then replayed by the caller."""
-        cdef const unsigned char[::1] raw = data
-        cdef PaddedBuffer buffer
-        self._check_slot(slot)
-        if not self.slots[slot].has_book:
-            raise ValueError(f"slot {slot} has no book")
-        if buffer_init(&buffer, raw.shape[0], raw.shape[0]) < 0:
-            raise MemoryError()
-        try:
-            if raw.shape[0]:
-                buffer_assign(&buffer, <const char*>&raw[0], raw.shape[0])
-            self.load_snapshot(slot, buffer.data, buffer.size)
-        finally:
-            buffer_free(&buffer)
-        self.mark_live(slot)
-
     cdef int load_snapshot(self, int32_t slot, const char* buf, size_t n) except -1:
+        """A REST depth body, ``{"lastUpdateId":..,"bids":..,"asks":..}``."""
         cdef document doc
         cdef od_object top
         cdef object_iterator it, end

@@ -6,8 +6,6 @@ from feedhandler.core.ondemand cimport parser, value
 
 cdef struct BookState:
     int64_t last_update       # "u" of the last message applied to the book
-    int64_t snapshots         # book snapshots loaded into this slot so far
-    bint loaded               # a snapshot awaits mark_live; the deltas after it are held
 
 
 cdef struct TickerState:
@@ -28,7 +26,6 @@ cdef class BybitDecoder(Decoder):
     cdef int32_t state_capacity
     cdef readonly int64_t skipped     # book deltas dropped while their book awaited a snapshot
     cdef int decode_response(self, value& op, const char* buf, size_t n) except -1
-    cdef int withdraw(self, int32_t slot, str reason) except -1
     cdef int decode_book(self, int32_t slot, value& data, bint snapshot, int64_t ts_ms,
                          const char* buf, size_t n, int64_t ts_receive) except -1
     cdef int decode_top_of_book(self, int32_t slot, value& data, int64_t ts_ms,

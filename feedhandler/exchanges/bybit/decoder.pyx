@@ -60,11 +60,6 @@ from feedhandler.core.ondemand cimport (
 )
 from feedhandler.core.rings cimport candle_append, ticker_append, trade_append
 
-cdef extern from *:
-    """
-    static_assert(simdjson::SIMDJSON_PADDING == 64, "buffer.pxd PADDING must match simdjson");
-    """
-
 cdef enum TopicKind:
     TOPIC_UNKNOWN = 0
     TOPIC_BOOK = 1
@@ -221,21 +216,6 @@ cdef class BybitDecoder(Decoder):
             raise ValueError(f"depth must be positive, got {depth}")
         (<OrderBook>self.books[slot]).depth_limit = depth
 
-    def mark_waiting(self, int slot) -> None:
-        """Holds the book until a snapshot newer than this call has been loaded."""
-        Decoder.mark_waiting(self, slot)
-        self.books_state[slot].loaded = False
-
-    def snapshot_loaded(self, int slot) -> bool:
-        """A snapshot is in and the deltas since are held: ready for ``mark_live``."""
-        self._check_slot(slot)
-        return self.books_state[slot].loaded
-
-    def snapshot_count(self, int slot) -> int:
-        """Book snapshots loaded into ``slot``; a resync waits for this to grow."""
-        self._check_slot(slot)
-        return self.books_state[slot].snapshots
-
     def last_update(self, int slot) -> int:
         """The ``u`` of the last book message applied at ``slot``."""
         self._check_slot(slot)
@@ -326,10 +306,6 @@ cdef class BybitDecoder(Decoder):
             return 0
         return self.queue_control(buf, n)
 
-    cdef int withdraw(self, int32_t slot, str reason) except -1:
-        self.books_state[slot].loaded = False
-        return self.lose_sync(slot, reason, False)
-
     cdef int decode_book(self, int32_t slot, value& data, bint snapshot, int64_t ts_ms,
                          const char* buf, size_t n, int64_t ts_receive) except -1:
         cdef od_object item
@@ -348,17 +324,17 @@ cdef class BybitDecoder(Decoder):
                 read_int(v, &update) != DECIMAL_OK:
             self.fail("orderbook data without u")
             if self.slots[slot].sync == SYNC_LIVE:
-                return DECODED_ERROR | self.withdraw(slot, "orderbook data without u")
+                return DECODED_ERROR | self.lose_sync(slot, "orderbook data without u", False)
             return DECODED_ERROR
         if update == 1:
             snapshot = True             # Bybit's book service restarted: a fresh snapshot
         if not snapshot and self.slots[slot].sync != SYNC_LIVE:
-            if state.loaded:
+            if self.slots[slot].loaded:
                 return self.hold(slot, buf, n)
             self.skipped += 1
             return 0
         if not snapshot and update != state.last_update + 1:
-            return self.withdraw(slot, f"update id {update} after {state.last_update}")
+            return self.lose_sync(slot, f"update id {update} after {state.last_update}", False)
         book = self.book_at(slot)
         if snapshot:
             book.clear_levels()
@@ -373,15 +349,16 @@ cdef class BybitDecoder(Decoder):
             if status != LEVELS_OK:
                 self.fail("malformed book levels" if status == LEVELS_MALFORMED
                           else "book rejected a level")
-                return DECODED_ERROR | self.withdraw(slot, "book message could not be applied")
+                return DECODED_ERROR | self.lose_sync(
+                    slot, "book message could not be applied", False)
         book.truncate_depth()
         book.sequence = update
         book.ts_exchange = ts_ms * MS_NS
         book.ts_receive = ts_receive
         state.last_update = update
         if snapshot:
-            state.snapshots += 1
-            state.loaded = True
+            self.slots[slot].snapshots += 1
+            self.slots[slot].loaded = 1
             self.take_pending(slot)         # held deltas predate this snapshot
             if self.slots[slot].sync != SYNC_LIVE:
                 return 0

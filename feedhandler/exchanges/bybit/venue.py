@@ -6,7 +6,6 @@ Facts and their sources are in docs/venues/bybit.md.
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
 from collections.abc import Iterable, Sequence
@@ -18,10 +17,11 @@ from feedhandler.exchanges.base import (
     Channel,
     ConnectionLimits,
     Heartbeat,
+    InBandBookVenue,
     Link,
     Rings,
     Subscription,
-    VenueAdapter,
+    wait_for_snapshot,
 )
 from feedhandler.exchanges.bybit.decoder import BybitDecoder
 from feedhandler.net.ratelimit import RateLimiter
@@ -49,10 +49,8 @@ MARKETS = {
     "linear": (100, 500),
 }
 
-SNAPSHOT_POLL = 0.01           # seconds between looks at the decoder while a snapshot is due
 
-
-class BybitVenue(VenueAdapter):
+class BybitVenue(InBandBookVenue):
     """One Bybit market on its own ``/v5/public/<market>`` socket; topics are subscribed by
     ``{"op": "subscribe"}`` requests.
 
@@ -125,19 +123,12 @@ class BybitVenue(VenueAdapter):
                 for i in range(0, len(args), step)]
 
     def subscribe_requests(self, subscriptions: Sequence[Subscription]) -> list[bytes]:
-        self.unsent_books.update(s.key for s in subscriptions if s.channel is Channel.BOOK)
-        return self.request("subscribe", (topic for s in subscriptions
-                                          if s.channel is not Channel.BOOK
+        return self.request("subscribe", (topic for s in self.hold_back_books(subscriptions)
                                           for topic in self.topics(s)))
 
     def unsubscribe_requests(self, subscriptions: Sequence[Subscription]) -> list[bytes]:
-        sent = []
-        for sub in subscriptions:
-            if sub.channel is Channel.BOOK and sub.key in self.unsent_books:
-                self.unsent_books.discard(sub.key)
-            else:
-                sent.extend(self.topics(sub))
-        return self.request("unsubscribe", sent)
+        return self.request("unsubscribe", (topic for s in self.sent_subscriptions(subscriptions)
+                                            for topic in self.topics(s)))
 
     # ---- control messages ------------------------------------------------------------------
 
@@ -163,20 +154,11 @@ class BybitVenue(VenueAdapter):
         decoder.configure_book(slot, depth)
         topics = self.topics(subscription)
         before = decoder.snapshot_count(slot)
-        if subscription.key not in self.unsent_books:
-            await self.book_pacer.acquire()
-            for payload in self.request("unsubscribe", topics):
-                link.send(payload)
-        await self.book_pacer.acquire()
-        self.unsent_books.discard(subscription.key)
-        for payload in self.request("subscribe", topics):
-            link.send(payload)
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + self.snapshot_timeout
-        while decoder.snapshot_count(slot) == before or not decoder.snapshot_loaded(slot):
-            if loop.time() >= deadline:
-                raise TimeoutError(f"bybit {self.market}: no {topics[0]} snapshot within "
-                                   f"{self.snapshot_timeout} s")
-            await asyncio.sleep(SNAPSHOT_POLL)
+        await self.resubscribe_book(link, subscription,
+                                    lambda: self.request("unsubscribe", topics),
+                                    lambda: self.request("subscribe", topics))
+        await wait_for_snapshot(
+            lambda: decoder.snapshot_count(slot) != before and decoder.snapshot_loaded(slot),
+            self.snapshot_timeout, f"bybit {self.market}: no {topics[0]} snapshot")
         decoder.mark_live(slot)
         decoder.replay_pending(slot)

@@ -49,11 +49,6 @@ from feedhandler.core.ondemand cimport (
 from feedhandler.core.rings cimport candle_append, ticker_append, trade_append
 from feedhandler.core.timestamps cimport parse_timestamp_ns
 
-cdef extern from *:
-    """
-    static_assert(simdjson::SIMDJSON_PADDING == 64, "buffer.pxd PADDING must match simdjson");
-    """
-
 cdef enum ChannelKind:
     CHANNEL_UNKNOWN = 0
     CHANNEL_BOOK = 1        # l2_data

@@ -6,8 +6,6 @@ from feedhandler.core.ondemand cimport od_object, parser
 
 cdef class GateioDecoder(Decoder):
     cdef parser json
-    cdef int64_t* full_loads          # per slot: spot.obu full pushes loaded so far
-    cdef int32_t full_capacity
     cdef int decode_depth(self, od_object& result, bint obu, const char* buf, size_t n,
                           int64_t ts_receive) except -1
     cdef int depth_verdict(self, int32_t slot, int64_t first, int64_t last, bint full,

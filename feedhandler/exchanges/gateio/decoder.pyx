@@ -23,14 +23,12 @@ adapter's ``sync_book`` sees it and makes the book live), and every later push m
 """
 
 from libc.stdint cimport int32_t, int64_t
-from libc.stdlib cimport free, realloc
 from libc.string cimport memchr, memcmp
 from libcpp cimport bool as cbool
 from libcpp.string_view cimport string_view
 from cython.operator cimport dereference as deref, preincrement as inc
 
 from feedhandler.core.book cimport ASK, BID, OrderBook
-from feedhandler.core.buffer cimport PaddedBuffer, buffer_assign, buffer_free, buffer_init
 from feedhandler.core.decoder cimport (
     DECODED_BOOKS,
     DECODED_CANDLES,
@@ -62,11 +60,6 @@ from feedhandler.core.ondemand cimport (
 from feedhandler.core.rings cimport candle_append, ticker_append, trade_append
 
 from feedhandler.core.decoder import DecodeError
-
-cdef extern from *:
-    """
-    static_assert(simdjson::SIMDJSON_PADDING == 64, "buffer.pxd PADDING must match simdjson");
-    """
 
 cdef enum ChannelKind:
     CHANNEL_UNKNOWN = 0
@@ -146,31 +139,6 @@ cdef inline int token_decimal(string_view token, int scale, int64_t* out) noexce
 
 cdef class GateioDecoder(Decoder):
     """Decodes Gate.io spot v4 public channels into the rings and books."""
-
-    def __dealloc__(self):
-        free(self.full_loads)
-
-    def add_instrument(self, key, int instrument, int price_scale, int size_scale,
-                       OrderBook book=None) -> int:
-        cdef int32_t slot = Decoder.add_instrument(self, key, instrument, price_scale,
-                                                   size_scale, book)
-        cdef int32_t capacity = max(8, self.full_capacity)
-        cdef int64_t* grown
-        if slot >= self.full_capacity:
-            while capacity <= slot:
-                capacity *= 2
-            grown = <int64_t*>realloc(self.full_loads, capacity * sizeof(int64_t))
-            if grown == NULL:
-                raise MemoryError()
-            self.full_loads = grown
-            self.full_capacity = capacity
-        self.full_loads[slot] = 0
-        return slot
-
-    def full_count(self, int slot) -> int:
-        """How many ``spot.obu`` full pushes were loaded into the slot's book."""
-        self._check_slot(slot)
-        return self.full_loads[slot]
 
     cdef int decode(self, const char* buf, size_t n, int64_t ts_receive) except -1:
         cdef document doc
@@ -327,7 +295,7 @@ cdef class GateioDecoder(Decoder):
         if book.crossed():
             return self.lose_sync(slot, "crossed book after update", False)
         if obu and full:
-            self.full_loads[slot] += 1      # counted only once wholly loaded
+            self.slots[slot].snapshots += 1     # counted only once wholly loaded
         if self.slots[slot].sync != SYNC_LIVE:
             return 0        # a spot.obu full push loaded for sync_book, not served yet
         self.mark_dirty(slot)
@@ -358,26 +326,9 @@ cdef class GateioDecoder(Decoder):
             return VERDICT_RESYNC
         return VERDICT_APPLY
 
-    def apply_snapshot(self, int slot, data) -> None:
-        """Loads a REST ``/spot/order_book?with_id=true`` body (``{"id", "current", "update",
-        "asks", "bids"}``) into the slot's book and makes it live; the caller then replays the
-        updates held meanwhile."""
-        cdef const unsigned char[::1] raw = data
-        cdef PaddedBuffer buffer
-        self._check_slot(slot)
-        if not self.slots[slot].has_book:
-            raise ValueError(f"slot {slot} has no book")
-        if buffer_init(&buffer, raw.shape[0], raw.shape[0]) < 0:
-            raise MemoryError()
-        try:
-            if raw.shape[0]:
-                buffer_assign(&buffer, <const char*>&raw[0], raw.shape[0])
-            self.load_snapshot(slot, buffer.data, buffer.size)
-        finally:
-            buffer_free(&buffer)
-        self.mark_live(slot)
-
     cdef int load_snapshot(self, int32_t slot, const char* buf, size_t n) except -1:
+        """A REST ``/spot/order_book?with_id=true`` body (``{"id", "current", "update",
+        "asks", "bids"}``)."""
         cdef document doc
         cdef od_object top
         cdef object_iterator it, end

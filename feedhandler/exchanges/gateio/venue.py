@@ -5,7 +5,6 @@ Facts and their sources are in docs/venues/gateio.md.
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
 import time
@@ -18,10 +17,11 @@ from feedhandler.exchanges.base import (
     Channel,
     ConnectionLimits,
     Heartbeat,
+    InBandBookVenue,
     Link,
     Rings,
     Subscription,
-    VenueAdapter,
+    wait_for_snapshot,
 )
 from feedhandler.exchanges.gateio.decoder import GateioDecoder
 from feedhandler.net.ratelimit import RateLimiter
@@ -39,7 +39,6 @@ BOOK_DEPTHS = (50, 100, 400)
 SNAPSHOT_LIMIT = 100          # the depth of the REST snapshot Gate's sync procedure asks for
 UPDATE_SPEED = "100ms"        # spot.order_book_update push interval
 OBU_CHANNEL = "spot.obu"
-FULL_PUSH_POLL = 0.01         # seconds between looks at the decoder while a full push is due
 
 CHANNEL_NAMES = {
     Channel.TICKER: "spot.book_ticker",
@@ -53,7 +52,7 @@ def uses_obu(subscription: Subscription) -> bool:
     return subscription.channel is Channel.BOOK and subscription.depth in OBU_DEPTHS
 
 
-class GateioVenue(VenueAdapter):
+class GateioVenue(InBandBookVenue):
     """Gate.io spot. Every channel is subscribed by JSON request on one ``/ws/v4/`` socket;
     the ticker channel is ``spot.book_ticker`` (best bid and ask with their sizes).
 
@@ -134,20 +133,17 @@ class GateioVenue(VenueAdapter):
     def obu_payload(subscription: Subscription) -> tuple[str, list[str]]:
         return OBU_CHANNEL, [f"ob.{subscription.instrument.venue_symbol}.{subscription.depth}"]
 
+    def in_band_book(self, subscription: Subscription) -> bool:
+        """Only spot.obu books get their full push in-band; the others sync from REST."""
+        return uses_obu(subscription)
+
     def subscribe_requests(self, subscriptions: Sequence[Subscription]) -> list[bytes]:
-        self.unsent_books.update(s.key for s in subscriptions if uses_obu(s))
         return [self.request("subscribe", channel, payload) for channel, payload
-                in self.payloads([s for s in subscriptions if not uses_obu(s)])]
+                in self.payloads(self.hold_back_books(subscriptions))]
 
     def unsubscribe_requests(self, subscriptions: Sequence[Subscription]) -> list[bytes]:
-        sent = []
-        for sub in subscriptions:
-            if uses_obu(sub) and sub.key in self.unsent_books:
-                self.unsent_books.discard(sub.key)
-            else:
-                sent.append(sub)
         return [self.request("unsubscribe", channel, payload)
-                for channel, payload in self.payloads(sent)]
+                for channel, payload in self.payloads(self.sent_subscriptions(subscriptions))]
 
     # ---- control messages ------------------------------------------------------------------
 
@@ -185,20 +181,12 @@ class GateioVenue(VenueAdapter):
         decoder = link.decoder
         assert isinstance(decoder, GateioDecoder)
         channel, payload = self.obu_payload(subscription)
-        before = decoder.full_count(slot)
-        if subscription.key not in self.unsent_books:
-            await self.book_pacer.acquire()
-            link.send(self.request("unsubscribe", channel, payload))
-        await self.book_pacer.acquire()
-        self.unsent_books.discard(subscription.key)
-        link.send(self.request("subscribe", channel, payload))
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + self.full_push_timeout
-        while decoder.full_count(slot) == before:
-            if loop.time() >= deadline:
-                raise TimeoutError(f"gateio: no {payload[0]} full push within "
-                                   f"{self.full_push_timeout} s")
-            await asyncio.sleep(FULL_PUSH_POLL)
+        before = decoder.snapshot_count(slot)
+        await self.resubscribe_book(link, subscription,
+                                    lambda: [self.request("unsubscribe", channel, payload)],
+                                    lambda: [self.request("subscribe", channel, payload)])
+        await wait_for_snapshot(lambda: decoder.snapshot_count(slot) != before,
+                                    self.full_push_timeout, f"gateio: no {payload[0]} full push")
         decoder.mark_live(slot)
         decoder.replay_pending(slot)
 

@@ -18,7 +18,6 @@ cdef struct CandleState:
 
 
 cdef struct SlotState:
-    int64_t snapshots         # mbp snapshots loaded into this slot so far
     CandleState candles[PERIOD_COUNT]   # the latest candle of each period
 
 
@@ -37,7 +36,7 @@ cdef class HtxDecoder(Decoder):
     cdef int decode_data(self, od_object& top, string_view channel, const char* buf, size_t n,
                          int64_t ts_receive) except -1
     cdef int decode_reply(self, od_object& top, const char* buf, size_t n) except -1
-    cdef int load_snapshot(self, int32_t slot, od_object& data) except -1
+    cdef int load_mbp_snapshot(self, int32_t slot, od_object& data) except -1
     cdef int decode_mbp(self, int32_t slot, od_object& tick, int64_t ts_ms, const char* buf,
                         size_t n, int64_t ts_receive) except -1
     cdef int decode_trades(self, int32_t slot, od_object& tick, int64_t ts_receive) except -1

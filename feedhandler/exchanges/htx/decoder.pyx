@@ -60,11 +60,6 @@ from feedhandler.core.ondemand cimport (
 )
 from feedhandler.core.rings cimport candle_append, ticker_append, trade_append
 
-cdef extern from *:
-    """
-    static_assert(simdjson::SIMDJSON_PADDING == 64, "buffer.pxd PADDING must match simdjson");
-    """
-
 cdef enum TopicKind:
     TOPIC_UNKNOWN = 0
     TOPIC_MBP = 1
@@ -152,11 +147,6 @@ cdef class HtxDecoder(Decoder):
         if book is not None:
             self.set_book(slot, book)
         return slot
-
-    def snapshot_count(self, int slot) -> int:
-        """mbp snapshots loaded into ``slot``; a sync waits for this to grow."""
-        self._check_slot(slot)
-        return self.states[slot].snapshots
 
     def _reserve(self, int32_t count):
         cdef int32_t capacity = max(8, self.state_capacity)
@@ -263,13 +253,13 @@ cdef class HtxDecoder(Decoder):
             if top.find_field_unordered(string_view(b"data", 4)).get(v) != SUCCESS or \
                     v.get_object().get(data) != SUCCESS:
                 return self.fail("mbp snapshot without a data object")
-            return self.load_snapshot(topic.slot, data)
+            return self.load_mbp_snapshot(topic.slot, data)
         if top.find_field_unordered(string_view(b"status", 6)).get(v) == SUCCESS:
             return self.queue_control(buf, n)
         self.unknown += 1
         return 0
 
-    cdef int load_snapshot(self, int32_t slot, od_object& data) except -1:
+    cdef int load_mbp_snapshot(self, int32_t slot, od_object& data) except -1:
         """Replaces a waiting book with the snapshot; a live book ignores a late one."""
         cdef value v
         cdef int64_t sequence = -1
@@ -292,7 +282,7 @@ cdef class HtxDecoder(Decoder):
             return self.fail("mbp snapshot levels could not be applied")
         book.truncate_depth()
         book.sequence = sequence
-        self.states[slot].snapshots += 1
+        self.slots[slot].snapshots += 1
         self.mark_dirty(slot)
         return DECODED_BOOKS
 

@@ -5,7 +5,6 @@ Facts and their sources are in docs/venues/htx.md.
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
 from collections.abc import Mapping, Sequence
@@ -20,6 +19,7 @@ from feedhandler.exchanges.base import (
     Rings,
     Subscription,
     VenueAdapter,
+    wait_for_snapshot,
 )
 from feedhandler.exchanges.htx.decoder import HtxDecoder
 from feedhandler.net.ratelimit import RateLimiter
@@ -39,8 +39,6 @@ BOOK_DEPTHS = (5, 20, 150, 400)
 DEFAULT_DEPTH = 150
 
 DEFAULT_SCALES = (8, 8)        # (price, size) decimals kept for symbols without an entry
-
-SNAPSHOT_POLL = 0.01            # seconds between looks at the decoder while a snapshot is due
 
 
 class HtxVenue(VenueAdapter):
@@ -152,19 +150,18 @@ class HtxVenue(VenueAdapter):
         before = decoder.snapshot_count(slot)
         request_id, payload = self.request("req", self.topic(subscription))
         self.snapshot_requests[request_id] = ""
+
+        def refusal() -> Exception | None:
+            error = self.snapshot_requests[request_id]
+            return LookupError(f"htx refused the {self.topic(subscription)} snapshot: "
+                               f"{error}") if error else None
+
         try:
             await self.book_pacer.acquire()
             link.send(payload)
-            loop = asyncio.get_running_loop()
-            deadline = loop.time() + self.snapshot_timeout
-            while decoder.snapshot_count(slot) == before:
-                if self.snapshot_requests[request_id]:
-                    raise LookupError(f"htx refused the {self.topic(subscription)} snapshot: "
-                                      f"{self.snapshot_requests[request_id]}")
-                if loop.time() >= deadline:
-                    raise TimeoutError(f"htx: no {subscription.instrument.venue_symbol} mbp "
-                                       f"snapshot within {self.snapshot_timeout} s")
-                await asyncio.sleep(SNAPSHOT_POLL)
+            await wait_for_snapshot(
+                lambda: decoder.snapshot_count(slot) != before, self.snapshot_timeout,
+                f"htx: no {subscription.instrument.venue_symbol} mbp snapshot", refusal)
         finally:
             del self.snapshot_requests[request_id]
         decoder.mark_live(slot)

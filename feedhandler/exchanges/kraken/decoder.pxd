@@ -8,8 +8,6 @@ from feedhandler.core.ondemand cimport od_object, parser
 cdef struct BookSpec:
     int64_t price_divisor     # 10**(slot price scale - pair price precision), for the checksum
     int64_t qty_divisor       # 10**(slot size scale - pair qty precision)
-    int64_t snapshots         # book snapshots loaded into this slot so far
-    bint loaded               # a verified snapshot awaits mark_live; later updates are held
 
 
 cdef struct CandleState:
@@ -30,7 +28,6 @@ cdef class KrakenDecoder(Decoder):
     cdef int decode_response(self, od_object& top, const char* buf, size_t n) except -1
     cdef int decode_book(self, od_object& item, bint snapshot, const char* buf, size_t n,
                          int64_t ts_receive) except -1
-    cdef int withdraw(self, int32_t slot, str reason, bint checksum) except -1
     cdef int decode_trade(self, od_object& item, int64_t ts_receive) except -1
     cdef int decode_ticker(self, od_object& item, int64_t ts_receive) except -1
     cdef int decode_candle(self, od_object& item, int64_t ts_message,

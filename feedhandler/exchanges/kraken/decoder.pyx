@@ -57,11 +57,6 @@ from feedhandler.core.ondemand cimport (
 from feedhandler.core.rings cimport candle_append, ticker_append, trade_append
 from feedhandler.core.timestamps cimport parse_timestamp_ns
 
-cdef extern from *:
-    """
-    static_assert(simdjson::SIMDJSON_PADDING == 64, "buffer.pxd PADDING must match simdjson");
-    """
-
 cdef enum ChannelKind:
     CHANNEL_UNKNOWN = 0
     CHANNEL_BOOK = 1
@@ -182,8 +177,6 @@ cdef class KrakenDecoder(Decoder):
         self._reserve(slot + 1)
         self.specs[slot].price_divisor = 1
         self.specs[slot].qty_divisor = 1
-        self.specs[slot].snapshots = 0
-        self.specs[slot].loaded = False
         memset(&self.open_candles[slot * INTERVAL_COUNT], 0,
                INTERVAL_COUNT * sizeof(CandleState))
         if book is not None:
@@ -213,21 +206,6 @@ cdef class KrakenDecoder(Decoder):
         (<OrderBook>self.books[slot]).depth_limit = depth
         self.specs[slot].price_divisor = POW10[self.slots[slot].price_scale - price_decimals]
         self.specs[slot].qty_divisor = POW10[self.slots[slot].size_scale - qty_decimals]
-
-    def mark_waiting(self, int slot) -> None:
-        """Holds the book until a snapshot newer than this call has been loaded."""
-        Decoder.mark_waiting(self, slot)
-        self.specs[slot].loaded = False
-
-    def snapshot_loaded(self, int slot) -> bool:
-        """A verified snapshot is in and the updates since are held: ready for ``mark_live``."""
-        self._check_slot(slot)
-        return self.specs[slot].loaded
-
-    def snapshot_count(self, int slot) -> int:
-        """Book snapshots loaded into ``slot``; a resync waits for this to grow."""
-        self._check_slot(slot)
-        return self.specs[slot].snapshots
 
     def book_checksum(self, int slot) -> int:
         """Kraken's CRC32 of the book at ``slot`` as it stands."""
@@ -340,10 +318,6 @@ cdef class KrakenDecoder(Decoder):
         self.unknown += 1
         return 0
 
-    cdef int withdraw(self, int32_t slot, str reason, bint checksum) except -1:
-        self.specs[slot].loaded = False
-        return self.lose_sync(slot, reason, checksum)
-
     cdef int decode_book(self, od_object& item, bint snapshot, const char* buf, size_t n,
                          int64_t ts_receive) except -1:
         cdef value v
@@ -363,7 +337,7 @@ cdef class KrakenDecoder(Decoder):
             self.unknown += 1
             return 0
         if not snapshot and self.slots[slot].sync != SYNC_LIVE:
-            if self.specs[slot].loaded:
+            if self.slots[slot].loaded:
                 return self.hold(slot, buf, n)
             self.skipped += 1
             return 0
@@ -381,25 +355,25 @@ cdef class KrakenDecoder(Decoder):
             if status != LEVELS_OK:
                 self.fail("malformed book levels" if status == LEVELS_MALFORMED
                           else "book rejected a level")
-                return DECODED_ERROR | self.withdraw(slot, "book message could not be applied",
-                                                     False)
+                return DECODED_ERROR | self.lose_sync(slot, "book message could not be applied",
+                                                      False)
         if item.find_field_unordered(string_view(b"checksum", 8)).get(v) != SUCCESS or \
                 read_int(v, &expected) != DECIMAL_OK:
             self.fail("book message without checksum")
-            return DECODED_ERROR | self.withdraw(slot, "book message without checksum", False)
+            return DECODED_ERROR | self.lose_sync(slot, "book message without checksum", False)
         found = item.find_field_unordered(string_view(b"timestamp", 9)).get(v)
         if found == SUCCESS and read_timestamp(v, &ts_exchange) != 0:
             self.fail("malformed book timestamp")
-            return DECODED_ERROR | self.withdraw(slot, "malformed book timestamp", False)
+            return DECODED_ERROR | self.lose_sync(slot, "malformed book timestamp", False)
         book.truncate_depth()
         actual = self.checksum(book, slot)
         if <int64_t>actual != expected:
-            return self.withdraw(slot, f"checksum {actual} != {expected}", True)
+            return self.lose_sync(slot, f"checksum {actual} != {expected}", True)
         book.ts_exchange = ts_exchange
         book.ts_receive = ts_receive
         if snapshot:
-            self.specs[slot].snapshots += 1
-            self.specs[slot].loaded = True
+            self.slots[slot].snapshots += 1
+            self.slots[slot].loaded = 1
             self.take_pending(slot)         # held updates predate this snapshot
             if self.slots[slot].sync != SYNC_LIVE:
                 return 0

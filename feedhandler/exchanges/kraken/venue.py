@@ -5,7 +5,6 @@ Facts and their sources are in docs/venues/kraken.md.
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
 from collections.abc import Iterable, Mapping, Sequence
@@ -17,10 +16,11 @@ from feedhandler.exchanges.base import (
     Channel,
     ConnectionLimits,
     Heartbeat,
+    InBandBookVenue,
     Link,
     Rings,
     Subscription,
-    VenueAdapter,
+    wait_for_snapshot,
 )
 from feedhandler.exchanges.kraken.decoder import KrakenDecoder
 from feedhandler.net.ratelimit import RateLimiter
@@ -50,10 +50,8 @@ PRECISIONS: dict[str, tuple[int, int]] = {
 }
 UNKNOWN_SCALES = (8, 8)        # fixed-point scales of pairs missing from the table
 
-SNAPSHOT_POLL = 0.01           # seconds between looks at the decoder while a snapshot is due
 
-
-class KrakenVenue(VenueAdapter):
+class KrakenVenue(InBandBookVenue):
     """Kraken spot. Every channel is subscribed by JSON request on one ``/v2`` socket.
 
     Books are subscribed by ``sync_book`` rather than by ``subscribe_requests``: the snapshot
@@ -149,19 +147,10 @@ class KrakenVenue(VenueAdapter):
         return "book", {"depth": depth, "snapshot": True} if subscribing else {"depth": depth}
 
     def subscribe_requests(self, subscriptions: Sequence[Subscription]) -> list[bytes]:
-        books = [s for s in subscriptions if s.channel is Channel.BOOK]
-        self.unsent_books.update(s.key for s in books)
-        return self.grouped("subscribe", (s for s in subscriptions
-                                          if s.channel is not Channel.BOOK))
+        return self.grouped("subscribe", self.hold_back_books(subscriptions))
 
     def unsubscribe_requests(self, subscriptions: Sequence[Subscription]) -> list[bytes]:
-        sent = []
-        for sub in subscriptions:
-            if sub.channel is Channel.BOOK and sub.key in self.unsent_books:
-                self.unsent_books.discard(sub.key)
-            else:
-                sent.append(sub)
-        return self.grouped("unsubscribe", sent)
+        return self.grouped("unsubscribe", self.sent_subscriptions(subscriptions))
 
     # ---- control messages ------------------------------------------------------------------
 
@@ -198,18 +187,12 @@ class KrakenVenue(VenueAdapter):
         depth = subscription.depth or DEFAULT_DEPTH
         decoder.configure_book(slot, depth, *precision)
         before = decoder.snapshot_count(slot)
-        if subscription.key not in self.unsent_books:
-            await self.book_pacer.acquire()
-            link.send(self.request("unsubscribe", "book", [symbol], depth=depth))
-        await self.book_pacer.acquire()
-        self.unsent_books.discard(subscription.key)
-        link.send(self.request("subscribe", "book", [symbol], depth=depth, snapshot=True))
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + self.snapshot_timeout
-        while decoder.snapshot_count(slot) == before or not decoder.snapshot_loaded(slot):
-            if loop.time() >= deadline:
-                raise TimeoutError(f"kraken: no {symbol} book snapshot within "
-                                   f"{self.snapshot_timeout} s")
-            await asyncio.sleep(SNAPSHOT_POLL)
+        await self.resubscribe_book(
+            link, subscription,
+            lambda: [self.request("unsubscribe", "book", [symbol], depth=depth)],
+            lambda: [self.request("subscribe", "book", [symbol], depth=depth, snapshot=True)])
+        await wait_for_snapshot(
+            lambda: decoder.snapshot_count(slot) != before and decoder.snapshot_loaded(slot),
+            self.snapshot_timeout, f"kraken: no {symbol} book snapshot")
         decoder.mark_live(slot)
         decoder.replay_pending(slot)

@@ -5,22 +5,14 @@ from feedhandler.core.decoder cimport Decoder
 from feedhandler.core.ondemand cimport od_object, parser, value
 
 
-cdef struct BookSpec:
-    int64_t snapshots         # book snapshots loaded into this slot so far
-    bint loaded               # a verified snapshot awaits mark_live; later updates are held
-
-
 cdef class OkxDecoder(Decoder):
     cdef parser json
-    cdef BookSpec* specs
-    cdef int32_t spec_capacity
     cdef readonly int64_t skipped     # book updates dropped while their book awaited a snapshot
     cdef int decode_data(self, value& data, int channel, int32_t slot, int action,
                          int64_t interval, const char* buf, size_t n,
                          int64_t ts_receive) except -1
     cdef int decode_book(self, od_object& item, int32_t slot, int action, bint checksummed,
                          int64_t ts_receive) except -1
-    cdef int withdraw(self, int32_t slot, str reason, bint checksum) except -1
     cdef int decode_trade(self, od_object& item, int32_t slot, int64_t ts_receive) except -1
     cdef int decode_ticker(self, od_object& item, int32_t slot, int64_t ts_receive) except -1
     cdef int decode_candle(self, value& item, int32_t slot, int64_t interval,

@@ -19,7 +19,6 @@ book is served.
 """
 
 from libc.stdint cimport int32_t, int64_t
-from libc.stdlib cimport free, realloc
 from libcpp.string_view cimport string_view
 from cython.operator cimport dereference as deref, preincrement as inc
 
@@ -57,11 +56,6 @@ from feedhandler.core.ondemand cimport (
     value,
 )
 from feedhandler.core.rings cimport candle_append, ticker_append, trade_append
-
-cdef extern from *:
-    """
-    static_assert(simdjson::SIMDJSON_PADDING == 64, "buffer.pxd PADDING must match simdjson");
-    """
 
 cdef enum ChannelKind:
     CHANNEL_UNKNOWN = 0
@@ -159,21 +153,7 @@ cdef inline size_t write_level(char* text, size_t length, int64_t price, int pri
 cdef class OkxDecoder(Decoder):
     """Decodes OKX v5 public push messages into the rings and books."""
 
-    def __dealloc__(self):
-        free(self.specs)
-
     # ---- per-slot configuration (Python) -----------------------------------------------------
-
-    def add_instrument(self, key, int instrument, int price_scale, int size_scale,
-                       OrderBook book=None) -> int:
-        cdef int32_t slot = Decoder.add_instrument(self, key, instrument, price_scale,
-                                                   size_scale)
-        self._reserve(slot + 1)
-        self.specs[slot].snapshots = 0
-        self.specs[slot].loaded = False
-        if book is not None:
-            self.set_book(slot, book)
-        return slot
 
     def set_book(self, int slot, OrderBook book) -> None:
         """Attaches a book; one without a depth gets the books channel's 400 until
@@ -191,40 +171,12 @@ cdef class OkxDecoder(Decoder):
             raise ValueError(f"depth must be positive, got {depth}")
         (<OrderBook>self.books[slot]).depth_limit = depth
 
-    def mark_waiting(self, int slot) -> None:
-        """Holds the book until a snapshot newer than this call has been loaded."""
-        Decoder.mark_waiting(self, slot)
-        self.specs[slot].loaded = False
-
-    def snapshot_loaded(self, int slot) -> bool:
-        """A verified snapshot is in and the updates since are held: ready for ``mark_live``."""
-        self._check_slot(slot)
-        return self.specs[slot].loaded
-
-    def snapshot_count(self, int slot) -> int:
-        """Book snapshots loaded into ``slot``; a resync waits for this to grow."""
-        self._check_slot(slot)
-        return self.specs[slot].snapshots
-
     def book_checksum(self, int slot) -> int:
         """OKX's signed CRC32 of the book at ``slot`` as it stands."""
         self._check_slot(slot)
         if self.books[slot] is None:
             raise ValueError(f"slot {slot} has no book")
         return self.checksum(<OrderBook>self.books[slot])
-
-    def _reserve(self, int32_t count):
-        cdef int32_t capacity = max(8, self.spec_capacity)
-        cdef BookSpec* specs
-        if count <= self.spec_capacity:
-            return
-        while capacity < count:
-            capacity *= 2
-        specs = <BookSpec*>realloc(self.specs, capacity * sizeof(BookSpec))
-        if specs == NULL:
-            raise MemoryError()
-        self.specs = specs
-        self.spec_capacity = capacity
 
     # ---- decoding ----------------------------------------------------------------------------
 
@@ -317,7 +269,7 @@ cdef class OkxDecoder(Decoder):
             if action == ACTION_NONE:
                 return self.fail("book message without action")
             if action == ACTION_UPDATE and self.slots[slot].sync != SYNC_LIVE:
-                if self.specs[slot].loaded:
+                if self.slots[slot].loaded:
                     return self.hold(slot, buf, n)
                 self.skipped += 1
                 return 0
@@ -340,10 +292,6 @@ cdef class OkxDecoder(Decoder):
             inc(it)
         return flags
 
-    cdef int withdraw(self, int32_t slot, str reason, bint checksum) except -1:
-        self.specs[slot].loaded = False
-        return self.lose_sync(slot, reason, checksum)
-
     cdef int decode_book(self, od_object& item, int32_t slot, int action, bint checksummed,
                          int64_t ts_receive) except -1:
         """One book item: sequence first (a gap leaves the book untouched), then the levels,
@@ -364,21 +312,21 @@ cdef class OkxDecoder(Decoder):
         if found == SUCCESS:
             if read_int(v, &prev_seq) != DECIMAL_OK:
                 self.fail("malformed prevSeqId")
-                return DECODED_ERROR | self.withdraw(slot, "malformed prevSeqId", False)
+                return DECODED_ERROR | self.lose_sync(slot, "malformed prevSeqId", False)
             has_prev = True
         found = item.find_field_unordered(string_view(b"seqId", 5)).get(v)
         if found == SUCCESS:
             if read_int(v, &seq) != DECIMAL_OK:
                 self.fail("malformed seqId")
-                return DECODED_ERROR | self.withdraw(slot, "malformed seqId", False)
+                return DECODED_ERROR | self.lose_sync(slot, "malformed seqId", False)
             has_seq = True
         if not snapshot:
             if not has_prev or not has_seq:
                 self.fail("book update without seqId and prevSeqId")
-                return DECODED_ERROR | self.withdraw(slot, "book update without seqId", False)
+                return DECODED_ERROR | self.lose_sync(slot, "book update without seqId", False)
             if prev_seq != book.sequence:
-                return self.withdraw(slot, f"prevSeqId {prev_seq} != last seqId "
-                                           f"{book.sequence}", False)
+                return self.lose_sync(slot, f"prevSeqId {prev_seq} != last seqId "
+                                            f"{book.sequence}", False)
         if snapshot:
             book.clear_levels()
         for side in range(ASK, BID - 1, -1):
@@ -392,33 +340,33 @@ cdef class OkxDecoder(Decoder):
             if status != LEVELS_OK:
                 self.fail("malformed book levels" if status == LEVELS_MALFORMED
                           else "book rejected a level")
-                return DECODED_ERROR | self.withdraw(slot, "book message could not be applied",
-                                                     False)
+                return DECODED_ERROR | self.lose_sync(slot, "book message could not be applied",
+                                                      False)
         found = item.find_field_unordered(string_view(b"ts", 2)).get(v)
         if found == SUCCESS and read_ms(v, &ts_exchange) != DECIMAL_OK:
             self.fail("malformed book ts")
-            return DECODED_ERROR | self.withdraw(slot, "malformed book ts", False)
+            return DECODED_ERROR | self.lose_sync(slot, "malformed book ts", False)
         found = item.find_field_unordered(string_view(b"checksum", 8)).get(v)
         if found == SUCCESS:
             if read_int(v, &expected) != DECIMAL_OK:
                 self.fail("malformed checksum")
-                return DECODED_ERROR | self.withdraw(slot, "malformed checksum", False)
+                return DECODED_ERROR | self.lose_sync(slot, "malformed checksum", False)
             has_checksum = True
         elif found != NO_SUCH_FIELD or checksummed:
             self.fail("book message without checksum")
-            return DECODED_ERROR | self.withdraw(slot, "book message without checksum", False)
+            return DECODED_ERROR | self.lose_sync(slot, "book message without checksum", False)
         book.truncate_depth()
         if has_checksum and expected != 0:
             actual = self.checksum(book)
             if <int64_t>actual != expected:
-                return self.withdraw(slot, f"checksum {actual} != {expected}", True)
+                return self.lose_sync(slot, f"checksum {actual} != {expected}", True)
         if has_seq:
             book.sequence = seq
         book.ts_exchange = ts_exchange
         book.ts_receive = ts_receive
         if snapshot:
-            self.specs[slot].snapshots += 1
-            self.specs[slot].loaded = True
+            self.slots[slot].snapshots += 1
+            self.slots[slot].loaded = 1
             if self.slots[slot].sync != SYNC_LIVE:
                 self.take_pending(slot)         # held updates predate this snapshot
                 return 0

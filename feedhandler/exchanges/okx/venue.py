@@ -5,7 +5,6 @@ Facts and their sources are in docs/venues/okx.md.
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
 from collections.abc import Iterable, Mapping, Sequence
@@ -17,10 +16,11 @@ from feedhandler.exchanges.base import (
     Channel,
     ConnectionLimits,
     Heartbeat,
+    InBandBookVenue,
     Link,
     Rings,
     Subscription,
-    VenueAdapter,
+    wait_for_snapshot,
 )
 from feedhandler.exchanges.okx.decoder import OkxDecoder
 from feedhandler.net.ratelimit import RateLimiter
@@ -56,11 +56,10 @@ SCALES: dict[str, tuple[int, int]] = {
 }
 UNKNOWN_SCALES = (8, 8)        # fixed-point scales of instruments missing from the table
 
-SNAPSHOT_POLL = 0.01           # seconds between looks at the decoder while a snapshot is due
 UPGRADE_NOTICE = "64008"       # event "notice": the connection closes soon for an upgrade
 
 
-class OkxVenue(VenueAdapter):
+class OkxVenue(InBandBookVenue):
     """OKX spot. Candles live on the business endpoint, everything else on public; the
     pool keeps the two apart through ``endpoint_key``.
 
@@ -154,19 +153,10 @@ class OkxVenue(VenueAdapter):
         return [self.request(op, args[i:i + step]) for i in range(0, len(args), step)]
 
     def subscribe_requests(self, subscriptions: Sequence[Subscription]) -> list[bytes]:
-        books = [s for s in subscriptions if s.channel is Channel.BOOK]
-        self.unsent_books.update(s.key for s in books)
-        return self.requests("subscribe", (s for s in subscriptions
-                                           if s.channel is not Channel.BOOK))
+        return self.requests("subscribe", self.hold_back_books(subscriptions))
 
     def unsubscribe_requests(self, subscriptions: Sequence[Subscription]) -> list[bytes]:
-        sent = []
-        for sub in subscriptions:
-            if sub.channel is Channel.BOOK and sub.key in self.unsent_books:
-                self.unsent_books.discard(sub.key)
-            else:
-                sent.append(sub)
-        return self.requests("unsubscribe", sent)
+        return self.requests("unsubscribe", self.sent_subscriptions(subscriptions))
 
     # ---- control messages ------------------------------------------------------------------
 
@@ -208,19 +198,18 @@ class OkxVenue(VenueAdapter):
         self.unsent_books.discard(subscription.key)
         request_id = str(next(self.request_ids))
         self.book_requests[request_id] = None
+
+        def refusal() -> Exception | None:
+            refused = self.book_requests[request_id]
+            return None if refused is None else RuntimeError(
+                f"okx refused the {arg['instId']} {arg['channel']} subscribe: {refused}")
+
         try:
             link.send(self.request("subscribe", [arg], request_id))
-            loop = asyncio.get_running_loop()
-            deadline = loop.time() + self.snapshot_timeout
-            while decoder.snapshot_count(slot) == before or not decoder.snapshot_loaded(slot):
-                refused = self.book_requests[request_id]
-                if refused is not None:
-                    raise RuntimeError(f"okx refused the {arg['instId']} {arg['channel']} "
-                                       f"subscribe: {refused}")
-                if loop.time() >= deadline:
-                    raise TimeoutError(f"okx: no {arg['instId']} {arg['channel']} snapshot "
-                                       f"within {self.snapshot_timeout} s")
-                await asyncio.sleep(SNAPSHOT_POLL)
+            await wait_for_snapshot(
+                lambda: decoder.snapshot_count(slot) != before and decoder.snapshot_loaded(slot),
+                self.snapshot_timeout, f"okx: no {arg['instId']} {arg['channel']} snapshot",
+                refusal)
         finally:
             del self.book_requests[request_id]
         decoder.mark_live(slot)

@@ -8,13 +8,20 @@ from decimal import Decimal
 
 import pytest
 
-from feedhandler import BookStatus, BookUpdate, Candle, FeedHandler, Ticker, Trade
-from feedhandler.cli.demo import compare_book
+from feedhandler import BookStatus, Candle, FeedHandler, Ticker, Trade
 from feedhandler.events import Side
 from feedhandler.sim import SimulatedExchange
 from feedhandler.sim.bybit import BybitVenue as SimBybit
 from feedhandler.sim.server import UnsupportedFault
-from feedhandler.sim.testing import assert_nothing_served_while_invalid, healed, pumping, until
+from feedhandler.sim.testing import (
+    assert_nothing_served_while_invalid,
+    books_equal_the_true_books,
+    healed,
+    pumping,
+    record_books,
+    synced,
+    until,
+)
 
 PAIRS = {"BTC-USDT": "BTCUSDT", "ETH-USDT": "ETHUSDT"}
 VENUES = {"spot": "bybit", "linear": "bybit-linear"}
@@ -37,20 +44,6 @@ def handler(sim: SimulatedExchange) -> FeedHandler:
                        backoff_base=0.05, backoff_cap=0.2)
 
 
-def record_books(fh: FeedHandler, venue: str) -> dict[str, list[BookUpdate]]:
-    updates: dict[str, list[BookUpdate]] = {symbol: [] for symbol in PAIRS}
-    for symbol in PAIRS:
-        fh.subscribe_order_book(venue, symbol, updates[symbol].append)
-    return updates
-
-
-async def books_equal_the_true_books(fh: FeedHandler, sim: SimulatedExchange) -> None:
-    """With publishing stopped, every book catches up with the simulator's."""
-    venue = venue_of(sim)
-    await until(lambda: all(compare_book(fh.book(venue, symbol), sim, pair) == ""
-                            for symbol, pair in PAIRS.items()))
-
-
 async def test_every_channel_delivers_and_the_books_equal_the_true_books(sim) -> None:
     venue = venue_of(sim)
     fh = handler(sim)
@@ -58,12 +51,12 @@ async def test_every_channel_delivers_and_the_books_equal_the_true_books(sim) ->
     fh.subscribe_trades(venue, "BTC-USDT", got[Trade].append)
     fh.subscribe_ticker(venue, "BTC-USDT", got[Ticker].append)
     fh.subscribe_ohlcv(venue, "BTC-USDT", "1m", got[Candle].append)
-    books = record_books(fh, venue)
+    books = record_books(fh, venue, PAIRS)
     async with fh:
         async with pumping(sim):
             await until(lambda: all(len(v) >= 3 for v in (*got.values(), *books.values()))
                         and len({t.side for t in got[Trade]}) == 2)
-        await books_equal_the_true_books(fh, sim)
+        await books_equal_the_true_books(fh, sim, venue, PAIRS)
         true_book = sim.market.book("BTCUSDT")
         best_bid, best_ask = true_book.best_bid(), true_book.best_ask()
     price = sim.market.instrument("BTCUSDT").price_formatter()
@@ -84,14 +77,13 @@ async def test_every_channel_delivers_and_the_books_equal_the_true_books(sim) ->
 async def test_a_lost_delta_withdraws_the_book_and_it_resyncs(sim) -> None:
     venue = venue_of(sim)
     fh = handler(sim)
-    books = record_books(fh, venue)
+    books = record_books(fh, venue, PAIRS)
     async with fh:
         async with pumping(sim):
-            await until(lambda: all(updates and updates[0].resynced
-                                    for updates in books.values()))
+            await until(lambda: synced(books))
             sim.gap("BTCUSDT")
             await until(lambda: healed(books["BTC-USDT"]))
-        await books_equal_the_true_books(fh, sim)
+        await books_equal_the_true_books(fh, sim, venue, PAIRS)
         served = {symbol: list(updates) for symbol, updates in books.items()}
     invalid = [u for u in served["BTC-USDT"] if u.status is BookStatus.INVALID]
     assert invalid and "update id" in invalid[0].reason
@@ -105,19 +97,18 @@ async def test_a_lost_delta_withdraws_the_book_and_it_resyncs(sim) -> None:
 async def test_a_book_service_restart_replaces_the_book_without_a_resync(sim) -> None:
     venue = venue_of(sim)
     fh = handler(sim)
-    books = record_books(fh, venue)
+    books = record_books(fh, venue, PAIRS)
     async with fh:
         [connection] = fh.venues[venue].pool.connections
         decoder = connection.decoder
         slot = decoder.slot_of("BTCUSDT")
         async with pumping(sim):
-            await until(lambda: all(updates and updates[0].resynced
-                                    for updates in books.values()))
+            await until(lambda: synced(books))
             assert isinstance(sim.venue, SimBybit)
             sim.venue.restart_books("BTCUSDT")
             await until(lambda: decoder.snapshot_count(slot) == 2
                         and decoder.last_update(slot) > 3)
-        await books_equal_the_true_books(fh, sim)
+        await books_equal_the_true_books(fh, sim, venue, PAIRS)
         served = list(books["BTC-USDT"])
         assert decoder.gaps == 0 and sim.history[0].received["unsubscribe"] == 0
     assert not any(u.status is BookStatus.INVALID for u in served)
@@ -131,19 +122,18 @@ async def test_bybit_books_have_no_checksum_to_corrupt(sim) -> None:
 async def test_a_dropped_connection_is_renewed_and_every_book_resynced(sim) -> None:
     venue = venue_of(sim)
     fh = handler(sim)
-    books = record_books(fh, venue)
+    books = record_books(fh, venue, PAIRS)
     trades: list[Trade] = []
     fh.subscribe_trades(venue, "ETH-USDT", trades.append)
     async with fh:
         async with pumping(sim):
-            await until(lambda: all(updates and updates[0].resynced
-                                    for updates in books.values()))
+            await until(lambda: synced(books))
             sim.drop()
             await until(lambda: len(sim.history) == 2
                         and all(healed(updates) for updates in books.values()))
             seen = len(trades)
             await until(lambda: len(trades) > seen)
-        await books_equal_the_true_books(fh, sim)
+        await books_equal_the_true_books(fh, sim, venue, PAIRS)
         served = [list(updates) for updates in books.values()]
     for updates in served:
         assert_nothing_served_while_invalid(updates)
@@ -152,19 +142,18 @@ async def test_a_dropped_connection_is_renewed_and_every_book_resynced(sim) -> N
 async def test_garbage_is_counted_and_a_close_by_the_venue_renews_the_connection(sim) -> None:
     venue = venue_of(sim)
     fh = handler(sim)
-    books = record_books(fh, venue)
+    books = record_books(fh, venue, PAIRS)
     async with fh:
         [connection] = fh.venues[venue].pool.connections
         async with pumping(sim):
-            await until(lambda: all(updates and updates[0].resynced
-                                    for updates in books.values()))
+            await until(lambda: synced(books))
             sim.malformed()
             await until(lambda: connection.decoder.errors == 1)
             assert all(fh.book(venue, symbol).valid for symbol in PAIRS)
             sim.close(1013, "maintenance")
             await until(lambda: len(sim.history) == 2
                         and all(healed(updates) for updates in books.values()))
-        await books_equal_the_true_books(fh, sim)
+        await books_equal_the_true_books(fh, sim, venue, PAIRS)
         assert connection.disconnect_reasons["closed_by_venue"] == 1
     for updates in books.values():
         assert_nothing_served_while_invalid(updates)

@@ -9,7 +9,14 @@ import pytest
 from feedhandler import BookStatus, BookUpdate, Candle, FeedHandler, Ticker, Trade
 from feedhandler.sim import SimulatedExchange
 from feedhandler.sim.coinbase import CoinbaseVenue as SimCoinbase
-from feedhandler.sim.testing import assert_nothing_served_while_invalid, healed, pumping, until
+from feedhandler.sim.testing import (
+    assert_nothing_served_while_invalid,
+    healed,
+    pumping,
+    record_books,
+    synced,
+    until,
+)
 
 PRODUCTS = ("BTC-USD", "ETH-USD")
 
@@ -52,20 +59,13 @@ async def settled(fh: FeedHandler, sim: SimulatedExchange, products=PRODUCTS) ->
         assert book_levels(book, 0) == bids and book_levels(book, 1) == asks, product
 
 
-def record_books(fh: FeedHandler) -> dict[str, list[BookUpdate]]:
-    updates: dict[str, list[BookUpdate]] = {product: [] for product in PRODUCTS}
-    for product in PRODUCTS:
-        fh.subscribe_order_book("coinbase", product, updates[product].append)
-    return updates
-
-
 async def test_every_channel_delivers_and_the_books_equal_the_true_books(sim) -> None:
     fh = handler(sim)
     got: dict[type, list] = {Trade: [], Ticker: [], Candle: []}
     fh.subscribe_trades("coinbase", "BTC-USD", got[Trade].append)
     fh.subscribe_ticker("coinbase", "BTC-USD", got[Ticker].append)
     fh.subscribe_ohlcv("coinbase", "BTC-USD", "5m", got[Candle].append)
-    books = record_books(fh)
+    books = record_books(fh, "coinbase", PRODUCTS)
     async with fh:
         async with pumping(sim):
             await until(lambda: all(len(v) >= 3 for v in (*got.values(), *books.values())))
@@ -86,11 +86,10 @@ async def test_every_channel_delivers_and_the_books_equal_the_true_books(sim) ->
 
 async def test_a_gap_withdraws_every_book_then_both_are_rebuilt(sim) -> None:
     fh = handler(sim)
-    books = record_books(fh)
+    books = record_books(fh, "coinbase", PRODUCTS)
     async with fh:
         async with pumping(sim):
-            await until(lambda: all(updates and updates[0].resynced
-                                    for updates in books.values()))
+            await until(lambda: synced(books))
             sim.gap("ETH-USD")
             await until(lambda: all(healed(updates) for updates in books.values()))
         await settled(fh, sim)
@@ -108,13 +107,12 @@ async def test_a_gap_withdraws_every_book_then_both_are_rebuilt(sim) -> None:
 
 async def test_a_dropped_connection_is_renewed_resubscribed_and_resynced(sim) -> None:
     fh = handler(sim)
-    books = record_books(fh)
+    books = record_books(fh, "coinbase", PRODUCTS)
     trades: list[Trade] = []
     fh.subscribe_trades("coinbase", "BTC-USD", trades.append)
     async with fh:
         async with pumping(sim):
-            await until(lambda: all(updates and updates[0].resynced
-                                    for updates in books.values()))
+            await until(lambda: synced(books))
             sim.drop()
             await until(lambda: len(sim.history) == 2
                         and all(healed(updates) for updates in books.values()))
@@ -173,12 +171,11 @@ async def test_a_refused_level2_subscribe_is_retried_by_resubscribing(sim) -> No
 
 async def test_garbage_is_counted_and_a_close_by_the_venue_renews_the_connection(sim) -> None:
     fh = handler(sim)
-    books = record_books(fh)
+    books = record_books(fh, "coinbase", PRODUCTS)
     async with fh:
         [connection] = fh.venues["coinbase"].pool.connections
         async with pumping(sim):
-            await until(lambda: all(updates and updates[0].resynced
-                                    for updates in books.values()))
+            await until(lambda: synced(books))
             sim.malformed()
             await until(lambda: connection.decoder.errors == 1)
             assert all(fh.book("coinbase", product).valid for product in PRODUCTS)

@@ -403,9 +403,9 @@ def obu(first: int | None, last: int, bids=(), asks=(), symbol: str = "ob.BTC_US
 def test_obu_full_push_loads_a_waiting_book_without_serving_it() -> None:
     decoder, book, slot = decoder_with_book()
     assert decoder.feed(obu(500, 501, bids=[["9", "9"]])) == 0       # held: nothing loaded
-    assert decoder.full_count(slot) == 0 and len(decoder.pending) == 1
+    assert decoder.snapshot_count(slot) == 0 and len(decoder.pending) == 1
     assert decoder.feed(obu(None, 510, [["1", "2"]], [["3", "4"]], full=True)) == 0
-    assert decoder.full_count(slot) == 1
+    assert decoder.snapshot_count(slot) == 1
     assert not book.valid and decoder.sync_state(slot) == BookSyncState.WAITING
     assert decoder.take_dirty() == []
     assert levels(book, 0) == {E8: 2 * E8} and book.sequence == 510
@@ -424,9 +424,9 @@ def test_obu_updates_must_chain_exactly() -> None:
     assert decoder.feed(obu(509, 511)) == 0                    # stale
     assert decoder.feed(obu(513, 514)) == RESYNC
     assert decoder.take_resync() == [(slot, "U 513 != previous u 511 + 1")]
-    assert decoder.full_count(slot) == 1
+    assert decoder.snapshot_count(slot) == 1
     assert decoder.feed(obu(None, 600, [["1", "1"]], [["2.5", "1"]], full=True)) == 0
-    assert decoder.full_count(slot) == 2 and levels(book, 1) == {250_000_000: E8}
+    assert decoder.snapshot_count(slot) == 2 and levels(book, 1) == {250_000_000: E8}
 
 
 def test_obu_full_push_replaces_a_live_book() -> None:
@@ -461,4 +461,4 @@ def test_a_broken_obu_full_push_is_not_counted_as_loaded() -> None:
     assert decoder.feed(broken) == ERROR | RESYNC
     crossed = obu(None, 511, [["5", "2"]], [["3", "1"]], full=True)
     assert decoder.feed(crossed) == RESYNC
-    assert decoder.full_count(slot) == 0 and not book.valid
+    assert decoder.snapshot_count(slot) == 0 and not book.valid

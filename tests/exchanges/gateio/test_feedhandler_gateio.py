@@ -8,11 +8,18 @@ from collections.abc import AsyncIterator
 import pytest
 
 from feedhandler import BookStatus, BookUpdate, Candle, FeedHandler, Ticker, Trade
-from feedhandler.cli.demo import compare_book
 from feedhandler.sim import SimulatedExchange
 from feedhandler.sim.gateio import GateioVenue as SimGateio
 from feedhandler.sim.server import UnsupportedFault
-from feedhandler.sim.testing import assert_nothing_served_while_invalid, healed, pumping, until
+from feedhandler.sim.testing import (
+    assert_nothing_served_while_invalid,
+    books_equal_the_true_books,
+    healed,
+    pumping,
+    record_books,
+    synced,
+    until,
+)
 
 PAIRS = {"BTC-USDT": "BTC_USDT", "ETH-USDT": "ETH_USDT"}
 
@@ -29,31 +36,18 @@ def handler(sim: SimulatedExchange) -> FeedHandler:
                        backoff_base=0.05, backoff_cap=0.2)
 
 
-def record_books(fh: FeedHandler) -> dict[str, list[BookUpdate]]:
-    updates: dict[str, list[BookUpdate]] = {symbol: [] for symbol in PAIRS}
-    for symbol in PAIRS:
-        fh.subscribe_order_book("gateio", symbol, updates[symbol].append)
-    return updates
-
-
-async def books_equal_the_true_books(fh: FeedHandler, sim: SimulatedExchange) -> None:
-    """With publishing stopped, every book catches up with the simulator's."""
-    await until(lambda: all(compare_book(fh.book("gateio", symbol), sim, pair) == ""
-                            for symbol, pair in PAIRS.items()))
-
-
 async def test_every_channel_delivers_and_the_books_equal_the_true_books(sim) -> None:
     fh = handler(sim)
     got: dict[type, list] = {Trade: [], Ticker: [], Candle: []}
     fh.subscribe_trades("gateio", "BTC-USDT", got[Trade].append)
     fh.subscribe_ticker("gateio", "BTC-USDT", got[Ticker].append)
     fh.subscribe_ohlcv("gateio", "BTC-USDT", "10s", got[Candle].append)
-    books = record_books(fh)
+    books = record_books(fh, "gateio", PAIRS)
     async with fh:
         async with pumping(sim):
             await until(lambda: all(len(v) >= 3 for v in (*got.values(), *books.values()))
                         and any(c.closed for c in got[Candle]))
-        await books_equal_the_true_books(fh, sim)
+        await books_equal_the_true_books(fh, sim, "gateio", PAIRS)
         assert fh.venues["gateio"].adapter.errors == []
         served = [list(updates) for updates in books.values()]
     trade = got[Trade][0]
@@ -71,15 +65,14 @@ async def test_every_channel_delivers_and_the_books_equal_the_true_books(sim) ->
 
 async def test_a_lost_update_withdraws_the_book_and_it_resyncs_from_rest(sim) -> None:
     fh = handler(sim)
-    books = record_books(fh)
+    books = record_books(fh, "gateio", PAIRS)
     async with fh:
         async with pumping(sim):
-            await until(lambda: all(updates and updates[0].resynced
-                                    for updates in books.values()))
+            await until(lambda: synced(books))
             requests = sim.stats["http_requests"]
             sim.gap("BTC_USDT")
             await until(lambda: healed(books["BTC-USDT"]))
-        await books_equal_the_true_books(fh, sim)
+        await books_equal_the_true_books(fh, sim, "gateio", PAIRS)
         [connection] = fh.venues["gateio"].pool.connections
         assert connection.decoder.gaps == 1 and connection.reconnects == 0
         served = {symbol: list(updates) for symbol, updates in books.items()}
@@ -97,19 +90,18 @@ async def test_gate_books_have_no_checksum_to_corrupt(sim) -> None:
 
 async def test_a_dropped_connection_is_renewed_and_every_book_resynced(sim) -> None:
     fh = handler(sim)
-    books = record_books(fh)
+    books = record_books(fh, "gateio", PAIRS)
     trades: list[Trade] = []
     fh.subscribe_trades("gateio", "ETH-USDT", trades.append)
     async with fh:
         async with pumping(sim):
-            await until(lambda: all(updates and updates[0].resynced
-                                    for updates in books.values()))
+            await until(lambda: synced(books))
             sim.drop()
             await until(lambda: len(sim.history) == 2
                         and all(healed(updates) for updates in books.values()))
             seen = len(trades)
             await until(lambda: len(trades) > seen)
-        await books_equal_the_true_books(fh, sim)
+        await books_equal_the_true_books(fh, sim, "gateio", PAIRS)
         [connection] = fh.venues["gateio"].pool.connections
         assert connection.reconnects == 1
     assert set(sim.history[1].topics) == {"spot.order_book_update:BTC_USDT:100ms",
@@ -123,20 +115,19 @@ async def test_a_dropped_connection_is_renewed_and_every_book_resynced(sim) -> N
 
 async def test_garbage_is_counted_and_an_oversize_frame_renews_the_connection(sim) -> None:
     fh = handler(sim)
-    books = record_books(fh)
+    books = record_books(fh, "gateio", PAIRS)
     fh.venues["gateio"].adapter.max_message_size = 100_000
     async with fh:
         [connection] = fh.venues["gateio"].pool.connections
         async with pumping(sim):
-            await until(lambda: all(updates and updates[0].resynced
-                                    for updates in books.values()))
+            await until(lambda: synced(books))
             sim.malformed()
             await until(lambda: connection.decoder.errors == 1)
             assert all(fh.book("gateio", symbol).valid for symbol in PAIRS)
             sim.oversize(200_000)
             await until(lambda: len(sim.history) == 2
                         and all(healed(updates) for updates in books.values()))
-        await books_equal_the_true_books(fh, sim)
+        await books_equal_the_true_books(fh, sim, "gateio", PAIRS)
         assert connection.disconnect_reasons["fatal"] == 1
     for updates in books.values():
         reason = next(u.reason for u in updates if u.status is BookStatus.INVALID)
@@ -158,7 +149,7 @@ async def test_obu_books_sync_in_band_and_a_lost_push_resubscribes() -> None:
                 await until(lambda: all(len(updates) >= 3 for updates in books.values()))
                 sim.gap("ETH_USDT")
                 await until(lambda: healed(books["ETH-USDT"]))
-            await books_equal_the_true_books(fh, sim)
+            await books_equal_the_true_books(fh, sim, "gateio", PAIRS)
             assert fh.book("gateio", "ETH-USDT").bid_count == 50
             served = {symbol: list(updates) for symbol, updates in books.items()}
         assert sim.stats["http_requests"] == 0

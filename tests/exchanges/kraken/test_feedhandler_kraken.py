@@ -6,11 +6,18 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from feedhandler import BookStatus, BookUpdate, Candle, FeedHandler, Ticker, Trade
-from feedhandler.cli.demo import compare_book
+from feedhandler import BookStatus, Candle, FeedHandler, Ticker, Trade
 from feedhandler.sim import SimulatedExchange
 from feedhandler.sim.kraken import KrakenVenue as SimKraken
-from feedhandler.sim.testing import assert_nothing_served_while_invalid, healed, pumping, until
+from feedhandler.sim.testing import (
+    assert_nothing_served_while_invalid,
+    books_equal_the_true_books,
+    healed,
+    pumping,
+    record_books,
+    synced,
+    until,
+)
 
 PAIRS = {"BTC-USD": "BTC/USD", "ETH-USD": "ETH/USD"}
 
@@ -27,30 +34,17 @@ def handler(sim: SimulatedExchange) -> FeedHandler:
                        backoff_base=0.05, backoff_cap=0.2)
 
 
-def record_books(fh: FeedHandler) -> dict[str, list[BookUpdate]]:
-    updates: dict[str, list[BookUpdate]] = {symbol: [] for symbol in PAIRS}
-    for symbol in PAIRS:
-        fh.subscribe_order_book("kraken", symbol, updates[symbol].append)
-    return updates
-
-
-async def books_equal_the_true_books(fh: FeedHandler, sim: SimulatedExchange) -> None:
-    """With publishing stopped, every book catches up with the simulator's."""
-    await until(lambda: all(compare_book(fh.book("kraken", symbol), sim, pair) == ""
-                            for symbol, pair in PAIRS.items()))
-
-
 async def test_every_channel_delivers_and_the_books_equal_the_true_books(sim) -> None:
     fh = handler(sim)
     got: dict[type, list] = {Trade: [], Ticker: [], Candle: []}
     fh.subscribe_trades("kraken", "BTC-USD", got[Trade].append)
     fh.subscribe_ticker("kraken", "BTC-USD", got[Ticker].append)
     fh.subscribe_ohlcv("kraken", "BTC-USD", "1m", got[Candle].append)
-    books = record_books(fh)
+    books = record_books(fh, "kraken", PAIRS)
     async with fh:
         async with pumping(sim):
             await until(lambda: all(len(v) >= 3 for v in (*got.values(), *books.values())))
-        await books_equal_the_true_books(fh, sim)
+        await books_equal_the_true_books(fh, sim, "kraken", PAIRS)
     assert {trade.symbol for trade in got[Trade]} == {"BTC-USD"}
     assert all(t.bid < t.ask for t in got[Ticker])
     for updates in books.values():
@@ -61,14 +55,13 @@ async def test_every_channel_delivers_and_the_books_equal_the_true_books(sim) ->
 @pytest.mark.parametrize("fault", ["corrupt_checksum", "gap"])
 async def test_a_bad_book_message_withdraws_the_book_and_it_resyncs(sim, fault) -> None:
     fh = handler(sim)
-    books = record_books(fh)
+    books = record_books(fh, "kraken", PAIRS)
     async with fh:
         async with pumping(sim):
-            await until(lambda: all(updates and updates[0].resynced
-                                    for updates in books.values()))
+            await until(lambda: synced(books))
             getattr(sim, fault)("BTC/USD")
             await until(lambda: healed(books["BTC-USD"]))
-        await books_equal_the_true_books(fh, sim)
+        await books_equal_the_true_books(fh, sim, "kraken", PAIRS)
         served = {symbol: list(updates) for symbol, updates in books.items()}
     invalid = [u for u in served["BTC-USD"] if u.status is BookStatus.INVALID]
     assert invalid and invalid[0].reason
@@ -78,19 +71,18 @@ async def test_a_bad_book_message_withdraws_the_book_and_it_resyncs(sim, fault) 
 
 async def test_a_dropped_connection_is_renewed_and_every_book_resynced(sim) -> None:
     fh = handler(sim)
-    books = record_books(fh)
+    books = record_books(fh, "kraken", PAIRS)
     trades: list[Trade] = []
     fh.subscribe_trades("kraken", "ETH-USD", trades.append)
     async with fh:
         async with pumping(sim):
-            await until(lambda: all(updates and updates[0].resynced
-                                    for updates in books.values()))
+            await until(lambda: synced(books))
             sim.drop()
             await until(lambda: len(sim.history) == 2
                         and all(healed(updates) for updates in books.values()))
             seen = len(trades)
             await until(lambda: len(trades) > seen)
-        await books_equal_the_true_books(fh, sim)
+        await books_equal_the_true_books(fh, sim, "kraken", PAIRS)
         served = [list(updates) for updates in books.values()]
     for updates in served:
         assert_nothing_served_while_invalid(updates)

@@ -9,13 +9,21 @@ from collections.abc import AsyncIterator
 import pytest
 
 from feedhandler import BookStatus, BookUpdate, Candle, FeedHandler, Ticker, Trade
-from feedhandler.cli.demo import compare_book
 from feedhandler.sim import SimulatedExchange
 from feedhandler.sim.okx import BUSINESS_PATH, PUBLIC_PATH
 from feedhandler.sim.okx import OkxVenue as SimOkx
-from feedhandler.sim.testing import assert_nothing_served_while_invalid, healed, pumping, until
+from feedhandler.sim.testing import (
+    assert_nothing_served_while_invalid,
+    books_equal_the_true_books,
+    healed,
+    pumping,
+    record_books,
+    synced,
+    until,
+)
 
 SYMBOLS = ("BTC-USDT", "ETH-USDT")
+PAIRS = {symbol: symbol for symbol in SYMBOLS}   # OKX symbols are the instrument ids
 
 
 @pytest.fixture
@@ -30,39 +38,17 @@ def handler(sim: SimulatedExchange, **options: object) -> FeedHandler:
                        backoff_base=0.05, backoff_cap=0.2)
 
 
-def record_books(fh: FeedHandler, depth: int | None = None) -> dict[str, list[BookUpdate]]:
-    updates: dict[str, list[BookUpdate]] = {symbol: [] for symbol in SYMBOLS}
-    for symbol in SYMBOLS:
-        fh.subscribe_order_book("okx", symbol, updates[symbol].append, depth=depth)
-    return updates
-
-
-async def books_equal_the_true_books_of(fh: FeedHandler, sim: SimulatedExchange,
-                                       symbols: tuple[str, ...] | list[str]) -> None:
-    """With publishing stopped, every book catches up with the simulator's."""
-    await until(lambda: all(compare_book(fh.book("okx", symbol), sim, symbol) == ""
-                            for symbol in symbols))
-
-
-async def books_equal_the_true_books(fh: FeedHandler, sim: SimulatedExchange) -> None:
-    await books_equal_the_true_books_of(fh, sim, SYMBOLS)
-
-
-def synced(books: dict[str, list[BookUpdate]]) -> bool:
-    return all(updates and updates[0].resynced for updates in books.values())
-
-
 async def test_every_channel_delivers_and_the_books_equal_the_true_books(sim) -> None:
     fh = handler(sim)
     got: dict[type, list] = {Trade: [], Ticker: [], Candle: []}
     fh.subscribe_trades("okx", "BTC-USDT", got[Trade].append)
     fh.subscribe_ticker("okx", "BTC-USDT", got[Ticker].append)
     fh.subscribe_ohlcv("okx", "BTC-USDT", "1s", got[Candle].append)
-    books = record_books(fh)
+    books = record_books(fh, "okx", SYMBOLS)
     async with fh:
         async with pumping(sim):
             await until(lambda: all(len(v) >= 3 for v in (*got.values(), *books.values())))
-        await books_equal_the_true_books(fh, sim)
+        await books_equal_the_true_books(fh, sim, "okx", PAIRS)
         paths = sorted(conn.path for conn in sim.connections)
     assert paths == [BUSINESS_PATH, PUBLIC_PATH]
     assert {trade.symbol for trade in got[Trade]} == {"BTC-USDT"}
@@ -76,11 +62,11 @@ async def test_every_channel_delivers_and_the_books_equal_the_true_books(sim) ->
 @pytest.mark.parametrize("depth", [1, 5])
 async def test_shallow_book_channels_equal_the_true_top(sim, depth) -> None:
     fh = handler(sim)
-    books = record_books(fh, depth)
+    books = record_books(fh, "okx", SYMBOLS, depth)
     async with fh:
         async with pumping(sim):
             await until(lambda: all(len(updates) >= 5 for updates in books.values()))
-        await books_equal_the_true_books(fh, sim)
+        await books_equal_the_true_books(fh, sim, "okx", PAIRS)
         sizes = [(fh.book("okx", symbol).bid_count, fh.book("okx", symbol).ask_count)
                  for symbol in SYMBOLS]
     assert sizes == [(depth, depth)] * len(SYMBOLS)
@@ -89,13 +75,13 @@ async def test_shallow_book_channels_equal_the_true_top(sim, depth) -> None:
 @pytest.mark.parametrize("fault", ["corrupt_checksum", "gap"])
 async def test_a_bad_book_message_withdraws_the_book_and_it_resyncs(sim, fault) -> None:
     fh = handler(sim)
-    books = record_books(fh)
+    books = record_books(fh, "okx", SYMBOLS)
     async with fh:
         async with pumping(sim):
             await until(lambda: synced(books))
             getattr(sim, fault)("BTC-USDT")
             await until(lambda: healed(books["BTC-USDT"]))
-        await books_equal_the_true_books(fh, sim)
+        await books_equal_the_true_books(fh, sim, "okx", PAIRS)
         served = {symbol: list(updates) for symbol, updates in books.items()}
     invalid = [u for u in served["BTC-USDT"] if u.status is BookStatus.INVALID]
     assert invalid and ("checksum" if fault == "corrupt_checksum" else "prevSeqId") \
@@ -106,7 +92,7 @@ async def test_a_bad_book_message_withdraws_the_book_and_it_resyncs(sim, fault) 
 
 async def test_a_dropped_connection_is_renewed_and_every_book_resynced(sim) -> None:
     fh = handler(sim)
-    books = record_books(fh)
+    books = record_books(fh, "okx", SYMBOLS)
     trades: list[Trade] = []
     fh.subscribe_trades("okx", "ETH-USDT", trades.append)
     async with fh:
@@ -117,7 +103,7 @@ async def test_a_dropped_connection_is_renewed_and_every_book_resynced(sim) -> N
                         and all(healed(updates) for updates in books.values()))
             seen = len(trades)
             await until(lambda: len(trades) > seen)
-        await books_equal_the_true_books(fh, sim)
+        await books_equal_the_true_books(fh, sim, "okx", PAIRS)
         served = [list(updates) for updates in books.values()]
     for updates in served:
         assert_nothing_served_while_invalid(updates)
@@ -152,6 +138,6 @@ async def test_a_refused_book_subscribe_fails_the_sync_at_once_and_is_retried(si
         assert any(u.reason.startswith("sync failed") for u in updates
                    if u.status is BookStatus.INVALID)
         assert fh.venues["okx"].adapter.errors == ["60012 Invalid request: try again (id 3)"]
-        await books_equal_the_true_books_of(fh, sim, ["BTC-USDT"])
+        await books_equal_the_true_books(fh, sim, "okx", {"BTC-USDT": "BTC-USDT"})
     received = sim.history[0].received
     assert (received["subscribe"], received["unsubscribe"]) == (3, 2)
