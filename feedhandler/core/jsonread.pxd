@@ -11,6 +11,21 @@ from feedhandler.core.fixedpoint cimport DECIMAL_OK, parse_decimal, parse_json_d
 from feedhandler.core.ondemand cimport SUCCESS, value
 from libcpp.string_view cimport string_view
 
+cdef extern from *:
+    """
+    #include <string.h>
+    /* Index of the first '"' among eight bytes, 8 if none (SWAR zero-byte test on v ^ '"'). */
+    static inline unsigned int feedhandler_quote_in_8(const char* p) {
+        unsigned long long v;
+        memcpy(&v, p, 8);
+        v ^= 0x2222222222222222ULL;
+        v = (v - 0x0101010101010101ULL) & ~v & 0x8080808080808080ULL;
+        return v ? (unsigned int)(__builtin_ctzll(v) >> 3) : 8u;
+    }
+    """
+    unsigned int quote_in_8 "feedhandler_quote_in_8"(const char* p) noexcept nogil
+
+
 cdef enum LevelStatus:
     LEVELS_OK = 0
     LEVELS_MALFORMED = 1     # not an array of [price, size, ...] pairs of decimals
@@ -43,9 +58,15 @@ cdef inline const char* scan_decimal(const char* p, const char* end, int scale,
                                      int64_t* out) noexcept nogil:
     """A quoted or bare decimal at ``p`` -> ``*out``; the position after it, NULL if malformed."""
     cdef const char* start
+    cdef unsigned int skip
     if p < end and p[0] == b'"':
         p += 1
         start = p
+        while end - p >= 8:
+            skip = quote_in_8(p)
+            p += skip
+            if skip < 8:
+                break
         while p < end and p[0] != b'"':
             p += 1
         if p == end or parse_decimal(start, <size_t>(p - start), scale, out) != DECIMAL_OK:

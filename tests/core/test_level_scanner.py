@@ -128,3 +128,10 @@ def test_fields_after_the_levels_are_still_decoded() -> None:
     assert book.ts_exchange == 1_700_000_000_000_000_000
     assert levels(book, BID)[0] == (110, 1000)
     assert levels(book, ASK)[0] == (190, 2000)
+
+
+@pytest.mark.parametrize("digits", range(1, 17))
+def test_closing_quote_found_at_every_offset(digits: int) -> None:
+    size = "1" + "0" * (digits - 1)            # 1..16 characters: the quote at every position
+    book = load(f'[["1.5","{size}"],["1.25","{size}.0"]]'.encode())
+    assert levels(book, BID) == [(150, int(size) * 1000), (125, int(size) * 1000)]
