@@ -74,8 +74,9 @@ cdef inline int decimal_digits(uint64_t value) noexcept nogil:
     return digits
 
 
-cdef inline int parse_decimal(const char* p, size_t n, int scale, int64_t* out) noexcept nogil:
-    """``-?digits(.digits)?([eE][+-]?digits)?`` -> ``*out`` at ``scale``; returns a DecimalStatus.
+cdef inline int parse_decimal_general(const char* p, size_t n, int scale,
+                                      int64_t* out) noexcept nogil:
+    """``parse_decimal`` for every shape, with every error status.
 
     At most 19 significant digits fit a uint64 with no overflow check in the digit loops.
     Fraction zeros are folded into the mantissa only when a non-zero digit follows, so
@@ -173,6 +174,48 @@ cdef inline int parse_decimal(const char* p, size_t n, int scale, int64_t* out) 
     if mantissa > INT64_MAX_U:
         return DECIMAL_OVERFLOW
     out[0] = -<int64_t>mantissa if negative else <int64_t>mantissa
+    return DECIMAL_OK
+
+
+cdef inline int parse_decimal(const char* p, size_t n, int scale, int64_t* out) noexcept nogil:
+    """``-?digits(.digits)?([eE][+-]?digits)?`` -> ``*out`` at ``scale``; returns a DecimalStatus.
+
+    Venues almost always send ``digits.digits`` with no more fraction digits than the scale
+    and at most 19 digits in all, which converts with no leading-zero, pending-zero or
+    exponent bookkeeping; everything else (signs, exponents, trailing zeros past the scale,
+    long mantissas, every error) goes through ``parse_decimal_general``.
+    """
+    cdef size_t i = 0, fraction, j
+    cdef uint64_t value = 0
+    cdef unsigned int d
+    cdef int shift
+    while i < n:
+        d = <unsigned int>(<unsigned char>p[i] - 48)
+        if d >= 10:
+            break
+        value = value * 10 + d
+        i += 1
+    if i == 0 or i > 19:
+        return parse_decimal_general(p, n, scale, out)
+    shift = scale
+    if i < n:
+        if p[i] != b'.':
+            return parse_decimal_general(p, n, scale, out)
+        fraction = i + 1
+        if n - fraction == 0 or n - fraction > <size_t>scale or n - 1 > 19:
+            return parse_decimal_general(p, n, scale, out)
+        j = fraction
+        while j + 8 <= n and is_8_digits(p + j):
+            j += 8
+        while j < n and <unsigned int>(<unsigned char>p[j] - 48) < 10:
+            j += 1
+        if j != n:
+            return parse_decimal_general(p, n, scale, out)
+        value = value * POW10[n - fraction] + parse_digits(p + fraction, n - fraction)
+        shift = scale - <int>(n - fraction)
+    if <unsigned int>shift > 18 or value > INT64_MAX_OVER_POW10[shift]:
+        return parse_decimal_general(p, n, scale, out)
+    out[0] = <int64_t>(value * POW10[shift])
     return DECIMAL_OK
 
 

@@ -7,17 +7,24 @@ from libc.stdint cimport int64_t
 from libc.string cimport memcmp
 
 from feedhandler.core.book cimport OrderBook
-from feedhandler.core.fixedpoint cimport DECIMAL_OK, parse_json_decimal
-from feedhandler.core.ondemand cimport (
-    SUCCESS,
-    array,
-    array_iterator,
-    error_code,
-    json_type,
-    value,
-)
+from feedhandler.core.fixedpoint cimport DECIMAL_OK, parse_decimal, parse_json_decimal
+from feedhandler.core.ondemand cimport SUCCESS, value
 from libcpp.string_view cimport string_view
-from cython.operator cimport dereference as deref, preincrement as inc
+
+cdef extern from *:
+    """
+    #include <string.h>
+    /* Index of the first '"' among eight bytes, 8 if none (SWAR zero-byte test on v ^ '"'). */
+    static inline unsigned int feedhandler_quote_in_8(const char* p) {
+        unsigned long long v;
+        memcpy(&v, p, 8);
+        v ^= 0x2222222222222222ULL;
+        v = (v - 0x0101010101010101ULL) & ~v & 0x8080808080808080ULL;
+        return v ? (unsigned int)(__builtin_ctzll(v) >> 3) : 8u;
+    }
+    """
+    unsigned int quote_in_8 "feedhandler_quote_in_8"(const char* p) noexcept nogil
+
 
 cdef enum LevelStatus:
     LEVELS_OK = 0
@@ -41,37 +48,110 @@ cdef inline int read_int(value& v, int64_t* out) noexcept nogil:
     return parse_json_decimal(token.data(), token.size(), 0, out)
 
 
+cdef inline const char* skip_space(const char* p, const char* end) noexcept nogil:
+    while p < end and (p[0] == b' ' or p[0] == b'\n' or p[0] == b'\r' or p[0] == b'\t'):
+        p += 1
+    return p
+
+
+cdef inline const char* scan_decimal(const char* p, const char* end, int scale,
+                                     int64_t* out) noexcept nogil:
+    """A quoted or bare decimal at ``p`` -> ``*out``; the position after it, NULL if malformed."""
+    cdef const char* start
+    cdef unsigned int skip
+    if p < end and p[0] == b'"':
+        p += 1
+        start = p
+        while end - p >= 8:
+            skip = quote_in_8(p)
+            p += skip
+            if skip < 8:
+                break
+        while p < end and p[0] != b'"':
+            p += 1
+        if p == end or parse_decimal(start, <size_t>(p - start), scale, out) != DECIMAL_OK:
+            return NULL
+        return p + 1
+    start = p
+    while p < end and (<unsigned int>(<unsigned char>p[0] - 48) < 10 or p[0] == b'.'
+                       or p[0] == b'-' or p[0] == b'+' or p[0] == b'e' or p[0] == b'E'):
+        p += 1
+    if parse_decimal(start, <size_t>(p - start), scale, out) != DECIMAL_OK:
+        return NULL
+    return p
+
+
+cdef inline const char* skip_scalar(const char* p, const char* end) noexcept nogil:
+    """Skips a string, number, true, false or null; NULL for anything else (arrays, objects)."""
+    cdef const char* start = p
+    if p == end:
+        return NULL
+    if p[0] == b'"':
+        p += 1
+        while p < end and p[0] != b'"':
+            p += 2 if p[0] == b'\\' else 1
+        return p + 1 if p < end else NULL
+    if end - p >= 4 and (memcmp(p, b"true", 4) == 0 or memcmp(p, b"null", 4) == 0):
+        return p + 4
+    if end - p >= 5 and memcmp(p, b"false", 5) == 0:
+        return p + 5
+    while p < end and (<unsigned int>(<unsigned char>p[0] - 48) < 10 or p[0] == b'.'
+                       or p[0] == b'-' or p[0] == b'+' or p[0] == b'e' or p[0] == b'E'):
+        p += 1
+    return p if p != start else NULL
+
+
 cdef inline int apply_pair_levels(value& levels, OrderBook book, int side, int price_scale,
                                   int size_scale) noexcept nogil:
-    """Applies ``[[price, size, ...], ...]`` to one side; size 0 deletes the level."""
-    cdef array outer, pair
-    cdef array_iterator it, end, pit, pend
-    cdef value item, field
+    """Applies ``[[price, size, ...], ...]`` to one side; size 0 deletes the level.
+
+    On-Demand costs several calls per element, so the array's text is taken once (which also
+    moves the document past it) and scanned here, strictly: price and size are decimals,
+    quoted or bare; further elements must be scalars and are ignored; whitespace only where
+    JSON allows it. The scan never leaves the array's text.
+    """
+    cdef string_view raw
+    cdef const char* p
+    cdef const char* end
     cdef int64_t price, size
-    if levels.get_array().get(outer) != SUCCESS:
+    if levels.raw_json().get(raw) != SUCCESS:
         return LEVELS_MALFORMED
-    if outer.begin().get(it) != SUCCESS or outer.end().get(end) != SUCCESS:
+    p = raw.data()
+    end = p + raw.size()
+    if p == end or p[0] != b'[':
         return LEVELS_MALFORMED
-    while it != end:
-        if deref(it).get(item) != SUCCESS or item.get_array().get(pair) != SUCCESS:
-            return LEVELS_MALFORMED
-        if pair.begin().get(pit) != SUCCESS or pair.end().get(pend) != SUCCESS:
-            return LEVELS_MALFORMED
-        if not (pit != pend) or deref(pit).get(field) != SUCCESS:
-            return LEVELS_MALFORMED
-        if read_decimal(field, price_scale, &price) != DECIMAL_OK:
-            return LEVELS_MALFORMED
-        inc(pit)
-        if not (pit != pend) or deref(pit).get(field) != SUCCESS:
-            return LEVELS_MALFORMED
-        if read_decimal(field, size_scale, &size) != DECIMAL_OK:
-            return LEVELS_MALFORMED
-        inc(pit)
-        while pit != pend:
-            if deref(pit).get(field) != SUCCESS:
+    p = skip_space(p + 1, end)
+    if p < end and p[0] == b']':
+        p += 1
+    else:
+        while True:
+            if p == end or p[0] != b'[':
                 return LEVELS_MALFORMED
-            inc(pit)
-        if book.apply_level(side, price, size) != 0:
-            return LEVELS_REJECTED
-        inc(it)
-    return LEVELS_OK
+            p = scan_decimal(skip_space(p + 1, end), end, price_scale, &price)
+            if p == NULL:
+                return LEVELS_MALFORMED
+            p = skip_space(p, end)
+            if p == end or p[0] != b',':
+                return LEVELS_MALFORMED
+            p = scan_decimal(skip_space(p + 1, end), end, size_scale, &size)
+            if p == NULL:
+                return LEVELS_MALFORMED
+            p = skip_space(p, end)
+            while p < end and p[0] == b',':
+                p = skip_scalar(skip_space(p + 1, end), end)
+                if p == NULL:
+                    return LEVELS_MALFORMED
+                p = skip_space(p, end)
+            if p == end or p[0] != b']':
+                return LEVELS_MALFORMED
+            if book.apply_level(side, price, size) != 0:
+                return LEVELS_REJECTED
+            p = skip_space(p + 1, end)
+            if p < end and p[0] == b',':
+                p = skip_space(p + 1, end)
+                continue
+            if p < end and p[0] == b']':
+                p += 1
+                break
+            return LEVELS_MALFORMED
+    return LEVELS_OK if skip_space(p, end) == end else LEVELS_MALFORMED

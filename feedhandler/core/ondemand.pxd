@@ -92,6 +92,7 @@ cdef extern from "simdjson.h" namespace "simdjson::ondemand" nogil:
         simdjson_result[cbool] is_null()
         simdjson_result[json_type] type()
         string_view raw_json_token()
+        simdjson_result[string_view] raw_json()
 
     cdef cppclass field:
         field()

@@ -33,6 +33,15 @@ INT64_MAX = 2**63 - 1
         ("-92233720368.54775807", 8, -INT64_MAX),
         ("0.000000000000000001", 18, 1),
         ("123456789012345678.9", 1, 1_234_567_890_123_456_789),
+        # the digits.digits fast path and its boundaries
+        ("1234567890.123456789", 9, 1_234_567_890_123_456_789),   # 19 digits in all
+        ("12345678901.234567890", 8, 1_234_567_890_123_456_789),  # 20 digits: general path
+        ("9", 18, 9 * 10**18),
+        ("0", 18, 0),
+        ("1.50", 1, 15),                  # fraction longer than the scale: general path
+        ("0.12345678", 8, 12_345_678),    # eight fraction digits in one SWAR step
+        ("7.123456789012", 12, 7_123_456_789_012),
+        ("00000000000000000000001.5", 1, 15),
     ],
 )
 def test_parses_every_form_venues_send(text: str, scale: int, expected: int) -> None:
@@ -64,6 +73,11 @@ def test_parses_every_form_venues_send(text: str, scale: int, expected: int) -> 
         ("92233720368.54775808", fixedpoint.OVERFLOW),
         ("99999999999999999999", fixedpoint.OVERFLOW),
         ("1e30", fixedpoint.OVERFLOW),
+        ("92233720368.5477581", fixedpoint.OVERFLOW),   # 19 digits, fast path, too large
+        ("1.5x", fixedpoint.MALFORMED),
+        ("1.2345678x", fixedpoint.MALFORMED),
+        ("12345678.1234567x", fixedpoint.MALFORMED),
+        ("1.1.", fixedpoint.MALFORMED),
     ],
 )
 def test_rejects_garbage_with_a_typed_error(text: str, status: int) -> None:
@@ -119,6 +133,19 @@ decimal_text = st.builds(
 @settings(max_examples=3000, deadline=None)
 @given(decimal_text, st.integers(0, 18))
 def test_matches_decimal_reference(text: str, scale: int) -> None:
+    expected = reference(text, scale)
+    if expected is None:
+        with pytest.raises(DecimalError) as info:
+            to_fixed(text, scale)
+        assert info.value.status in (fixedpoint.TOO_PRECISE, fixedpoint.OVERFLOW)
+    else:
+        assert to_fixed(text, scale) == expected
+
+
+@settings(max_examples=3000, deadline=None)
+@given(st.from_regex(r"[0-9]{1,12}(\.[0-9]{1,12})?", fullmatch=True), st.integers(0, 18))
+def test_venue_shape_matches_decimal_reference(text: str, scale: int) -> None:
+    """The plain ``digits.digits`` shape venues send, which takes parse_decimal's fast path."""
     expected = reference(text, scale)
     if expected is None:
         with pytest.raises(DecimalError) as info:
