@@ -8,7 +8,7 @@ from libc.string cimport memcmp
 
 from feedhandler.core.book cimport OrderBook
 from feedhandler.core.fixedpoint cimport DECIMAL_OK, parse_decimal, parse_json_decimal
-from feedhandler.core.ondemand cimport SUCCESS, value
+from feedhandler.core.ondemand cimport SIMDJSON_PADDING, SUCCESS, document, parser, value
 from libcpp.string_view cimport string_view
 
 cdef extern from *:
@@ -30,6 +30,21 @@ cdef enum LevelStatus:
     LEVELS_OK = 0
     LEVELS_MALFORMED = 1     # not an array of [price, size, ...] pairs of decimals
     LEVELS_REJECTED = 2      # the book refused a level (full, bad price): resync
+
+
+cdef inline bint iterate_whole(parser& json, const char* buf, size_t n,
+                               document& doc) noexcept nogil:
+    """Opens a padded message for On-Demand reading, refusing it unless its brackets balance
+    and nothing follows the root value: On-Demand parses only the values asked for, so a
+    frame broken past the last field read would otherwise pass. One walk of the structural
+    index, no value parsed; then the document is rewound for the real read."""
+    cdef string_view whole
+    if json.iterate(buf, n, n + SIMDJSON_PADDING).get(doc) != SUCCESS:
+        return False
+    if doc.raw_json().get(whole) != SUCCESS or not doc.at_end():
+        return False
+    doc.rewind()
+    return True
 
 
 cdef inline bint key_is(string_view key, const char* literal, size_t n) noexcept nogil:

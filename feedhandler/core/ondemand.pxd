@@ -130,7 +130,8 @@ cdef extern from "simdjson.h" namespace "simdjson::ondemand" nogil:
         simdjson_result[array] get_array()
         simdjson_result[value] get_value()
         simdjson_result[json_type] type()
-        simdjson_result[cbool] at_end()
+        simdjson_result[string_view] raw_json()
+        cbool at_end()
         void rewind()
 
     cdef cppclass parser:

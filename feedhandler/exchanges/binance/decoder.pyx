@@ -31,12 +31,12 @@ from feedhandler.core.jsonread cimport (
     LEVELS_OK,
     LEVELS_REJECTED,
     apply_pair_levels,
+    iterate_whole,
     key_is,
     read_decimal,
     read_int,
 )
 from feedhandler.core.ondemand cimport (
-    SIMDJSON_PADDING,
     SUCCESS,
     document,
     error_code,
@@ -120,7 +120,7 @@ cdef class BinanceDecoder(Decoder):
         cdef object_iterator it, end
         cdef field f
         cdef string_view key
-        if self.json.iterate(buf, n, n + SIMDJSON_PADDING).get(doc) != SUCCESS:
+        if not iterate_whole(self.json, buf, n, doc):
             return self.fail("not JSON")
         if doc.get_object().get(top) != SUCCESS:
             return self.fail("not a JSON object")
@@ -402,7 +402,7 @@ cdef class BinanceDecoder(Decoder):
         cdef bint bids_seen = False, asks_seen = False
         cdef int price_scale = self.slots[slot].price_scale
         cdef int size_scale = self.slots[slot].size_scale
-        if self.json.iterate(buf, n, n + SIMDJSON_PADDING).get(doc) != SUCCESS or \
+        if not iterate_whole(self.json, buf, n, doc) or \
                 doc.get_object().get(top) != SUCCESS or top.begin().get(it) != SUCCESS or \
                 top.end().get(end) != SUCCESS:
             raise DecodeError("depth snapshot is not a JSON object")

@@ -29,13 +29,13 @@ from feedhandler.core.jsonread cimport (
     LEVELS_MALFORMED,
     LEVELS_OK,
     LEVELS_REJECTED,
+    iterate_whole,
     key_is,
     read_decimal,
     read_int,
 )
 from feedhandler.core.ondemand cimport (
     NO_SUCH_FIELD,
-    SIMDJSON_PADDING,
     SUCCESS,
     array,
     array_iterator,
@@ -189,7 +189,7 @@ cdef class CoinbaseDecoder(Decoder):
         cdef int flags = 0
         cdef int result
         cdef int64_t sequence = -1, timestamp = 0
-        if self.json.iterate(buf, n, n + SIMDJSON_PADDING).get(doc) != SUCCESS:
+        if not iterate_whole(self.json, buf, n, doc):
             return self.fail("not JSON")
         if doc.get_object().get(top) != SUCCESS:
             return self.fail("not a JSON object")

@@ -44,12 +44,12 @@ from feedhandler.core.jsonread cimport (
     LEVELS_OK,
     LEVELS_REJECTED,
     apply_pair_levels,
+    iterate_whole,
     key_is,
     read_decimal,
     read_int,
 )
 from feedhandler.core.ondemand cimport (
-    SIMDJSON_PADDING,
     SUCCESS,
     document,
     field,
@@ -150,7 +150,7 @@ cdef class GateioDecoder(Decoder):
         cdef int channel = CHANNEL_UNKNOWN
         cdef bint channel_seen = False, event_seen = False, update = False
         cdef int64_t time_ms = 0
-        if self.json.iterate(buf, n, n + SIMDJSON_PADDING).get(doc) != SUCCESS:
+        if not iterate_whole(self.json, buf, n, doc):
             return self.fail("not JSON")
         if doc.get_object().get(top) != SUCCESS:
             return self.fail("not a JSON object")
@@ -338,7 +338,7 @@ cdef class GateioDecoder(Decoder):
         cdef int64_t snapshot_id = -1, current = 0
         cdef int status
         cdef bint bids_seen = False, asks_seen = False
-        if self.json.iterate(buf, n, n + SIMDJSON_PADDING).get(doc) != SUCCESS or \
+        if not iterate_whole(self.json, buf, n, doc) or \
                 doc.get_object().get(top) != SUCCESS or top.begin().get(it) != SUCCESS or \
                 top.end().get(end) != SUCCESS:
             raise DecodeError("order book snapshot is not a JSON object")

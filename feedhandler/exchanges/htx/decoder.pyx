@@ -41,13 +41,13 @@ from feedhandler.core.jsonread cimport (
     LEVELS_OK,
     LEVELS_REJECTED,
     apply_pair_levels,
+    iterate_whole,
     key_is,
     read_decimal,
     read_int,
 )
 from feedhandler.core.ondemand cimport (
     NO_SUCH_FIELD,
-    SIMDJSON_PADDING,
     SUCCESS,
     array,
     array_iterator,
@@ -169,7 +169,7 @@ cdef class HtxDecoder(Decoder):
         cdef value v
         cdef string_view text
         cdef error_code found
-        if self.json.iterate(buf, n, n + SIMDJSON_PADDING).get(doc) != SUCCESS:
+        if not iterate_whole(self.json, buf, n, doc):
             return self.fail("not JSON")
         if doc.get_object().get(top) != SUCCESS:
             return self.fail("not a JSON object")

@@ -37,13 +37,13 @@ from feedhandler.core.jsonread cimport (
     LEVELS_MALFORMED,
     LEVELS_OK,
     LEVELS_REJECTED,
+    iterate_whole,
     key_is,
     read_decimal,
     read_int,
 )
 from feedhandler.core.ondemand cimport (
     NO_SUCH_FIELD,
-    SIMDJSON_PADDING,
     SUCCESS,
     array,
     array_iterator,
@@ -247,7 +247,7 @@ cdef class KrakenDecoder(Decoder):
         cdef bint snapshot
         cdef int flags = 0
         cdef int64_t ts_message = 0
-        if self.json.iterate(buf, n, n + SIMDJSON_PADDING).get(doc) != SUCCESS:
+        if not iterate_whole(self.json, buf, n, doc):
             return self.fail("not JSON")
         if doc.get_object().get(top) != SUCCESS:
             return self.fail("not a JSON object")

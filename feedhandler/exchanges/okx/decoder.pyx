@@ -38,13 +38,13 @@ from feedhandler.core.jsonread cimport (
     LEVELS_MALFORMED,
     LEVELS_OK,
     apply_pair_levels,
+    iterate_whole,
     key_is,
     read_decimal,
     read_int,
 )
 from feedhandler.core.ondemand cimport (
     NO_SUCH_FIELD,
-    SIMDJSON_PADDING,
     SUCCESS,
     array,
     array_iterator,
@@ -193,7 +193,7 @@ cdef class OkxDecoder(Decoder):
         cdef bint seen_arg = False
         if n == 4 and key_is(string_view(buf, 4), "pong", 4):
             return 0
-        if self.json.iterate(buf, n, n + SIMDJSON_PADDING).get(doc) != SUCCESS:
+        if not iterate_whole(self.json, buf, n, doc):
             return self.fail("not JSON")
         if doc.get_object().get(top) != SUCCESS:
             return self.fail("not a JSON object")

@@ -5,7 +5,7 @@ import json
 import zlib
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from feedhandler.core.book import OrderBook
@@ -538,6 +538,7 @@ STREAM = sample_messages(400, seed=9, symbols=("BTC/USD",), channels=("book",))
 @given(st.lists(st.tuples(st.integers(0, len(STREAM) - 2), st.integers(0, 400),
                           st.binary(max_size=3)), max_size=8),
        st.lists(st.integers(1, len(STREAM) - 1), max_size=5))
+@example(mutations=[(0, 205, b"\x00")], dropped=[])    # the closing brace of data[0]: refused
 def test_mutated_streams_never_crash_nor_serve_an_unverified_book(mutations, dropped) -> None:
     """Corrupt bytes, drop messages: the book is either withdrawn or verified by its checksum."""
     stream = list(STREAM)
