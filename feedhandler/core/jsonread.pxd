@@ -51,16 +51,20 @@ cdef inline bint key_is(string_view key, const char* literal, size_t n) noexcept
     return key.size() == n and memcmp(key.data(), literal, n) == 0
 
 
+cdef inline int token_decimal(string_view token, int scale, int64_t* out) noexcept nogil:
+    """A raw JSON token (number or numeric string) -> exact fixed point; DecimalStatus. Kept
+    tokens let a field be read before the symbol that gives its scale; absent is EMPTY."""
+    return parse_json_decimal(token.data(), token.size(), scale, out)
+
+
 cdef inline int read_decimal(value& v, int scale, int64_t* out) noexcept nogil:
     """A JSON number or numeric string -> exact fixed point; DecimalStatus (0 = ok)."""
-    cdef string_view token = v.raw_json_token()
-    return parse_json_decimal(token.data(), token.size(), scale, out)
+    return token_decimal(v.raw_json_token(), scale, out)
 
 
 cdef inline int read_int(value& v, int64_t* out) noexcept nogil:
     """An integer given as a JSON number or a numeric string."""
-    cdef string_view token = v.raw_json_token()
-    return parse_json_decimal(token.data(), token.size(), 0, out)
+    return token_decimal(v.raw_json_token(), 0, out)
 
 
 cdef inline const char* skip_space(const char* p, const char* end) noexcept nogil:

@@ -39,7 +39,7 @@ from feedhandler.core.decoder cimport (
     SYNC_LIVE,
     Decoder,
 )
-from feedhandler.core.fixedpoint cimport DECIMAL_OK, parse_json_decimal
+from feedhandler.core.fixedpoint cimport DECIMAL_OK
 from feedhandler.core.jsonread cimport (
     LEVELS_OK,
     LEVELS_REJECTED,
@@ -48,6 +48,7 @@ from feedhandler.core.jsonread cimport (
     key_is,
     read_decimal,
     read_int,
+    token_decimal,
 )
 from feedhandler.core.ondemand cimport (
     SUCCESS,
@@ -130,11 +131,6 @@ cdef inline size_t obu_pair(string_view name, const char** pair) noexcept nogil:
         return 0
     pair[0] = name.data() + 3
     return end - 4
-
-
-cdef inline int token_decimal(string_view token, int scale, int64_t* out) noexcept nogil:
-    """A number kept as its raw token until its scale was known; an absent one is EMPTY."""
-    return parse_json_decimal(token.data(), token.size(), scale, out)
 
 
 cdef class GateioDecoder(Decoder):
