@@ -548,6 +548,8 @@ def subscribe_everything(fh: FeedHandler, info: VenueInfo, view: SymbolView) -> 
                 timeframe = CANDLE_TIMEFRAME if CANDLE_TIMEFRAME in info.timeframes \
                     else info.timeframes[0]
                 fh.subscribe_ohlcv(info.name, view.symbol, timeframe, view.on_market_data)
+            case Channel.ORDERS | Channel.BALANCE | Channel.POSITIONS:
+                pass   # private channels need credentials (subscribe_orders and the like)
             case _:
                 assert_never(channel)
 
