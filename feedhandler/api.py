@@ -428,6 +428,9 @@ class FeedHandler:
             "callback_errors": self.callback_errors,
             "connections": {name: state.pool.stats() if state.pool else []
                             for name, state in self.venues.items()},
+            "private": {name: [a.connection.stats() for a in state.accounts.values()
+                               if a.connection is not None]
+                        for name, state in self.venues.items() if state.accounts},
         }
 
     # ---- delivery --------------------------------------------------------------------------

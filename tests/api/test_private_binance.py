@@ -238,3 +238,22 @@ async def test_private_channels_a_venue_lacks_are_refused_at_once() -> None:
         fh.subscribe_orders("bybit", print, credentials=credentials)
     with pytest.raises(AuthError, match="FEEDHANDLER_BINANCE_USDM_API_KEY"):
         fh.subscribe_orders("binance-usdm", print)
+
+
+async def test_a_symbol_filter_gets_that_instrument_at_its_scales(session) -> None:
+    got: list[Order] = []
+    fh = FeedHandler(endpoints={session.name: {"ws_url": session.exchange.ws_url,
+                                               "rest_url": session.exchange.http_url}})
+    handle = fh.subscribe_orders(session.name, got.append, credentials=Credentials(KEY, SECRET),
+                                 symbol="BTC-USDT")
+    async with fh:
+        await fh.wait_connected(10)
+        events = session.stream.step(40)
+        wanted = [e for e in events if isinstance(e, OrderEvent) and e.symbol == "BTCUSDT"]
+        assert wanted and len(wanted) < sum(isinstance(e, OrderEvent) for e in events)
+        await until(lambda: len(got) == len(wanted))
+        assert fh.stats()["private"][session.name][0]["authentications"] == 1
+        fh.unsubscribe(handle)
+        await until(lambda: not session.exchange.connections)
+    assert all(o.symbol == "BTC-USDT" and o.instrument is not None for o in got)
+    assert [(o.order_id, o.filled) for o in got] == [(str(e.order_id), e.filled) for e in wanted]
