@@ -12,8 +12,7 @@ import json
 
 PRIVATE_WS_URL = "wss://api.gateio.ws/ws/v4/"
 PRIVATE_CHANNELS = ("spot.orders", "spot.balances", "spot.usertrades")
-# Gate.io refuses a request whose ``time`` is more than 60 s from its clock (unverified;
-# docs/venues/gateio.md).
+# "Gap between request time and server time must not exceed 60 seconds" (docs/venues/gateio.md).
 TIME_WINDOW_S = 60
 
 
