@@ -14,7 +14,7 @@ PRIVATE_WS_URL = "wss://ws.okx.com:8443/ws/v5/private"
 DEMO_PRIVATE_WS_URL = "wss://wspap.okx.com:8443/ws/v5/private"
 PRIVATE_CHANNELS = ("orders", "account", "positions", "balance_and_position")
 VERIFY_PATH = "/users/self/verify"
-# OKX refuses a login whose timestamp is more than 30 s from its clock (docs/venues/okx.md).
+# "The request will expire 30 seconds after the timestamp" (docs/venues/okx.md).
 TIMESTAMP_WINDOW_S = 30
 
 
