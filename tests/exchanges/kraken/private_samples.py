@@ -66,6 +66,57 @@ EXECUTION_PENDING_NEW = b"""{
     "sequence": 8
 }"""
 
+# executions: "Example: Live Order" and "Example: Execution" (the same order going live, then a
+# fill). Our search tool did not return these two from the docs page itself; they are the page's
+# examples as reproduced, identically, in several markdown copies of it in our index.
+EXECUTION_NEW = b"""{
+  "channel": "executions",
+  "type": "update",
+  "data": [
+    {
+      "timestamp": "2023-09-22T10:33:05.709982Z",
+      "order_status": "new",
+      "exec_type": "new",
+      "order_userref": 3,
+      "order_id": "OK4GJX-KSTLS-7DZZO5"
+    }
+  ],
+  "sequence": 9
+}"""
+EXECUTION_TRADE = b"""{
+  "channel": "executions",
+  "type": "update",
+  "data": [
+    {
+      "order_id": "OK4GJX-KSTLS-7DZZO5",
+      "order_userref": 3,
+      "exec_id": "TGBB7L-HT5LX-J3BZ4A",
+      "exec_type": "trade",
+      "trade_id": 62887576,
+      "symbol": "BTC/USD",
+      "side": "sell",
+      "last_qty": 0.005,
+      "last_price": 26599.9,
+      "liquidity_ind": "t",
+      "cost": 132.9995,
+      "order_type": "limit",
+      "timestamp": "2023-09-22T10:33:05.709993Z",
+      "order_status": "partially_filled",
+      "cum_qty": 0.005,
+      "cum_cost": 132.9995,
+      "avg_price": 26599.9,
+      "fee_usd_equiv": 0.3458,
+      "fees": [
+        {
+          "asset": "USD",
+          "qty": 0.3458
+        }
+      ]
+    }
+  ],
+  "sequence": 10
+}"""
+
 # balances: "Example: Subscribe Ack", "Example: Snapshot", "Example: Deposit Update".
 BALANCES_SUBSCRIBE_ACK = b"""{
 "method": "subscribe",
