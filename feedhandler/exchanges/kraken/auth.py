@@ -24,7 +24,9 @@ def api_sign(secret_b64: str, uri_path: str, nonce: int, postdata: str) -> str:
     The HMAC key is the base64-decoded API secret; ``uri_path`` starts at ``/0/private``.
     """
     digest = hashlib.sha256(f"{nonce}{postdata}".encode()).digest()
-    mac = hmac.new(base64.b64decode(secret_b64), uri_path.encode() + digest, hashlib.sha512)
+    mac = hmac.new(
+        base64.b64decode(secret_b64, validate=True), uri_path.encode() + digest, hashlib.sha512
+    )
     return base64.b64encode(mac.digest()).decode()
 
 

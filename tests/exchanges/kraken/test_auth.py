@@ -78,3 +78,10 @@ def test_subscribe_message_shape_follows_docs_example() -> None:
 def test_subscribe_message_refuses_public_channel() -> None:
     with pytest.raises(ValueError, match="book"):
         auth.subscribe_message("book", "t")
+
+
+def test_malformed_secret_raises_without_echoing_it() -> None:
+    bad = "not-base64-secret!"
+    with pytest.raises(ValueError) as info:
+        auth.api_sign(bad, DOC_PATH, DOC_NONCE, DOC_PAYLOAD)
+    assert bad not in str(info.value)
