@@ -5,9 +5,34 @@ https://bybit-exchange.github.io/docs/v5/websocket/private/<topic>. Each constan
 page's "Stream Example" (or subscribe/auth example) as published, whitespace and all.
 """
 
-# https://bybit-exchange.github.io/docs/v5/ws/connect ("Authentication": request shape;
-# the reply is the doc's "response sample of authentication success")
+# https://bybit-exchange.github.io/docs/v5/ws/connect (source docs/v5/websocket/wss-authentication.mdx
+# in bybit-exchange/docs): "Successful authentication sample response", private subscribe ack,
+# private pong.
 AUTH_SUCCESS = b"""{
+    "success": true,
+    "ret_msg": "",
+    "op": "auth",
+    "conn_id": "cejreaspqfh3sjdnldmg-p"
+}"""
+PRIVATE_SUBSCRIBE_ACK = b"""{
+    "success": true,
+    "ret_msg": "",
+    "op": "subscribe",
+    "conn_id": "cejreassvfrsfvb9v1a0-2m"
+}"""
+PRIVATE_PONG = b"""{
+    "req_id": "test",
+    "op": "pong",
+    "args": [
+        "1675418560633"
+    ],
+    "conn_id": "cfcb4ocsvfriu23r3er0-1b"
+}"""
+
+# The older v3 copy-trading page's success sample, which echoes the request
+# (https://bybit-exchange.github.io/doc-v3-offline/copy-trade/ws/connect): decoders should accept
+# both shapes.
+AUTH_SUCCESS_WITH_REQUEST = b"""{
 "success": true,
 "ret_msg": "",
 "conn_id": "16c79bf6-267d-4e06-a0c1-3ca4ed3a293d",
