@@ -5,9 +5,9 @@ https://bybit-exchange.github.io/docs/v5/websocket/private/<topic>. Each constan
 page's "Stream Example" (or subscribe/auth example) as published, whitespace and all.
 """
 
-# https://bybit-exchange.github.io/docs/v5/ws/connect (source docs/v5/websocket/wss-authentication.mdx
-# in bybit-exchange/docs): "Successful authentication sample response", private subscribe ack,
-# private pong.
+# https://bybit-exchange.github.io/docs/v5/ws/connect (source in bybit-exchange/docs:
+# docs/v5/websocket/wss-authentication.mdx): "Successful authentication sample response",
+# private subscribe ack, private pong.
 AUTH_SUCCESS = b"""{
     "success": true,
     "ret_msg": "",
