@@ -220,3 +220,21 @@ async def test_no_secret_in_any_log_output(session, caplog, capsys) -> None:
     assert "authentication failed" in text
     for secret in (SECRET, PASSPHRASE, KEY):
         assert secret not in text
+
+
+async def test_a_symbol_filter_gets_that_instrument_at_its_scales(session) -> None:
+    got: list[Order] = []
+    fh = FeedHandler(endpoints=endpoints(session.exchange))
+    handle = fh.subscribe_orders("okx", got.append, credentials=credentials(),
+                                 symbol="BTC-USDT")
+    async with fh:
+        await fh.wait_connected(10)
+        events = session.stream.step(40)
+        wanted = [e for e in pushed_orders(events) if e.symbol == "BTC-USDT"]
+        assert wanted and len(wanted) < len(pushed_orders(events))
+        await until(lambda: len(got) == len(wanted))
+        fh.unsubscribe(handle)
+        await until(lambda: not session.exchange.connections)
+    assert all(o.instrument is not None and (o.price_scale, o.size_scale) == (1, 8)
+               for o in got)
+    assert normal([order_seen(o) for o in got]) == normal([order_truth(e) for e in wanted])
