@@ -235,3 +235,16 @@ async def test_spot_has_no_positions() -> None:
     with pytest.raises(UnsupportedError):
         fh.subscribe_positions("bybit", print, credentials=Credentials(KEY, SECRET))
     fh.subscribe_positions("bybit-linear", print, credentials=Credentials(KEY, SECRET))
+
+
+async def test_the_private_socket_is_kept_alive_with_op_ping(session) -> None:
+    fh = FeedHandler(endpoints={session.name: {
+        **endpoints(session.name, session.exchange)[session.name], "ping_interval": 0.1}})
+    fh.subscribe_balance(session.name, print, credentials=Credentials(KEY, SECRET))
+    async with fh:
+        await fh.wait_connected(10)
+        (conn,) = session.exchange.connections
+        await until(lambda: conn.received["ping"] >= 3)
+        (state,) = fh.venues.values()
+        (account,) = state.accounts.values()
+        assert account.connection.connects == 1 and account.connection.connected

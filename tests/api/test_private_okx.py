@@ -238,3 +238,16 @@ async def test_a_symbol_filter_gets_that_instrument_at_its_scales(session) -> No
     assert all(o.instrument is not None and (o.price_scale, o.size_scale) == (1, 8)
                for o in got)
     assert normal([order_seen(o) for o in got]) == normal([order_truth(e) for e in wanted])
+
+
+async def test_the_private_socket_is_kept_alive_with_text_ping(session) -> None:
+    fh = FeedHandler(endpoints={"okx": {**endpoints(session.exchange)["okx"],
+                                        "ping_interval": 0.1}})
+    fh.subscribe_balance("okx", print, credentials=credentials())
+    async with fh:
+        await fh.wait_connected(10)
+        (conn,) = session.exchange.connections
+        await until(lambda: conn.received["ping"] >= 3)
+        (state,) = fh.venues.values()
+        (account,) = state.accounts.values()
+        assert account.connection.connects == 1 and account.connection.connected

@@ -81,10 +81,11 @@ class BybitVenue(InBandBookVenue):
     def __init__(self, market: str = "spot", *, ws_url: str | None = None,
                  private_ws_url: str | None = None, rest_url: str | None = None,
                  requests_per_second: float = 10.0, snapshot_timeout: float = 10.0,
-                 verify_tls: bool = True) -> None:
+                 ping_interval: float = 20.0, verify_tls: bool = True) -> None:
         """``ws_url`` replaces the whole public endpoint URL, ``private_ws_url`` the private
         one and ``rest_url`` the REST base (server time); tests point them at a simulator.
-        ``verify_tls`` applies to that REST call (market data needs no REST)."""
+        ``verify_tls`` applies to that REST call (market data needs no REST). ``ping_interval``
+        is the idle time before an ``op: ping``, on public and private sockets alike."""
         if market not in MARKETS:
             raise ValueError(f"bybit market must be one of {sorted(MARKETS)}, got {market!r}")
         self.market = market
@@ -100,7 +101,9 @@ class BybitVenue(InBandBookVenue):
         self.limits = ConnectionLimits(streams_per_connection=streams, args_per_request=args,
                                        requests_per_second=requests_per_second,
                                        max_connections=32)
-        self.heartbeat = Heartbeat(ping_interval=20.0, pong_timeout=10.0,
+        # Bybit recommends a ping every 20 s
+        self.heartbeat = Heartbeat(ping_interval=ping_interval,
+                                   pong_timeout=min(10.0, ping_interval),
                                    text_ping=b'{"op":"ping"}', pong_marker=b'"pong"')
         # book requests leave from sync_book tasks, outside the connection's pacing
         self.book_pacer = RateLimiter(requests_per_second, burst=1)
@@ -208,8 +211,7 @@ class BybitPrivateStream(PrivateVenue):
         self.rest = RestClient(verify_tls=venue.verify_tls)
         self.limits = ConnectionLimits(streams_per_connection=64, args_per_request=10,
                                        requests_per_second=10.0, max_connections=1)
-        self.heartbeat = Heartbeat(ping_interval=20.0, pong_timeout=10.0,
-                                   text_ping=b'{"op":"ping"}', pong_marker=b'"pong"')
+        self.heartbeat = venue.heartbeat       # the private endpoint answers op "pong"
         self.request_ids = count(1)
         self.subscribed: set[str] = set()      # topics sent on the current socket
         self.errors: list[str] = []
