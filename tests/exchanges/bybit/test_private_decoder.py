@@ -161,3 +161,23 @@ def test_generated_account_streams_decode_to_the_account_truth(seed: int, steps:
     p = d.positions.reader(from_start=True).read()
     assert list(p.amount) == [int(e.amount * 10**8) for e in positions]
     assert d.errors == 0 and d.unknown == 0
+
+
+FRAMES = [samples.ORDER_FILLED_OPTION, samples.EXECUTION_LINEAR, samples.WALLET,
+          samples.POSITION_LINEAR, samples.AUTH_SUCCESS]
+
+
+@settings(max_examples=300, deadline=None)
+@given(frame=st.sampled_from(FRAMES), cuts=st.lists(st.tuples(st.integers(0, 4000),
+                                                              st.binary(max_size=4)),
+                                                    min_size=1, max_size=4))
+def test_mutated_frames_never_crash_and_keep_the_rings_sane(frame: bytes, cuts) -> None:
+    d = BybitPrivateDecoder()
+    data = bytearray(frame)
+    for at, junk in cuts:
+        at %= len(data) + 1
+        data[at:at + len(junk)] = junk
+    flags = d.feed(bytes(data))
+    assert flags in (0, PRIVATE, CONTROL, ERROR, PRIVATE | ERROR)
+    assert (flags & ERROR != 0) == (d.errors == 1)
+    assert d.orders.write_count + d.balances.write_count + d.positions.write_count <= 2

@@ -115,3 +115,22 @@ def test_generated_account_streams_decode_to_the_account_truth(seed: int, steps:
     assert list(zip(b.free, b.locked, strict=True)) == [
         (int(e.free * 10**8), int(e.locked * 10**8)) for e in balances]
     assert d.errors == 0 and d.unknown == 0
+
+
+FRAMES = [samples.ORDER_FILLED_SPOT, ACCOUNT, samples.LOGIN_OK, samples.POSITIONS_SNAPSHOT]
+
+
+@settings(max_examples=300, deadline=None)
+@given(frame=st.sampled_from(FRAMES), cuts=st.lists(st.tuples(st.integers(0, 4000),
+                                                              st.binary(max_size=4)),
+                                                    min_size=1, max_size=4))
+def test_mutated_frames_never_crash_and_keep_the_rings_sane(frame: bytes, cuts) -> None:
+    d = OkxPrivateDecoder()
+    data = bytearray(frame)
+    for at, junk in cuts:
+        at %= len(data) + 1
+        data[at:at + len(junk)] = junk
+    flags = d.feed(bytes(data))
+    assert flags in (0, PRIVATE, CONTROL, ERROR, PRIVATE | ERROR)
+    assert (flags & ERROR != 0) == (d.errors == 1)
+    assert d.orders.write_count + d.balances.write_count <= 2
