@@ -281,17 +281,20 @@ Renderer = Callable[[list[AccountEvent]], list[bytes]]
 
 
 class AccountStream:
-    """Pushes an account's events, rendered by the venue, to the sessions on ``topic``.
+    """Pushes an account's events, rendered by the venue, to the sessions on ``topic``, or,
+    for a venue whose private events arrive on several topics (Bybit ``order.spot``,
+    ``wallet``), to the topic ``route`` names for each rendered frame.
 
     ``delivered`` / ``undelivered`` hold the seqs of the events pushed to at least one
     session / to none (nobody connected: such events are gone, as on the venue)."""
 
     def __init__(self, exchange: SimulatedExchange, account: SimAccount, topic: str,
-                 render: Renderer) -> None:
+                 render: Renderer, route: Callable[[bytes], str] | None = None) -> None:
         self.exchange = exchange
         self.account = account
         self.topic = topic
         self.render = render
+        self.route = route
         self.delivered: list[int] = []
         self.undelivered: list[int] = []
 
@@ -300,6 +303,11 @@ class AccountStream:
         for _ in range(steps):
             events = self.account.step()
             out += events
-            sessions = self.exchange.push(self.topic, self.render(events))
+            frames = self.render(events)
+            if self.route is None:
+                sessions = self.exchange.push(self.topic, frames)
+            else:
+                sessions = sum([self.exchange.push(self.route(frame), [frame])
+                                for frame in frames])
             (self.delivered if sessions else self.undelivered).extend(e.seq for e in events)
         return out
