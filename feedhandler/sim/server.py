@@ -359,7 +359,8 @@ class SimulatedExchange:
             self.stats["http_requests"] += 1
             headers = {key.lower(): value for key, value in request.headers.items()}
             response = self.venue.http(HttpRequest(request.method, request.path,
-                                                   dict(request.query), headers), self.market)
+                                                   dict(request.query), headers,
+                                                   await request.read()), self.market)
             response = response or HttpResponse(404, b'{"error":"not found"}')
             return web.Response(status=response.status, body=response.body,
                                 headers=response.headers)

@@ -1,0 +1,509 @@
+# distutils: language = c++
+"""Kraken spot WebSocket v2 private stream (``executions``, ``balances``) into the rings.
+
+Frames are ``{"channel", "type": "snapshot"|"update", "data": [records], "sequence"}``.
+
+``executions`` updates carry only what changed (the docs' ``new`` record has just the order
+id, status and time), so the decoder keeps each live order's symbol, side, price, quantity,
+client id and cumulative fill in a fixed C table keyed by ``order_id`` and merges every
+record into it; a row always shows the whole order. The table entry is made by the first
+full record (``pending_new``, or the open-orders snapshot sent on subscribe) and dropped when
+the order ends. Per ``exec_type``: ``pending_new`` is held, not a row (``new`` follows once
+the order is live); ``new`` -> NEW; ``trade`` -> one row per fill (``last_qty``,
+``last_price``, ``fees``), FILLED when the cumulative quantity reaches the order's, else
+PARTIALLY_FILLED, whatever ``order_status`` says (Kraken reports a completing trade as
+``partially_filled``); ``filled`` after that trade is an echo (counted, no row); ``canceled``
+-> CANCELED, ``expired`` -> EXPIRED; ``amended``/``restated`` -> a row with the new figures.
+Kraken streams no rejection (a refused order is answered on ``add_order``).
+
+``balances``: the snapshot's per-asset spot-wallet balance and each ledger update of the
+spot wallet (``balance`` is the new total, ``amount - fee`` the change). Kraken does not
+report what open orders hold on this channel, so ``free`` is the total and ``locked`` 0.
+Method replies (subscribe acks, errors) and ``status`` go to control; heartbeats are consumed.
+Field sources: docs/venues/kraken.md, "Private streams".
+"""
+
+from libc.stdint cimport int64_t, uint64_t
+from libc.stdlib cimport calloc, free
+from libc.string cimport memcmp, memcpy, memset
+from libcpp.string_view cimport string_view
+from cython.operator cimport dereference as deref, preincrement as inc
+
+from feedhandler.core.fixedpoint cimport DECIMAL_EMPTY, DECIMAL_OK
+from feedhandler.core.jsonread cimport iterate_whole, key_is, read_int, token_decimal
+from feedhandler.core.ondemand cimport (
+    NO_SUCH_FIELD,
+    SUCCESS,
+    array,
+    array_iterator,
+    document,
+    error_code,
+    field,
+    object_iterator,
+    od_object,
+    value,
+)
+from feedhandler.core.private cimport (
+    ORDER_CANCELED,
+    ORDER_EXPIRED,
+    ORDER_FILLED,
+    ORDER_NEW,
+    ORDER_PARTIALLY_FILLED,
+    ORDER_UNKNOWN,
+    BalanceUpdate,
+    OrderUpdate,
+    PrivateDecoder,
+    Text,
+    text_of,
+)
+from feedhandler.core.rings cimport ASSET_WIDTH
+from feedhandler.core.timestamps cimport parse_timestamp_ns
+
+cdef size_t TABLE_SLOTS = 8192      # live orders held at most: 6144 (load 3/4)
+
+cdef enum ExecKind:
+    EXEC_OTHER = 0
+    EXEC_PENDING_NEW = 1
+    EXEC_NEW = 2
+    EXEC_TRADE = 3
+    EXEC_FILLED = 4
+    EXEC_CANCELED = 5
+    EXEC_EXPIRED = 6
+    EXEC_AMENDED = 7
+    EXEC_ABSENT = 8
+
+
+cdef inline int exec_kind(string_view s) noexcept nogil:
+    if key_is(s, "pending_new", 11):
+        return EXEC_PENDING_NEW
+    if key_is(s, "new", 3):
+        return EXEC_NEW
+    if key_is(s, "trade", 5):
+        return EXEC_TRADE
+    if key_is(s, "filled", 6):
+        return EXEC_FILLED
+    if key_is(s, "canceled", 8):
+        return EXEC_CANCELED
+    if key_is(s, "expired", 7):
+        return EXEC_EXPIRED
+    if key_is(s, "amended", 7) or key_is(s, "restated", 8):
+        return EXEC_AMENDED
+    return EXEC_OTHER          # status, iceberg_refill, ...: merged, no row
+
+
+cdef inline int order_status(string_view s) noexcept nogil:
+    if key_is(s, "new", 3) or key_is(s, "pending_new", 11):
+        return ORDER_NEW
+    if key_is(s, "partially_filled", 16):
+        return ORDER_PARTIALLY_FILLED
+    if key_is(s, "filled", 6):
+        return ORDER_FILLED
+    if key_is(s, "canceled", 8):
+        return ORDER_CANCELED
+    if key_is(s, "expired", 7):
+        return ORDER_EXPIRED
+    return ORDER_UNKNOWN
+
+
+cdef inline uint64_t fnv1a(const char* p, size_t n) noexcept nogil:
+    cdef uint64_t h = 14695981039346656037ULL
+    cdef size_t i
+    for i in range(n):
+        h = (h ^ <unsigned char>p[i]) * 1099511628211ULL
+    return h
+
+
+cdef inline int optional_decimal(string_view token, int scale, int64_t* out) noexcept nogil:
+    """A field an update may leave out: absent leaves ``*out`` as it was."""
+    if token.size() == 0:
+        return DECIMAL_OK
+    return token_decimal(token, scale, out)
+
+
+cdef inline Text text_at(const char* data, size_t size) noexcept nogil:
+    cdef Text t
+    t.data = data
+    t.size = size
+    return t
+
+
+cdef inline bint read_string(value& v, string_view* out) noexcept nogil:
+    return v.get_string().get(out[0]) == SUCCESS
+
+
+cdef class KrakenPrivateDecoder(PrivateDecoder):
+    """Decodes one account's ``ws-auth`` ``/v2`` frames."""
+
+    def __cinit__(self, *args, **kwargs):
+        self.table = <OrderState*>calloc(TABLE_SLOTS, sizeof(OrderState))
+        if self.table == NULL:
+            raise MemoryError()
+        self.table_mask = TABLE_SLOTS - 1
+
+    def __dealloc__(self):
+        free(self.table)
+
+    cdef OrderState* find(self, const char* order_id, size_t n, bint create) noexcept nogil:
+        """The order's entry (linear probing); a new one when ``create``; NULL when absent
+        and not created, or the table is full."""
+        cdef size_t i = fnv1a(order_id, n) & self.table_mask
+        cdef OrderState* state
+        while True:
+            state = &self.table[i]
+            if not state.used:
+                break
+            if state.order_id_size == n and memcmp(state.order_id, order_id, n) == 0:
+                return state
+            i = (i + 1) & self.table_mask
+        if not create or self.tracked >= TABLE_SLOTS // 4 * 3:
+            return NULL
+        memset(state, 0, sizeof(OrderState))
+        state.used = True
+        memcpy(state.order_id, order_id, n)
+        state.order_id_size = n
+        self.tracked += 1
+        return state
+
+    cdef void forget(self, OrderState* state) noexcept nogil:
+        """Removes an ended order, shifting back the entries probed past it."""
+        cdef size_t hole = state - self.table
+        cdef size_t j = hole, home
+        while True:
+            j = (j + 1) & self.table_mask
+            if not self.table[j].used:
+                break
+            home = fnv1a(self.table[j].order_id, self.table[j].order_id_size) & self.table_mask
+            if (hole <= j and hole < home <= j) or (hole > j and (home > hole or home <= j)):
+                continue
+            self.table[hole] = self.table[j]
+            hole = j
+        self.table[hole].used = False
+        self.tracked -= 1
+
+    def open_orders(self) -> int:
+        """Live orders held for merging (for tests and stats)."""
+        return self.tracked
+
+    cdef int decode(self, const char* buf, size_t n, int64_t ts_receive) except -1:
+        cdef document doc
+        cdef od_object top, record
+        cdef value v, data, item
+        cdef array records
+        cdef array_iterator it, end
+        cdef string_view channel, kind
+        cdef error_code found
+        cdef bint executions, snapshot = False
+        cdef int flags = 0
+        cdef int64_t sequence = 0
+        if not iterate_whole(self.json, buf, n, doc):
+            return self.fail("not JSON")
+        if doc.get_object().get(top) != SUCCESS:
+            return self.fail("not a JSON object")
+        found = top.find_field_unordered(string_view(b"channel", 7)).get(v)
+        if found == NO_SUCH_FIELD:
+            if top.find_field_unordered(string_view(b"method", 6)).get(v) == SUCCESS:
+                return self.queue_control(buf, n)
+            self.unknown += 1
+            return 0
+        if found != SUCCESS or v.get_string().get(channel) != SUCCESS:
+            return self.fail("channel is not a string")
+        if key_is(channel, "heartbeat", 9):
+            return 0
+        if key_is(channel, "status", 6):
+            return self.queue_control(buf, n)
+        executions = key_is(channel, "executions", 10)
+        if not executions and not key_is(channel, "balances", 8):
+            self.unknown += 1
+            return 0
+        found = top.find_field_unordered(string_view(b"type", 4)).get(v)
+        if found == SUCCESS:
+            if v.get_string().get(kind) != SUCCESS:
+                return self.fail("type is not a string")
+            snapshot = key_is(kind, "snapshot", 8)
+        elif found != NO_SUCH_FIELD:
+            return self.fail("malformed type")
+        found = top.find_field_unordered(string_view(b"sequence", 8)).get(v)
+        if found == SUCCESS:
+            if read_int(v, &sequence) != DECIMAL_OK:
+                return self.fail("malformed sequence")
+        elif found != NO_SUCH_FIELD:
+            return self.fail("malformed sequence")
+        if executions and snapshot:
+            # the open orders, all of them: what was held from before (a reconnect) is stale
+            memset(self.table, 0, TABLE_SLOTS * sizeof(OrderState))
+            self.tracked = 0
+        if top.find_field_unordered(string_view(b"data", 4)).get(data) != SUCCESS \
+                or data.get_array().get(records) != SUCCESS \
+                or records.begin().get(it) != SUCCESS or records.end().get(end) != SUCCESS:
+            return self.fail("private frame without a data array")
+        while it != end:
+            if deref(it).get(item) != SUCCESS or item.get_object().get(record) != SUCCESS:
+                return flags | self.fail("private record is not an object")
+            if executions:
+                flags |= self.decode_execution(record, snapshot, sequence, ts_receive)
+            else:
+                flags |= self.decode_balance(record, snapshot, ts_receive)
+            inc(it)
+        return flags
+
+    cdef int decode_execution(self, od_object& record, bint snapshot, int64_t sequence,
+                              int64_t ts_receive) except -1:
+        cdef OrderUpdate u
+        cdef OrderState* state
+        cdef object_iterator it, end, fit, fend
+        cdef array fees
+        cdef array_iterator ait, aend
+        cdef value item
+        cdef od_object entry
+        cdef field f
+        cdef string_view key, text, order_id, symbol, client_id, fee_asset, asset
+        cdef string_view price, size, cum_qty, last_qty, last_price, fee_qty
+        cdef int side = 0, status = ORDER_UNKNOWN, kind = EXEC_ABSENT
+        cdef int64_t ts_exchange = 0, fee = 0, one_fee
+        cdef bint created
+        memset(&u, 0, sizeof(OrderUpdate))
+        if record.begin().get(it) != SUCCESS or record.end().get(end) != SUCCESS:
+            return self.fail("malformed execution record")
+        while it != end:
+            if deref(it).get(f) != SUCCESS:
+                return self.fail("malformed execution field")
+            key = f.escaped_key()
+            if key_is(key, "order_id", 8):
+                if not read_string(f.val(), &order_id):
+                    return self.fail("order_id is not a string")
+            elif key_is(key, "symbol", 6):
+                if not read_string(f.val(), &symbol):
+                    return self.fail("execution symbol is not a string")
+            elif key_is(key, "cl_ord_id", 9):
+                if not read_string(f.val(), &client_id):
+                    return self.fail("cl_ord_id is not a string")
+            elif key_is(key, "side", 4):
+                if not read_string(f.val(), &text):
+                    return self.fail("execution side is not a string")
+                side = 1 if key_is(text, "buy", 3) else (-1 if key_is(text, "sell", 4) else 0)
+                if side == 0:
+                    return self.fail("execution side is neither buy nor sell")
+            elif key_is(key, "exec_type", 9):
+                if not read_string(f.val(), &text):
+                    return self.fail("exec_type is not a string")
+                kind = exec_kind(text)
+            elif key_is(key, "order_status", 12):
+                if not read_string(f.val(), &text):
+                    return self.fail("order_status is not a string")
+                status = order_status(text)
+                if status == ORDER_UNKNOWN:
+                    return self.fail("unknown order_status")
+            elif key_is(key, "order_qty", 9):
+                size = f.val().raw_json_token()
+            elif key_is(key, "limit_price", 11):
+                price = f.val().raw_json_token()
+            elif key_is(key, "cum_qty", 7):
+                cum_qty = f.val().raw_json_token()
+            elif key_is(key, "last_qty", 8):
+                last_qty = f.val().raw_json_token()
+            elif key_is(key, "last_price", 10):
+                last_price = f.val().raw_json_token()
+            elif key_is(key, "timestamp", 9):
+                if not read_string(f.val(), &text) \
+                        or parse_timestamp_ns(text.data(), text.size(), &ts_exchange) != 0:
+                    return self.fail("malformed execution timestamp")
+            elif key_is(key, "fees", 4):
+                if f.val().get_array().get(fees) != SUCCESS or fees.begin().get(ait) != SUCCESS \
+                        or fees.end().get(aend) != SUCCESS:
+                    return self.fail("fees is not an array")
+                while ait != aend:
+                    if deref(ait).get(item) != SUCCESS or item.get_object().get(entry) != SUCCESS \
+                            or entry.begin().get(fit) != SUCCESS or entry.end().get(fend) != SUCCESS:
+                        return self.fail("fee entry is not an object")
+                    asset = string_view()
+                    fee_qty = string_view()
+                    while fit != fend:
+                        if deref(fit).get(f) != SUCCESS:
+                            return self.fail("malformed fee field")
+                        if key_is(f.escaped_key(), "asset", 5):
+                            if not read_string(f.val(), &asset):
+                                return self.fail("fee asset is not a string")
+                        elif key_is(f.escaped_key(), "qty", 3):
+                            fee_qty = f.val().raw_json_token()
+                        inc(fit)
+                    if asset.size() == 0 or token_decimal(fee_qty, self.asset_scale,
+                                                          &one_fee) != DECIMAL_OK:
+                        return self.fail("fee entry without asset, or qty malformed or beyond "
+                                         "the asset scale")
+                    if fee_asset.size() != 0 and not (fee_asset.size() == asset.size() and memcmp(
+                            fee_asset.data(), asset.data(), asset.size()) == 0):
+                        return self.fail("fees in more than one asset")
+                    fee_asset = asset
+                    fee += one_fee
+                    inc(ait)
+            inc(it)
+        if order_id.size() == 0 or order_id.size() > ORDER_ID_WIDTH:
+            return self.fail("execution without an order_id, or one longer than its column")
+        if symbol.size() > SYMBOL_WIDTH or client_id.size() > CLIENT_ID_WIDTH \
+                or fee_asset.size() > ASSET_WIDTH:
+            return self.fail("execution symbol, cl_ord_id or fee asset longer than its column")
+        created = symbol.size() != 0 and side != 0 and size.size() != 0
+        state = self.find(order_id.data(), order_id.size(), False)
+        if state == NULL:
+            if not created:
+                self.orphans += 1          # never seen in full (no snapshot, no pending_new)
+                return 0
+            state = self.find(order_id.data(), order_id.size(), True)
+            if state == NULL:
+                return self.fail("more live orders than the merge table holds")
+            state.status = ORDER_NEW
+        if symbol.size() != 0 and not (symbol.size() == state.symbol_size and memcmp(
+                symbol.data(), state.symbol, symbol.size()) == 0):
+            memcpy(state.symbol, symbol.data(), symbol.size())
+            state.symbol_size = symbol.size()
+            self.resolve(text_at(state.symbol, state.symbol_size), &state.instrument,
+                         &state.price_scale, &state.size_scale)
+        if side != 0:
+            state.side = side
+        if client_id.size() != 0:
+            memcpy(state.client_id, client_id.data(), client_id.size())
+            state.client_id_size = client_id.size()
+        if optional_decimal(price, state.price_scale, &state.price) != DECIMAL_OK \
+                or optional_decimal(size, state.size_scale, &state.size) != DECIMAL_OK \
+                or optional_decimal(cum_qty, state.size_scale, &state.filled) != DECIMAL_OK:
+            return self.fail("limit_price, order_qty or cum_qty malformed or beyond the "
+                             "instrument's scale")
+        if kind == EXEC_TRADE:
+            if token_decimal(last_qty, state.size_scale, &u.last_size) != DECIMAL_OK \
+                    or token_decimal(last_price, state.price_scale, &u.last_price) != DECIMAL_OK:
+                return self.fail("trade last_qty or last_price missing, malformed or beyond "
+                                 "the instrument's scale")
+            if cum_qty.size() == 0:
+                state.filled += u.last_size
+            u.fee = fee
+            u.fee_asset = text_of(fee_asset)
+        if state.filled < 0 or state.filled > state.size:
+            return self.fail("cum_qty outside 0..order_qty")
+        if kind == EXEC_ABSENT:
+            if not snapshot or status == ORDER_UNKNOWN:
+                return self.fail("execution without exec_type")
+            state.status = status          # an open order of the snapshot
+        elif kind == EXEC_PENDING_NEW:
+            self.pending_news += 1
+            return 0
+        elif kind == EXEC_NEW:
+            state.status = ORDER_NEW
+        elif kind == EXEC_TRADE:
+            state.status = ORDER_FILLED if state.filled == state.size else ORDER_PARTIALLY_FILLED
+            state.fill_reported = state.status == ORDER_FILLED
+        elif kind == EXEC_FILLED:
+            if state.fill_reported:
+                self.fill_echoes += 1
+                self.forget(state)
+                return 0
+            state.status = ORDER_FILLED
+            if cum_qty.size() == 0:
+                state.filled = state.size
+        elif kind == EXEC_CANCELED:
+            state.status = ORDER_CANCELED
+        elif kind == EXEC_EXPIRED:
+            state.status = ORDER_EXPIRED
+        elif kind == EXEC_OTHER:
+            self.unknown += 1
+            return 0
+        u.ts_exchange = ts_exchange
+        u.sequence = sequence
+        u.side = state.side
+        u.status = state.status
+        u.instrument = state.instrument
+        u.price_scale = state.price_scale
+        u.size_scale = state.size_scale
+        u.price = state.price
+        u.size = state.size
+        u.filled = state.filled
+        u.symbol = text_at(state.symbol, state.symbol_size)
+        u.order_id = text_at(state.order_id, state.order_id_size)
+        u.client_id = text_at(state.client_id, state.client_id_size)
+        flags = self.append_order(&u, ts_receive)
+        if state.status == ORDER_CANCELED or state.status == ORDER_EXPIRED \
+                or (state.status == ORDER_FILLED and kind != EXEC_TRADE):
+            self.forget(state)
+        return flags
+
+    cdef int decode_balance(self, od_object& record, bint snapshot,
+                            int64_t ts_receive) except -1:
+        cdef BalanceUpdate u
+        cdef object_iterator it, end, wit, wend
+        cdef array wallets
+        cdef array_iterator ait, aend
+        cdef value item
+        cdef od_object wallet
+        cdef field f
+        cdef string_view key, text, total, amount, fee, wallet_balance
+        cdef bint spot_wallet, have_wallets = False, other_wallet = False
+        cdef int64_t part, change = 0, fee_units = 0
+        memset(&u, 0, sizeof(BalanceUpdate))
+        if record.begin().get(it) != SUCCESS or record.end().get(end) != SUCCESS:
+            return self.fail("malformed balance record")
+        while it != end:
+            if deref(it).get(f) != SUCCESS:
+                return self.fail("malformed balance field")
+            key = f.escaped_key()
+            if key_is(key, "asset", 5):
+                if not read_string(f.val(), &text):
+                    return self.fail("balance asset is not a string")
+                u.asset = text_of(text)
+            elif key_is(key, "balance", 7):
+                total = f.val().raw_json_token()
+            elif key_is(key, "amount", 6):
+                amount = f.val().raw_json_token()
+            elif key_is(key, "fee", 3):
+                fee = f.val().raw_json_token()
+            elif key_is(key, "timestamp", 9):
+                if not read_string(f.val(), &text) \
+                        or parse_timestamp_ns(text.data(), text.size(), &u.ts_exchange) != 0:
+                    return self.fail("malformed balance timestamp")
+            elif key_is(key, "wallet_type", 11):
+                if not read_string(f.val(), &text):
+                    return self.fail("wallet_type is not a string")
+                other_wallet = not key_is(text, "spot", 4)
+            elif key_is(key, "wallets", 7):
+                if f.val().get_array().get(wallets) != SUCCESS \
+                        or wallets.begin().get(ait) != SUCCESS \
+                        or wallets.end().get(aend) != SUCCESS:
+                    return self.fail("wallets is not an array")
+                have_wallets = True
+                while ait != aend:
+                    if deref(ait).get(item) != SUCCESS or item.get_object().get(wallet) != SUCCESS \
+                            or wallet.begin().get(wit) != SUCCESS or wallet.end().get(wend) != SUCCESS:
+                        return self.fail("wallet is not an object")
+                    spot_wallet = False
+                    wallet_balance = string_view()
+                    while wit != wend:
+                        if deref(wit).get(f) != SUCCESS:
+                            return self.fail("malformed wallet field")
+                        if key_is(f.escaped_key(), "type", 4):
+                            if not read_string(f.val(), &text):
+                                return self.fail("wallet type is not a string")
+                            spot_wallet = key_is(text, "spot", 4)
+                        elif key_is(f.escaped_key(), "balance", 7):
+                            wallet_balance = f.val().raw_json_token()
+                        inc(wit)
+                    if token_decimal(wallet_balance, self.asset_scale, &part) != DECIMAL_OK:
+                        return self.fail("wallet balance missing, malformed or beyond the "
+                                         "asset scale")
+                    if spot_wallet:
+                        u.total += part
+                    inc(ait)
+            inc(it)
+        if u.asset.size == 0:
+            return self.fail("balance record without asset")
+        if other_wallet:
+            self.other_wallets += 1       # an earn wallet's ledger entry: not the spot balance
+            return 0
+        if not have_wallets and token_decimal(total, self.asset_scale, &u.total) != DECIMAL_OK:
+            return self.fail("balance missing, malformed or beyond the asset scale")
+        if not snapshot:
+            if token_decimal(amount, self.asset_scale, &change) != DECIMAL_OK \
+                    or optional_decimal(fee, self.asset_scale, &fee_units) != DECIMAL_OK:
+                return self.fail("ledger amount or fee missing, malformed or beyond the asset "
+                                 "scale")
+            u.delta = change - fee_units
+        u.free = u.total
+        u.has_totals = True
+        return self.append_balance(&u, ts_receive)
