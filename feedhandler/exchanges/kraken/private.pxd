@@ -36,6 +36,7 @@ cdef class KrakenPrivateDecoder(PrivateDecoder):
     cdef readonly int64_t other_wallets  # balance records of earn/other wallets, not rows
     cdef OrderState* find(self, const char* order_id, size_t n, bint create) noexcept nogil
     cdef void forget(self, OrderState* state) noexcept nogil
+    cdef int refuse(self, OrderState* state, bint fresh, str reason) except -1
     cdef int decode_execution(self, od_object& record, bint snapshot, int64_t sequence,
                               int64_t ts_receive) except -1
     cdef int decode_balance(self, od_object& record, bint snapshot,

@@ -180,6 +180,12 @@ cdef class KrakenPrivateDecoder(PrivateDecoder):
         self.table[hole].used = False
         self.tracked -= 1
 
+    cdef int refuse(self, OrderState* state, bint fresh, str reason) except -1:
+        """A malformed record: the order's entry is left as it was (a fresh one dropped)."""
+        if fresh:
+            self.forget(state)
+        return self.fail(reason)
+
     def open_orders(self) -> int:
         """Live orders held for merging (for tests and stats)."""
         return self.tracked
@@ -260,7 +266,8 @@ cdef class KrakenPrivateDecoder(PrivateDecoder):
         cdef string_view price, size, cum_qty, last_qty, last_price, fee_qty
         cdef int side = 0, status = ORDER_UNKNOWN, kind = EXEC_ABSENT
         cdef int64_t ts_exchange = 0, fee = 0, one_fee
-        cdef bint created
+        cdef OrderState m
+        cdef bint created, fresh = False
         memset(&u, 0, sizeof(OrderUpdate))
         if record.begin().get(it) != SUCCESS or record.end().get(end) != SUCCESS:
             return self.fail("malformed execution record")
@@ -352,73 +359,78 @@ cdef class KrakenPrivateDecoder(PrivateDecoder):
             if state == NULL:
                 return self.fail("more live orders than the merge table holds")
             state.status = ORDER_NEW
-        if symbol.size() != 0 and not (symbol.size() == state.symbol_size and memcmp(
-                symbol.data(), state.symbol, symbol.size()) == 0):
-            memcpy(state.symbol, symbol.data(), symbol.size())
-            state.symbol_size = symbol.size()
-            self.resolve(text_at(state.symbol, state.symbol_size), &state.instrument,
-                         &state.price_scale, &state.size_scale)
+            fresh = True
+        m = state[0]                       # merged here, kept only if the record is sound
+        if symbol.size() != 0 and not (symbol.size() == m.symbol_size and memcmp(
+                symbol.data(), m.symbol, symbol.size()) == 0):
+            memcpy(m.symbol, symbol.data(), symbol.size())
+            m.symbol_size = symbol.size()
+            self.resolve(text_at(m.symbol, m.symbol_size), &m.instrument,
+                         &m.price_scale, &m.size_scale)
         if side != 0:
-            state.side = side
+            m.side = side
         if client_id.size() != 0:
-            memcpy(state.client_id, client_id.data(), client_id.size())
-            state.client_id_size = client_id.size()
-        if optional_decimal(price, state.price_scale, &state.price) != DECIMAL_OK \
-                or optional_decimal(size, state.size_scale, &state.size) != DECIMAL_OK \
-                or optional_decimal(cum_qty, state.size_scale, &state.filled) != DECIMAL_OK:
-            return self.fail("limit_price, order_qty or cum_qty malformed or beyond the "
-                             "instrument's scale")
+            memcpy(m.client_id, client_id.data(), client_id.size())
+            m.client_id_size = client_id.size()
+        if optional_decimal(price, m.price_scale, &m.price) != DECIMAL_OK \
+                or optional_decimal(size, m.size_scale, &m.size) != DECIMAL_OK \
+                or optional_decimal(cum_qty, m.size_scale, &m.filled) != DECIMAL_OK:
+            return self.refuse(state, fresh, "limit_price, order_qty or cum_qty malformed or "
+                               "beyond the instrument's scale")
         if kind == EXEC_TRADE:
-            if token_decimal(last_qty, state.size_scale, &u.last_size) != DECIMAL_OK \
-                    or token_decimal(last_price, state.price_scale, &u.last_price) != DECIMAL_OK:
-                return self.fail("trade last_qty or last_price missing, malformed or beyond "
-                                 "the instrument's scale")
+            if token_decimal(last_qty, m.size_scale, &u.last_size) != DECIMAL_OK \
+                    or token_decimal(last_price, m.price_scale, &u.last_price) != DECIMAL_OK:
+                return self.refuse(state, fresh, "trade last_qty or last_price missing, "
+                                   "malformed or beyond the instrument's scale")
             if cum_qty.size() == 0:
-                state.filled += u.last_size
+                m.filled += u.last_size
             u.fee = fee
             u.fee_asset = text_of(fee_asset)
-        if state.filled < 0 or state.filled > state.size:
-            return self.fail("cum_qty outside 0..order_qty")
+        if m.filled < 0 or m.filled > m.size:
+            return self.refuse(state, fresh, "cum_qty outside 0..order_qty")
         if kind == EXEC_ABSENT:
             if not snapshot or status == ORDER_UNKNOWN:
-                return self.fail("execution without exec_type")
-            state.status = status          # an open order of the snapshot
+                return self.refuse(state, fresh, "execution without exec_type")
+            m.status = status          # an open order of the snapshot
         elif kind == EXEC_PENDING_NEW:
             self.pending_news += 1
+            state[0] = m
             return 0
         elif kind == EXEC_NEW:
-            state.status = ORDER_NEW
+            m.status = ORDER_NEW
         elif kind == EXEC_TRADE:
-            state.status = ORDER_FILLED if state.filled == state.size else ORDER_PARTIALLY_FILLED
-            state.fill_reported = state.status == ORDER_FILLED
+            m.status = ORDER_FILLED if m.filled == m.size else ORDER_PARTIALLY_FILLED
+            m.fill_reported = m.status == ORDER_FILLED
         elif kind == EXEC_FILLED:
-            if state.fill_reported:
+            if m.fill_reported:
                 self.fill_echoes += 1
                 self.forget(state)
                 return 0
-            state.status = ORDER_FILLED
+            m.status = ORDER_FILLED
             if cum_qty.size() == 0:
-                state.filled = state.size
+                m.filled = m.size
         elif kind == EXEC_CANCELED:
-            state.status = ORDER_CANCELED
+            m.status = ORDER_CANCELED
         elif kind == EXEC_EXPIRED:
-            state.status = ORDER_EXPIRED
+            m.status = ORDER_EXPIRED
         elif kind == EXEC_OTHER:
             self.unknown += 1
+            state[0] = m
             return 0
+        state[0] = m
         u.ts_exchange = ts_exchange
         u.sequence = sequence
-        u.side = state.side
-        u.status = state.status
-        u.instrument = state.instrument
-        u.price_scale = state.price_scale
-        u.size_scale = state.size_scale
-        u.price = state.price
-        u.size = state.size
-        u.filled = state.filled
-        u.symbol = text_at(state.symbol, state.symbol_size)
-        u.order_id = text_at(state.order_id, state.order_id_size)
-        u.client_id = text_at(state.client_id, state.client_id_size)
+        u.side = m.side
+        u.status = m.status
+        u.instrument = m.instrument
+        u.price_scale = m.price_scale
+        u.size_scale = m.size_scale
+        u.price = m.price
+        u.size = m.size
+        u.filled = m.filled
+        u.symbol = text_at(m.symbol, m.symbol_size)
+        u.order_id = text_at(m.order_id, m.order_id_size)
+        u.client_id = text_at(m.client_id, m.client_id_size)
         flags = self.append_order(&u, ts_receive)
         if state.status == ORDER_CANCELED or state.status == ORDER_EXPIRED \
                 or (state.status == ORDER_FILLED and kind != EXEC_TRADE):
