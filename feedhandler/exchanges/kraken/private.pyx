@@ -5,7 +5,7 @@ Frames are ``{"channel", "type": "snapshot"|"update", "data": [records], "sequen
 
 ``executions`` updates carry only what changed (the docs' ``new`` record has just the order
 id, status and time), so the decoder keeps each live order's symbol, side, price, quantity,
-client id and cumulative fill in a fixed C table keyed by ``order_id`` and merges every
+client id and cumulative fill in an ``OrderTable`` (core/ordertable) keyed by ``order_id`` and merges every
 record into it; a row always shows the whole order. The table entry is made by the first
 full record (``pending_new``, or the open-orders snapshot sent on subscribe) and dropped when
 the order ends. Per ``exec_type``: ``pending_new`` is held, not a row (``new`` follows once
@@ -23,8 +23,7 @@ Method replies (subscribe acks, errors) and ``status`` go to control; heartbeats
 Field sources: docs/venues/kraken.md, "Private streams".
 """
 
-from libc.stdint cimport int64_t, uint64_t
-from libc.stdlib cimport calloc, free
+from libc.stdint cimport int64_t
 from libc.string cimport memcmp, memcpy, memset
 from libcpp.string_view cimport string_view
 from cython.operator cimport dereference as deref, preincrement as inc
@@ -43,6 +42,7 @@ from feedhandler.core.ondemand cimport (
     od_object,
     value,
 )
+from feedhandler.core.ordertable cimport OrderState, OrderTable
 from feedhandler.core.private cimport (
     ORDER_CANCELED,
     ORDER_EXPIRED,
@@ -56,10 +56,8 @@ from feedhandler.core.private cimport (
     Text,
     text_of,
 )
-from feedhandler.core.rings cimport ASSET_WIDTH
+from feedhandler.core.rings cimport ASSET_WIDTH, CLIENT_ID_WIDTH, ORDER_ID_WIDTH, SYMBOL_WIDTH
 from feedhandler.core.timestamps cimport parse_timestamp_ns
-
-cdef size_t TABLE_SLOTS = 8192      # live orders held at most: 6144 (load 3/4)
 
 cdef enum ExecKind:
     EXEC_OTHER = 0
@@ -105,14 +103,6 @@ cdef inline int order_status(string_view s) noexcept nogil:
     return ORDER_UNKNOWN
 
 
-cdef inline uint64_t fnv1a(const char* p, size_t n) noexcept nogil:
-    cdef uint64_t h = 14695981039346656037ULL
-    cdef size_t i
-    for i in range(n):
-        h = (h ^ <unsigned char>p[i]) * 1099511628211ULL
-    return h
-
-
 cdef inline int optional_decimal(string_view token, int scale, int64_t* out) noexcept nogil:
     """A field an update may leave out: absent leaves ``*out`` as it was."""
     if token.size() == 0:
@@ -134,61 +124,19 @@ cdef inline bint read_string(value& v, string_view* out) noexcept nogil:
 cdef class KrakenPrivateDecoder(PrivateDecoder):
     """Decodes one account's ``ws-auth`` ``/v2`` frames."""
 
-    def __cinit__(self, *args, **kwargs):
-        self.table = <OrderState*>calloc(TABLE_SLOTS, sizeof(OrderState))
-        if self.table == NULL:
-            raise MemoryError()
-        self.table_mask = TABLE_SLOTS - 1
-
-    def __dealloc__(self):
-        free(self.table)
-
-    cdef OrderState* find(self, const char* order_id, size_t n, bint create) noexcept nogil:
-        """The order's entry (linear probing); a new one when ``create``; NULL when absent
-        and not created, or the table is full."""
-        cdef size_t i = fnv1a(order_id, n) & self.table_mask
-        cdef OrderState* state
-        while True:
-            state = &self.table[i]
-            if not state.used:
-                break
-            if state.order_id_size == n and memcmp(state.order_id, order_id, n) == 0:
-                return state
-            i = (i + 1) & self.table_mask
-        if not create or self.tracked >= TABLE_SLOTS // 4 * 3:
-            return NULL
-        memset(state, 0, sizeof(OrderState))
-        state.used = True
-        memcpy(state.order_id, order_id, n)
-        state.order_id_size = n
-        self.tracked += 1
-        return state
-
-    cdef void forget(self, OrderState* state) noexcept nogil:
-        """Removes an ended order, shifting back the entries probed past it."""
-        cdef size_t hole = state - self.table
-        cdef size_t j = hole, home
-        while True:
-            j = (j + 1) & self.table_mask
-            if not self.table[j].used:
-                break
-            home = fnv1a(self.table[j].order_id, self.table[j].order_id_size) & self.table_mask
-            if (hole <= j and hole < home <= j) or (hole > j and (home > hole or home <= j)):
-                continue
-            self.table[hole] = self.table[j]
-            hole = j
-        self.table[hole].used = False
-        self.tracked -= 1
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.table = OrderTable()
 
     cdef int refuse(self, OrderState* state, bint fresh, str reason) except -1:
         """A malformed record: the order's entry is left as it was (a fresh one dropped)."""
         if fresh:
-            self.forget(state)
+            self.table.forget(state)
         return self.fail(reason)
 
     def open_orders(self) -> int:
         """Live orders held for merging (for tests and stats)."""
-        return self.tracked
+        return self.table.tracked
 
     cdef int decode(self, const char* buf, size_t n, int64_t ts_receive) except -1:
         cdef document doc
@@ -236,8 +184,7 @@ cdef class KrakenPrivateDecoder(PrivateDecoder):
             return self.fail("malformed sequence")
         if executions and snapshot:
             # the open orders, all of them: what was held from before (a reconnect) is stale
-            memset(self.table, 0, TABLE_SLOTS * sizeof(OrderState))
-            self.tracked = 0
+            self.table.clear()
         if top.find_field_unordered(string_view(b"data", 4)).get(data) != SUCCESS \
                 or data.get_array().get(records) != SUCCESS \
                 or records.begin().get(it) != SUCCESS or records.end().get(end) != SUCCESS:
@@ -350,12 +297,12 @@ cdef class KrakenPrivateDecoder(PrivateDecoder):
                 or fee_asset.size() > ASSET_WIDTH:
             return self.fail("execution symbol, cl_ord_id or fee asset longer than its column")
         created = symbol.size() != 0 and side != 0 and size.size() != 0
-        state = self.find(order_id.data(), order_id.size(), False)
+        state = self.table.find(order_id.data(), order_id.size(), False)
         if state == NULL:
             if not created:
                 self.orphans += 1          # never seen in full (no snapshot, no pending_new)
                 return 0
-            state = self.find(order_id.data(), order_id.size(), True)
+            state = self.table.find(order_id.data(), order_id.size(), True)
             if state == NULL:
                 return self.fail("more live orders than the merge table holds")
             state.status = ORDER_NEW
@@ -404,7 +351,7 @@ cdef class KrakenPrivateDecoder(PrivateDecoder):
         elif kind == EXEC_FILLED:
             if m.fill_reported:
                 self.fill_echoes += 1
-                self.forget(state)
+                self.table.forget(state)
                 return 0
             m.status = ORDER_FILLED
             if cum_qty.size() == 0:
@@ -434,7 +381,7 @@ cdef class KrakenPrivateDecoder(PrivateDecoder):
         flags = self.append_order(&u, ts_receive)
         if state.status == ORDER_CANCELED or state.status == ORDER_EXPIRED \
                 or (state.status == ORDER_FILLED and kind != EXEC_TRADE):
-            self.forget(state)
+            self.table.forget(state)
         return flags
 
     cdef int decode_balance(self, od_object& record, bint snapshot,
