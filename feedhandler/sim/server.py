@@ -685,12 +685,13 @@ class SimulatedExchange:
         self.stats["events"] += len(events)
 
     def push(self, topic: str, payloads: list[bytes]) -> int:
-        """Sends venue-rendered frames (private streams) to the connections on ``topic`` now;
+        """Sends venue-rendered frames (private streams) to the connections on ``topic`` now,
+        each through ``venue.envelope`` (Coinbase numbers every message per connection);
         returns how many connections got them (0: nobody connected, the frames are gone)."""
         subscribers = [c for c in self._subscribers.get(topic, ()) if not c.closing]
         for conn in subscribers:
             for payload in payloads:
-                conn.send_text(payload)
+                conn.send_text(self.venue.envelope(conn.state, topic, payload))
             conn.flush()
         return len(subscribers)
 

@@ -230,6 +230,7 @@ class KrakenPrivateStream(PrivateVenue):
     name = "kraken"
     market = "spot"
     private_channels = PRIVATE_CHANNELS
+    subscribe_authenticates = True
 
     def __init__(self, venue: KrakenVenue, credentials: Credentials) -> None:
         self.venue = venue
@@ -313,7 +314,12 @@ class KrakenPrivateStream(PrivateVenue):
 
     def handle_control(self, link: Link, raw: bytes) -> None:
         message = json.loads(raw)
-        if not isinstance(message, dict) or message.get("success") is not False:
+        if not isinstance(message, dict):
+            return
+        if message.get("success") is True and message.get("method") == "subscribe":
+            link.authenticated()               # the token was accepted
+            return
+        if message.get("success") is not False:
             return
         error = str(message.get("error", ""))[:200]
         if message.get("method") in ("subscribe", "unsubscribe") \
