@@ -14,7 +14,7 @@ seen in an update started after the subscribe, so its baseline is zero. The orde
 ``cumulative_quantity + leaves_quantity`` while the order lives; a finished order keeps the
 size last seen. Status: PENDING / OPEN -> NEW (PARTIALLY_FILLED once something filled),
 FILLED, CANCELLED -> CANCELED, EXPIRED, FAILED -> REJECTED. ``sequence_num`` is the row's
-sequence. Subscriptions, heartbeats and errors go to control. Sources: docs/venues/coinbase.md.
+sequence. Subscriptions and errors go to control; heartbeats are consumed. Sources: docs/venues/coinbase.md.
 """
 
 from libc.stdint cimport int64_t
@@ -135,7 +135,9 @@ cdef class CoinbasePrivateDecoder(PrivateDecoder):
             return 0
         if found != SUCCESS or v.get_string().get(channel) != SUCCESS:
             return self.fail("channel is not a string")
-        if key_is(channel, "subscriptions", 13) or key_is(channel, "heartbeats", 10):
+        if key_is(channel, "heartbeats", 10):
+            return 0                       # they only keep the socket busy
+        if key_is(channel, "subscriptions", 13):
             return self.queue_control(buf, n)
         if not key_is(channel, "user", 4):
             self.unknown += 1
