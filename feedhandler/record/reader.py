@@ -49,8 +49,10 @@ def recording_files(paths: list[str | Path]) -> list[Path]:
             if not found:
                 raise RecordingError(str(path), 0, f"no {SUFFIX} files in this directory")
             files.extend(found)
-        else:
+        elif path.is_file():
             files.append(path)
+        else:
+            raise RecordingError(str(path), 0, "no such file")
     return files
 
 
