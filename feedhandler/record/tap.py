@@ -130,13 +130,16 @@ class Recorder:
         try:
             self.writer.write(pack_record(kind, flags, connection, ts_ns, payload))
         except Exception as exc:
-            self.errors += 1
-            if not self.last_error:
-                log.error("recording to %s failed: %s (further failures are only counted)",
-                          self.writer.directory, exc)
-            self.last_error = f"{type(exc).__name__}: {exc}"
+            self.failed(exc)
         else:
             self.records += 1
+
+    def failed(self, exc: Exception) -> None:
+        self.errors += 1
+        if not self.last_error:
+            log.error("recording to %s failed: %s (further failures are only counted)",
+                      self.writer.directory, exc)
+        self.last_error = f"{type(exc).__name__}: {exc}"
 
     def close(self) -> None:
         self.writer.close()
@@ -188,11 +191,16 @@ class ConnectionTap:
 
     def call(self, name: str, method: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         """Records the call, then makes it: replay makes the same call at the same point, and
-        gets the same outcome, an exception included."""
-        encoded, raw = encode_call(name, args, kwargs)
-        self.write_json(Kind.CALL, encoded, raw)
-        if name in SETUP_CALLS:
-            self.setup.append(encoded)
+        gets the same outcome, an exception included. A call that cannot be recorded is
+        counted as a recording error and still made: the live feed comes first."""
+        try:
+            encoded, raw = encode_call(name, args, kwargs)
+        except TypeError as exc:
+            self.recorder.failed(exc)
+        else:
+            self.write_json(Kind.CALL, encoded, raw)
+            if name in SETUP_CALLS:
+                self.setup.append(encoded)
         return method(*args, **kwargs)
 
     def subscribed(self, subscriptions: Iterable[Subscription]) -> None:

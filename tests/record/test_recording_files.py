@@ -156,3 +156,11 @@ def test_a_recorder_that_cannot_write_counts_and_the_feed_goes_on(tmp_path: Path
     flags = tap.proxy.feed(trade(12))                                  # the decoder still works
     assert flags & 1 and rings.write_count == 1
     assert np.asarray(rings.columns["trade_id"])[0] == 12
+
+
+def test_a_call_that_cannot_be_recorded_is_counted_and_still_made(tmp_path: Path) -> None:
+    recorder = record_trades(tmp_path / "a", 1)
+    tap = recorder.taps[0]
+    with pytest.raises(TypeError):                     # the decoder's own refusal, unchanged
+        tap.proxy.mark_live(object())
+    assert recorder.errors == 1 and "cannot record a object argument" in recorder.last_error
