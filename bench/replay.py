@@ -9,7 +9,8 @@ Each recording is then replayed (best of ``--repeat``) three ways, in the same r
   (inflate for HTX, simdjson decode, sequence and checksum checks, books, rings), REST
   snapshots and sync steps where they were recorded; no FeedHandler delivery;
 - ``+delivery``: the same with the FeedHandler's per-read delivery (no callbacks subscribed:
-  the cost of turning the rows of each read into columns).
+  the cost of turning the rows of each read into columns);
+- ``record``: what recording those messages costs the live path (pack, buffer, zstd, write).
 
 A figure is printed only if the replayed books equal the recorded run's books, level by level.
 Given recordings (files or directories) are measured as one row each instead.
@@ -30,6 +31,7 @@ from feedhandler import RINGS_ONLY, FeedHandler
 from feedhandler.cli.demo import endpoint_options
 from feedhandler.exchanges.registry import VenueInfo, venues
 from feedhandler.record import Recorder, Replay
+from feedhandler.record.format import RECORD_HEAD, Kind
 from feedhandler.record.reader import RecordingFile, recording_files
 from feedhandler.sim import VENUES as SIMULATORS
 from feedhandler.sim import SimulatedExchange, create_venue
@@ -54,7 +56,7 @@ async def make_recording(info: VenueInfo, directory: Path, messages: int,
         recorder = Recorder(directory)
         fh = FeedHandler(endpoints={info.name: endpoint_options(info, exchange)},
                          recorder=recorder, ring_capacity=1 << 20)
-        fh.subscribe_order_book(info.name, SYMBOL, RINGS_ONLY)
+        fh.subscribe_order_book(info.name, SYMBOL, lambda update: None)   # fh.book needs one
         fh.subscribe_trades(info.name, SYMBOL, RINGS_ONLY)
         fh.subscribe_ticker(info.name, SYMBOL, RINGS_ONLY)
         timeframe = "1m" if "1m" in info.timeframes else info.timeframes[0]
@@ -62,10 +64,7 @@ async def make_recording(info: VenueInfo, directory: Path, messages: int,
         async with fh:
             def live() -> bool:
                 exchange.advance(1)
-                try:
-                    return fh.book(info.name, SYMBOL).valid
-                except KeyError:
-                    return False
+                return fh.book(info.name, SYMBOL).valid
 
             await until(live, timeout=30.0)
             book = fh.book(info.name, SYMBOL)
@@ -86,14 +85,40 @@ def zstd_read(paths: list[Path]) -> float:
     return time.perf_counter() - started
 
 
+def record_cost(paths: list[Path], scratch: Path) -> float:
+    """Seconds to record the recording's messages again (pack, buffer, zstd, write): what a
+    Recorder adds to the live path per message."""
+    payloads = []
+    for index, path in enumerate(paths):
+        with RecordingFile(path) as recording:
+            for block in recording.blocks(allow_cut=index == len(paths) - 1):
+                position = 0
+                while position < len(block.data):
+                    head = recording.check_record(block, position)
+                    if head is None:
+                        break
+                    start = position + RECORD_HEAD.size
+                    if head[0] == Kind.FRAME:
+                        payloads.append(block.data[start:start + head[3]])
+                    position = start + head[3]
+    recorder = Recorder(scratch)
+    started = time.perf_counter()
+    for payload in payloads:
+        recorder.write(Kind.FRAME, 0, 0, 0, payload)
+    recorder.close()
+    return time.perf_counter() - started
+
+
 def replay_once(paths: list[Path], deliver: bool) -> tuple[float, int, Replay]:
     replay = Replay(paths, deliver=deliver)
     stats = replay.run()
     return stats.seconds, stats.frames, replay
 
 
-def measure(label: str, paths: list[Path], expected: Levels | None, repeat: int) -> list[str]:
+def measure(label: str, paths: list[Path], expected: Levels | None, repeat: int,
+            scratch: Path) -> list[str]:
     read = min(zstd_read(paths) for _ in range(repeat))
+    record = min(record_cost(paths, scratch / f"{label}-{i}") for i in range(repeat))
     runs = [replay_once(paths, False) for _ in range(repeat)]
     seconds, frames, replay = min(runs, key=lambda run: run[0])
     delivered = min(replay_once(paths, True)[0] for _ in range(repeat))
@@ -109,7 +134,7 @@ def measure(label: str, paths: list[Path], expected: Levels | None, repeat: int)
         return [label, f"{frames:,}", f"{size / 1e6:.2f}", "VOID: " + problem]
     return [label, f"{frames:,}", f"{size / 1e6:.2f}", f"{read / frames * 1e9:,.0f}",
             f"{seconds / frames * 1e9:,.0f}", f"{frames / seconds / 1e6:.3f}",
-            f"{frames / delivered / 1e6:.3f}"]
+            f"{frames / delivered / 1e6:.3f}", f"{record / frames * 1e9:,.0f}"]
 
 
 def main() -> None:
@@ -123,12 +148,13 @@ def main() -> None:
     parser.add_argument("--venues", nargs="*", help="registry names; default all simulated")
     args = parser.parse_args()
     header = ["recording", "messages", "MB", "zstd read ns/msg", "replay ns/msg",
-              "replay M msg/s", "+delivery M msg/s"]
+              "replay M msg/s", "+delivery M msg/s", "record ns/msg"]
     rows: list[list[str]] = []
     with tempfile.TemporaryDirectory() as scratch:
         if args.paths:
             for path in args.paths:
-                rows.append(measure(str(path), recording_files([path]), None, args.repeat))
+                rows.append(measure(path.name, recording_files([path]), None, args.repeat,
+                                    Path(scratch)))
         else:
             for info in venues():
                 if args.venues and info.name not in args.venues:
@@ -140,7 +166,7 @@ def main() -> None:
                 directory = Path(scratch) / info.name
                 levels = uvloop.run(make_recording(info, directory, args.messages, args.seed))
                 rows.append(measure(info.name, recording_files([directory]), levels,
-                                    args.repeat))
+                                    args.repeat, Path(scratch)))
     widths = [max(len(h), *(len(r[i]) for r in rows if i < len(r))) for i, h in
               enumerate(header)]
     print("  ".join(h.rjust(w) if i else h.ljust(w) for i, (h, w) in

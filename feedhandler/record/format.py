@@ -56,10 +56,6 @@ class RecordingError(Exception):
         self.reason = reason
 
 
-def pack_record(kind: int, flags: int, connection: int, ts_ns: int, payload: bytes) -> bytes:
-    return RECORD_HEAD.pack(kind, flags, connection, len(payload), ts_ns) + payload
-
-
 def pack_json(value: Any, raw: bytes = b"") -> bytes:
     """A JSON document (length-prefixed) followed by raw bytes: CALL arguments and bodies."""
     text = json.dumps(value, separators=(",", ":")).encode()

@@ -9,10 +9,13 @@ from typing import Any, BinaryIO
 
 import zstandard
 
-from feedhandler.record.format import BLOCK_HEAD, SUFFIX, file_head
+from feedhandler.record.format import BLOCK_HEAD, RECORD_HEAD, SUFFIX, file_head
+
+PACK_HEAD = RECORD_HEAD.pack
 
 BLOCK_BYTES = 1 << 20          # records gathered before a block is compressed and written
-FLUSH_SECONDS = 1.0            # ... or once the oldest is this old: bounds what a kill loses
+FLUSH_SECONDS = 1.0            # ... or once they span this much recorded time: bounds what a
+                               # kill loses (an idle feed is flushed by its next record or close)
 
 
 class RecordingWriter:
@@ -25,7 +28,7 @@ class RecordingWriter:
 
     def __init__(self, directory: str | Path, header: Callable[[], dict[str, Any]], *,
                  prefix: str = "feed", rotate_bytes: int | None = None,
-                 rotate_seconds: float | None = None, level: int = 3,
+                 rotate_seconds: float | None = None, level: int = 1,
                  block_bytes: int = BLOCK_BYTES, flush_seconds: float = FLUSH_SECONDS) -> None:
         if rotate_bytes is not None and rotate_bytes <= 0:
             raise ValueError(f"rotate_bytes must be positive, got {rotate_bytes}")
@@ -47,22 +50,26 @@ class RecordingWriter:
         self.file_bytes = 0
         self.file_opened = 0.0
         self.block = bytearray()
-        self.block_started = 0.0
+        self.block_started_ns = 0     # receive time of the block's first record
+        self.flush_ns = int(flush_seconds * 1e9)
         self.raw_bytes = 0             # record bytes written, before compression
         self.compressed_bytes = 0      # bytes written to files (headers and blocks)
         self.closed = False
 
-    def write(self, record: bytes) -> None:
-        if self.closed:
-            raise ValueError("recording writer is closed")
-        if not self.block:
+    def append(self, kind: int, flags: int, connection: int, ts_ns: int,
+               payload: bytes) -> None:
+        """One record (see ``format``); the block is written once full or old enough."""
+        block = self.block
+        if not block:
+            if self.closed:
+                raise ValueError("recording writer is closed")
             # a file starts with a block: its header restates the state before this record
             if self.file is None or self.rotation_due():
                 self.open_next()
-            self.block_started = time.monotonic()
-        self.block += record
-        if (len(self.block) >= self.block_bytes
-                or time.monotonic() - self.block_started >= self.flush_seconds):
+            self.block_started_ns = ts_ns
+        block += PACK_HEAD(kind, flags, connection, len(payload), ts_ns)
+        block += payload
+        if len(block) >= self.block_bytes or ts_ns - self.block_started_ns >= self.flush_ns:
             self.flush()
 
     def flush(self) -> None:

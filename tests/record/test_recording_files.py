@@ -15,7 +15,7 @@ from feedhandler.exchanges.base import Channel, Instrument, Rings, Subscription
 from feedhandler.exchanges.registry import venue
 from feedhandler.net.connection import Connection
 from feedhandler.record import Recorder, RecordingError, Replay
-from feedhandler.record.format import Kind, pack_record
+from feedhandler.record.format import Kind
 from feedhandler.record.reader import RecordingFile
 
 
@@ -123,7 +123,7 @@ def test_what_is_not_a_recording_is_said_so(tmp_path: Path, content: bytes, reas
 
 def test_a_record_of_an_unknown_kind_is_refused(tmp_path: Path) -> None:
     recorder = Recorder(tmp_path)
-    recorder.writer.write(pack_record(99, 0, 0, 0, b"??"))
+    recorder.writer.append(99, 0, 0, 0, b"??")
     recorder.close()
     with pytest.raises(RecordingError, match="unknown kind 99"):
         Replay(recorder.files).run()
@@ -131,7 +131,7 @@ def test_a_record_of_an_unknown_kind_is_refused(tmp_path: Path) -> None:
 
 def test_a_frame_of_an_unknown_connection_is_refused(tmp_path: Path) -> None:
     recorder = Recorder(tmp_path)
-    recorder.writer.write(pack_record(Kind.FRAME, 0, 5, 0, trade(1)))
+    recorder.writer.append(Kind.FRAME, 0, 5, 0, trade(1))
     recorder.close()
     with pytest.raises(RecordingError, match="unknown connection 5"):
         Replay(recorder.files).run()
