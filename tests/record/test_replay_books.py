@@ -24,6 +24,9 @@ from feedhandler.sim.testing import healed, pumping, until
 
 SYMBOL = "BTC-USDT"
 VENUES = ("binance", "binance-usdm", "kraken", "okx", "htx", "gateio", "bybit", "coinbase")
+# Kraken books carry no sequence: a lost message is seen only when it changed the checksummed
+# top of the book, which the simulator's next book message need not do (the book stays right)
+CHECKSUM_ONLY = {"kraken"}
 WAIT = 60.0      # generous: 8 venues' resyncs on a loaded 2-core machine
 
 
@@ -85,6 +88,8 @@ def levels(book: OrderBook) -> tuple[list[int], ...]:
 
 def inject(feed: Feed, fault: str) -> bool:
     try:
+        if fault == "gap" and feed.info.name in CHECKSUM_ONLY:
+            return False
         if fault == "gap":
             feed.sim.gap(feed.venue_symbol)
         elif fault == "checksum":
@@ -100,7 +105,8 @@ async def record_run(directory: Path) -> tuple[list[Feed], Recorder, dict, dict]
     """Runs the FeedHandler with faults; returns the feeds, the recorder, the final books'
     levels (and sequences) and the rings' rows."""
     async with simulators() as feeds:
-        recorder = Recorder(directory, rotate_bytes=256 << 10)
+        recorder = Recorder(directory, rotate_bytes=64 << 10)
+        recorder.writer.block_bytes = 64 << 10      # small blocks: several files, each restating
         fh = FeedHandler(endpoints={f.info.name: endpoint_options(f.info, f.sim) for f in feeds},
                          backoff_base=0.05, backoff_cap=0.2, recorder=recorder)
         for feed in feeds:
@@ -142,7 +148,7 @@ async def pumping_all(feeds: list[Feed]) -> AsyncIterator[None]:
 async def test_replay_rebuilds_the_recorded_books_rings_and_callbacks(tmp_path: Path) -> None:
     feeds, recorder, live_books, live_rows = await record_run(tmp_path)
     assert recorder.errors == 0
-    assert len(recorder.files) > 1, "rotation at 256 KiB should have started several files"
+    assert len(recorder.files) > 2, "rotation at 64 KiB should have started several files"
     assert all(f.events[("book", "invalid:False")] for f in feeds), "every book was withdrawn"
 
     replay = Replay(recorder.files)
