@@ -13,6 +13,7 @@ instruments of its own before the replay met them.
 
 from __future__ import annotations
 
+import struct
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -26,11 +27,13 @@ from feedhandler.exchanges.base import Channel, Instrument, Subscription
 from feedhandler.exchanges.registry import UnsupportedError, venues
 from feedhandler.net.connection import Connection, StatusKind
 from feedhandler.net.pool import ConnectionPool
-from feedhandler.record.format import RECORD_HEAD, Kind, RecordingError, unpack_json
+from feedhandler.record.format import RECORD_HEAD, Kind, unpack_json
 from feedhandler.record.reader import Block, RecordingFile, recording_files
 from feedhandler.record.scan import feed_frames
 
 INT64_MAX = (1 << 63) - 1
+# what a record or header that parses as JSON but does not say what it should raises
+MALFORMED = (ValueError, KeyError, TypeError, IndexError, struct.error)
 Progress = Callable[[int, int], None]
 """``progress(bytes_done, bytes_total)`` of the files, called after each block."""
 
@@ -131,7 +134,10 @@ class Replay:
         for index, path in enumerate(self.files):
             with RecordingFile(path) as recording:
                 self.stats.files += 1
-                self.restate(recording)
+                try:
+                    self.restate(recording)
+                except MALFORMED as exc:
+                    raise recording.error(0, f"header: {type(exc).__name__}: {exc}") from exc
                 for block in recording.blocks(allow_cut=index == len(self.files) - 1):
                     self.stats.blocks += 1
                     self.replay_block(recording, block, clock)
@@ -180,9 +186,7 @@ class Replay:
             payload = data[position + RECORD_HEAD.size:position + RECORD_HEAD.size + length]
             try:
                 self.apply(Kind(kind), owner, payload)
-            except RecordingError:
-                raise
-            except (ValueError, KeyError, TypeError, IndexError) as exc:
+            except MALFORMED as exc:
                 raise recording.error(block.offset, f"record at {position} of the block "
                                                     f"({Kind(kind).name}): {exc}") from exc
             stats.records += 1

@@ -51,6 +51,14 @@ async def test_record_then_replay_through_the_command_line(tmp_path: Path) -> No
         assert int(cells[2].replace(",", "")) > 0          # trades came back
         assert float(cells[6]) < float(cells[7])           # the final book: bid below ask
 
+    # paced (50x real time) with the progress bar asked for in a pipe: same result
+    status, paced, err = await feedhandler("replay", *map(str, files), "--speed", "50",
+                                           "--progress")
+    assert status == 0, err
+    table = [line for line in out.splitlines() if line.startswith(("binance ", "htx "))]
+    assert table == [line for line in paced.splitlines()
+                     if line.startswith(("binance ", "htx "))]
+
 
 async def test_replay_of_a_corrupt_file_names_it_and_the_offset(tmp_path: Path) -> None:
     path = tmp_path / "bad.fhrec"

@@ -15,7 +15,7 @@ from feedhandler.exchanges.base import Channel, Instrument, Rings, Subscription
 from feedhandler.exchanges.registry import venue
 from feedhandler.net.connection import Connection
 from feedhandler.record import Recorder, RecordingError, Replay
-from feedhandler.record.format import Kind
+from feedhandler.record.format import Kind, file_head, pack_json
 from feedhandler.record.reader import RecordingFile
 
 
@@ -164,3 +164,23 @@ def test_a_call_that_cannot_be_recorded_is_counted_and_still_made(tmp_path: Path
     with pytest.raises(TypeError):                     # the decoder's own refusal, unchanged
         tap.proxy.mark_live(object())
     assert recorder.errors == 1 and "cannot record a object argument" in recorder.last_error
+
+
+def test_records_and_headers_that_do_not_say_what_they_should_are_typed_errors(
+        tmp_path: Path) -> None:
+    recorder = record_trades(tmp_path / "ok", 1)
+    path = recorder.files[0]
+    with RecordingFile(path) as recording:
+        header = recording.header
+    broken = tmp_path / "header.fhrec"
+    broken.write_bytes(file_head(header | {"connections": [{"id": 0}]}))
+    with pytest.raises(RecordingError, match="header: KeyError"):
+        Replay([broken]).run()
+    for payload in (b"\x05", b"\x09\x00\x00\x00[1,2", b'\x07\x00\x00\x00["nope"]'):
+        again = Recorder(tmp_path / f"bad-{len(payload)}")
+        again.writer.append(Kind.CONNECTION, 0, 0, 0, pack_json(
+            {"id": 0, "name": "x", "venue": "binance", "market": "spot"}))
+        again.writer.append(Kind.CALL, 0, 0, 0, payload)
+        again.close()
+        with pytest.raises(RecordingError, match=r"record at \d+ of the block \(CALL\)"):
+            Replay(again.files).run()
