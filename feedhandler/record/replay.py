@@ -27,9 +27,9 @@ from feedhandler.exchanges.base import Channel, Instrument, Subscription
 from feedhandler.exchanges.registry import UnsupportedError, venues
 from feedhandler.net.connection import Connection, StatusKind
 from feedhandler.net.pool import ConnectionPool
+from feedhandler.record.codec import feed_frames
 from feedhandler.record.format import RECORD_HEAD, Kind, unpack_json
 from feedhandler.record.reader import Block, RecordingFile, recording_files
-from feedhandler.record.scan import feed_frames
 
 INT64_MAX = (1 << 63) - 1
 # what a record or header that parses as JSON but does not say what it should raises

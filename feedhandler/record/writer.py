@@ -9,9 +9,8 @@ from typing import Any, BinaryIO
 
 import zstandard
 
-from feedhandler.record.format import BLOCK_HEAD, RECORD_HEAD, SUFFIX, file_head
-
-PACK_HEAD = RECORD_HEAD.pack
+from feedhandler.record.codec import append_record
+from feedhandler.record.format import BLOCK_HEAD, SUFFIX, file_head
 
 BLOCK_BYTES = 1 << 20          # records gathered before a block is compressed and written
 FLUSH_SECONDS = 1.0            # ... or once they span this much recorded time: bounds what a
@@ -67,9 +66,8 @@ class RecordingWriter:
             if self.file is None or self.rotation_due():
                 self.open_next()
             self.block_started_ns = ts_ns
-        block += PACK_HEAD(kind, flags, connection, len(payload), ts_ns)
-        block += payload
-        if len(block) >= self.block_bytes or ts_ns - self.block_started_ns >= self.flush_ns:
+        if (append_record(block, kind, flags, connection, ts_ns, payload) >= self.block_bytes
+                or ts_ns - self.block_started_ns >= self.flush_ns):
             self.flush()
 
     def flush(self) -> None:

@@ -1,12 +1,15 @@
 # distutils: language = c++
-"""Feeds the FRAME records of a decompressed block to a listener with the loop in C.
+"""The two per-record loops, in C: appending a record while recording, and feeding the FRAME
+records of a decompressed block to a listener during replay.
 
-Replay spends its time here: one Python call per run of frames from one connection, not one
-per frame. The record layout is ``format.RECORD_HEAD`` (little-endian, as written on x86-64 and
-aarch64 alike).
+Replay spends its time in ``feed_frames``: one Python call per run of frames from one
+connection, not one per frame. The record layout is ``format.RECORD_HEAD`` (little-endian, as
+written on x86-64 and aarch64 alike).
 """
 
-from libc.stdint cimport INT64_MAX, int64_t, uint16_t, uint32_t
+from cpython.bytearray cimport PyByteArray_AS_STRING, PyByteArray_GET_SIZE, PyByteArray_Resize
+from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_GET_SIZE
+from libc.stdint cimport INT64_MAX, int64_t, uint8_t, uint16_t, uint32_t
 from libc.string cimport memcpy
 
 from feedhandler.core.listener cimport FeedListener
@@ -16,6 +19,30 @@ cdef enum:
     KIND_FRAME = 1
     KIND_READ_END = 7
     FLAG_BINARY = 1
+
+
+def append_record(bytearray block, int kind, int flags, int connection, int64_t ts_ns,
+                  bytes payload) -> int:
+    """Appends one record (head and payload) to ``block`` in place; returns its new size."""
+    cdef Py_ssize_t size = PyByteArray_GET_SIZE(block)
+    cdef Py_ssize_t n = PyBytes_GET_SIZE(payload)
+    cdef uint16_t owner = <uint16_t>connection
+    cdef uint32_t length = <uint32_t>n
+    cdef char* out
+    if not 0 <= connection <= 0xFFFF or not 0 <= kind <= 0xFF or not 0 <= flags <= 0xFF:
+        raise ValueError(f"record head out of range: kind {kind} flags {flags} "
+                         f"connection {connection}")
+    if n > 0xFFFFFFFF:
+        raise ValueError(f"record payload of {n} bytes is too long")
+    PyByteArray_Resize(block, size + HEAD_SIZE + n)
+    out = PyByteArray_AS_STRING(block) + size
+    out[0] = <char><uint8_t>kind
+    out[1] = <char><uint8_t>flags
+    memcpy(out + 2, &owner, 2)
+    memcpy(out + 4, &length, 4)
+    memcpy(out + 8, &ts_ns, 8)
+    memcpy(out + HEAD_SIZE, PyBytes_AS_STRING(payload), n)
+    return size + HEAD_SIZE + n
 
 
 def feed_frames(FeedListener listener, const unsigned char[::1] block, Py_ssize_t offset,
