@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from feedhandler import BookUpdate, FeedHandler
 from feedhandler.cli.demo import compare_book, endpoint_options
@@ -175,3 +176,42 @@ async def test_replay_rebuilds_the_recorded_books_rings_and_callbacks(tmp_path: 
     assert {channel for feed in feeds for channel, _ in feed.events} >= \
         {"book", "Trade", "Ticker", "Candle"}
     assert Channel.BOOK in feeds[0].info.channels
+
+
+async def test_subscription_changes_while_recording_replay_the_same(tmp_path: Path) -> None:
+    """Subscribing after start and unsubscribing a book mid-run: both are in the recording."""
+    info = venue("binance")
+    sim_venue = create_venue("binance", "spot", ["BTCUSDT", "ETHUSDT"])
+    async with SimulatedExchange(sim_venue, seed=5, rate=None) as sim:
+        recorder = Recorder(tmp_path)
+        fh = FeedHandler(endpoints={"binance": endpoint_options(info, sim)}, recorder=recorder,
+                         backoff_base=0.05, backoff_cap=0.2)
+        live = Feed(info, sim, "BTCUSDT")
+        eth_book = fh.subscribe_order_book("binance", "ETH-USDT", live.on_event)
+        fh.subscribe_order_book("binance", SYMBOL, live.on_event)
+        async with fh, pumping(sim, steps=2, period=0.01):
+            await until(lambda: fh.book("binance", SYMBOL).valid
+                        and fh.book("binance", "ETH-USDT").valid, WAIT)
+            fh.subscribe_trades("binance", "ETH-USDT", live.on_event)
+            await until(lambda: live.events[("Trade", "")] >= 5, WAIT)
+            fh.unsubscribe(eth_book)
+            await until(lambda: fh.connection(eth_book) is None, WAIT)
+            trades_then = live.events[("Trade", "")]
+            await until(lambda: live.events[("Trade", "")] >= trades_then + 5, WAIT)
+            btc = fh.book("binance", SYMBOL)
+        final = levels(btc)
+    live_rows = rows(fh)
+
+    replay = Replay(recorder.files)
+    replayed = Feed(info, sim, "BTCUSDT")
+    replay.fh.subscribe_order_book("binance", "ETH-USDT", replayed.on_event)
+    replay.fh.subscribe_order_book("binance", SYMBOL, replayed.on_event)
+    replay.fh.subscribe_trades("binance", "ETH-USDT", replayed.on_event)
+    replay.run()
+    assert levels(replay.book("binance", SYMBOL)) == final
+    with pytest.raises(KeyError):
+        replay.book("binance", "ETH-USDT")          # unsubscribed: its book is gone here too
+    assert replayed.events == live.events
+    for ring, columns in rows(replay.fh).items():
+        for column, values in columns.items():
+            np.testing.assert_array_equal(values, live_rows[ring][column], f"{ring}.{column}")
