@@ -17,6 +17,7 @@ from feedhandler.net.connection import Connection
 from feedhandler.record import Recorder, RecordingError, Replay
 from feedhandler.record.format import Kind, file_head, pack_json
 from feedhandler.record.reader import RecordingFile
+from feedhandler.record.writer import RecordingWriter
 
 
 def trade(trade_id: int) -> bytes:
@@ -184,3 +185,19 @@ def test_records_and_headers_that_do_not_say_what_they_should_are_typed_errors(
         again.close()
         with pytest.raises(RecordingError, match=r"record at \d+ of the block \(CALL\)"):
             Replay(again.files).run()
+
+
+def test_rotation_by_time(tmp_path: Path) -> None:
+    writer = RecordingWriter(tmp_path, lambda: {"connections": []}, rotate_seconds=0.05,
+                             flush_seconds=0.01)
+    for round_ in range(3):
+        writer.append(Kind.STATUS, 0, 0, 0, pack_json({"round": round_}))
+        writer.append(Kind.STATUS, 0, 0, 20_000_000, pack_json({"round": round_}))  # flushes
+        time.sleep(0.06)
+    writer.close()
+    assert len(writer.files) == 3
+    for index, path in enumerate(writer.files):
+        with RecordingFile(path) as recording:
+            assert recording.header["file_index"] == index
+            (block,) = recording.blocks(allow_cut=False)
+            assert block.data.count(b'{"round":%d}' % index) == 2
