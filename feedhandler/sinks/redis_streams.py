@@ -1,0 +1,306 @@
+"""Redis Streams: every row XADDed (pipelined, a pass at a time) to one stream per
+venue/channel/symbol, ``<prefix>:<venue>:<channel>:<symbol>``, trimmed with ``MAXLEN ~``, and
+read back as typed events by ``StreamConsumer``.
+
+Writes are idempotent, so a retry can never duplicate. Each entry gets an explicit id
+``<ms>-<n>``: ``ms`` the row's receive time in ms (floored at the stream's last id, so ids
+only grow) and ``n`` the row's number in the ring's write order (a book snapshot's number for
+books). The ids are fixed when a pass is built and reused by every retry of it. Redis refuses
+an XADD whose id is not above the stream's last one, so when a connection dies mid-pipeline
+and the pass is sent again, the entries that did land are refused ("equal or smaller") and
+counted as ``duplicates``, and the rest are added: at least once on the wire, exactly once in
+the stream. This holds while one process writes each stream, which is how shards are laid out
+(README, "Sinks and scaling out"). Meanwhile the rows the feed goes on producing wait in the
+rings; see ``SinkRunner`` for what happens when an outage outlasts them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Iterable, Sequence
+from typing import Any, NamedTuple
+
+import redis.asyncio as aioredis
+from redis.exceptions import BusyLoadingError, ResponseError
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+
+from feedhandler.events import Event
+from feedhandler.exchanges.base import Channel, Instrument
+from feedhandler.net.backoff import Backoff
+from feedhandler.sinks.base import Batch, Sink
+from feedhandler.sinks.records import event, fields, instrument_from_json, instrument_json
+
+log = logging.getLogger(__name__)
+
+PREFIX = "fh"
+MAXLEN = 1_000_000            # entries kept per stream (approximately: MAXLEN ~)
+PIPELINE_COMMANDS = 10_000    # XADDs per round trip
+RETRYABLE = (RedisConnectionError, RedisTimeoutError, BusyLoadingError, ConnectionError,
+             OSError)
+DUPLICATE = "equal or smaller than the target stream top item"
+
+Entry = tuple[str, str, dict[str, str]]     # stream, entry id, fields
+
+
+def stream_key(prefix: str, instrument: Instrument, channel: Channel | str) -> str:
+    return f"{prefix}:{instrument.venue}:{channel}:{instrument.symbol}"
+
+
+def instruments_key(prefix: str) -> str:
+    """The hash of ``venue:symbol`` -> the instrument's scales, which consumers read."""
+    return f"{prefix}:instruments"
+
+
+class StreamId(NamedTuple):
+    ms: int
+    seq: int
+
+    def __str__(self) -> str:
+        return f"{self.ms}-{self.seq}"
+
+    @classmethod
+    def parse(cls, text: str | bytes) -> StreamId:
+        ms, seq = (text.decode() if isinstance(text, bytes) else text).split("-")
+        return cls(int(ms), int(seq))
+
+
+class RedisStreamSink(Sink):
+    """``url`` is a redis-py URL (``redis://host:port/db``, ``rediss://`` for TLS,
+    ``unix://``); or pass ``client`` (e.g. a ``redis.asyncio.RedisCluster``). A write that
+    cannot reach Redis is retried with backoff (``retry_base``..``retry_cap`` seconds) until it
+    lands, or until ``close``."""
+
+    name = "redis"
+
+    def __init__(self, url: str = "redis://127.0.0.1:6379/0", *, prefix: str = PREFIX,
+                 maxlen: int | None = MAXLEN, client: Any = None, retry_base: float = 0.05,
+                 retry_cap: float = 2.0) -> None:
+        super().__init__()
+        if maxlen is not None and maxlen < 1:
+            raise ValueError(f"maxlen must be positive or None, got {maxlen}")
+        self.url = url
+        self.prefix = prefix
+        self.maxlen = maxlen
+        self.client = client
+        self.owns_client = client is None
+        self.backoff = Backoff(retry_base, retry_cap, reset_after=0.0)
+        self.last_ids: dict[str, StreamId] = {}
+        self.described: set[int] = set()       # instruments already in the instruments hash
+        self.closing = False
+        self.counters = {"added": 0, "duplicates": 0, "errors": 0, "retries": 0,
+                         "outages": 0}
+
+    async def open(self, instruments: Sequence[Instrument]) -> None:
+        """Connects and pings once, so that a wrong URL fails at start, not at the first row."""
+        await super().open(instruments)
+        if self.client is None:
+            self.client = aioredis.from_url(self.url)
+        await self.client.ping()
+
+    async def close(self) -> None:
+        self.closing = True
+        if self.client is not None and self.owns_client:
+            await self.client.aclose()
+        self.client = None
+
+    def stats(self) -> dict[str, Any]:
+        return dict(self.counters)
+
+    async def write(self, batches: list[Batch]) -> None:
+        await self.send(await self.entries(batches))
+
+    async def entries(self, batches: list[Batch]) -> list[Entry]:
+        """Every row as (stream, id, fields), its id fixed here once and for all."""
+        rows = [(batch.channel, row) for batch in batches
+                for row in fields(batch, self.instruments)]
+        keys = {stream_key(self.prefix, instrument, channel) for channel, (instrument, *_) in rows}
+        await self._load_last_ids(keys - self.last_ids.keys())
+        entries = []
+        for channel, (instrument, number, row) in rows:
+            if instrument.id not in self.described:
+                await self._describe(instrument)
+            key = stream_key(self.prefix, instrument, channel)
+            last = self.last_ids.get(key, StreamId(0, 0))
+            entry_id = StreamId(max(int(row["ts_receive"]) // 1_000_000, last.ms), number)
+            if entry_id <= last:
+                entry_id = StreamId(last.ms + 1, number)
+            self.last_ids[key] = entry_id
+            entries.append((key, str(entry_id), row))
+        return entries
+
+    async def _load_last_ids(self, keys: Iterable[str]) -> None:
+        """Streams written before (by an earlier run of this shard): ids go on above theirs."""
+        for key in keys:
+            info = await self._retrying(lambda key=key: self._last_id(key))
+            self.last_ids[key] = info
+
+    async def _last_id(self, key: str) -> StreamId:
+        try:
+            info = await self.client.xinfo_stream(key)
+        except ResponseError as error:
+            if "no such key" in str(error).lower():
+                return StreamId(0, 0)
+            raise
+        return StreamId.parse(info["last-generated-id"])
+
+    async def _describe(self, instrument: Instrument) -> None:
+        await self._retrying(lambda: self.client.hset(
+            instruments_key(self.prefix), f"{instrument.venue}:{instrument.symbol}",
+            instrument_json(instrument)))
+        self.described.add(instrument.id)
+
+    async def send(self, entries: list[Entry]) -> None:
+        """XADDs ``entries``, pipelined, retried until Redis answers. Idempotent: entries
+        already in their stream are refused by Redis and counted as ``duplicates``."""
+        for start in range(0, len(entries), PIPELINE_COMMANDS):
+            await self._send(entries[start:start + PIPELINE_COMMANDS])
+
+    async def _send(self, entries: list[Entry]) -> None:
+        async def pipeline() -> list[Any]:
+            async with self.client.pipeline(transaction=False) as pipe:
+                for key, entry_id, row in entries:
+                    pipe.xadd(key, row, id=entry_id, maxlen=self.maxlen,
+                              approximate=True)
+                return await pipe.execute(raise_on_error=False)
+
+        for result in await self._retrying(pipeline):
+            if not isinstance(result, Exception):
+                self.counters["added"] += 1
+            elif DUPLICATE in str(result):
+                self.counters["duplicates"] += 1
+            else:
+                self.counters["errors"] += 1
+                if self.counters["errors"] == 1:
+                    log.error("redis sink: XADD refused: %s", result)
+
+    async def _retrying(self, attempt: Any) -> Any:
+        """``attempt()`` until Redis answers; one warning per outage, not per retry."""
+        failing = False
+        while True:
+            try:
+                result = await attempt()
+            except RETRYABLE as error:
+                if self.closing:
+                    raise
+                if not failing:
+                    failing = True
+                    self.counters["outages"] += 1
+                    log.warning("redis sink: %s; retrying until Redis is back",
+                                type(error).__name__)
+                self.counters["retries"] += 1
+                await asyncio.sleep(self.backoff.next_delay())
+                continue
+            if failing:
+                log.warning("redis sink: Redis is back")
+                self.backoff.reset()
+            return result
+
+
+class StreamEntry(NamedTuple):
+    stream: str
+    id: str
+    event: Event
+
+
+class StreamConsumer:
+    """Reads feedhandler streams back as typed events (``Trade``, ``Ticker``, ``Candle``,
+    ``BookUpdate`` with the snapshot's levels), each with its stream and entry id.
+
+    ``streams`` names them (None: every stream under ``prefix`` at ``open``). Without ``group``
+    it reads from ``start`` on and remembers where it got to; with ``group`` (and ``consumer``)
+    it reads through a consumer group, created at ``start`` when missing, so that several
+    consumers share the entries, and ``ack`` acknowledges them.
+    """
+
+    def __init__(self, url: str = "redis://127.0.0.1:6379/0", streams: Iterable[str] | None = None,
+                 *, prefix: str = PREFIX, start: str = "0-0", group: str | None = None,
+                 consumer: str | None = None, client: Any = None) -> None:
+        if group is not None and consumer is None:
+            raise ValueError("a consumer group needs a consumer name")
+        self.url = url
+        self.prefix = prefix
+        self.start = start
+        self.group = group
+        self.consumer = consumer
+        self.client = client
+        self.owns_client = client is None
+        self.positions: dict[str, str] = dict.fromkeys(streams or (), start)
+        self.discover = streams is None
+        self.instruments: dict[str, Instrument] = {}
+
+    async def open(self) -> StreamConsumer:
+        if self.client is None:
+            self.client = aioredis.from_url(self.url, decode_responses=True)
+        if self.discover:
+            self.positions = dict.fromkeys(await self.stream_names(), self.start)
+        if self.group is not None:
+            for stream in self.positions:
+                try:
+                    await self.client.xgroup_create(stream, self.group, id=self.start,
+                                                    mkstream=True)
+                except ResponseError as error:
+                    if "BUSYGROUP" not in str(error):
+                        raise
+        return self
+
+    async def close(self) -> None:
+        if self.client is not None and self.owns_client:
+            await self.client.aclose()
+        self.client = None
+
+    async def __aenter__(self) -> StreamConsumer:
+        return await self.open()
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    async def stream_names(self) -> list[str]:
+        return sorted([key async for key in self.client.scan_iter(
+            match=f"{self.prefix}:*", _type="stream")])
+
+    async def read(self, count: int = 1000, block_ms: int | None = None) -> list[StreamEntry]:
+        """Up to ``count`` entries per stream; waits up to ``block_ms`` for some when there are
+        none (None: does not wait)."""
+        if not self.positions:
+            return []
+        if self.group is None:
+            replies = await self.client.xread(self.positions, count=count, block=block_ms)
+        else:
+            replies = await self.client.xreadgroup(self.group, self.consumer,
+                                                   dict.fromkeys(self.positions, ">"),
+                                                   count=count, block=block_ms)
+        entries = []
+        for stream, items in replies or ():
+            channel, instrument = await self._stream(stream)
+            for entry_id, row in items:
+                entries.append(StreamEntry(stream, entry_id, event(channel, instrument, row)))
+            if items and self.group is None:
+                self.positions[stream] = items[-1][0]
+        return entries
+
+    async def ack(self, entries: Iterable[StreamEntry]) -> int:
+        """Acknowledges consumer-group entries; returns how many Redis acknowledged."""
+        if self.group is None:
+            raise RuntimeError("ack is for consumer-group reads")
+        by_stream: dict[str, list[str]] = {}
+        for entry in entries:
+            by_stream.setdefault(entry.stream, []).append(entry.id)
+        acked = 0
+        for stream, ids in by_stream.items():
+            acked += await self.client.xack(stream, self.group, *ids)
+        return acked
+
+    async def _stream(self, stream: str) -> tuple[Channel, Instrument]:
+        """The channel and instrument a stream's name and the instruments hash describe."""
+        venue, channel, symbol = stream[len(self.prefix) + 1:].split(":", 2)
+        instrument = self.instruments.get(f"{venue}:{symbol}")
+        if instrument is None:
+            described = await self.client.hget(instruments_key(self.prefix), f"{venue}:{symbol}")
+            if described is None:
+                raise LookupError(f"{stream}: {venue}:{symbol} is not in "
+                                  f"{instruments_key(self.prefix)}")
+            instrument = instrument_from_json(len(self.instruments), described)
+            self.instruments[f"{venue}:{symbol}"] = instrument
+        return Channel(channel), instrument
