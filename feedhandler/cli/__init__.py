@@ -12,10 +12,10 @@ from collections.abc import Sequence
 
 from rich.console import Console
 
-from feedhandler.cli import demo, venues
+from feedhandler.cli import demo, run, venues
 from feedhandler.cli.base import EXIT_FAILURE, EXIT_INTERRUPTED, Command, CommandError
 
-COMMANDS: tuple[Command, ...] = (demo.COMMAND, venues.COMMAND)
+COMMANDS: tuple[Command, ...] = (demo.COMMAND, venues.COMMAND, run.COMMAND)
 
 
 def build_parser() -> argparse.ArgumentParser:

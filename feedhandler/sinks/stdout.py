@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import json
 import sys
-from typing import TextIO
+from typing import Any, TextIO
 
+from feedhandler.exchanges.base import Channel
 from feedhandler.sinks.base import Batch, BlockingSink
 from feedhandler.sinks.records import fields
 
@@ -23,10 +24,13 @@ class StdoutSink(BlockingSink):
         stream = self.stream or sys.stdout
         lines = []
         for batch in batches:
+            book = batch.channel is Channel.BOOK
             for instrument, _, row in fields(batch, self.instruments):
-                lines.append(json.dumps({"venue": instrument.venue, "symbol": instrument.symbol,
-                                         "channel": batch.channel.value, **row},
-                                        separators=(",", ":")))
+                line: dict[str, Any] = {"venue": instrument.venue, "symbol": instrument.symbol,
+                                        "channel": batch.channel.value, **row}
+                if book:     # levels as arrays here, not the JSON text a Redis field holds
+                    line["bids"], line["asks"] = json.loads(row["bids"]), json.loads(row["asks"])
+                lines.append(json.dumps(line, separators=(",", ":")))
         if lines:
             stream.write("\n".join(lines) + "\n")
             stream.flush()
