@@ -208,19 +208,22 @@ class StreamConsumer:
     """Reads feedhandler streams back as typed events (``Trade``, ``Ticker``, ``Candle``,
     ``BookUpdate`` with the snapshot's levels), each with its stream and entry id.
 
-    ``streams`` names them (None: every stream under ``prefix`` at ``open``). Without ``group``
+    ``streams`` names them (None: every stream matching ``match``, by default every one under
+    ``prefix``, found at ``open``). Without ``group``
     it reads from ``start`` on and remembers where it got to; with ``group`` (and ``consumer``)
     it reads through a consumer group, created at ``start`` when missing, so that several
     consumers share the entries, and ``ack`` acknowledges them.
     """
 
     def __init__(self, url: str = "redis://127.0.0.1:6379/0", streams: Iterable[str] | None = None,
-                 *, prefix: str = PREFIX, start: str = "0-0", group: str | None = None,
-                 consumer: str | None = None, client: Any = None) -> None:
+                 *, prefix: str = PREFIX, match: str | None = None, start: str = "0-0",
+                 group: str | None = None, consumer: str | None = None,
+                 client: Any = None) -> None:
         if group is not None and consumer is None:
             raise ValueError("a consumer group needs a consumer name")
         self.url = url
         self.prefix = prefix
+        self.match = match or f"{prefix}:*"
         self.start = start
         self.group = group
         self.consumer = consumer
@@ -257,28 +260,44 @@ class StreamConsumer:
         await self.close()
 
     async def stream_names(self) -> list[str]:
-        return sorted([key async for key in self.client.scan_iter(
-            match=f"{self.prefix}:*", _type="stream")])
+        return sorted([key async for key in self.client.scan_iter(match=self.match,
+                                                                  _type="stream")])
 
     async def read(self, count: int = 1000, block_ms: int | None = None) -> list[StreamEntry]:
         """Up to ``count`` entries per stream; waits up to ``block_ms`` for some when there are
         none (None: does not wait)."""
         if not self.positions:
             return []
-        if self.group is None:
-            replies = await self.client.xread(self.positions, count=count, block=block_ms)
-        else:
-            replies = await self.client.xreadgroup(self.group, self.consumer,
-                                                   dict.fromkeys(self.positions, ">"),
-                                                   count=count, block=block_ms)
+        replies = [reply for replies in await asyncio.gather(
+            *(self._read(streams, count, block_ms) for streams in self._slot_groups()))
+            for reply in replies or ()]
         entries = []
-        for stream, items in replies or ():
+        for stream, items in replies:
             channel, instrument = await self._stream(stream)
             for entry_id, row in items:
                 entries.append(StreamEntry(stream, entry_id, event(channel, instrument, row)))
             if items and self.group is None:
                 self.positions[stream] = items[-1][0]
         return entries
+
+    async def _read(self, streams: list[str], count: int, block_ms: int | None) -> Any:
+        if self.group is None:
+            return await self.client.xread({stream: self.positions[stream] for stream in streams},
+                                           count=count, block=block_ms)
+        return await self.client.xreadgroup(self.group, self.consumer,
+                                            dict.fromkeys(streams, ">"), count=count,
+                                            block=block_ms)
+
+    def _slot_groups(self) -> list[list[str]]:
+        """All streams in one XREAD, or on a Redis Cluster one XREAD per hash slot (a
+        command's keys must share a slot there)."""
+        keyslot = getattr(self.client, "keyslot", None)
+        if keyslot is None:
+            return [list(self.positions)]
+        groups: dict[int, list[str]] = {}
+        for stream in self.positions:
+            groups.setdefault(keyslot(stream), []).append(stream)
+        return list(groups.values())
 
     async def ack(self, entries: Iterable[StreamEntry]) -> int:
         """Acknowledges consumer-group entries; returns how many Redis acknowledged."""

@@ -11,6 +11,7 @@ import shutil
 import socket
 import subprocess
 import time
+from collections.abc import Sequence
 from decimal import Decimal
 from pathlib import Path
 
@@ -24,16 +25,25 @@ REDIS_SERVER = shutil.which("redis-server")
 START_TIMEOUT = 10.0
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
+REDIS_CLI = shutil.which("redis-cli")
+CLUSTER_BUS_OFFSET = 10_000     # a cluster node also listens on its port + 10000
+
+
+def free_port(below: int = 65_536) -> int:
+    while True:
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            port = int(probe.getsockname()[1])
+        if port < below:
+            return port
 
 
 class RedisServer:
-    def __init__(self, directory: Path) -> None:
+    def __init__(self, directory: Path, options: Sequence[str] = (),
+                 port: int | None = None) -> None:
         self.directory = directory
-        self.port = free_port()
+        self.options = tuple(options)
+        self.port = port or free_port()
         self.process: subprocess.Popen[bytes] | None = None
 
     @property
@@ -45,7 +55,8 @@ class RedisServer:
         self.process = subprocess.Popen(
             [REDIS_SERVER, "--bind", "127.0.0.1", "--port", str(self.port),
              "--dir", str(self.directory), "--appendonly", "yes", "--appendfsync", "always",
-             "--save", "", "--protected-mode", "yes", "--logfile", "redis.log"],
+             "--save", "", "--protected-mode", "yes", "--logfile", "redis.log",
+             *self.options],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         deadline = time.monotonic() + START_TIMEOUT
         while time.monotonic() < deadline:
@@ -74,6 +85,51 @@ class RedisServer:
     def restart(self) -> None:
         self.kill()
         self.start()
+
+
+class RedisClusterServers:
+    """A Redis Cluster of ``size`` masters on 127.0.0.1 (no replicas), made with
+    ``redis-cli --cluster create``."""
+
+    def __init__(self, directory: Path, size: int = 3) -> None:
+        self.nodes = []
+        for index in range(size):
+            folder = directory / f"node{index}"
+            folder.mkdir(parents=True, exist_ok=True)
+            self.nodes.append(RedisServer(folder, ("--cluster-enabled", "yes",
+                                                   "--cluster-config-file", "nodes.conf",
+                                                   "--appendonly", "no"),
+                                          port=free_port(below=65_536 - CLUSTER_BUS_OFFSET)))
+
+    @property
+    def port(self) -> int:
+        return self.nodes[0].port
+
+    def start(self) -> None:
+        assert REDIS_CLI is not None
+        for node in self.nodes:
+            node.start()
+        subprocess.run([REDIS_CLI, "--cluster", "create",
+                        *(f"127.0.0.1:{node.port}" for node in self.nodes),
+                        "--cluster-replicas", "0", "--cluster-yes"],
+                       check=True, capture_output=True, timeout=60)
+        deadline = time.monotonic() + START_TIMEOUT
+        while not all(self.state_ok(node) for node in self.nodes):
+            if time.monotonic() > deadline:
+                raise RuntimeError("the Redis Cluster did not reach cluster_state:ok")
+            time.sleep(0.05)
+
+    @staticmethod
+    def state_ok(node: RedisServer) -> bool:
+        with contextlib.suppress(OSError), socket.create_connection(
+                ("127.0.0.1", node.port), timeout=0.5) as conn:
+            conn.sendall(b"CLUSTER INFO\r\n")
+            return b"cluster_state:ok" in conn.recv(4096)
+        return False
+
+    def kill(self) -> None:
+        for node in self.nodes:
+            node.kill()
 
 
 VENUE = "binance"

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from feedhandler.sinks.testing import REDIS_SERVER, RedisServer
+from feedhandler.sinks.testing import REDIS_CLI, REDIS_SERVER, RedisClusterServers, RedisServer
 
 
 @pytest.fixture
@@ -23,3 +23,15 @@ def redis_server(tmp_path: Path) -> Iterator[RedisServer]:
         yield server
     finally:
         server.kill()
+
+
+@pytest.fixture
+def redis_cluster(tmp_path: Path) -> Iterator[RedisClusterServers]:
+    if REDIS_SERVER is None or REDIS_CLI is None:
+        pytest.skip("redis-server or redis-cli is not installed (CI installs them: .ci/run)")
+    cluster = RedisClusterServers(tmp_path)
+    try:
+        cluster.start()
+        yield cluster
+    finally:
+        cluster.kill()

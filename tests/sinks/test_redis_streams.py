@@ -8,6 +8,7 @@ from decimal import Decimal
 
 import pytest
 import redis.asyncio as aioredis
+from redis.asyncio.cluster import RedisCluster
 
 from feedhandler.core.rings import TradeRing
 from feedhandler.events import BookUpdate, Candle, Side, Ticker, Trade
@@ -21,6 +22,7 @@ from feedhandler.sinks.testing import (
     INSTRUMENTS,
     SYMBOLS,
     VENUE,
+    RedisClusterServers,
     RedisServer,
     subscribed_handler,
     trade_batch,
@@ -179,6 +181,9 @@ async def test_a_consumer_group_shares_the_entries_and_acks_them(
         for stream in ("fh:binance:trades:BTC-USDT", "fh:binance:trades:ETH-USDT"):
             assert (await client.xpending(stream, "analytics"))["pending"] == 0
         assert await first.read() == []
+    async with StreamConsumer(redis_server.url, match="fh:*:trades:ETH-*") as eth:
+        assert await eth.stream_names() == ["fh:binance:trades:ETH-USDT"]
+        assert {e.event.symbol for e in await eth.read()} == {"ETH-USDT"}
     with pytest.raises(ValueError, match="needs a consumer name"):
         StreamConsumer(redis_server.url, group="analytics")
 
@@ -216,3 +221,31 @@ async def test_a_redis_restart_mid_publishing_loses_nothing_acknowledged(
     assert written + runner.stats.dropped[Channel.TRADES] + runner.stats.failed[Channel.TRADES] \
         == len(produced_ids)
     assert {trade_id for _, trade_id in stored} <= set(produced_ids)
+
+
+async def test_a_redis_cluster_takes_the_streams_across_its_slots(
+        redis_cluster: RedisClusterServers) -> None:
+    streams = ["fh:binance:trades:BTC-USDT", "fh:binance:trades:ETH-USDT"]
+    client = RedisCluster(host="127.0.0.1", port=redis_cluster.port)
+    assert client.keyslot(streams[0]) != client.keyslot(streams[1])   # a cross-slot pipeline
+    sink = RedisStreamSink(client=client)
+    await sink.open(INSTRUMENTS)
+    try:
+        entries = await sink.entries([trade_batch(TradeRing(1 << 10), 40)])
+        await sink.send(entries)
+        await sink.send(entries)
+    finally:
+        await client.aclose()
+    assert sink.stats()["added"] == 40 and sink.stats()["duplicates"] == 40
+    reader = RedisCluster(host="127.0.0.1", port=redis_cluster.port, decode_responses=True)
+    try:
+        async with StreamConsumer(client=reader) as consumer:
+            assert await consumer.stream_names() == streams
+            entries_read = await read_everything(consumer)
+        async with StreamConsumer(client=reader, group="g", consumer="c") as grouped:
+            shared = await grouped.read()
+            assert await grouped.ack(shared) == 40
+    finally:
+        await reader.aclose()
+    assert sorted(e.event.trade_id for e in entries_read) == list(range(1, 41))
+    assert len(shared) == 40
