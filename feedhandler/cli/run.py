@@ -41,8 +41,12 @@ CONFIG_KEYS = {"out", "duration", "book_depth", "book_interval", "status_interva
                "subscribe", "endpoints", "redis", "parquet"}
 SUBSCRIBE_KEYS = {"venue", "symbols", "channels", "timeframe", "depth"}
 ENDPOINT_KEYS = {"ws_url", "rest_url"}
-REDIS_KEYS = {"prefix", "maxlen"}
-PARQUET_KEYS = {"rows_per_file", "seconds_per_file"}
+REDIS_KEYS: dict[str, tuple[Any, str]] = {
+    "prefix": (str, "a string"), "maxlen": (int, "a whole number"),
+    "cluster": (bool, "true or false")}
+PARQUET_KEYS: dict[str, tuple[Any, str]] = {
+    "rows_per_file": (int, "a whole number"),
+    "seconds_per_file": ((int, float), "a positive number")}
 
 
 class ConfigError(Exception):
@@ -216,9 +220,16 @@ def plan_from_config(data: dict[str, Any], name: str) -> RunPlan:
         known(options, ENDPOINT_KEYS, f"endpoints.{name_}.")
         plan.endpoints[name_] = {key: typed(value, str, f"endpoints.{name_}.{key}", "a URL")
                                  for key, value in options.items()}
-    for section, keys in (("redis", REDIS_KEYS), ("parquet", PARQUET_KEYS)):
+    for section, kinds in (("redis", REDIS_KEYS), ("parquet", PARQUET_KEYS)):
         options = typed(data.get(section, {}), dict, section, "a table")
-        known(options, keys, f"{section}.")
+        known(options, set(kinds), f"{section}.")
+        for key, value in options.items():
+            kind, what = kinds[key]
+            typed(value, kind, f"{section}.{key}", what)
+            if kind is int and value < 1:
+                raise fail(f"{section}.{key}", f"must be at least 1, got {value!r}")
+            if kind == (int, float):
+                positive(value, f"{section}.{key}")
         setattr(plan, section, dict(options))
     return plan
 

@@ -53,6 +53,13 @@ def instruments_key(prefix: str) -> str:
     return f"{prefix}:instruments"
 
 
+def connect(url: str, cluster: bool, **options: Any) -> Any:
+    """A client for ``url``: one server, or the Redis Cluster that server belongs to."""
+    if cluster:
+        return aioredis.RedisCluster.from_url(url, **options)
+    return aioredis.from_url(url, **options)
+
+
 class StreamId(NamedTuple):
     ms: int
     seq: int
@@ -68,19 +75,20 @@ class StreamId(NamedTuple):
 
 class RedisStreamSink(Sink):
     """``url`` is a redis-py URL (``redis://host:port/db``, ``rediss://`` for TLS,
-    ``unix://``); or pass ``client`` (e.g. a ``redis.asyncio.RedisCluster``). A write that
+    ``unix://``), of any node when ``cluster`` (a Redis Cluster); or pass ``client``. A write that
     cannot reach Redis is retried with backoff (``retry_base``..``retry_cap`` seconds) until it
     lands, or until ``close``."""
 
     name = "redis"
 
     def __init__(self, url: str = "redis://127.0.0.1:6379/0", *, prefix: str = PREFIX,
-                 maxlen: int | None = MAXLEN, client: Any = None, retry_base: float = 0.05,
-                 retry_cap: float = 2.0) -> None:
+                 maxlen: int | None = MAXLEN, cluster: bool = False, client: Any = None,
+                 retry_base: float = 0.05, retry_cap: float = 2.0) -> None:
         super().__init__()
         if maxlen is not None and maxlen < 1:
             raise ValueError(f"maxlen must be positive or None, got {maxlen}")
         self.url = url
+        self.cluster = cluster
         self.prefix = prefix
         self.maxlen = maxlen
         self.client = client
@@ -96,7 +104,7 @@ class RedisStreamSink(Sink):
         """Connects and pings once, so that a wrong URL fails at start, not at the first row."""
         await super().open(instruments)
         if self.client is None:
-            self.client = aioredis.from_url(self.url)
+            self.client = connect(self.url, self.cluster)
         await self.client.ping()
 
     async def close(self) -> None:
@@ -218,10 +226,11 @@ class StreamConsumer:
     def __init__(self, url: str = "redis://127.0.0.1:6379/0", streams: Iterable[str] | None = None,
                  *, prefix: str = PREFIX, match: str | None = None, start: str = "0-0",
                  group: str | None = None, consumer: str | None = None,
-                 client: Any = None) -> None:
+                 cluster: bool = False, client: Any = None) -> None:
         if group is not None and consumer is None:
             raise ValueError("a consumer group needs a consumer name")
         self.url = url
+        self.cluster = cluster
         self.prefix = prefix
         self.match = match or f"{prefix}:*"
         self.start = start
@@ -235,7 +244,7 @@ class StreamConsumer:
 
     async def open(self) -> StreamConsumer:
         if self.client is None:
-            self.client = aioredis.from_url(self.url, decode_responses=True)
+            self.client = connect(self.url, self.cluster, decode_responses=True)
         if self.discover:
             self.positions = dict.fromkeys(await self.stream_names(), self.start)
         if self.group is not None:

@@ -226,22 +226,23 @@ async def test_a_redis_restart_mid_publishing_loses_nothing_acknowledged(
 async def test_a_redis_cluster_takes_the_streams_across_its_slots(
         redis_cluster: RedisClusterServers) -> None:
     streams = ["fh:binance:trades:BTC-USDT", "fh:binance:trades:ETH-USDT"]
-    client = RedisCluster(host="127.0.0.1", port=redis_cluster.port)
-    assert client.keyslot(streams[0]) != client.keyslot(streams[1])   # a cross-slot pipeline
-    sink = RedisStreamSink(client=client)
+    url = f"redis://127.0.0.1:{redis_cluster.port}/0"
+    sink = RedisStreamSink(url, cluster=True)
     await sink.open(INSTRUMENTS)
     try:
+        assert isinstance(sink.client, RedisCluster)
+        assert sink.client.keyslot(streams[0]) != sink.client.keyslot(streams[1])
         entries = await sink.entries([trade_batch(TradeRing(1 << 10), 40)])
-        await sink.send(entries)
+        await sink.send(entries)      # one pipeline across slots
         await sink.send(entries)
     finally:
-        await client.aclose()
+        await sink.close()
     assert sink.stats()["added"] == 40 and sink.stats()["duplicates"] == 40
+    async with StreamConsumer(url, cluster=True) as consumer:
+        assert await consumer.stream_names() == streams
+        entries_read = await read_everything(consumer)
     reader = RedisCluster(host="127.0.0.1", port=redis_cluster.port, decode_responses=True)
     try:
-        async with StreamConsumer(client=reader) as consumer:
-            assert await consumer.stream_names() == streams
-            entries_read = await read_everything(consumer)
         async with StreamConsumer(client=reader, group="g", consumer="c") as grouped:
             shared = await grouped.read()
             assert await grouped.ack(shared) == 40
