@@ -119,7 +119,8 @@ async def test_a_retried_write_adds_nothing_twice_and_a_new_run_goes_on_above(
         redis_server: RedisServer) -> None:
     ring = TradeRing(1 << 10)
     batch = trade_batch(ring, 40)
-    sink = RedisStreamSink(redis_server.url)
+    url = redis_server.url.replace("/0", "/3")    # the sink's own connection SELECTs it
+    sink = RedisStreamSink(url)
     await sink.open(INSTRUMENTS)
     try:
         entries = await sink.entries([batch])
@@ -128,18 +129,19 @@ async def test_a_retried_write_adds_nothing_twice_and_a_new_run_goes_on_above(
     finally:
         await sink.close()
     assert sink.stats()["added"] == 40 and sink.stats()["duplicates"] == 40
-    assert await stream_lengths(redis_server.url) == {"fh:binance:trades:BTC-USDT": 20,
-                                                      "fh:binance:trades:ETH-USDT": 20}
+    assert await stream_lengths(redis_server.url) == {}
+    assert await stream_lengths(url) == {"fh:binance:trades:BTC-USDT": 20,
+                                         "fh:binance:trades:ETH-USDT": 20}
 
     # a restarted publisher numbers its rows from 0 again: its ids still go on above
-    again = RedisStreamSink(redis_server.url)
+    again = RedisStreamSink(url)
     await again.open(INSTRUMENTS)
     try:
         await again.write([trade_batch(TradeRing(1 << 10), 10, first_id=1000)])
     finally:
         await again.close()
     assert again.stats()["added"] == 10 and again.stats()["duplicates"] == 0
-    async with StreamConsumer(redis_server.url, ["fh:binance:trades:BTC-USDT"]) as consumer:
+    async with StreamConsumer(url, ["fh:binance:trades:BTC-USDT"]) as consumer:
         entries = await read_everything(consumer)
     ids = [tuple(map(int, entry.id.split("-"))) for entry in entries]
     assert ids == sorted(ids) and len(set(ids)) == 25
@@ -188,13 +190,15 @@ async def test_a_consumer_group_shares_the_entries_and_acks_them(
         StreamConsumer(redis_server.url, group="analytics")
 
 
+@pytest.mark.parametrize("packed", [True, False], ids=["hiredis-packed", "redis-py-pipeline"])
 async def test_a_redis_restart_mid_publishing_loses_nothing_acknowledged(
-        redis_server: RedisServer) -> None:
+        redis_server: RedisServer, packed: bool) -> None:
     venue = SimBinance("spot", symbols=list(SYMBOLS.values()))
     async with SimulatedExchange(venue, seed=5, rate=3000, trade_probability=0.6) as exchange:
         fh = subscribed_handler(exchange, channels=(Channel.TRADES,))
         produced = fh.trades.reader()
-        sink = RedisStreamSink(redis_server.url, retry_base=0.02, retry_cap=0.2)
+        sink = RedisStreamSink(redis_server.url, packed=packed, retry_base=0.02, retry_cap=0.2)
+        assert sink.packed is packed
         runner = SinkRunner(fh, sink, channels=(Channel.TRADES,))
         async with runner:
             async with fh:
