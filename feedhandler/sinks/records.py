@@ -28,57 +28,72 @@ Row = tuple[Instrument, int, dict[str, str]]   # instrument, row number, fields
 def fields(batch: Batch, instruments: Sequence[Instrument]) -> Iterator[Row]:
     """Each row of ``batch`` as text fields, with its instrument and row number."""
     columns = {name: column.tolist() for name, column in batch.columns.items()}
-    number = batch.start
-    for i, instrument_id in enumerate(columns["instrument"]):
-        instrument = instruments[instrument_id]
-        yield instrument, number + i, ROW_FIELDS[batch.channel](columns, i, instrument)
+    rows = ROW_FIELDS[batch.channel](columns, [instruments[i] for i in columns["instrument"]])
+    for number, (instrument, row) in enumerate(rows, batch.start):
+        yield instrument, number, row
 
 
-def _times(columns: dict[str, list[Any]], i: int) -> dict[str, str]:
-    return {"ts_exchange": str(columns["ts_exchange"][i]),
-            "ts_receive": str(columns["ts_receive"][i])}
+Columns = dict[str, list[Any]]
+Fields = Iterator[tuple[Instrument, dict[str, str]]]
 
 
-def _trade(columns: dict[str, list[Any]], i: int, instrument: Instrument) -> dict[str, str]:
-    return {"price": to_text(columns["price"][i], instrument.price_scale),
-            "size": to_text(columns["size"][i], instrument.size_scale),
-            "side": SIDE_NAMES[columns["side"][i]], "trade_id": str(columns["trade_id"][i]),
-            **_times(columns, i)}
+def _trades(columns: Columns, instruments: list[Instrument]) -> Fields:
+    for instrument, price, size, side, trade_id, ts_exchange, ts_receive in zip(
+            instruments, columns["price"], columns["size"], columns["side"],
+            columns["trade_id"], columns["ts_exchange"], columns["ts_receive"], strict=True):
+        yield instrument, {
+            "price": to_text(price, instrument.price_scale),
+            "size": to_text(size, instrument.size_scale), "side": SIDE_NAMES[side],
+            "trade_id": str(trade_id), "ts_exchange": str(ts_exchange),
+            "ts_receive": str(ts_receive)}
 
 
-def _ticker(columns: dict[str, list[Any]], i: int, instrument: Instrument) -> dict[str, str]:
-    price, size = instrument.price_scale, instrument.size_scale
-    row = {"bid_price": to_text(columns["bid_price"][i], price),
-           "bid_size": to_text(columns["bid_size"][i], size),
-           "ask_price": to_text(columns["ask_price"][i], price),
-           "ask_size": to_text(columns["ask_size"][i], size), **_times(columns, i)}
-    if columns["last_price"][i]:
-        row["last_price"] = to_text(columns["last_price"][i], price)
-    return row
+def _tickers(columns: Columns, instruments: list[Instrument]) -> Fields:
+    for instrument, bid, bid_size, ask, ask_size, last, ts_exchange, ts_receive in zip(
+            instruments, columns["bid_price"], columns["bid_size"], columns["ask_price"],
+            columns["ask_size"], columns["last_price"], columns["ts_exchange"],
+            columns["ts_receive"], strict=True):
+        price, size = instrument.price_scale, instrument.size_scale
+        row = {"bid_price": to_text(bid, price), "bid_size": to_text(bid_size, size),
+               "ask_price": to_text(ask, price), "ask_size": to_text(ask_size, size),
+               "ts_exchange": str(ts_exchange), "ts_receive": str(ts_receive)}
+        if last:
+            row["last_price"] = to_text(last, price)
+        yield instrument, row
 
 
-def _candle(columns: dict[str, list[Any]], i: int, instrument: Instrument) -> dict[str, str]:
-    price = instrument.price_scale
-    return {"interval": str(columns["interval"][i]), "open_time": str(columns["open_time"][i]),
-            "open": to_text(columns["open"][i], price), "high": to_text(columns["high"][i], price),
-            "low": to_text(columns["low"][i], price), "close": to_text(columns["close"][i], price),
-            "volume": to_text(columns["volume"][i], instrument.size_scale),
-            "closed": "1" if columns["closed"][i] else "0", **_times(columns, i)}
+def _candles(columns: Columns, instruments: list[Instrument]) -> Fields:
+    for (instrument, interval, open_time, open_, high, low, close, volume, closed, ts_exchange,
+         ts_receive) in zip(instruments, columns["interval"], columns["open_time"],
+                            columns["open"], columns["high"], columns["low"], columns["close"],
+                            columns["volume"], columns["closed"], columns["ts_exchange"],
+                            columns["ts_receive"], strict=True):
+        price = instrument.price_scale
+        yield instrument, {
+            "interval": str(interval), "open_time": str(open_time),
+            "open": to_text(open_, price), "high": to_text(high, price),
+            "low": to_text(low, price), "close": to_text(close, price),
+            "volume": to_text(volume, instrument.size_scale), "closed": "1" if closed else "0",
+            "ts_exchange": str(ts_exchange), "ts_receive": str(ts_receive)}
 
 
-def _book(columns: dict[str, list[Any]], i: int, instrument: Instrument) -> dict[str, str]:
-    row = {"sequence": str(columns["sequence"][i]), **_times(columns, i)}
-    for side in ("bid", "ask"):
-        count = columns[f"{side}_count"][i]
-        prices, sizes = columns[f"{side}_price"][i], columns[f"{side}_size"][i]
-        row[f"{side}s"] = json.dumps(
-            [[to_text(prices[k], instrument.price_scale), to_text(sizes[k], instrument.size_scale)]
-             for k in range(count)], separators=(",", ":"))
-    return row
+def _books(columns: Columns, instruments: list[Instrument]) -> Fields:
+    for i, instrument in enumerate(instruments):
+        row = {"sequence": str(columns["sequence"][i]),
+               "ts_exchange": str(columns["ts_exchange"][i]),
+               "ts_receive": str(columns["ts_receive"][i])}
+        for side in ("bid", "ask"):
+            count = columns[f"{side}_count"][i]
+            prices, sizes = columns[f"{side}_price"][i], columns[f"{side}_size"][i]
+            row[f"{side}s"] = json.dumps(
+                [[to_text(prices[k], instrument.price_scale),
+                  to_text(sizes[k], instrument.size_scale)] for k in range(count)],
+                separators=(",", ":"))
+        yield instrument, row
 
 
-ROW_FIELDS = {Channel.TRADES: _trade, Channel.TICKER: _ticker, Channel.OHLCV: _candle,
-              Channel.BOOK: _book}
+ROW_FIELDS = {Channel.TRADES: _trades, Channel.TICKER: _tickers, Channel.OHLCV: _candles,
+              Channel.BOOK: _books}
 
 
 # ---- back to events --------------------------------------------------------------------------
