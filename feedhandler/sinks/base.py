@@ -181,6 +181,7 @@ class SinkRunner:
         self.snapshotted: dict[int, tuple[int, int, int]] = {}   # instrument -> book state
         self.reported_drops = 0
         self.last_report = -float("inf")
+        self.last_failure = -float("inf")
 
     # ---- lifecycle -------------------------------------------------------------------------
 
@@ -261,11 +262,17 @@ class SinkRunner:
             return
         try:
             await self.sink.write(batches)
-        except Exception:
+        except Exception as error:
             self._count(self.stats.failed, batches)
             self.stats.failed_writes += 1
-            log.exception("%s sink: a write of %d rows failed", self.sink.name,
-                          sum(map(len, batches)))
+            now = time.monotonic()
+            if self.stats.failed_writes == 1 or now - self.last_failure >= self.report_interval:
+                self.last_failure = now   # a sink failing on every pass: a line now and then
+                log.error("%s sink: a write of %d rows failed (%d failed writes, %d rows, so "
+                          "far): %s: %s", self.sink.name, sum(map(len, batches)),
+                          self.stats.failed_writes, sum(self.stats.failed.values()),
+                          type(error).__name__, error,
+                          exc_info=error if self.stats.failed_writes == 1 else None)
         except asyncio.CancelledError:
             self._count(self.stats.failed, batches)
             self.stats.failed_writes += 1

@@ -114,9 +114,12 @@ async def test_a_failing_sink_counts_the_rows_it_lost_and_the_runner_goes_on(
     venue = SimBinance("spot", symbols=list(SYMBOLS.values()))
     async with SimulatedExchange(venue, seed=12, rate=1000) as exchange:
         fh = subscribed_handler(exchange, channels=(Channel.TRADES, Channel.TICKER))
-        runner = SinkRunner(fh, FailingSink(), channels=(Channel.TRADES, Channel.TICKER))
+        runner = SinkRunner(fh, FailingSink(), channels=(Channel.TRADES, Channel.TICKER),
+                            report_interval=60.0)
         with caplog.at_level(logging.ERROR, logger="feedhandler.sinks.base"):
             async with runner, fh:
                 await until(lambda: runner.stats.failed_writes >= 3)
     assert runner.stats.failed[Channel.TICKER] > 0 and not runner.stats.written
-    assert "a write of" in caplog.text and "disk full" in caplog.text
+    assert "a write of" in caplog.text and "OSError: disk full" in caplog.text
+    failures = [r for r in caplog.records if "a write of" in r.getMessage()]
+    assert len(failures) == 1 and failures[0].exc_info, "one report, with its traceback"
