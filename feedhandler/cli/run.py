@@ -14,6 +14,8 @@ import argparse
 import asyncio
 import contextlib
 import logging
+import math
+import os
 import sys
 import time
 import tomllib
@@ -32,9 +34,11 @@ from feedhandler.cli.demo import Interrupts, positive_number, symbol_list
 from feedhandler.exchanges.base import Channel
 from feedhandler.exchanges.registry import UnsupportedError, venue
 from feedhandler.sinks.base import BOOK_DEPTH, BOOK_INTERVAL, Sink, SinkRunner
+from feedhandler.sinks.stdout import StdoutSink
 
 EXIT_BAD_ARGUMENTS = 2          # as argparse exits for a bad flag
 STATUS_INTERVAL = 5.0
+CLOCK_SLACK = 0.01              # timers may fire this much early
 DEFAULT_TIMEFRAME = "1m"        # when the venue offers it, else its first
 REDIS_SCHEMES = ("redis://", "rediss://", "unix://")
 CONFIG_KEYS = {"out", "duration", "book_depth", "book_interval", "status_interval",
@@ -314,7 +318,6 @@ def create_sink(target: str, plan: RunPlan) -> Sink:
     """Imports each sink only when asked for, so that stdout needs neither redis nor pyarrow."""
     try:
         if target == "stdout":
-            from feedhandler.sinks.stdout import StdoutSink
             return StdoutSink()
         if target.startswith(REDIS_SCHEMES):
             from feedhandler.sinks.redis_streams import RedisStreamSink
@@ -376,22 +379,33 @@ async def run_feed(fh: FeedHandler, plan: RunPlan, sinks: list[Sink],
                 stack.push_async_callback(runner.stop)
             print(f"feedhandler run: {subscriptions} subscriptions, writing to "
                   f"{', '.join(map(redacted, plan.outputs))}", file=sys.stderr, flush=True)
+            loop = asyncio.get_running_loop()
+            for sink in sinks:
+                if isinstance(sink, StdoutSink):     # `run | head`: stop when head does
+                    def stop_soon(stop: asyncio.Event = interrupts.stop) -> None:
+                        loop.call_soon_threadsafe(stop.set)
+                    sink.on_reader_gone = stop_soon
             await stack.enter_async_context(fh)
-            deadline = None if plan.duration is None else started + plan.duration
-            while not interrupts.stop.is_set():
-                left = plan.status_interval if deadline is None else min(
-                    plan.status_interval, deadline - time.monotonic())
-                if left <= 0:
-                    break
+            deadline = math.inf if plan.duration is None else started + plan.duration
+            next_status = started + plan.status_interval
+            while not interrupts.stop.is_set() and time.monotonic() < deadline - CLOCK_SLACK:
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(interrupts.stop.wait(), left)
-                print(status(started, fh, runners), file=sys.stderr, flush=True)
+                    await asyncio.wait_for(interrupts.stop.wait(), max(
+                        0.0, min(next_status, deadline) - time.monotonic()))
+                if time.monotonic() >= next_status - CLOCK_SLACK:
+                    print(status(started, fh, runners), file=sys.stderr, flush=True)
+                    next_status += plan.status_interval
             interrupts.abandonable = False
             never = never_connected(fh)
     print(f"feedhandler run: done after {time.monotonic() - started:.1f}s  "
           + "  ".join(runner.status_line() for runner in runners), file=sys.stderr, flush=True)
+    gone = [sink for sink in sinks if isinstance(sink, StdoutSink) and sink.reader_gone]
+    if gone:
+        print("feedhandler run: stopped: stdout was closed by its reader", file=sys.stderr)
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())   # no flush error
     problems = [f"{runner.sink.name}: {sum(runner.stats.failed.values())} rows lost in failed "
-                "writes" for runner in runners if runner.stats.failed_writes]
+                "writes" for runner in runners if runner.stats.failed_writes
+                and runner.sink not in gone]
     problems += [f"{name} never connected: {reason}" for name, reason in never.items()]
     if problems:
         raise CommandError("; ".join(problems))

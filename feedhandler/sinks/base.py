@@ -59,6 +59,11 @@ class Batch:
         return len(self.columns["instrument"])
 
 
+class SinkClosed(Exception):
+    """The sink's destination went away for good (its reader closed the pipe): the rows are
+    counted as failed, and nothing more is logged; the sink says so once itself."""
+
+
 class Sink(ABC):
     """Somewhere batches go. ``write`` may take its time (it runs in the runner's task, never
     in the FeedHandler's callbacks) and must not keep a reference to a batch it has not
@@ -262,6 +267,9 @@ class SinkRunner:
             return
         try:
             await self.sink.write(batches)
+        except SinkClosed:
+            self._count(self.stats.failed, batches)
+            self.stats.failed_writes += 1
         except Exception as error:
             self._count(self.stats.failed, batches)
             self.stats.failed_writes += 1

@@ -4,12 +4,16 @@ and ``jq``. Written on the sink's own thread, since a full pipe blocks the write
 from __future__ import annotations
 
 import json
+import logging
 import sys
+from collections.abc import Callable
 from typing import Any, TextIO
 
 from feedhandler.exchanges.base import Channel
-from feedhandler.sinks.base import Batch, BlockingSink
+from feedhandler.sinks.base import Batch, BlockingSink, SinkClosed
 from feedhandler.sinks.records import fields
+
+log = logging.getLogger(__name__)
 
 
 class StdoutSink(BlockingSink):
@@ -19,6 +23,9 @@ class StdoutSink(BlockingSink):
         super().__init__()
         self.stream = stream
         self.lines = 0
+        self.reader_gone = False
+        self.on_reader_gone: Callable[[], None] | None = None
+        """Called (on the sink's thread) when the reader closes the pipe, as ``head`` does."""
 
     def write_blocking(self, batches: list[Batch]) -> None:
         stream = self.stream or sys.stdout
@@ -31,9 +38,18 @@ class StdoutSink(BlockingSink):
                 if book:     # levels as arrays here, not the JSON text a Redis field holds
                     line["bids"], line["asks"] = json.loads(row["bids"]), json.loads(row["asks"])
                 lines.append(json.dumps(line, separators=(",", ":")))
+        if self.reader_gone:
+            raise SinkClosed
         if lines:
-            stream.write("\n".join(lines) + "\n")
-            stream.flush()
+            try:
+                stream.write("\n".join(lines) + "\n")
+                stream.flush()
+            except BrokenPipeError:
+                self.reader_gone = True
+                log.warning("stdout sink: the reader closed the pipe; rows from now on are lost")
+                if self.on_reader_gone is not None:
+                    self.on_reader_gone()
+                raise SinkClosed from None
             self.lines += len(lines)
 
     def stats(self) -> dict[str, int]:

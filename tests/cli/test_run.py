@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import shlex
 import sys
 from decimal import Decimal
 from pathlib import Path
@@ -144,3 +145,21 @@ async def test_an_unreachable_redis_exits_1_without_its_password() -> None:
     assert code == 1
     assert "feedhandler run: error: --out redis://:***@127.0.0.1:1/0: cannot open: " in err, err
     assert "hunter2" not in err
+
+
+async def test_a_reader_closing_stdout_stops_the_run_quietly() -> None:
+    """``feedhandler run | head -1``: the run ends when head does, exit 0, no traceback."""
+    venue = SimBinance("spot", symbols=["BTCUSDT"])
+    async with SimulatedExchange(venue, seed=2, rate=300) as exchange:
+        command = " ".join(shlex.quote(part) for part in (
+            sys.executable, "-m", "feedhandler", "run", "--venue", "binance", "--symbol",
+            "BTC-USDT", "--endpoint", f"binance={exchange.ws_url},{exchange.http_url}",
+            "--duration", "30"))
+        process = await asyncio.create_subprocess_exec(
+            "bash", "-c", f"{command} | head -1; exit ${{PIPESTATUS[0]}}", cwd=REPO,
+            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+        out, err = await asyncio.wait_for(process.communicate(), 30)
+    assert process.returncode == 0, err.decode()
+    assert json.loads(out)["venue"] == "binance"
+    assert "feedhandler run: stopped: stdout was closed by its reader" in err.decode()
+    assert "Traceback" not in err.decode()
