@@ -18,9 +18,10 @@ from feedhandler.net.backoff import Backoff
 class RestError(RuntimeError):
     """A REST request that failed after its retries; the status and body say why."""
 
-    def __init__(self, url: str, status: int, body: str) -> None:
+    def __init__(self, url: str, status: int, body: str, method: str = "GET") -> None:
         self.status = status
-        super().__init__(f"GET {url} -> {status}: {body[:200]}")
+        self.body = body
+        super().__init__(f"{method} {url} -> {status}: {body[:200]}")
 
 
 class RestClient:
@@ -38,21 +39,29 @@ class RestClient:
         self.retried = 0
 
     async def get(self, url: str, params: Mapping[str, str | int] | None = None) -> bytes:
+        return await self.request("GET", url, params)
+
+    async def request(self, method: str, url: str,
+                      params: Mapping[str, str | int] | None = None,
+                      headers: Mapping[str, str] | None = None) -> bytes:
+        """Any method; ``headers`` (API keys) are sent but never appear in a RestError."""
         attempt = 0
         while True:
             attempt += 1
             self.requests += 1
             try:
-                async with self._session().get(url, params=params) as response:
+                async with self._session().request(method, url, params=params,
+                                                   headers=headers) as response:
                     body = await response.read()
                     if response.status == 200:
                         return body
                     retryable = response.status in (418, 429) or response.status >= 500
                     retry_after = float(response.headers.get("Retry-After", 0) or 0)
-                    error = RestError(url, response.status, body.decode("utf-8", "replace"))
+                    error = RestError(url, response.status, body.decode("utf-8", "replace"),
+                                      method)
             except (TimeoutError, aiohttp.ClientError) as exc:
                 retryable, retry_after = True, 0.0
-                error = RestError(url, 0, f"{type(exc).__name__}: {exc}")
+                error = RestError(url, 0, f"{type(exc).__name__}: {exc}", method)
             if not retryable or attempt > self.retries:
                 raise error
             self.retried += 1
