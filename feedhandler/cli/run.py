@@ -33,7 +33,7 @@ from feedhandler.cli.base import EXIT_INTERRUPTED, EXIT_OK, Command, CommandErro
 from feedhandler.cli.demo import Interrupts, positive_number, symbol_list
 from feedhandler.exchanges.base import Channel
 from feedhandler.exchanges.registry import UnsupportedError, venue
-from feedhandler.sinks.base import BOOK_DEPTH, BOOK_INTERVAL, Sink, SinkRunner
+from feedhandler.sinks.base import BOOK_DEPTH, BOOK_INTERVAL, MARKET_CHANNELS, Sink, SinkRunner
 from feedhandler.sinks.stdout import StdoutSink
 
 EXIT_BAD_ARGUMENTS = 2          # as argparse exits for a bad flag
@@ -82,14 +82,14 @@ class RunPlan:
 # ---- arguments -------------------------------------------------------------------------------
 
 def channel_list(text: str) -> tuple[Channel, ...]:
+    names = {channel.value: channel for channel in MARKET_CHANNELS}
     channels = []
     for part in text.split(","):
-        try:
-            channels.append(Channel(part.strip().lower()))
-        except ValueError:
+        channel = names.get(part.strip().lower())
+        if channel is None:
             raise argparse.ArgumentTypeError(
-                f"{part.strip()!r} is not a channel ({', '.join(c.value for c in Channel)})"
-            ) from None
+                f"{part.strip()!r} is not a channel ({', '.join(names)})")
+        channels.append(channel)
     return tuple(channels)
 
 
@@ -121,7 +121,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--symbol", type=symbol_list, action="append", metavar="LIST",
                         help="unified symbols, comma-separated or repeated (e.g. BTC-USDT)")
     parser.add_argument("--channel", type=channel_list, action="append", metavar="LIST",
-                        help="ticker, book, trades, ohlcv; comma-separated or repeated "
+                        help="trades, ticker, ohlcv, book; comma-separated or repeated "
                         "(default: every channel the venue offers)")
     parser.add_argument("--timeframe", metavar="TF",
                         help=f"candle timeframe (default: {DEFAULT_TIMEFRAME} when offered)")
@@ -306,6 +306,8 @@ def subscribe(fh: FeedHandler, plan: RunPlan) -> int:
                         case Channel.BOOK:
                             fh.subscribe_order_book(entry.venue, symbol, RINGS_ONLY,
                                                     depth=entry.depth)
+                        case _:
+                            raise ValueError(f"{channel} is not a market-data channel")
                     count += 1
         except (UnsupportedError, ValueError) as error:
             raise ConfigError(f"{where}: {error}") from None

@@ -150,6 +150,7 @@ class SinkStats:
 
 
 RING_CHANNELS = (Channel.TRADES, Channel.TICKER, Channel.OHLCV)
+MARKET_CHANNELS = (*RING_CHANNELS, Channel.BOOK)    # what sinks write (no private channel)
 
 
 class SinkRunner:
@@ -159,7 +160,7 @@ class SinkRunner:
     ``stop`` after ``fh.stop`` writes everything the rings still hold."""
 
     def __init__(self, fh: FeedHandler, sink: Sink, *,
-                 channels: Iterable[Channel] = tuple(Channel), book_depth: int = BOOK_DEPTH,
+                 channels: Iterable[Channel] = MARKET_CHANNELS, book_depth: int = BOOK_DEPTH,
                  book_interval: float = BOOK_INTERVAL,
                  report_interval: float = REPORT_INTERVAL) -> None:
         if book_depth < 1:

@@ -19,7 +19,7 @@ from feedhandler.api import RINGS_ONLY, FeedHandler
 from feedhandler.core.rings import TradeRing
 from feedhandler.exchanges.base import Channel, Instrument
 from feedhandler.sim import SimulatedExchange
-from feedhandler.sinks.base import Batch
+from feedhandler.sinks.base import MARKET_CHANNELS, Batch
 
 REDIS_SERVER = shutil.which("redis-server")
 START_TIMEOUT = 10.0
@@ -139,7 +139,7 @@ INSTRUMENTS = [Instrument(0, VENUE, "BTC-USDT", "BTCUSDT", "spot", 2, 6),
 
 
 def subscribed_handler(exchange: SimulatedExchange, *, ring_capacity: int = 1 << 16,
-                       channels: tuple[Channel, ...] = tuple(Channel)) -> FeedHandler:
+                       channels: tuple[Channel, ...] = MARKET_CHANNELS) -> FeedHandler:
     """Every channel of both symbols, into the rings only."""
     fh = FeedHandler(endpoints={VENUE: {"ws_url": exchange.ws_url,
                                         "rest_url": exchange.http_url}},

@@ -21,7 +21,9 @@ REPO = Path(__file__).resolve().parents[2]
 
 @pytest.mark.parametrize(("argv", "message"), [
     (["run", "--venue", "binance", "--symbol", "BTC-USDT", "--channel", "trade"],
-     "argument --channel: 'trade' is not a channel (ticker, book, trades, ohlcv)"),
+     "argument --channel: 'trade' is not a channel (trades, ticker, ohlcv, book)"),
+    (["run", "--venue", "binance", "--symbol", "BTC-USDT", "--channel", "orders"],
+     "argument --channel: 'orders' is not a channel (trades, ticker, ohlcv, book)"),
     (["run", "--venue", "binance", "--symbol", "BTC/USDT"],
      "argument --symbol: 'BTC/USDT' is not a unified symbol"),
     (["run", "--endpoint", "binance"], "argument --endpoint: 'binance' is not VENUE=WS_URL"),
