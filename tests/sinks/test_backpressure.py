@@ -17,7 +17,7 @@ from feedhandler.sim.testing import until
 from feedhandler.sinks.base import Batch, BlockingSink, Sink, SinkRunner
 from feedhandler.sinks.testing import SYMBOLS, VENUE, subscribed_handler
 
-STALL = 0.4     # seconds each write of the slow sinks takes
+STALL = 0.8     # seconds per write of the slow sinks: a loop it blocked would lag as long
 
 
 class SleepingSink(BlockingSink):
@@ -79,7 +79,7 @@ async def test_a_slow_sink_drops_counted_rows_and_never_blocks_the_loop_or_a_boo
         with caplog.at_level(logging.WARNING, logger="feedhandler.sinks.base"):
             async with runner, fh:
                 lag = asyncio.create_task(loop_lag(stop))
-                await until(lambda: runner.stats.writes >= 4
+                await until(lambda: runner.stats.writes >= 3
                             and runner.stats.dropped[Channel.TRADES] > 0)
                 delivered = len(trades)
                 await until(lambda: len(trades) > delivered + 100)   # the feed goes on
