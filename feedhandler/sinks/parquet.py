@@ -7,9 +7,14 @@ is complete (``rows_per_file`` rows, ``seconds_per_file`` seconds, or ``close``)
 reading the directory (``pandas.read_parquet(dir)``, ``polars.read_parquet(dir + "/*.parquet")``)
 only ever sees whole files; shards writing to one directory never collide (the pid).
 
+Rows wait in memory until a channel has ``rows_per_group`` of them, or its oldest is
+``seconds_per_file`` old at a write, then go out as one row group; a file's age counts from
+its oldest row, so a quiet channel's rows reach a whole file in about ``seconds_per_file`` too.
+
 Prices and sizes are exact: ``decimal128(38, decimal_scale)`` (default 18 decimals: every
 instrument's int64 fixed point fits, whatever its own scale), which pandas reads as
-``decimal.Decimal`` and polars as ``Decimal``. Times are ``timestamp[ns, UTC]``.
+``decimal.Decimal`` and polars as ``Decimal``. Times are ``timestamp[ns, UTC]``
+(``ts_exchange`` null where the venue stamps none).
 """
 
 from __future__ import annotations
@@ -86,6 +91,7 @@ class ParquetSink(BlockingSink):
         self.files: dict[Channel, ChannelFile] = {}
         self.pending: dict[Channel, list[pa.RecordBatch]] = {}
         self.pending_rows: dict[Channel, int] = {}
+        self.pending_since: dict[Channel, float] = {}      # monotonic, of the oldest row
         self.completed: list[Path] = []
         self.file_count = 0
 
@@ -93,6 +99,7 @@ class ParquetSink(BlockingSink):
         self.directory.mkdir(parents=True, exist_ok=True)
 
     def write_blocking(self, batches: list[Batch]) -> None:
+        now = time.monotonic()
         for batch in batches:
             if not len(batch):
                 continue
@@ -100,11 +107,10 @@ class ParquetSink(BlockingSink):
             self.pending.setdefault(batch.channel, []).append(record_batch)
             self.pending_rows[batch.channel] = self.pending_rows.get(batch.channel, 0) \
                 + len(batch)
-        now = time.monotonic()
+            self.pending_since.setdefault(batch.channel, now)
         for channel in list(self.pending):
-            file = self.files.get(channel)
             if (self.pending_rows[channel] >= self.rows_per_group
-                    or (file is not None and now - file.opened >= self.seconds_per_file)):
+                    or now - self.pending_since[channel] >= self.seconds_per_file):
                 self.flush(channel)
 
     def close_blocking(self) -> None:
@@ -123,18 +129,19 @@ class ParquetSink(BlockingSink):
         """The channel's buffered rows as one row group; the file rolled when full or old."""
         batches = self.pending.pop(channel, [])
         rows = self.pending_rows.pop(channel, 0)
+        oldest = self.pending_since.pop(channel, time.monotonic())
         if not batches:
             return
         file = self.files.get(channel)
         if file is None:
-            file = self.files[channel] = self.new_file(channel, batches[0].schema)
+            file = self.files[channel] = self.new_file(channel, batches[0].schema, oldest)
         file.writer.write_table(pa.Table.from_batches(batches, batches[0].schema))
         file.rows += rows
-        if file.rows >= self.rows_per_file or time.monotonic() - file.opened >= \
+        if file.rows >= self.rows_per_file or time.monotonic() - file.oldest >= \
                 self.seconds_per_file:
             self.finish(channel)
 
-    def new_file(self, channel: Channel, schema: pa.Schema) -> ChannelFile:
+    def new_file(self, channel: Channel, schema: pa.Schema, oldest: float) -> ChannelFile:
         folder = self.directory / channel.value
         folder.mkdir(parents=True, exist_ok=True)
         self.file_count += 1
@@ -142,7 +149,8 @@ class ParquetSink(BlockingSink):
         path = folder / f"{stamp}-{os.getpid()}-{self.file_count}.parquet"
         temporary = path.with_name(path.name + ".tmp")
         return ChannelFile(path, temporary, pq.ParquetWriter(temporary, schema,
-                                                             compression=self.compression))
+                                                             compression=self.compression),
+                           oldest)
 
     def finish(self, channel: Channel) -> None:
         file = self.files.pop(channel)
@@ -171,10 +179,13 @@ class ParquetSink(BlockingSink):
         def timestamp(name: str) -> pa.Array:
             return pa.array(columns[name]).cast(TIMESTAMP)
 
+        def venue_time(name: str) -> pa.Array:     # 0: the venue gave none, so null
+            return pa.array(columns[name], mask=columns[name] == 0).cast(TIMESTAMP)
+
         arrays: dict[str, pa.Array] = {
             "venue": pa.array([i.venue for i in instruments], pa.string()).take(ids),
             "symbol": pa.array([i.symbol for i in instruments], pa.string()).take(ids),
-            "ts_exchange": timestamp("ts_exchange"), "ts_receive": timestamp("ts_receive")}
+            "ts_exchange": venue_time("ts_exchange"), "ts_receive": timestamp("ts_receive")}
         match batch.channel:
             case Channel.TRADES:
                 sides = pa.array([SIDE_NAMES[-1], SIDE_NAMES[0], SIDE_NAMES[1]], pa.string())
@@ -210,9 +221,10 @@ class ParquetSink(BlockingSink):
 class ChannelFile:
     """One channel's file being written."""
 
-    def __init__(self, path: Path, temporary: Path, writer: pq.ParquetWriter) -> None:
+    def __init__(self, path: Path, temporary: Path, writer: pq.ParquetWriter,
+                 oldest: float) -> None:
         self.path = path
         self.temporary = temporary
         self.writer = writer
         self.rows = 0
-        self.opened = time.monotonic()
+        self.oldest = oldest     # monotonic time its first row arrived: the file's age

@@ -3,6 +3,7 @@ pandas and polars."""
 
 from __future__ import annotations
 
+import asyncio
 from decimal import Decimal
 from pathlib import Path
 
@@ -86,6 +87,8 @@ async def test_every_channel_is_written_exact_and_pandas_and_polars_read_it(
 
     tickers = pd.read_parquet(tmp_path / "ticker")
     assert (tickers["bid_price"] < tickers["ask_price"]).all()
+    assert tickers["ts_exchange"].isna().all(), "Binance's bookTicker carries no time"
+    assert frame["ts_exchange"].notna().all()
     candles = pl.read_parquet(str(tmp_path / "ohlcv" / "*.parquet"))
     assert set(candles["interval_s"].to_list()) == {60}
     assert (candles["low"] <= candles["high"]).all()
@@ -104,6 +107,22 @@ async def test_every_channel_is_written_exact_and_pandas_and_polars_read_it(
         assert ours_bids == bids and ours_asks == asks
         compared += 1
     assert compared >= 2
+
+
+async def test_a_slow_trickle_still_reaches_a_file_after_seconds_per_file(
+        tmp_path: Path) -> None:
+    sink = ParquetSink(tmp_path, seconds_per_file=0.2)
+    await sink.open(INSTRUMENTS)
+    ring = TradeRing(1 << 10)
+    try:
+        await sink.write([trade_batch(ring, 3)])
+        assert sink.stats() == {"files": 0, "open_files": 0, "buffered_rows": 3}
+        await asyncio.sleep(0.25)
+        await sink.write([trade_batch(ring, 2, first_id=4)])
+        assert sink.stats()["files"] == 1 and sink.stats()["buffered_rows"] == 0
+        assert len(pd.read_parquet(tmp_path / "trades")) == 5
+    finally:
+        await sink.close()
 
 
 async def test_files_roll_and_each_is_complete(tmp_path: Path) -> None:
