@@ -69,11 +69,12 @@ class RedisServer:
         raise RuntimeError(f"redis-server did not answer on port {self.port}")
 
     def ping(self) -> bool:
-        """PING answered with +PONG (not -LOADING while the append-only file is read back)."""
+        """PING answered (+PONG, or -NOAUTH with a password set), not -LOADING while the
+        append-only file is read back."""
         with contextlib.suppress(OSError), socket.create_connection(
                 ("127.0.0.1", self.port), timeout=0.5) as conn:
             conn.sendall(b"PING\r\n")
-            return conn.recv(64).startswith(b"+PONG")
+            return conn.recv(64).startswith((b"+PONG", b"-NOAUTH"))
         return False
 
     def kill(self) -> None:

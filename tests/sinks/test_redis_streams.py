@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import asyncio
 from decimal import Decimal
+from pathlib import Path
 
 import pytest
 import redis.asyncio as aioredis
 from redis.asyncio.cluster import RedisCluster
+from redis.exceptions import AuthenticationError
 
 from feedhandler.core.rings import TradeRing
 from feedhandler.events import BookUpdate, Candle, Side, Ticker, Trade
@@ -20,6 +22,7 @@ from feedhandler.sinks.base import SinkRunner
 from feedhandler.sinks.redis_streams import RedisStreamSink, StreamConsumer
 from feedhandler.sinks.testing import (
     INSTRUMENTS,
+    REDIS_SERVER,
     SYMBOLS,
     VENUE,
     RedisClusterServers,
@@ -254,3 +257,29 @@ async def test_a_redis_cluster_takes_the_streams_across_its_slots(
         await reader.aclose()
     assert sorted(e.event.trade_id for e in entries_read) == list(range(1, 41))
     assert len(shared) == 40
+
+
+async def test_a_password_protected_redis_takes_the_url_password_and_never_shows_it(
+        tmp_path: Path) -> None:
+    if REDIS_SERVER is None:
+        pytest.skip("redis-server is not installed (CI installs it: .ci/run)")
+    server = RedisServer(tmp_path, ("--requirepass", "s3cret-pw"))
+    server.start()
+    try:
+        url = f"redis://:s3cret-pw@127.0.0.1:{server.port}/2"
+        sink = RedisStreamSink(url)
+        await sink.open(INSTRUMENTS)
+        try:
+            await sink.write([trade_batch(TradeRing(1 << 10), 6)])   # AUTH, SELECT, XADDs
+        finally:
+            await sink.close()
+        assert sink.stats()["added"] == 6 and sink.packed
+        async with StreamConsumer(url) as consumer:
+            assert len(await read_everything(consumer)) == 6
+        wrong = RedisStreamSink(f"redis://:not-it@127.0.0.1:{server.port}/2")
+        with pytest.raises(AuthenticationError) as refused:
+            await wrong.open(INSTRUMENTS)
+        await wrong.close()
+        assert "not-it" not in str(refused.value) and "not-it" not in repr(refused.value)
+    finally:
+        server.kill()
