@@ -66,6 +66,7 @@ class RedisServer:
             if self.ping():
                 return
             time.sleep(0.02)
+        self.kill()
         raise RuntimeError(f"redis-server did not answer on port {self.port}")
 
     def ping(self) -> bool:

@@ -264,8 +264,8 @@ async def test_a_password_protected_redis_takes_the_url_password_and_never_shows
     if REDIS_SERVER is None:
         pytest.skip("redis-server is not installed (CI installs it: .ci/run)")
     server = RedisServer(tmp_path, ("--requirepass", "s3cret-pw"))
-    server.start()
     try:
+        server.start()
         url = f"redis://:s3cret-pw@127.0.0.1:{server.port}/2"
         sink = RedisStreamSink(url)
         await sink.open(INSTRUMENTS)
