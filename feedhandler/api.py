@@ -414,8 +414,10 @@ class FeedHandler:
         """The live book; check ``book.valid`` (False while it is being resynced)."""
         state = self.venues.get(exchange)
         instrument = state.instruments.get(symbol) if state else None
-        for handle in self.by_instrument.get((Channel.BOOK, instrument.id), ()) \
-                if instrument else ():
+        for handles in self.handles.values() if instrument else ():   # RINGS_ONLY ones too
+            handle = handles[0]
+            if handle.channel is not Channel.BOOK or handle.subscription.instrument != instrument:
+                continue
             pool = state.pool if state else None
             connection = pool.connection_of(handle.subscription) if pool else None
             book = connection.book(handle.subscription) if connection else None
