@@ -7,6 +7,7 @@ scales, any other symbol gets ``default_price_scale`` / ``default_size_scale`` a
 """
 
 from libc.stdint cimport int8_t, int32_t, int64_t
+from libcpp.string_view cimport string_view
 
 from feedhandler.core.decoder cimport Decoder
 from feedhandler.core.rings cimport BalanceRing, OrderRing, PositionRing
@@ -25,6 +26,14 @@ cdef enum OrderStatusCode:
 cdef struct Text:
     const char* data
     size_t size
+
+
+cdef inline Text text_of(string_view s) noexcept nogil:
+    """A ``Text`` over a string the frame holds (valid while the frame is)."""
+    cdef Text t
+    t.data = s.data()
+    t.size = s.size()
+    return t
 
 
 cdef struct OrderUpdate:

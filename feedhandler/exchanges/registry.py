@@ -106,6 +106,7 @@ register(VenueInfo("bybit-linear", "Bybit USDT perpetuals", "linear",
                    book_integrity="WebSocket snapshot + per-topic u continuity"))
 register(VenueInfo("gateio", "Gate.io spot", "spot", gateio.GateioVenue, ALL_CHANNELS,
                    gateio.TIMEFRAMES, gateio.BOOK_DEPTHS,
+                   private_channels=gateio.PRIVATE_CHANNELS,
                    book_integrity="REST snapshot id (spot.obu: full push) + U/u continuity"))
 register(VenueInfo("htx", "HTX (Huobi) spot", "spot", htx.HtxVenue, ALL_CHANNELS,
                    tuple(htx.TIMEFRAMES), htx.BOOK_DEPTHS,

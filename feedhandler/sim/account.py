@@ -278,6 +278,7 @@ class SimAccount:
 
 
 Renderer = Callable[[list[AccountEvent]], list[bytes]]
+Router = Callable[[AccountEvent], str | None]
 
 
 class AccountStream:
@@ -287,11 +288,15 @@ class AccountStream:
     session / to none (nobody connected: such events are gone, as on the venue)."""
 
     def __init__(self, exchange: SimulatedExchange, account: SimAccount, topic: str,
-                 render: Renderer) -> None:
+                 render: Renderer, route: Router | None = None) -> None:
+        """``route``, for a venue with a topic per channel or symbol (Gate.io), names the
+        topic of each event (``topic`` is then unused), or None for an event the venue never
+        pushes (Gate.io: rejected orders); such events are in neither list."""
         self.exchange = exchange
         self.account = account
         self.topic = topic
         self.render = render
+        self.route = route
         self.delivered: list[int] = []
         self.undelivered: list[int] = []
 
@@ -300,6 +305,18 @@ class AccountStream:
         for _ in range(steps):
             events = self.account.step()
             out += events
-            sessions = self.exchange.push(self.topic, self.render(events))
-            (self.delivered if sessions else self.undelivered).extend(e.seq for e in events)
+            for topic, group in self.groups(events):
+                sessions = self.exchange.push(topic, self.render(group))
+                (self.delivered if sessions else self.undelivered).extend(e.seq for e in group)
         return out
+
+    def groups(self, events: list[AccountEvent]) -> list[tuple[str, list[AccountEvent]]]:
+        """The step's events per topic, each topic's in order."""
+        if self.route is None:
+            return [(self.topic, events)]
+        grouped: dict[str, list[AccountEvent]] = {}
+        for event in events:
+            topic = self.route(event)
+            if topic is not None:
+                grouped.setdefault(topic, []).append(event)
+        return list(grouped.items())
