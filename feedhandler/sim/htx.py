@@ -190,6 +190,8 @@ class HtxVenue(Venue):
                 topic = message[verb]
                 if not isinstance(topic, str):
                     return _invalid(request_id, f"invalid {verb}")
+                if self._private_topic(topic):
+                    return _invalid(request_id, f"topic {topic} is served on {PRIVATE_PATH}")
                 if kind is not RequestKind.UNSUBSCRIBE and self.is_topic(topic) and \
                         (topic in self._book_topics) != (state.path == BOOK_PATH):
                     return _invalid(request_id, f"topic {topic} is not served on {state.path}")
@@ -197,11 +199,13 @@ class HtxVenue(Venue):
         return _invalid(request_id, "invalid request")
 
     def is_topic(self, topic: str) -> bool:
-        if self.account is not None and (
-                topic == ACCOUNTS_TOPIC or topic.removeprefix("orders#") in
-                self._private_symbols):
+        if self._private_topic(topic):
             return True
         return topic in self._book_topics or topic in self._market_topics
+
+    def _private_topic(self, topic: str) -> bool:
+        return self.account is not None and (
+            topic == ACCOUNTS_TOPIC or topic.removeprefix("orders#") in self._private_symbols)
 
     # /ws/v2 (private) ---------------------------------------------------------------------
 

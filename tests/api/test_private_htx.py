@@ -217,3 +217,13 @@ async def test_no_secret_in_any_log_output(session, caplog, capsys) -> None:
                      + [repr(r.args) for r in caplog.records])
     assert "authentication failed" in text
     assert SECRET not in text and KEY not in text
+
+
+async def test_private_topics_are_refused_on_the_public_endpoint(session) -> None:
+    venue = session.venue
+    request = venue.parse(venue.open_session("/ws", {}).state, b'{"sub":"orders#btcusdt"}')
+    assert request.error is not None and "/ws/v2" in request.detail
+    private = venue.open_session("/ws/v2", {})
+    assert private.compression == "none"
+    refused = venue.parse(private.state, b'{"action":"sub","ch":"orders#btcusdt"}')
+    assert b"invalid.auth.state" in venue.handle_other(private.state, refused)[0]
