@@ -221,3 +221,17 @@ async def test_no_secret_in_any_log_output(session, caplog, capsys) -> None:
                      + [repr(r.args) for r in caplog.records])
     assert "authentication failed" in text
     assert SECRET not in text and KEY not in text
+
+
+async def test_a_malformed_frame_is_counted_and_the_stream_goes_on(session) -> None:
+    async with session.fh:
+        await session.fh.wait_connected(10)
+        await until(lambda: len(session.exchange.connections[0].topics) == 3)
+        assert session.exchange.malformed() == 1
+        bad = b'{"time":1,"channel":"spot.orders","event":"update","result":[{"id":"1"}]}'
+        assert session.exchange.push("spot.orders:BTC_USDT", [bad]) == 1
+        events = session.stream.step(10)
+        await until(lambda: len(session.got) == pushed(events))
+        decoder = session.connection.decoder
+        assert decoder.errors == 2 and session.connection.connects == 1
+    assert normal([seen(e, False) for e in session.got]) == normal(truth(events))

@@ -227,3 +227,17 @@ async def test_private_topics_are_refused_on_the_public_endpoint(session) -> Non
     assert private.compression == "none"
     refused = venue.parse(private.state, b'{"action":"sub","ch":"orders#btcusdt"}')
     assert b"invalid.auth.state" in venue.handle_other(private.state, refused)[0]
+
+
+async def test_a_malformed_frame_is_counted_and_the_stream_goes_on(session) -> None:
+    async with session.fh:
+        await session.subscribed()
+        await until(lambda: len(session.got) == ASSETS)
+        assert session.exchange.malformed() == 1
+        bad = b'{"action":"push","ch":"orders#btcusdt","data":{"orderId":1}}'
+        assert session.exchange.push("orders#btcusdt", [bad]) == 1
+        events = session.stream.step(10)
+        await until(lambda: len(session.got) == ASSETS + pushed(events))
+        decoder = session.connection.decoder
+        assert decoder.errors == 2 and session.connection.connects == 1
+    assert normal([seen(e, False) for e in session.got[ASSETS:]]) == normal(truth(events))
