@@ -18,6 +18,7 @@ import pytest
 from feedhandler import FeedHandler
 from feedhandler.auth.credentials import AuthError, Credentials
 from feedhandler.events import Balance, Order, OrderStatus
+from feedhandler.exchanges import UnsupportedError
 from feedhandler.net.connection import StatusKind
 from feedhandler.sim import SimulatedExchange
 from feedhandler.sim.account import AccountStream, BalanceEvent, Listing, OrderEvent, SimAccount
@@ -235,3 +236,12 @@ async def test_a_malformed_frame_is_counted_and_the_stream_goes_on(session) -> N
         decoder = session.connection.decoder
         assert decoder.errors == 2 and session.connection.connects == 1
     assert normal([seen(e, False) for e in session.got]) == normal(truth(events))
+
+
+@pytest.mark.parametrize("exchange", ["gateio", "htx"])
+async def test_spot_venues_offer_no_positions(exchange) -> None:
+    fh = FeedHandler()
+    with pytest.raises(UnsupportedError):
+        fh.subscribe_positions(exchange, print, credentials=Credentials(KEY, SECRET))
+    fh.subscribe_orders(exchange, print, credentials=Credentials(KEY, SECRET))
+    fh.subscribe_balance(exchange, print, credentials=Credentials(KEY, SECRET))
