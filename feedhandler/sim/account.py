@@ -278,20 +278,18 @@ class SimAccount:
 
 
 Renderer = Callable[[list[AccountEvent]], list[bytes]]
-Router = Callable[[AccountEvent], str | None]
 
 
 class AccountStream:
-    """Pushes an account's events, rendered by the venue, to the sessions on ``topic``.
+    """Pushes an account's events, rendered by the venue, to the sessions on ``topic``, or,
+    for a venue whose private events arrive on several topics (Bybit ``order.spot``,
+    ``wallet``), to the topic ``route`` names for each rendered frame.
 
     ``delivered`` / ``undelivered`` hold the seqs of the events pushed to at least one
     session / to none (nobody connected: such events are gone, as on the venue)."""
 
     def __init__(self, exchange: SimulatedExchange, account: SimAccount, topic: str,
-                 render: Renderer, route: Router | None = None) -> None:
-        """``route``, for a venue with a topic per channel or symbol (Gate.io), names the
-        topic of each event (``topic`` is then unused), or None for an event the venue never
-        pushes (Gate.io: rejected orders); such events are in neither list."""
+                 render: Renderer, route: Callable[[bytes], str] | None = None) -> None:
         self.exchange = exchange
         self.account = account
         self.topic = topic
@@ -305,18 +303,11 @@ class AccountStream:
         for _ in range(steps):
             events = self.account.step()
             out += events
-            for topic, group in self.groups(events):
-                sessions = self.exchange.push(topic, self.render(group))
-                (self.delivered if sessions else self.undelivered).extend(e.seq for e in group)
+            frames = self.render(events)
+            if self.route is None:
+                sessions = self.exchange.push(self.topic, frames)
+            else:
+                sessions = sum([self.exchange.push(self.route(frame), [frame])
+                                for frame in frames])
+            (self.delivered if sessions else self.undelivered).extend(e.seq for e in events)
         return out
-
-    def groups(self, events: list[AccountEvent]) -> list[tuple[str, list[AccountEvent]]]:
-        """The step's events per topic, each topic's in order."""
-        if self.route is None:
-            return [(self.topic, events)]
-        grouped: dict[str, list[AccountEvent]] = {}
-        for event in events:
-            topic = self.route(event)
-            if topic is not None:
-                grouped.setdefault(topic, []).append(event)
-        return list(grouped.items())

@@ -13,9 +13,9 @@ spot.orders (topics ``spot.orders:<pair>``; ``!all`` subscribes every listed pai
 spot.balances (topic ``spot.balances``): every such subscribe must carry Gate's ``auth``
 object, checked as Gate does (known KEY, hex HMAC-SHA512 of ``channel=..&event=..&time=..``
 with that key's secret, ``time`` within 60 s of the venue's ``clock``), else the error
-reply with code 4. ``render_account`` renders the account's events; ``route_account`` names
-each event's topic (rejected orders are never pushed: Gate refuses them on the order
-request). ``GET /api/v4/spot/time`` serves the venue clock.
+reply with code 4. ``render_account`` renders the account's events (rejected orders are
+never pushed: Gate refuses them on the order request); ``route_account`` names each
+frame's topic. ``GET /api/v4/spot/time`` serves the venue clock.
 """
 
 from __future__ import annotations
@@ -408,17 +408,20 @@ class GateioVenue(Venue):
 
     # Private channels --------------------------------------------------------------------
 
-    def route_account(self, event: AccountEvent) -> str | None:
-        """The topic an account event is pushed on; None for a rejected order."""
-        if isinstance(event, OrderEvent):
-            return None if event.status == "REJECTED" else f"{ORDERS_CHANNEL}:{event.symbol}"
+    @staticmethod
+    def route_account(frame: bytes) -> str:
+        """The topic a rendered account frame is pushed on (``AccountStream`` ``route``)."""
+        message = json.loads(frame)
+        if message["channel"] == ORDERS_CHANNEL:
+            return f"{ORDERS_CHANNEL}:{message['result'][0]['currency_pair']}"
         return BALANCES_CHANNEL
 
     def render_account(self, events: list[AccountEvent]) -> list[bytes]:
-        """One topic's events of one account step: an update per order event, the balances
-        in one update (``result`` is a list on the private channels)."""
+        """One account step: an update per order event (none for a rejected order: Gate
+        refuses it on the order request), the balances in one update (``result`` is a list
+        on the private channels)."""
         frames = [self._envelope(ORDERS_CHANNEL, e.ts_ms, [self._order(e)])
-                  for e in events if isinstance(e, OrderEvent)]
+                  for e in events if isinstance(e, OrderEvent) and e.status != "REJECTED"]
         balances = [e for e in events if isinstance(e, BalanceEvent)]
         if balances:
             frames.append(self._envelope(BALANCES_CHANNEL, balances[0].ts_ms, [

@@ -14,7 +14,8 @@ timestamp within 300 s of the venue ``clock``), failures answered with code 2002
 ``auth.fail``; ``sub`` before a successful auth is refused. Topics ``orders#<symbol>``
 (``orders#*`` is every listed symbol) and ``accounts.update#2``, which starts with the
 current value of every asset (changeType and changeTime null). ``render_account`` and
-``route_account`` stream the account (rejected orders are not pushed: the REST call fails).
+``route_account`` (each frame's topic) stream the account (rejected orders are not pushed:
+the REST call fails).
 ``GET /v1/common/timestamp`` serves the venue clock.
 """
 
@@ -266,15 +267,17 @@ class HtxVenue(Venue):
             return b'{"action":"ping","data":{"ts":' + payload + b"}}"
         return self.render_ping(payload)
 
-    def route_account(self, event: AccountEvent) -> str | None:
-        if isinstance(event, OrderEvent):
-            return None if event.status == "REJECTED" else f"orders#{event.symbol}"
-        return ACCOUNTS_TOPIC
+    @staticmethod
+    def route_account(frame: bytes) -> str:
+        """The topic a rendered account frame is pushed on (``AccountStream`` ``route``)."""
+        return str(json.loads(frame)["ch"])
 
     def render_account(self, events: list[AccountEvent]) -> list[bytes]:
+        """A push per event; none for a rejected order (HTX fails the REST call instead)."""
         return [self._push(f"orders#{e.symbol}", self._order(e)) if isinstance(e, OrderEvent)
                 else self._push(ACCOUNTS_TOPIC, self._balance(e, e.ts_ms, e.seq))
-                for e in events if isinstance(e, OrderEvent | BalanceEvent)]
+                for e in events if isinstance(e, BalanceEvent)
+                or (isinstance(e, OrderEvent) and e.status != "REJECTED")]
 
     @staticmethod
     def _push(ch: str, data: dict[str, object]) -> bytes:
