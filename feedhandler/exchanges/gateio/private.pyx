@@ -10,7 +10,7 @@ which turns an authentication error into ``AuthError``. Other channels' updates
 spot.orders carries no single fill: ``filled`` is the cumulative base amount
 (``filled_amount``, else ``amount - left``), ``fee`` the order's cumulative fee in
 ``fee_currency``, ``last_price``/``last_size`` stay 0. Its ``event`` is ``put`` (NEW),
-``update`` (PARTIALLY_FILLED) or ``finish``, whose ``finish_as`` says FILLED or CANCELED
+``update`` (PARTIALLY_FILLED; NEW while nothing is filled, an amendment) or ``finish``, whose ``finish_as`` says FILLED or CANCELED
 (``cancelled``, ``ioc``, ``stp``, ...); rejected orders are never pushed. The sequence is
 ``update_time_ms`` (Gate numbers nothing on private channels).
 """
@@ -228,6 +228,8 @@ cdef class GateioPrivateDecoder(PrivateDecoder):
             return self.fail("order fee malformed or beyond the asset scale")
         if u.status == ORDER_FILLED and finish_as.size() == 0 and u.filled != u.size:
             u.status = ORDER_CANCELED
+        elif u.status == ORDER_PARTIALLY_FILLED and u.filled == 0:
+            u.status = ORDER_NEW        # an update without a fill (an amended order)
         return self.append_order(&u, ts_receive)
 
     cdef int decode_balance(self, od_object& balance, int64_t ts_receive) except -1:

@@ -58,10 +58,11 @@ def test_finish_says_filled_or_cancelled() -> None:
                                      b'"cancelled"').replace(b'"left": "1"', b'"left": "0.4"')
     part = samples.ORDER_PUT.replace(b'"event": "put"', b'"event": "update"').replace(
         b'"left": "1"', b'"left": "0.25"').replace(b'"fee": "0"', b'"fee": "1.875"')
-    assert d.feed(done) == d.feed(gone) == d.feed(part) == PRIVATE
+    amended = samples.ORDER_PUT.replace(b'"event": "put"', b'"event": "update"')
+    assert d.feed(done) == d.feed(gone) == d.feed(part) == d.feed(amended) == PRIVATE
     rows = d.orders.reader(from_start=True).read()
-    assert list(rows.status) == [3, 4, 2]
-    assert list(rows.filled) == [10**8, 60000000, 75000000]
+    assert list(rows.status) == [3, 4, 2, 1]
+    assert list(rows.filled) == [10**8, 60000000, 75000000, 0]
     assert rows.fee[2] == 1875000000
 
 
@@ -94,7 +95,7 @@ orders = st.fixed_dictionaries({
     "side": st.sampled_from(["buy", "sell"]), "event": st.sampled_from(["put", "update"]),
     "price": amounts, "amount": amounts, "fee": amounts,
     "fee_currency": st.sampled_from(["USDT", "BTC", "GT"]),
-    "update_time_ms": st.integers(10**12, 2 * 10**12)})
+    "update_time_ms": st.integers(10**12, 2 * 10**12), "quarters_left": st.integers(0, 4)})
 balances = st.fixed_dictionaries({
     "currency": st.sampled_from(["USDT", "BTC"]), "total": amounts, "change": amounts,
     "timestamp_ms": st.integers(10**12, 2 * 10**12).map(str)})
@@ -106,7 +107,8 @@ def test_generated_streams_decode_exactly(items) -> None:
     d = decoder()
     for item in items:
         if "id" in item:
-            body = {**{k: str(v) for k, v in item.items()}, "left": str(item["amount"])}
+            body = {**{k: str(v) for k, v in item.items()},
+                    "left": str(item["amount"] * item["quarters_left"] / 4)}
             message = {"time": 1, "channel": "spot.orders", "event": "update",
                        "result": [body]}
         else:
@@ -120,8 +122,11 @@ def test_generated_streams_decode_exactly(items) -> None:
     assert [r.decode() for r in rows.order_id] == [i["id"] for i in wanted]
     assert list(rows.price) == [int(i["price"] * 10**8) for i in wanted]
     assert list(rows.fee) == [int(i["fee"] * 10**9) for i in wanted]
-    assert list(rows.status) == [1 if i["event"] == "put" else 2 for i in wanted]
-    assert list(rows.filled) == [0] * len(wanted)
+    filled = [int(i["amount"] * 10**8) - int(i["amount"] * i["quarters_left"] / 4 * 10**8)
+              for i in wanted]
+    assert list(rows.filled) == filled
+    assert list(rows.status) == [2 if i["event"] == "update" and f else 1
+                                 for i, f in zip(wanted, filled, strict=True)]
     held = d.balances.reader(from_start=True).read()
     wanted = [i for i in items if "id" not in i]
     assert list(held.total) == [int(i["total"] * 10**9) for i in wanted]
