@@ -99,10 +99,12 @@ register(VenueInfo("kraken", "Kraken spot", "spot", kraken.KrakenVenue, ALL_CHAN
                    book_integrity="WebSocket snapshot + CRC32 of the top 10 levels per message"))
 register(VenueInfo("bybit", "Bybit spot", "spot", partial(BybitVenue, "spot"), ALL_CHANNELS,
                    tuple(bybit.TIMEFRAMES), bybit.BOOK_DEPTHS["spot"],
+                   private_channels=bybit.PRIVATE_CHANNELS["spot"],
                    book_integrity="WebSocket snapshot + per-topic u continuity"))
 register(VenueInfo("bybit-linear", "Bybit USDT perpetuals", "linear",
                    partial(BybitVenue, "linear"), ALL_CHANNELS, tuple(bybit.TIMEFRAMES),
                    bybit.BOOK_DEPTHS["linear"],
+                   private_channels=bybit.PRIVATE_CHANNELS["linear"],
                    book_integrity="WebSocket snapshot + per-topic u continuity"))
 register(VenueInfo("gateio", "Gate.io spot", "spot", gateio.GateioVenue, ALL_CHANNELS,
                    gateio.TIMEFRAMES, gateio.BOOK_DEPTHS,
@@ -113,6 +115,6 @@ register(VenueInfo("htx", "HTX (Huobi) spot", "spot", htx.HtxVenue, ALL_CHANNELS
                    private_channels=htx.PRIVATE_CHANNELS,
                    book_integrity="WebSocket req snapshot + mbp seqNum/prevSeqNum chaining"))
 register(VenueInfo("okx", "OKX spot", "spot", okx.OkxVenue, ALL_CHANNELS, tuple(okx.TIMEFRAMES),
-                   okx.BOOK_DEPTHS,
+                   okx.BOOK_DEPTHS, private_channels=okx.PRIVATE_CHANNELS,
                    book_integrity="WebSocket snapshot + seqId/prevSeqId chaining + CRC32 of the "
                                   "top 25 levels per message (while OKX fills it)"))

@@ -5,6 +5,14 @@ publishes them: a snapshot of the top N on subscribe, then deltas carrying what 
 the top N (a level that leaves it is sent with size 0), each topic numbering its messages with
 ``u`` (+1 per message); ``orderbook.1`` only ever sends snapshots. Linear tickers send a
 snapshot then partial deltas; spot tickers are always full snapshots without a bid or ask.
+
+With ``account`` (a ``SimAccount``) and ``api_keys`` it also serves the private stream on
+``/v5/private``: the ``auth`` op checked as Bybit checks it (known key, HMAC-SHA256 of
+``GET/realtime`` + expires with that key's secret, expires after the server's clock), refused
+with Bybit's replies ("Request not authorized", "Params Error"); then the category's topics
+(``order.<category>``, ``execution.<category>``, ``wallet``, ``position.linear``), which
+``render_account`` fills and ``route`` names per frame. ``GET /v5/market/time`` serves the
+server clock. No backlog is kept for a session that reconnects, as on Bybit.
 """
 
 from __future__ import annotations
@@ -12,9 +20,18 @@ from __future__ import annotations
 import json
 import time
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from decimal import Decimal
 
+from feedhandler.exchanges.bybit import auth
+from feedhandler.sim.account import (
+    AccountEvent,
+    BalanceEvent,
+    OrderEvent,
+    PositionEvent,
+    SimAccount,
+)
 from feedhandler.sim.market import (
     BestBidOffer,
     BookUpdate,
@@ -55,6 +72,14 @@ _LISTINGS: dict[str, dict[str, tuple[str, str, str]]] = {
                "ETHUSDT": ("0.01", "0.01", "3000.00")},
 }
 _GENERIC_LISTING = ("0.01", "0.001", "100.00")
+PRIVATE_PATH = "/v5/private"
+PRIVATE_TOPICS = ("order", "execution", "wallet", "position")
+# Bybit's auth replies: the reply to a wrong key or signature, and to a missing, malformed or
+# past expiry (docs/venues/bybit.md, "Error replies")
+NOT_AUTHORIZED = "Request not authorized"
+PARAMS_ERROR = "Params Error"
+_ORDER_STATUS = {"NEW": "New", "PARTIALLY_FILLED": "PartiallyFilled", "FILLED": "Filled",
+                 "CANCELED": "Cancelled", "REJECTED": "Rejected", "EXPIRED": "Deactivated"}
 
 
 @dataclass
@@ -63,14 +88,18 @@ class BybitSession:
 
     conn_id: str
     subscribed: set[str] = field(default_factory=set)
+    private: bool = False
+    authenticated: bool = False
 
 
 @dataclass(frozen=True)
 class BybitRequest:
-    """What a reply to a request needs: its connection and the op it names."""
+    """What a reply to a request needs: its connection and the op it names (and, for
+    ``auth``, its args)."""
 
     session: BybitSession
     op: str
+    args: object = None
 
 
 @dataclass
@@ -120,7 +149,10 @@ class BybitVenue(Venue):
     name = "bybit"
     has_checksum = False
 
-    def __init__(self, market: str = "spot", symbols: Sequence[str] = ("BTCUSDT",)) -> None:
+    def __init__(self, market: str = "spot", symbols: Sequence[str] = ("BTCUSDT",), *,
+                 account: SimAccount | None = None, api_keys: Mapping[str, str] | None = None,
+                 clock: Callable[[], float] = time.time) -> None:
+        """``clock`` is the server's (private-stream expiry checks and server time)."""
         if market not in BOOK_DEPTHS:
             raise ValueError(f"unknown Bybit market {market!r}; use 'spot' or 'linear'")
         self.market_type = market
@@ -131,6 +163,12 @@ class BybitVenue(Venue):
             symbol, *listed.get(symbol, _GENERIC_LISTING))) for symbol in symbols}
         self._market: Market | None = None
         self._connections = 0
+        self.account = account
+        self.api_keys = dict(api_keys or {})
+        self._clock = clock
+        self.auth_replies: list[tuple[bool, str]] = []     # (success, ret_msg) per auth op
+        self.private_topics = {auth.topic(name, market) for name in PRIVATE_TOPICS
+                               if name != "position" or not self.spot}
 
     def instruments(self) -> tuple[InstrumentSpec, ...]:
         return tuple(listing.spec for listing in self._listings.values())
@@ -141,10 +179,12 @@ class BybitVenue(Venue):
     # Connections and requests ------------------------------------------------------------
 
     def open_session(self, path: str, query: dict[str, str]) -> Session | HttpResponse | None:
-        if path.rstrip("/") != self.ws_path:
+        private = path.rstrip("/") == PRIVATE_PATH and self.account is not None
+        if path.rstrip("/") != self.ws_path and not private:
             return None
         self._connections += 1
-        return Session((), BybitSession(f"sim{self._connections:04d}-{self.market_type}"))
+        return Session((), BybitSession(f"sim{self._connections:04d}-{self.market_type}",
+                                        private=private))
 
     def parse(self, state: object, payload: bytes) -> ClientRequest:
         assert isinstance(state, BybitSession)
@@ -158,6 +198,9 @@ class BybitVenue(Venue):
         req_id, op = message.get("req_id"), message.get("op")
         if op == "ping":
             return ClientRequest(RequestKind.PING, req_id, body=BybitRequest(state, op))
+        if op == "auth" and state.private:
+            return ClientRequest(RequestKind.OTHER, req_id,
+                                 body=BybitRequest(state, op, message.get("args")))
         if op not in ("subscribe", "unsubscribe"):
             return _invalid(state, req_id, op, f"error:handler not found,op:{op}")
         args = message.get("args")
@@ -167,6 +210,11 @@ class BybitVenue(Venue):
         if limit is not None and len(args) > limit:
             return _invalid(state, req_id, op, f"args size >{limit}")
         topics = tuple(args)
+        for topic in topics:
+            if (topic in self.private_topics) != state.private:
+                return _invalid(state, req_id, op, f"error:handler not found,topic:{topic}")
+            if state.private and not state.authenticated:
+                return _invalid(state, req_id, op, f"error:topic:{topic} needs auth first")
         if op == "subscribe":
             for topic in topics:
                 if topic in state.subscribed:
@@ -176,6 +224,8 @@ class BybitVenue(Venue):
         return ClientRequest(RequestKind.UNSUBSCRIBE, req_id, topics, body=BybitRequest(state, op))
 
     def is_topic(self, topic: str) -> bool:
+        if topic in self.private_topics:
+            return True
         kind, _, rest = topic.partition(".")
         param, _, symbol = rest.rpartition(".")
         if symbol not in self._listings:
@@ -209,7 +259,7 @@ class BybitVenue(Venue):
     def render_pong(self, request: ClientRequest) -> list[bytes]:
         body = request.body
         assert isinstance(body, BybitRequest)
-        if self.spot:
+        if self.spot and not body.session.private:
             return [_reply(body.session, request.request_id, "ping", success=True,
                            ret_msg="pong")]
         return [json.dumps({"req_id": request.request_id or "", "op": "pong",
@@ -217,9 +267,33 @@ class BybitVenue(Venue):
                             "conn_id": body.session.conn_id},
                            separators=(",", ":")).encode()]
 
+    def handle_other(self, state: object, request: ClientRequest) -> list[bytes]:
+        """The ``auth`` op, checked as Bybit does: ``[key, expires, signature]``, the key
+        known, the signature made with its secret, expires (ms) after the server's clock."""
+        assert isinstance(state, BybitSession) and isinstance(request.body, BybitRequest)
+        args = request.body.args
+        now_ms = int(self._clock() * 1000)
+        if not isinstance(args, list) or len(args) != 3 or not isinstance(args[0], str) \
+                or not isinstance(args[2], str) or isinstance(args[1], bool) \
+                or not isinstance(args[1], (int, str)) or not str(args[1]).isdigit():
+            ret_msg = PARAMS_ERROR
+        elif int(args[1]) <= now_ms:
+            ret_msg = PARAMS_ERROR
+        elif args[0] not in self.api_keys or not auth.verify(self.api_keys[args[0]],
+                                                             int(args[1]), args[2], now_ms):
+            ret_msg = NOT_AUTHORIZED
+        else:
+            ret_msg = ""
+            state.authenticated = True
+        self.auth_replies.append((not ret_msg, ret_msg))
+        return [_reply(state, request.request_id, "auth", success=not ret_msg,
+                       ret_msg=ret_msg)]
+
     def initial_frames(self, state: object, topic: str, market: Market) -> list[bytes]:
         """A book topic starts with a snapshot, a linear ticker with its full snapshot and a
         spot ticker with its current one; trades and klines only push what happens next."""
+        if topic in self.private_topics:
+            return []                  # private topics push only on change
         self._market = market
         kind, _, rest = topic.partition(".")
         param, _, symbol = rest.rpartition(".")
@@ -383,7 +457,100 @@ class BybitVenue(Venue):
     # REST --------------------------------------------------------------------------------
 
     def http(self, request: HttpRequest, market: Market) -> HttpResponse | None:
-        return None
+        if request.path != "/v5/market/time":
+            return None
+        now_ns = int(self._clock() * 1e9)
+        return HttpResponse(200, json.dumps({
+            "retCode": 0, "retMsg": "OK",
+            "result": {"timeSecond": str(now_ns // 10**9), "timeNano": str(now_ns)},
+            "retExtInfo": {}, "time": now_ns // 10**6}).encode())
+
+    # Private stream ----------------------------------------------------------------------
+
+    @staticmethod
+    def route(frame: bytes) -> str:
+        """The topic a rendered private frame is pushed on (for ``AccountStream``)."""
+        return str(json.loads(frame)["topic"])
+
+    def render_account(self, events: list[AccountEvent]) -> list[bytes]:
+        """One account step as Bybit pushes it: a fill is an ``execution`` record then the
+        order's ``order`` record (with only cumulative figures), other order changes an
+        ``order`` record; the balances changed, one ``wallet`` frame; positions, ``position``."""
+        category = self.market_type
+        frames = []
+        for e in events:
+            if isinstance(e, OrderEvent):
+                if e.last_size:
+                    frames.append(self._private(f"execution.{category}", e.ts_ms,
+                                                [self._execution(e)]))
+                frames.append(self._private(f"order.{category}", e.ts_ms, [self._order(e)]))
+            elif isinstance(e, PositionEvent):
+                frames.append(self._private(f"position.{category}", e.ts_ms,
+                                            [self._position(e)]))
+        balances = [e for e in events if isinstance(e, BalanceEvent)]
+        if balances:
+            frames.append(self._private("wallet", balances[0].ts_ms, [{
+                "accountType": "UNIFIED", "accountLTV": "0", "accountIMRate": "0",
+                "accountMMRate": "0", "totalEquity": "0", "totalWalletBalance": "0",
+                "totalMarginBalance": "0", "totalAvailableBalance": "0", "totalPerpUPL": "0",
+                "totalInitialMargin": "0", "totalMaintenanceMargin": "0",
+                "coin": [{"coin": b.asset, "equity": _num(b.free + b.locked), "usdValue": "0",
+                          "walletBalance": _num(b.free + b.locked), "free": "",
+                          "locked": _num(b.locked), "availableToWithdraw": _num(b.free),
+                          "borrowAmount": "0", "accruedInterest": "0", "totalOrderIM": "0",
+                          "totalPositionIM": "0", "totalPositionMM": "0",
+                          "unrealisedPnl": "0", "cumRealisedPnl": "0", "bonus": "0"}
+                         for b in balances]}]))
+        return frames
+
+    def _private(self, topic: str, ts_ms: int, data: list[dict[str, object]]) -> bytes:
+        message_id = f"{ts_ms:x}{uuid.UUID(int=ts_ms * 0x9E3779B97F4A7C15 % (1 << 128))}"
+        return json.dumps({"id": message_id, "topic": topic, "creationTime": ts_ms,
+                           "data": data}, separators=(",", ":")).encode()
+
+    def _order(self, e: OrderEvent) -> dict[str, object]:
+        status = _ORDER_STATUS[e.status]
+        if status == "Cancelled" and e.filled and self.spot:
+            status = "PartiallyFilledCanceled"      # Bybit's spot status for that case
+        open_order = e.status in ("NEW", "PARTIALLY_FILLED")
+        return {
+            "category": self.market_type, "symbol": e.symbol, "orderId": str(e.order_id),
+            "orderLinkId": e.client_id, "side": "Buy" if e.side == "BUY" else "Sell",
+            "orderType": "Limit", "cancelType": "CancelByUser" if status.endswith(
+                ("Cancelled", "Canceled")) else "UNKNOWN",
+            "price": _num(e.price), "qty": _num(e.size), "timeInForce": "GTC",
+            "orderStatus": status, "rejectReason": "EC_InsufficientBalance"
+            if e.status == "REJECTED" else "EC_NoError",
+            "avgPrice": _num(e.price) if e.filled else "",
+            "leavesQty": _num(e.size - e.filled) if open_order else "0",
+            "leavesValue": _num((e.size - e.filled) * e.price) if open_order else "0",
+            "cumExecQty": _num(e.filled), "cumExecValue": _num(e.filled * e.price),
+            "cumExecFee": "0", "feeCurrency": "", "reduceOnly": False,
+            "createdTime": str(e.ts_ms), "updatedTime": str(e.ts_ms)}
+
+    def _execution(self, e: OrderEvent) -> dict[str, object]:
+        return {
+            "category": self.market_type, "symbol": e.symbol, "execFee": _num(e.fee),
+            "execId": str(uuid.UUID(int=e.seq * 0x9E3779B97F4A7C15 % (1 << 128))),
+            "execPrice": _num(e.last_price), "execQty": _num(e.last_size), "execType": "Trade",
+            "execValue": _num(e.last_price * e.last_size), "isMaker": False,
+            "feeRate": "0.001", "feeCurrency": e.fee_asset,
+            "leavesQty": _num(e.size - e.filled), "orderId": str(e.order_id),
+            "orderLinkId": e.client_id, "orderPrice": _num(e.price), "orderQty": _num(e.size),
+            "orderType": "Limit", "stopOrderType": "UNKNOWN",
+            "side": "Buy" if e.side == "BUY" else "Sell", "execTime": str(e.ts_ms),
+            "isLeverage": "0", "seq": e.seq}
+
+    def _position(self, e: PositionEvent) -> dict[str, object]:
+        side = "Buy" if e.amount > 0 else ("Sell" if e.amount < 0 else "")
+        return {
+            "positionIdx": 0, "tradeMode": 0, "riskId": 1, "symbol": e.symbol, "side": side,
+            "size": _num(abs(e.amount)), "avgPrice": _num(e.entry_price), "leverage": "10",
+            "positionValue": _num(abs(e.amount) * e.entry_price), "markPrice": "0",
+            "unrealisedPnl": _num(e.unrealized_pnl), "curRealisedPnl": "0",
+            "cumRealisedPnl": "0", "createdTime": str(e.ts_ms), "updatedTime": str(e.ts_ms),
+            "category": "linear", "positionStatus": "Normal", "seq": e.seq,
+            "isReduceOnly": False}
 
     def render_malformed(self) -> bytes:
         symbol = next(iter(self._listings))
@@ -402,6 +569,11 @@ def _reply(state: BybitSession, req_id: object, op: str, **fields: object) -> by
     reply = {**fields, "conn_id": state.conn_id, "req_id": req_id if req_id is not None else "",
              "op": op}
     return json.dumps(reply, separators=(",", ":")).encode()
+
+
+def _num(value: Decimal) -> str:
+    """A decimal as Bybit writes it: plain digits, never an exponent."""
+    return f"{value:f}"
 
 
 def _json(fields: dict[str, str]) -> str:

@@ -7,15 +7,28 @@ channel's depth, each chained to the previous message of its channel by ``prevSe
 carrying the signed CRC32 of the top 25 levels as sent; ``books5`` and ``bbo-tbt`` send their
 whole top N in every message. Numbers are strings in OKX's shortest form (``"3366"``,
 ``"0.5"``), and the checksum is computed from exactly those strings.
+
+With ``account`` (a spot ``SimAccount``) and ``api_keys`` (key -> (secret, passphrase)) it
+also serves ``/ws/v5/private``: the ``login`` op checked as OKX checks it (timestamp in
+seconds within 30 s of the server's clock, known key, its passphrase, base64 HMAC-SHA256
+sign), refused with OKX's error events (60004/60005/60006/60007/60024), a private subscribe
+before login answered 60011; then ``orders`` (instType SPOT or ANY) and ``account`` (with a
+snapshot of every balance on subscribe), filled by ``render_account`` and routed by
+``route``. ``GET /api/v5/public/time`` serves the server clock. Rejected orders are not pushed:
+on OKX a refused order is never live and the refusal is the order request's reply.
 """
 
 from __future__ import annotations
 
 import json
+import time
 import zlib
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from decimal import Decimal
 
+from feedhandler.exchanges.okx import auth
+from feedhandler.sim.account import AccountEvent, BalanceEvent, OrderEvent, SimAccount
 from feedhandler.sim.market import (
     BestBidOffer,
     BookUpdate,
@@ -41,6 +54,11 @@ from feedhandler.sim.venue import (
 
 PUBLIC_PATH = "/ws/v5/public"
 BUSINESS_PATH = "/ws/v5/business"
+PRIVATE_PATH = "/ws/v5/private"
+PRIVATE_TOPICS = ("orders", "account")
+UID = "614488474791936"          # the account uid of the docs' order push example
+_STATES = {"NEW": "live", "PARTIALLY_FILLED": "partially_filled", "FILLED": "filled",
+           "CANCELED": "canceled"}
 
 SEQUENCED_BOOKS = {"books": 400, "books50-l2-tbt": 50, "books-l2-tbt": 400}
 """Channels of a snapshot then sequenced updates: their depth."""
@@ -80,6 +98,7 @@ class OkxSession:
 
     endpoint: str
     conn_id: str
+    logged_in: bool = False
 
 
 @dataclass(frozen=True)
@@ -147,9 +166,16 @@ class OkxVenue(Venue):
     idle_close = (4004, "No data received in 30s.")
 
     def __init__(self, market: str = "spot", symbols: Sequence[str] = ("BTC-USDT",), *,
-                 idle_timeout: float = IDLE_TIMEOUT) -> None:
+                 idle_timeout: float = IDLE_TIMEOUT, account: SimAccount | None = None,
+                 api_keys: Mapping[str, tuple[str, str]] | None = None,
+                 clock: Callable[[], float] = time.time) -> None:
+        """``clock`` is the server's (login timestamps and server time)."""
         if market != "spot":
             raise ValueError(f"unknown OKX market {market!r}; use 'spot'")
+        self.account = account
+        self.api_keys = dict(api_keys or {})
+        self._clock = clock
+        self.login_replies: list[str] = []     # the code of each login answered
         self.idle_timeout = idle_timeout
         self._listings = {symbol: _Listing(InstrumentSpec(
             symbol, *_LISTINGS.get(symbol, _GENERIC_LISTING))) for symbol in symbols}
@@ -166,11 +192,12 @@ class OkxVenue(Venue):
 
     def open_session(self, path: str, query: dict[str, str]) -> Session | HttpResponse | None:
         path = path.rstrip("/")
-        if path not in (PUBLIC_PATH, BUSINESS_PATH):
+        private = path == PRIVATE_PATH and self.account is not None
+        if path not in (PUBLIC_PATH, BUSINESS_PATH) and not private:
             return None
         self._sessions += 1
-        return Session((), OkxSession("business" if path == BUSINESS_PATH else "public",
-                                      f"{0x5E000000 + self._sessions:08x}"))
+        endpoint = "private" if private else "business" if path == BUSINESS_PATH else "public"
+        return Session((), OkxSession(endpoint, f"{0x5E000000 + self._sessions:08x}"))
 
     def parse(self, state: object, payload: bytes) -> ClientRequest:
         assert isinstance(state, OkxSession)
@@ -187,6 +214,8 @@ class OkxVenue(Venue):
                                 error=ErrorReason.INVALID_REQUEST,
                                 detail=f"Invalid request: {payload.decode(errors='replace')}",
                                 body=OkxRequest("", state, ()))
+        if state.endpoint == "private" and isinstance(message, dict):
+            return self._parse_private(state, message, request_id, invalid)
         if not isinstance(message, dict) or message.get("op") not in ("subscribe",
                                                                       "unsubscribe"):
             return invalid
@@ -204,11 +233,65 @@ class OkxVenue(Venue):
         kind = RequestKind.SUBSCRIBE if body.op == "subscribe" else RequestKind.UNSUBSCRIBE
         return ClientRequest(kind, request_id, topics, body=body)
 
+    def _parse_private(self, state: OkxSession, message: dict[str, object], request_id: object,
+                       invalid: ClientRequest) -> ClientRequest:
+        op, args = message.get("op"), message.get("args")
+        if not isinstance(args, list) or not args or not all(isinstance(a, dict)
+                                                             for a in args):
+            return invalid
+        body = OkxRequest(str(op), state, tuple(args))
+        if op == "login":
+            return ClientRequest(RequestKind.OTHER, request_id, body=body)
+        if op not in ("subscribe", "unsubscribe"):
+            return invalid
+        topics = []
+        for arg in args:
+            channel = arg.get("channel")
+            if channel not in PRIVATE_TOPICS or (channel == "orders" and arg.get(
+                    "instType") not in ("SPOT", "ANY")):
+                return ClientRequest(RequestKind.INVALID, request_id,
+                                     error=ErrorReason.UNKNOWN_TOPIC,
+                                     detail=f"{channel}:{arg.get('instType', '')}", body=body)
+            topics.append(str(channel))
+        if not state.logged_in:
+            return ClientRequest(RequestKind.INVALID, request_id,
+                                 error=ErrorReason.REJECTED, detail="Please log in", body=body)
+        kind = RequestKind.SUBSCRIBE if op == "subscribe" else RequestKind.UNSUBSCRIBE
+        return ClientRequest(kind, request_id, tuple(topics), body=body)
+
+    def handle_other(self, state: object, request: ClientRequest) -> list[bytes]:
+        """The ``login`` op, checked as OKX does; a success lets private subscribes in."""
+        assert isinstance(state, OkxSession) and isinstance(request.body, OkxRequest)
+        arg = request.body.args[0]
+        key, passphrase = arg.get("apiKey"), arg.get("passphrase")
+        timestamp, sign = arg.get("timestamp"), arg.get("sign")
+        now_s = int(self._clock())
+        if not all(isinstance(v, str) for v in (key, passphrase, timestamp, sign)):
+            code, msg = "60013", "Invalid args"
+        elif not str(timestamp).isdigit():
+            code, msg = "60004", "Invalid timestamp"
+        elif key not in self.api_keys:
+            code, msg = "60005", "Invalid apiKey"
+        elif self.api_keys[str(key)][1] != passphrase:
+            code, msg = "60024", "Wrong passphrase"
+        elif abs(now_s - int(str(timestamp))) > auth.TIMESTAMP_WINDOW_S:
+            code, msg = "60006", "Timestamp request expired"
+        elif not auth.verify(self.api_keys[str(key)][0], int(str(timestamp)), str(sign), now_s):
+            code, msg = "60007", "Invalid sign"
+        else:
+            code, msg = "0", ""
+            state.logged_in = True
+        self.login_replies.append(code)
+        return [_event(request.request_id, "login" if code == "0" else "error", state,
+                       code=code, msg=msg)]
+
     @staticmethod
     def endpoint_of(topic: str) -> str:
         return "business" if topic.startswith("candle") else "public"
 
     def is_topic(self, topic: str) -> bool:
+        if topic in PRIVATE_TOPICS:
+            return True
         channel, _, symbol = topic.partition(":")
         if symbol not in self._listings:
             return False
@@ -227,6 +310,8 @@ class OkxVenue(Venue):
                      detail: str) -> list[bytes]:
         body = request.body
         assert isinstance(body, OkxRequest)
+        if reason is ErrorReason.REJECTED and detail == "Please log in":
+            return [_event(request.request_id, "error", body.session, code="60011", msg=detail)]
         if reason is ErrorReason.UNKNOWN_TOPIC:
             channel, _, symbol = detail.partition(":")
             return [_event(request.request_id, "error", body.session, code=NO_SUCH_CHANNEL,
@@ -240,6 +325,10 @@ class OkxVenue(Venue):
         return [b"pong"]
 
     def initial_frames(self, state: object, topic: str, market: Market) -> list[bytes]:
+        if topic == "account":
+            return [self.account_snapshot()]
+        if topic == "orders":
+            return []
         self._market = market
         channel, _, symbol = topic.partition(":")
         listing = self._listings[symbol]
@@ -383,11 +472,72 @@ class OkxVenue(Venue):
     # REST --------------------------------------------------------------------------------
 
     def http(self, request: HttpRequest, market: Market) -> HttpResponse | None:
-        return None
+        if request.path != "/api/v5/public/time":
+            return None
+        return HttpResponse(200, json.dumps({"code": "0", "msg": "", "data": [
+            {"ts": str(int(self._clock() * 1000))}]}).encode())
+
+    # Private stream ----------------------------------------------------------------------
+
+    @staticmethod
+    def route(frame: bytes) -> str:
+        """The topic a rendered private frame is pushed on (for ``AccountStream``)."""
+        return str(json.loads(frame)["arg"]["channel"])
+
+    def account_snapshot(self) -> bytes:
+        """Every balance of the account now, as the ``account`` channel's snapshot."""
+        account = self.account
+        assert account is not None
+        return self._account([(asset, total - account.locked.get(asset, Decimal(0)),
+                               account.locked.get(asset, Decimal(0)))
+                              for asset, total in account.balances.items()],
+                             account.now_ms, "snapshot")
+
+    def render_account(self, events: list[AccountEvent]) -> list[bytes]:
+        """One account step as OKX pushes it: an ``orders`` push per order change (none for
+        a rejected order), then one ``account`` push with the balances it changed."""
+        frames = [self._order(e) for e in events
+                  if isinstance(e, OrderEvent) and e.status in _STATES]
+        balances = [e for e in events if isinstance(e, BalanceEvent)]
+        if balances:
+            frames.append(self._account([(b.asset, b.free, b.locked) for b in balances],
+                                        balances[0].ts_ms, "event_update"))
+        return frames
+
+    def _order(self, e: OrderEvent) -> bytes:
+        fill = e.last_size > 0
+        record = {
+            "accFillSz": _num(e.filled), "avgPx": _num(e.price) if e.filled else "",
+            "cTime": str(e.ts_ms), "clOrdId": e.client_id.replace("-", ""), "code": "0",
+            "execType": "M" if fill else "", "fee": "0", "feeCcy": e.fee_asset,
+            "fillFee": _num(-e.fee) if fill else "0", "fillFeeCcy": e.fee_asset,
+            "fillPx": _num(e.last_price) if fill else "", "fillSz": _num(e.last_size),
+            "fillTime": str(e.ts_ms) if fill else "", "instId": e.symbol, "instType": "SPOT",
+            "msg": "", "ordId": str(e.order_id), "ordType": "limit", "px": _num(e.price),
+            "side": e.side.lower(), "state": _STATES[e.status], "sz": _num(e.size),
+            "tdMode": "cash", "tradeId": str(e.seq) if fill else "", "uTime": str(e.ts_ms)}
+        return json.dumps({"arg": {"channel": "orders", "instType": "SPOT", "uid": UID},
+                           "data": [record]}, separators=(",", ":")).encode()
+
+    @staticmethod
+    def _account(balances: Sequence[tuple[str, Decimal, Decimal]], ts_ms: int,
+                 event_type: str) -> bytes:
+        details = [{"availBal": _num(free), "availEq": _num(free), "cashBal": _num(free + locked),
+                    "ccy": asset, "eq": _num(free + locked), "frozenBal": _num(locked),
+                    "ordFrozen": _num(locked), "uTime": str(ts_ms), "upl": "0"}
+                   for asset, free, locked in balances]
+        return json.dumps({"arg": {"channel": "account", "uid": UID}, "eventType": event_type,
+                           "data": [{"uTime": str(ts_ms), "totalEq": "0", "details": details}]},
+                          separators=(",", ":")).encode()
 
     def render_malformed(self) -> bytes:
         return (b'{"arg":{"channel":"books","instId":"BTC-USDT"},"action":"update",'
                 b'"data":[{"asks":[["')
+
+
+def _num(value: Decimal) -> str:
+    """A decimal in OKX's shortest string form, never an exponent."""
+    return shortest(f"{value:f}")
 
 
 def _levels(listing: _Listing, levels: Sequence[PriceLevel]) -> str:

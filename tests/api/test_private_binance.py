@@ -235,7 +235,7 @@ async def test_private_channels_a_venue_lacks_are_refused_at_once() -> None:
     with pytest.raises(UnsupportedError):
         fh.subscribe_positions("binance", print, credentials=credentials)
     with pytest.raises(UnsupportedError):
-        fh.subscribe_orders("bybit", print, credentials=credentials)
+        fh.subscribe_positions("bybit", print, credentials=credentials)
     with pytest.raises(AuthError, match="FEEDHANDLER_BINANCE_USDM_API_KEY"):
         fh.subscribe_orders("binance-usdm", print)
 

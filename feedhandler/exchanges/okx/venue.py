@@ -1,4 +1,5 @@
-"""OKX v5 public WebSocket (spot): URLs, limits, subscribe payloads, keepalive, book sync.
+"""OKX v5 WebSocket (spot): URLs, limits, subscribe payloads, keepalive, book sync; and the
+private stream (orders, account balances) with its ``login``.
 
 Facts and their sources are in docs/venues/okx.md.
 """
@@ -11,6 +12,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from itertools import count
 from typing import Any
 
+from feedhandler.auth.credentials import AuthError, Credentials
 from feedhandler.core.decoder import Decoder
 from feedhandler.exchanges.base import (
     Channel,
@@ -18,18 +20,30 @@ from feedhandler.exchanges.base import (
     Heartbeat,
     InBandBookVenue,
     Link,
+    PrivateVenue,
     Rings,
     Subscription,
     wait_for_snapshot,
 )
+from feedhandler.exchanges.okx import auth
 from feedhandler.exchanges.okx.decoder import OkxDecoder
+from feedhandler.exchanges.okx.private import OkxPrivateDecoder
+from feedhandler.net.clock import ServerClock
 from feedhandler.net.ratelimit import RateLimiter
+from feedhandler.net.rest import RestClient
 
 log = logging.getLogger(__name__)
 
 PUBLIC_URL = "wss://ws.okx.com:8443/ws/v5/public"
 BUSINESS_URL = "wss://ws.okx.com:8443/ws/v5/business"
 PUBLIC, BUSINESS = "public", "business"
+REST_BASE = "https://www.okx.com"
+SERVER_TIME_PATH = "/api/v5/public/time"
+PRIVATE_CHANNELS = (Channel.ORDERS, Channel.BALANCE)     # spot: no positions
+# login replies that refuse the credentials (docs/venues/okx.md, "Error replies"): invalid
+# timestamp, invalid apiKey, timestamp expired, invalid sign, login failure, wrong
+# passphrase, API key doesn't exist; 63999 (internal error) is retried
+LOGIN_REFUSED = {"60004", "60005", "60006", "60007", "60009", "60024", "60031"}
 
 TIMEFRAMES: dict[str, str] = {
     # unified timeframe: OKX bar; 6h and longer use OKX's UTC-aligned bars (the plain ones
@@ -76,14 +90,22 @@ class OkxVenue(InBandBookVenue):
 
     def __init__(self, *, ws_url: str | None = None, business_ws_url: str | None = None,
                  scales: Mapping[str, tuple[int, int]] | None = None,
+                 private_ws_url: str | None = None, rest_url: str | None = None,
                  requests_per_second: float = 2.0, snapshot_timeout: float = 10.0,
                  ping_interval: float = 20.0, verify_tls: bool = True) -> None:
-        """``ws_url`` is the public endpoint; the business one defaults to it with its last
-        path segment renamed, so a simulator serving both paths needs one URL. ``scales``
-        adds or overrides (price, size) decimals per instrument. ``verify_tls`` is accepted
-        like every venue's endpoint options; OKX needs no REST call."""
+        """``ws_url`` is the public endpoint; the business and private ones default to it
+        with its last path segment renamed, so a simulator serving every path needs one URL.
+        ``rest_url`` is the REST base (server time, for the private login). ``scales`` adds
+        or overrides (price, size) decimals per instrument. ``verify_tls`` applies to that
+        REST call (market data needs no REST)."""
         self.public_url = ws_url or PUBLIC_URL
         self.business_url = business_ws_url or business_of(self.public_url)
+        self.private_url = private_ws_url or (auth.PRIVATE_WS_URL if ws_url is None else
+                                              self.public_url.rsplit("/", 1)[0] + "/private")
+        self.rest_base = (rest_url or REST_BASE).rstrip("/")
+        self.verify_tls = verify_tls
+        self.ping_interval = ping_interval
+        self.private_channels = PRIVATE_CHANNELS
         self.scale_table = dict(SCALES)
         for symbol, scale in (scales or {}).items():
             self.scale_table[self.venue_symbol(symbol)] = scale
@@ -105,6 +127,9 @@ class OkxVenue(InBandBookVenue):
         self.errors: list[str] = []
         # ids of book subscribes a sync_book waits on -> OKX's error text once refused
         self.book_requests: dict[str, str | None] = {}
+
+    def private(self, credentials: Credentials) -> OkxPrivateStream:
+        return OkxPrivateStream(self, credentials)
 
     def ws_url(self, subscriptions: Sequence[Subscription]) -> str:
         if subscriptions and self.endpoint_key(subscriptions[0]) == BUSINESS:
@@ -224,3 +249,106 @@ def business_of(public_url: str) -> str:
         raise ValueError(f"okx: cannot derive the business endpoint from {public_url!r}; "
                          "pass business_ws_url")
     return f"{head}/{BUSINESS}{mark}{query}"
+
+
+class OkxPrivateStream(PrivateVenue):
+    """One account's ``/ws/v5/private`` stream: before every dial the server time is read
+    (``/api/v5/public/time``), since OKX refuses a login timestamp 30 s off its clock; the
+    socket then sends ``login`` (signed afresh), waits for ``event: login`` and subscribes
+    ``orders`` (instType SPOT) and ``account``. A login error in ``LOGIN_REFUSED`` is the
+    credentials refused: the typed error, no reconnect. ``account`` sends a snapshot on
+    subscribe, so balances are current again after a reconnect; ``orders`` replays nothing."""
+
+    name = "okx"
+    market = "spot"
+
+    def __init__(self, venue: OkxVenue, credentials: Credentials) -> None:
+        if not credentials.passphrase:
+            raise AuthError("okx", "OKX API keys need the passphrase set when the key was "
+                                   "made (Credentials(passphrase=...) or "
+                                   "FEEDHANDLER_OKX_API_PASSPHRASE)")
+        self.private_channels = PRIVATE_CHANNELS
+        self.credentials = credentials
+        self.clock = ServerClock()
+        self.url = venue.private_url
+        self.time_url = venue.rest_base + SERVER_TIME_PATH
+        self.rest = RestClient(verify_tls=venue.verify_tls)
+        self.scale_table = venue.scale_table
+        self.limits = ConnectionLimits(streams_per_connection=16, args_per_request=20,
+                                       requests_per_second=2.0, max_connections=1)
+        self.heartbeat = Heartbeat(ping_interval=venue.ping_interval,
+                                   pong_timeout=min(10.0, venue.ping_interval),
+                                   text_ping=b"ping", pong_marker=b"pong")
+        self.subscribed: set[str] = set()      # channels sent on the current socket
+        self.logged_in = False
+        self.errors: list[str] = []
+
+    async def authenticate(self, link: Link) -> None:
+        sent = self.clock.local_ms()
+        body: Any = json.loads(await self.rest.get(self.time_url))
+        received = self.clock.local_ms()
+        data = body.get("data") if isinstance(body, dict) else None
+        ts = data[0].get("ts") if isinstance(data, list) and data and isinstance(
+            data[0], dict) else None
+        if not isinstance(ts, str) or not ts.isdigit():
+            raise ValueError("okx server time answer without data[0].ts")
+        self.clock.learn(int(ts), sent, received)
+
+    def ws_url(self, subscriptions: Sequence[Subscription]) -> str:
+        return self.url
+
+    def venue_symbol(self, symbol: str) -> str:
+        return symbol.upper().replace("/", "-")
+
+    def scales(self, symbol: str) -> tuple[int, int, int]:
+        price, size = self.scale_table.get(self.venue_symbol(symbol), UNKNOWN_SCALES)
+        return price, size, 1
+
+    def new_decoder(self, rings: Rings) -> Decoder:
+        return OkxPrivateDecoder(rings.orders, rings.balances, rings.positions)
+
+    def login_requests(self) -> list[bytes]:
+        self.subscribed = set()
+        self.logged_in = False
+        credentials = self.credentials
+        assert credentials.passphrase is not None
+        return [auth.login_message(credentials.key, credentials.secret, credentials.passphrase,
+                                   self.clock.now_ms() // 1000).encode()]
+
+    def subscribe_requests(self, subscriptions: Sequence[Subscription]) -> list[bytes]:
+        args = []
+        for sub in subscriptions:
+            channel = "orders" if sub.channel is Channel.ORDERS else "account"
+            if channel not in self.subscribed:
+                self.subscribed.add(channel)
+                args.append({"channel": "orders", "instType": "SPOT"} if channel == "orders"
+                            else {"channel": "account"})
+        return [auth.subscribe_message(args).encode()] if args else []
+
+    def handle_control(self, link: Link, raw: bytes) -> None:
+        message = json.loads(raw)
+        if not isinstance(message, dict):
+            return
+        event = message.get("event")
+        code = str(message.get("code", ""))
+        if event == "login":
+            if code == "0":
+                self.logged_in = True
+                link.authenticated()
+            else:
+                link.reject_auth(AuthError("okx", str(message.get("msg", ""))[:200], code))
+            return
+        if event == "error":
+            text = f"{code} {str(message.get('msg'))[:200]}"
+            if not self.logged_in and code in LOGIN_REFUSED:
+                link.reject_auth(AuthError("okx", str(message.get("msg", ""))[:200], code))
+                return
+            self.errors.append(text)
+            log.warning("okx private stream refused a request: %s", text)
+            if not self.logged_in:
+                link.reconnect(f"okx login failed: {text}")
+        elif event == "notice" and code == UPGRADE_NOTICE:
+            link.reconnect(f"okx notice {UPGRADE_NOTICE}: service upgrade")
+
+    async def release(self) -> None:
+        await self.rest.close()

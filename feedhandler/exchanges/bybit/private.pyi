@@ -1,0 +1,4 @@
+from feedhandler.core.private import PrivateDecoder
+
+class BybitPrivateDecoder(PrivateDecoder):
+    fill_echoes: int

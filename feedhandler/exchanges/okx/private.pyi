@@ -1,0 +1,3 @@
+from feedhandler.core.private import PrivateDecoder
+
+class OkxPrivateDecoder(PrivateDecoder): ...
