@@ -647,6 +647,9 @@ class Connection:
         self.outbox.flush(lambda payload: self.write(dial, payload))
         if not dial.is_open:
             return
+        if dial.auth_error is not None:     # refused a signed subscribe (Gate.io) already
+            self.auth_failed(dial, dial.auth_error)
+            return
         dial.live = True
         self.ready.set()
         log.info("%s: connected, %d subscriptions", self.name, len(self.subscriptions))
