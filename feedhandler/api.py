@@ -19,7 +19,7 @@ import time
 from collections import defaultdict
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from feedhandler.auth.credentials import AuthError, Credentials
 from feedhandler.core.book import OrderBook
@@ -58,6 +58,9 @@ from feedhandler.metrics import LatencyHistogram
 from feedhandler.net.backoff import Backoff
 from feedhandler.net.connection import Connection, Decoded, StatusEvent, StatusKind
 from feedhandler.net.pool import ConnectionPool
+
+if TYPE_CHECKING:
+    from feedhandler.record.tap import Recorder
 
 log = logging.getLogger(__name__)
 
@@ -130,7 +133,11 @@ class FeedHandler:
                  ring_capacity: int = 1 << 16, verify_tls: bool = True,
                  backoff_base: float = 0.5, backoff_cap: float = 30.0,
                  backoff_reset_after: float = 60.0, handshake_timeout: float = 10.0,
-                 event_queue_size: int = 100_000, private_ring_capacity: int = 1 << 12) -> None:
+                 event_queue_size: int = 100_000, private_ring_capacity: int = 1 << 12,
+                 recorder: Recorder | None = None) -> None:
+        """``recorder`` (``feedhandler.record.Recorder``) records every connection for replay;
+        ``stop()`` closes it."""
+        self.recorder = recorder
         self.endpoints = endpoints or {}
         self.verify_tls = verify_tls
         self.trades = TradeRing(ring_capacity)
@@ -325,7 +332,8 @@ class FeedHandler:
             state.pool = ConnectionPool(
                 state.adapter, self.rings, on_batch=self._on_batch, on_status=self._on_status,
                 backoff_factory=lambda: Backoff(base, cap, reset_after),
-                handshake_timeout=self.handshake_timeout, verify_tls=self.verify_tls)
+                handshake_timeout=self.handshake_timeout, verify_tls=self.verify_tls,
+                recorder=self.recorder)
         return state.pool
 
     # ---- lifecycle -------------------------------------------------------------------------
@@ -359,6 +367,8 @@ class FeedHandler:
                     await account.connection.stop()
                     account.connection = None
             await state.adapter.close()
+        if self.recorder is not None:
+            self.recorder.close()
 
     async def wait_connected(self, timeout: float | None = None) -> None:
         """Raises ``AuthError`` when a venue refused an account's credentials."""
@@ -404,8 +414,10 @@ class FeedHandler:
         """The live book; check ``book.valid`` (False while it is being resynced)."""
         state = self.venues.get(exchange)
         instrument = state.instruments.get(symbol) if state else None
-        for handle in self.by_instrument.get((Channel.BOOK, instrument.id), ()) \
-                if instrument else ():
+        for handles in self.handles.values() if instrument else ():   # RINGS_ONLY ones too
+            handle = handles[0]
+            if handle.channel is not Channel.BOOK or handle.subscription.instrument != instrument:
+                continue
             pool = state.pool if state else None
             connection = pool.connection_of(handle.subscription) if pool else None
             book = connection.book(handle.subscription) if connection else None

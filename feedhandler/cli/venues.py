@@ -10,8 +10,8 @@ from feedhandler.cli.base import EXIT_OK, Command
 from feedhandler.cli.output import Column, print_table
 from feedhandler.exchanges import venues
 
-COLUMNS = (Column("venue"), Column("market"), Column("channels"), Column("timeframes"),
-           Column("book depths"), Column("book integrity"))
+COLUMNS = (Column("venue"), Column("market"), Column("channels"), Column("private"),
+           Column("timeframes"), Column("book depths"), Column("book integrity"))
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
@@ -20,6 +20,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace, console: Console) -> int:
     rows = [(info.name, info.market, ", ".join(channel.value for channel in info.channels),
+             ", ".join(channel.value for channel in info.private_channels) or "-",
              ", ".join(info.timeframes) or "-", ", ".join(map(str, info.book_depths)) or "-",
              info.book_integrity or "-")
             for info in venues()]
@@ -29,6 +30,6 @@ def run(args: argparse.Namespace, console: Console) -> int:
 
 COMMAND = Command(
     "venues", "list the implemented venues and what each supports",
-    "List every venue in the exchange registry: market, channels, candle timeframes, book "
-    "depths and how its books are kept verifiably in sync.",
+    "List every venue in the exchange registry: market, channels, private channels, candle "
+    "timeframes, book depths and how its books are kept verifiably in sync.",
     configure, run)

@@ -37,6 +37,7 @@ cdef class FeedListener(WSListener):
     cdef bint assembling_binary
     cdef bytes ping_payload           # a venue text ping; None means WebSocket PING frames
     cdef bytes pong_marker            # bytes that identify the venue's text pong
+    cdef public object recorder       # feedhandler.record tap given each whole message; None: off
     cdef readonly int64_t frames
     cdef readonly int64_t messages
     cdef readonly int64_t bytes_received
@@ -46,6 +47,7 @@ cdef class FeedListener(WSListener):
     cdef readonly int64_t decoder_exceptions
 
     cdef int receive_whole(self, const char* p, size_t n, bint binary, int64_t now) except -1
+    cdef int record(self, const char* p, size_t n, bint binary, int64_t now) except -1
     cdef int finish_message(self, bint binary, int64_t now) except -1
     cdef int inflate_into_message(self, const char* p, size_t n) noexcept
     cdef int fatal(self, str reason) except -1

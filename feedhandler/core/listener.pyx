@@ -127,15 +127,23 @@ cdef class FeedListener(WSListener):
             if self.append_fragment(frame.payload_ptr, n) == 0 and frame.fin:
                 self.assembling = False
                 if self.assembling_binary and self.compression != COMPRESSION_NONE:
+                    if self.recorder is not None:
+                        self.record(self.compressed.data, self.compressed.size, True, now)
                     if self.inflate_into_message(self.compressed.data, self.compressed.size) == 0:
                         self.finish_message(True, now)
                 else:
+                    if self.recorder is not None:
+                        self.record(self.message.data, self.message.size, self.assembling_binary,
+                                    now)
                     self.finish_message(self.assembling_binary, now)
         elif kind == WSMsgType.CLOSE:
             transport.send_close(frame.get_close_code(), frame.get_close_message())
             transport.disconnect()
-        if frame.last_in_buffer and self.flags:
-            self.deliver()
+        if frame.last_in_buffer:
+            if self.recorder is not None:
+                self.recorder.read_end(now)
+            if self.flags:
+                self.deliver()
 
     cpdef send_user_specific_ping(self, WSTransport transport):
         if self.ping_payload is None:
@@ -155,6 +163,8 @@ cdef class FeedListener(WSListener):
 
     cdef int receive_whole(self, const char* p, size_t n, bint binary, int64_t now) except -1:
         """One unfragmented message: inflated or copied into ``message``, then decoded."""
+        if self.recorder is not None:
+            self.record(p, n, binary, now)
         if binary and self.compression != COMPRESSION_NONE:
             if self.inflate_into_message(p, n) == 0:
                 self.finish_message(True, now)
@@ -163,6 +173,12 @@ cdef class FeedListener(WSListener):
             self.fatal(f"message of {n} bytes exceeds max_message_size {self.message.limit}")
         else:
             self.finish_message(binary, now)
+        return 0
+
+    cdef int record(self, const char* p, size_t n, bint binary, int64_t now) except -1:
+        """Hands the whole message, as it came off the wire (still compressed), to the
+        recorder; its errors are its own (counted there), never the stream's."""
+        self.recorder.frame(p[:n], binary, now)
         return 0
 
     cdef int append_fragment(self, const char* p, size_t n) except -1:

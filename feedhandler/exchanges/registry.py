@@ -110,9 +110,11 @@ register(VenueInfo("bybit-linear", "Bybit USDT perpetuals", "linear",
                    book_integrity="WebSocket snapshot + per-topic u continuity"))
 register(VenueInfo("gateio", "Gate.io spot", "spot", gateio.GateioVenue, ALL_CHANNELS,
                    gateio.TIMEFRAMES, gateio.BOOK_DEPTHS,
+                   private_channels=gateio.PRIVATE_CHANNELS,
                    book_integrity="REST snapshot id (spot.obu: full push) + U/u continuity"))
 register(VenueInfo("htx", "HTX (Huobi) spot", "spot", htx.HtxVenue, ALL_CHANNELS,
                    tuple(htx.TIMEFRAMES), htx.BOOK_DEPTHS,
+                   private_channels=htx.PRIVATE_CHANNELS,
                    book_integrity="WebSocket req snapshot + mbp seqNum/prevSeqNum chaining"))
 register(VenueInfo("okx", "OKX spot", "spot", okx.OkxVenue, ALL_CHANNELS, tuple(okx.TIMEFRAMES),
                    okx.BOOK_DEPTHS, private_channels=okx.PRIVATE_CHANNELS,

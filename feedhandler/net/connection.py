@@ -20,7 +20,7 @@ import time
 from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 from urllib.parse import urlsplit
 
 from picows import WSCloseCode, WSError, WSMsgType, WSParsedURL, WSTransport, ws_connect
@@ -36,6 +36,7 @@ from feedhandler.net.ratelimit import RateLimiter
 
 if TYPE_CHECKING:
     from feedhandler.core.decoder import Decoder
+    from feedhandler.record.tap import ConnectionTap, Recorder
 
 log = logging.getLogger(__name__)
 
@@ -188,10 +189,12 @@ class Connection:
         ssl_context: ssl.SSLContext | None = None,
         book_factory: BookFactory = default_book,
         name: str = "",
+        recorder: Recorder | None = None,
     ) -> None:
         """``handshake_timeout`` bounds a whole dial (TCP, TLS, WebSocket upgrade).
         ``wss://`` is verified against the system's CAs unless ``ssl_context`` is given or
-        ``verify_tls=False``. ``book_factory`` makes the book of each BOOK subscription."""
+        ``verify_tls=False``. ``book_factory`` makes the book of each BOOK subscription.
+        ``recorder`` (feedhandler.record) records every message and decoder call, for replay."""
         heartbeat = adapter.heartbeat
         if not 0 < heartbeat.pong_timeout <= heartbeat.ping_interval:
             raise ValueError(f"{adapter.name}: heartbeat needs 0 < pong_timeout <= ping_interval "
@@ -199,6 +202,10 @@ class Connection:
         self.adapter = adapter
         self.name = name or adapter.name
         self.decoder: Decoder = adapter.new_decoder(rings)
+        self.tap: ConnectionTap | None = None
+        if recorder is not None:
+            self.tap = recorder.tap(self)
+            self.decoder = cast("Decoder", self.tap.proxy)   # records the calls that change it
         self.capacity = adapter.limits.streams_per_connection
         self.on_batch = on_batch
         self.on_status = on_status
@@ -357,6 +364,8 @@ class Connection:
         """Stops carrying these; the venue gets unsubscribe requests for what it was sent."""
         removed = [self.subscriptions.pop(s.key) for s in subscriptions
                    if s.key in self.subscriptions]
+        if self.tap is not None:
+            self.tap.unsubscribed(removed)
         for sub in removed:
             if sub.channel is Channel.BOOK:
                 self.drop_book(sub)
@@ -433,6 +442,8 @@ class Connection:
                     raise ValueError(f"{self.name}: {sub.instrument.venue_symbol} already has a "
                                      "book on this connection (one book per instrument)")
                 books.add(sub.instrument.venue_symbol)
+        if self.tap is not None:
+            self.tap.subscribed(new.values())
         for sub in new.values():
             instrument = sub.instrument
             slot = self.decoder.slot_of(instrument.venue_symbol)
@@ -553,9 +564,11 @@ class Connection:
 
         def listener_factory() -> FeedListener:
             dial.listener = FeedListener(
-                self.decoder, dial, max_message_size=self.adapter.max_message_size,
+                self.decoder if self.tap is None else self.tap.decoder, dial,
+                max_message_size=self.adapter.max_message_size,
                 compression=self.adapter.compression, ping_payload=heartbeat.text_ping,
                 pong_marker=heartbeat.pong_marker)
+            dial.listener.recorder = self.tap
             return dial.listener
 
         try:
@@ -642,6 +655,9 @@ class Connection:
                 return
         self.outbox.flush(lambda payload: self.write(dial, payload))
         if not dial.is_open:
+            return
+        if dial.auth_error is not None:     # refused a signed subscribe (Gate.io) already
+            self.auth_failed(dial, dial.auth_error)
             return
         dial.live = True
         self.ready.set()
@@ -777,6 +793,8 @@ class Connection:
 
     def notify(self, kind: StatusKind, reason: str = "", slot: int = -1,
                subscription: Subscription | None = None) -> None:
+        if self.tap is not None:
+            self.tap.status(kind, reason, slot)
         if self.on_status is None:
             return
         try:

@@ -7,15 +7,28 @@ request's payload items joined by ``:`` in the venue's order, e.g.
 ``spot.obu:ob.BTC_USDT.50``; a trades or tickers request naming several pairs subscribes one
 topic per pair. A ``spot.obu`` subscription starts with a full push of the top levels; its
 updates carry what changed within them (levels that leave the top are deleted).
+
+With ``account`` (a ``SimAccount``) and ``api_keys`` it also serves the private channels
+spot.orders (topics ``spot.orders:<pair>``; ``!all`` subscribes every listed pair) and
+spot.balances (topic ``spot.balances``): every such subscribe must carry Gate's ``auth``
+object, checked as Gate does (known KEY, hex HMAC-SHA512 of ``channel=..&event=..&time=..``
+with that key's secret, ``time`` within 60 s of the venue's ``clock``), else the error
+reply with code 4. ``render_account`` renders the account's events (rejected orders are
+never pushed: Gate refuses them on the order request); ``route_account`` names each
+frame's topic. ``GET /api/v4/spot/time`` serves the venue clock.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from decimal import Decimal
 from typing import Literal
 
+from feedhandler.exchanges.gateio import auth
+from feedhandler.sim.account import AccountEvent, BalanceEvent, Listing, OrderEvent, SimAccount
 from feedhandler.sim.market import (
     BestBidOffer,
     BookUpdate,
@@ -50,9 +63,15 @@ ORDER_BOOK_PATH = "/api/v4/spot/order_book"
 DEFAULT_SNAPSHOT_LIMIT = 10
 MAX_SNAPSHOT_LIMIT = 100
 
-# error codes of the v4 protocol: 1 invalid request body format, 2 invalid argument
+# error codes of the v4 protocol: 1 invalid request body format, 2 invalid argument,
+# 4 authentication fail (the message text is ours: unverified, docs/venues/gateio.md)
 INVALID_BODY = 1
 INVALID_ARGUMENT = 2
+AUTH_FAIL = 4
+AUTH_FAIL_MESSAGE = "Authentication fail"
+ORDERS_CHANNEL = "spot.orders"
+BALANCES_CHANNEL = "spot.balances"
+SERVER_TIME_PATH = "/api/v4/spot/time"
 
 _LISTINGS: dict[str, tuple[str, str, str]] = {
     "BTC_USDT": ("0.1", "0.000001", "60000.0"),
@@ -74,6 +93,7 @@ class GateioRequest:
 
     session: GateioSession
     message: dict[str, object]
+    code: int | None = None        # the error code a refusal carries, when not the default
 
 
 @dataclass
@@ -116,7 +136,11 @@ class GateioVenue(Venue):
     ws_path = "/ws/v4/"
 
     def __init__(self, market: Literal["spot"] = "spot",
-                 symbols: Sequence[str] = ("BTC_USDT",)) -> None:
+                 symbols: Sequence[str] = ("BTC_USDT",), *, account: SimAccount | None = None,
+                 api_keys: Mapping[str, str] | None = None,
+                 clock: Callable[[], float] = time.time) -> None:
+        """``clock`` is the venue's wall clock (seconds) that signed ``time`` is checked
+        against and ``/spot/time`` serves: a test skews it to prove the client learns it."""
         if market != "spot":
             raise ValueError(f"unknown Gate.io market {market!r}; use 'spot'")
         self._listings = {symbol: _Listing(InstrumentSpec(
@@ -128,6 +152,13 @@ class GateioVenue(Venue):
         self._connections = 0
         self._now_ms = MarketConfig.start_ms
         """Simulated time of the latest event, for replies that carry no event."""
+        self.account = account
+        self.api_keys = dict(api_keys or {})
+        self.clock = clock
+        self.auth_failures: list[str] = []     # why each refused private subscribe was refused
+        self._order_fees: dict[int, Decimal] = {}
+        self._account_listings: dict[str, Listing] = {
+            listing.symbol: listing for listing in (account.listings if account else ())}
 
     def instruments(self) -> tuple[InstrumentSpec, ...]:
         return tuple(listing.spec for listing in self._listings.values())
@@ -161,10 +192,12 @@ class GateioVenue(Venue):
             return ClientRequest(RequestKind.PING, request_id, body=body)
         if not isinstance(channel, str) or event not in ("subscribe", "unsubscribe"):
             return _invalid(body, "invalid request body format")
-        items = message.get("payload")
-        if not isinstance(items, list) or not items or \
-                not all(isinstance(item, str) for item in items):
+        items = message.get("payload", [])
+        if not isinstance(items, list) or not all(isinstance(item, str) for item in items) \
+                or (not items and channel != BALANCES_CHANNEL):
             return _invalid(body, "invalid argument: payload must list strings")
+        if channel in (ORDERS_CHANNEL, BALANCES_CHANNEL) and self.account is not None:
+            return self._private_request(body, channel, event, items)
         if channel in PAIR_CHANNELS:
             topics = tuple(f"{channel}:{pair}" for pair in items)
         else:
@@ -172,7 +205,48 @@ class GateioVenue(Venue):
         kind = RequestKind.SUBSCRIBE if event == "subscribe" else RequestKind.UNSUBSCRIBE
         return ClientRequest(kind, request_id, topics, body=body)
 
+    def _private_request(self, body: GateioRequest, channel: str, event: str,
+                         items: list[str]) -> ClientRequest:
+        """A private subscribe: its ``auth`` checked first, as Gate checks it."""
+        refusal = self._auth_refusal(body.message, channel, event)
+        request_id = body.message.get("id")
+        if refusal is not None:
+            self.auth_failures.append(refusal)
+            return ClientRequest(RequestKind.INVALID, request_id, error=ErrorReason.REJECTED,
+                                 detail=AUTH_FAIL_MESSAGE,
+                                 body=GateioRequest(body.session, body.message, AUTH_FAIL))
+        if channel == BALANCES_CHANNEL:
+            topics: tuple[str, ...] = (BALANCES_CHANNEL,)
+        elif items == ["!all"]:
+            topics = tuple(f"{ORDERS_CHANNEL}:{pair}" for pair in self._account_listings)
+        else:
+            topics = tuple(f"{ORDERS_CHANNEL}:{pair}" for pair in items)
+        kind = RequestKind.SUBSCRIBE if event == "subscribe" else RequestKind.UNSUBSCRIBE
+        return ClientRequest(kind, request_id, topics, body=body)
+
+    def _auth_refusal(self, message: dict[str, object], channel: str,
+                      event: str) -> str | None:
+        """Why Gate would refuse this request's ``auth`` (None: it is good)."""
+        credentials = message.get("auth")
+        stamp = message.get("time")
+        if not isinstance(credentials, dict) or credentials.get("method") != "api_key":
+            return "no api_key auth"
+        secret = self.api_keys.get(str(credentials.get("KEY")))
+        if secret is None:
+            return "unknown key"
+        if not isinstance(stamp, int) or isinstance(stamp, bool):
+            return "time is not an integer"
+        if not auth.verify(secret, channel, event, stamp, str(credentials.get("SIGN")),
+                           int(self.clock())):
+            return "bad signature or time outside the window"
+        return None
+
     def is_topic(self, topic: str) -> bool:
+        if topic == BALANCES_CHANNEL:
+            return self.account is not None
+        if topic.startswith(ORDERS_CHANNEL + ":"):
+            return self.account is not None and \
+                topic.partition(":")[2] in self._account_listings
         channel, *items = topic.split(":")
         if channel in PAIR_CHANNELS:
             return len(items) == 1 and items[0] in self._listings
@@ -206,6 +280,8 @@ class GateioVenue(Venue):
     def render_error(self, request: ClientRequest, reason: ErrorReason,
                      detail: str) -> list[bytes]:
         code = INVALID_BODY if reason is ErrorReason.INVALID_JSON else INVALID_ARGUMENT
+        if isinstance(request.body, GateioRequest) and request.body.code is not None:
+            code = request.body.code
         if reason is ErrorReason.UNKNOWN_TOPIC:
             detail = f"unknown channel or currency pair {detail}"
         error = json.dumps({"code": code, "message": detail}, separators=(",", ":"))
@@ -330,9 +406,67 @@ class GateioVenue(Venue):
                 f'"n":"{name}_{listing.pair}","a":"{listing.size(event.volume)}",'
                 f'"w":{"true" if event.closed else "false"}}}')
 
+    # Private channels --------------------------------------------------------------------
+
+    @staticmethod
+    def route_account(frame: bytes) -> str:
+        """The topic a rendered account frame is pushed on (``AccountStream`` ``route``)."""
+        message = json.loads(frame)
+        if message["channel"] == ORDERS_CHANNEL:
+            return f"{ORDERS_CHANNEL}:{message['result'][0]['currency_pair']}"
+        return BALANCES_CHANNEL
+
+    def render_account(self, events: list[AccountEvent]) -> list[bytes]:
+        """One account step: an update per order event (none for a rejected order: Gate
+        refuses it on the order request), the balances in one update (``result`` is a list
+        on the private channels)."""
+        frames = [self._envelope(ORDERS_CHANNEL, e.ts_ms, [self._order(e)])
+                  for e in events if isinstance(e, OrderEvent) and e.status != "REJECTED"]
+        balances = [e for e in events if isinstance(e, BalanceEvent)]
+        if balances:
+            frames.append(self._envelope(BALANCES_CHANNEL, balances[0].ts_ms, [
+                {"timestamp": str(b.ts_ms // 1000), "timestamp_ms": str(b.ts_ms),
+                 "user": "1000001", "currency": b.asset, "change": f"{b.change:f}",
+                 "total": f"{b.free + b.locked:f}", "available": f"{b.free:f}",
+                 "freeze": f"{b.locked:f}", "change_type": "order-update"}
+                for b in balances]))
+        return frames
+
+    @staticmethod
+    def _envelope(channel: str, ts_ms: int, result: list[dict[str, object]]) -> bytes:
+        return json.dumps({"time": ts_ms // 1000, "time_ms": ts_ms, "channel": channel,
+                           "event": "update", "result": result},
+                          separators=(",", ":")).encode()
+
+    def _order(self, e: OrderEvent) -> dict[str, object]:
+        listing = self._account_listings[e.symbol]
+        fee = self._order_fees.get(e.order_id, Decimal(0)) + e.fee
+        self._order_fees[e.order_id] = fee
+        event, finish_as = {"NEW": ("put", None), "PARTIALLY_FILLED": ("update", None),
+                            "FILLED": ("finish", "filled")}.get(e.status,
+                                                                 ("finish", "cancelled"))
+        order: dict[str, object] = {
+            "id": str(e.order_id), "user": 1000001, "text": "t-" + e.client_id,
+            "create_time": str(e.ts_ms // 1000), "create_time_ms": str(e.ts_ms),
+            "update_time": str(e.ts_ms // 1000), "update_time_ms": str(e.ts_ms),
+            "event": event, "currency_pair": e.symbol, "type": "limit", "account": "spot",
+            "side": e.side.lower(), "amount": f"{e.size:f}", "price": f"{e.price:f}",
+            "time_in_force": "gtc", "left": f"{e.size - e.filled:f}",
+            "filled_amount": f"{e.filled:f}", "filled_total": f"{e.filled * e.price:f}",
+            "avg_deal_price": f"{e.price:f}" if e.filled else "0", "fee": f"{fee:f}",
+            "fee_currency": listing.base if e.side == "BUY" else listing.quote,
+            "point_fee": "0", "gt_fee": "0", "gt_discount": False, "rebated_fee": "0",
+            "rebated_fee_currency": listing.quote}
+        if finish_as is not None:
+            order["finish_as"] = finish_as
+        return order
+
     # REST --------------------------------------------------------------------------------
 
     def http(self, request: HttpRequest, market: Market) -> HttpResponse | None:
+        if request.path.rstrip("/") == SERVER_TIME_PATH:
+            return HttpResponse(200, json.dumps(
+                {"server_time": int(self.clock() * 1000)}).encode())
         if request.path.rstrip("/") != ORDER_BOOK_PATH:
             return None
         pair = request.query.get("currency_pair", "")

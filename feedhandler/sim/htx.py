@@ -6,15 +6,29 @@ that leaves two pings unanswered. mbp books are served on ``/feed`` (incremental
 by ``seqNum``/``prevSeqNum``, snapshots by ``req``); everything else on ``/ws``. The simulated
 books are 50 levels deep, so only the 150 and 400 level mbp topics are offered: within them
 every change is in scope and no level ever enters or leaves a subscriber's view.
+
+With ``account`` (a ``SimAccount``) and ``api_keys`` it also serves the private ``/ws/v2``
+endpoint, plain text (not gzip'd), pinging with ``{"action":"ping","data":{"ts":n}}``:
+``req auth`` is checked as HTX does (known accessKey, signature v2.1 over ``sign_host``,
+timestamp within 300 s of the venue ``clock``), failures answered with code 2002
+``auth.fail``; ``sub`` before a successful auth is refused. Topics ``orders#<symbol>``
+(``orders#*`` is every listed symbol) and ``accounts.update#2``, which starts with the
+current value of every asset (changeType and changeTime null). ``render_account`` and
+``route_account`` (each frame's topic) stream the account (rejected orders are not pushed:
+the REST call fails).
+``GET /v1/common/timestamp`` serves the venue clock.
 """
 
 from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from decimal import Decimal
 
+from feedhandler.exchanges.htx import auth
+from feedhandler.sim.account import AccountEvent, BalanceEvent, OrderEvent, SimAccount
 from feedhandler.sim.market import (
     BestBidOffer,
     BookUpdate,
@@ -44,6 +58,10 @@ KLINE_PERIODS_MS = {
 MBP_LEVELS = (5, 20, 150, 400)
 MARKET_PATH = "/ws"
 BOOK_PATH = "/feed"
+PRIVATE_PATH = "/ws/v2"
+ACCOUNTS_TOPIC = "accounts.update#2"
+TIMESTAMP_PATH = "/v1/common/timestamp"
+AUTH_FAIL = 2002
 
 _LISTINGS: dict[str, tuple[str, str, str]] = {
     "btcusdt": ("0.01", "0.000001", "60000.00"),
@@ -68,6 +86,13 @@ class HtxSession:
     """Which endpoint a connection dialled: ``/ws`` or ``/feed``."""
 
     path: str
+
+
+@dataclass
+class HtxPrivateSession:
+    """A ``/ws/v2`` connection: whether its ``req auth`` succeeded."""
+
+    authenticated: bool = False
 
 
 def number(formatter: Callable[[int], str]) -> Callable[[int], str]:
@@ -100,7 +125,10 @@ class HtxVenue(Venue):
     name = "htx"
     compression = "gzip"
 
-    def __init__(self, market: str = "spot", symbols: Sequence[str] = ("btcusdt",)) -> None:
+    def __init__(self, market: str = "spot", symbols: Sequence[str] = ("btcusdt",), *,
+                 account: SimAccount | None = None, api_keys: Mapping[str, str] | None = None,
+                 clock: Callable[[], float] = time.time, sign_host: str = "127.0.0.1") -> None:
+        """``sign_host`` is the host the client dialled, which HTX's signature covers."""
         if market != "spot":
             raise ValueError(f"unknown HTX market {market!r}; only 'spot' is simulated")
         self.keepalive = Keepalive(5.0, 10.0, text=True, pong_must_echo=True)
@@ -115,6 +143,14 @@ class HtxVenue(Venue):
         self._market_topics = {topic for listing in self._listings.values()
                                for topic in (*listing.trade_topics, *listing.bbo_topics)}
         self._market_topics.update(topic for (topic,) in self._kline_topics.values())
+        self.account = account
+        self.api_keys = dict(api_keys or {})
+        self.clock = clock
+        self.sign_host = sign_host
+        self.auth_failures: list[str] = []
+        self.account_id = 10_000_001
+        self._private_symbols = [listing.symbol for listing in (account.listings
+                                                                  if account else ())]
 
     def instruments(self) -> tuple[InstrumentSpec, ...]:
         return tuple(listing.spec for listing in self._listings.values())
@@ -125,11 +161,15 @@ class HtxVenue(Venue):
     # Connections and requests ------------------------------------------------------------
 
     def open_session(self, path: str, query: dict[str, str]) -> Session | HttpResponse | None:
+        if path == PRIVATE_PATH and self.account is not None:
+            return Session((), HtxPrivateSession(), compression="none")
         if path not in (MARKET_PATH, BOOK_PATH):
             return None
         return Session((), HtxSession(path))
 
     def parse(self, state: object, payload: bytes) -> ClientRequest:
+        if isinstance(state, HtxPrivateSession):
+            return self._parse_private(state, payload)
         assert isinstance(state, HtxSession)
         try:
             message = json.loads(payload)
@@ -151,6 +191,8 @@ class HtxVenue(Venue):
                 topic = message[verb]
                 if not isinstance(topic, str):
                     return _invalid(request_id, f"invalid {verb}")
+                if self._private_topic(topic):
+                    return _invalid(request_id, f"topic {topic} is served on {PRIVATE_PATH}")
                 if kind is not RequestKind.UNSUBSCRIBE and self.is_topic(topic) and \
                         (topic in self._book_topics) != (state.path == BOOK_PATH):
                     return _invalid(request_id, f"topic {topic} is not served on {state.path}")
@@ -158,9 +200,131 @@ class HtxVenue(Venue):
         return _invalid(request_id, "invalid request")
 
     def is_topic(self, topic: str) -> bool:
+        if self._private_topic(topic):
+            return True
         return topic in self._book_topics or topic in self._market_topics
 
+    def _private_topic(self, topic: str) -> bool:
+        return self.account is not None and (
+            topic == ACCOUNTS_TOPIC or topic.removeprefix("orders#") in self._private_symbols)
+
+    # /ws/v2 (private) ---------------------------------------------------------------------
+
+    def _parse_private(self, state: HtxPrivateSession, payload: bytes) -> ClientRequest:
+        try:
+            message = json.loads(payload)
+        except ValueError:
+            message = None
+        if not isinstance(message, dict) or not isinstance(message.get("action"), str):
+            return ClientRequest(RequestKind.OTHER, body=(state, {"action": "", "ch": ""}))
+        action = message["action"]
+        if action == "pong":
+            data = message.get("data")
+            ts = data.get("ts") if isinstance(data, dict) else None
+            return ClientRequest(RequestKind.PONG, body=str(ts).encode())
+        ch = message.get("ch")
+        if action in ("sub", "unsub") and isinstance(ch, str) and state.authenticated:
+            topics = tuple(f"orders#{symbol}" for symbol in self._private_symbols) \
+                if ch == "orders#*" else (ch,)
+            kind = RequestKind.SUBSCRIBE if action == "sub" else RequestKind.UNSUBSCRIBE
+            return ClientRequest(kind, None, topics, body=message)
+        return ClientRequest(RequestKind.OTHER, body=(state, message))
+
+    def handle_other(self, state: object, request: ClientRequest) -> list[bytes]:
+        """``req auth``, and refusals: a sub before auth, anything unknown."""
+        assert isinstance(request.body, tuple)
+        session: HtxPrivateSession = request.body[0]
+        message: dict[str, object] = request.body[1]
+        action, ch = message.get("action"), message.get("ch")
+        if action == "req" and ch == "auth":
+            refusal = self._auth_refusal(message.get("params"))
+            if refusal is None:
+                session.authenticated = True
+                return [_json({"action": "req", "code": 200, "ch": "auth", "data": {}})]
+            self.auth_failures.append(refusal)
+            return [_json({"action": "req", "code": AUTH_FAIL, "ch": "auth",
+                           "message": "auth.fail"})]
+        if action in ("sub", "unsub"):
+            return [_json({"action": action, "code": AUTH_FAIL, "ch": ch,
+                           "message": "invalid.auth.state"})]
+        return [_json({"action": action, "code": 4000, "ch": ch, "message": "invalid.action"})]
+
+    def _auth_refusal(self, params: object) -> str | None:
+        if not isinstance(params, dict) or params.get("authType") != "api" \
+                or params.get("signatureMethod") != auth.SIGNATURE_METHOD \
+                or params.get("signatureVersion") != auth.SIGNATURE_VERSION:
+            return "malformed auth params"
+        secret = self.api_keys.get(str(params.get("accessKey")))
+        if secret is None:
+            return "unknown key"
+        if not auth.verify(secret, str(params["accessKey"]), str(params.get("timestamp")),
+                           str(params.get("signature")), int(self.clock()), self.sign_host):
+            return "bad signature or timestamp outside the window"
+        return None
+
+    def render_session_ping(self, state: object, payload: bytes) -> bytes:
+        if isinstance(state, HtxPrivateSession):
+            return b'{"action":"ping","data":{"ts":' + payload + b"}}"
+        return self.render_ping(payload)
+
+    @staticmethod
+    def route_account(frame: bytes) -> str:
+        """The topic a rendered account frame is pushed on (``AccountStream`` ``route``)."""
+        return str(json.loads(frame)["ch"])
+
+    def render_account(self, events: list[AccountEvent]) -> list[bytes]:
+        """A push per event; none for a rejected order (HTX fails the REST call instead)."""
+        return [self._push(f"orders#{e.symbol}", self._order(e)) if isinstance(e, OrderEvent)
+                else self._push(ACCOUNTS_TOPIC, self._balance(e, e.ts_ms, e.seq))
+                for e in events if isinstance(e, BalanceEvent)
+                or (isinstance(e, OrderEvent) and e.status != "REJECTED")]
+
+    @staticmethod
+    def _push(ch: str, data: dict[str, object]) -> bytes:
+        return _json({"action": "push", "ch": ch, "data": data})
+
+    def _balance(self, e: BalanceEvent, ts: int | None, seq: int) -> dict[str, object]:
+        return {"currency": e.asset.lower(), "accountId": self.account_id,
+                "balance": f"{e.free + e.locked:f}", "available": f"{e.free:f}",
+                "changeType": None if ts is None else "order.match", "accountType": "trade",
+                "seqNum": seq, "changeTime": ts}
+
+    def _order(self, e: OrderEvent) -> dict[str, object]:
+        side = e.side.lower()
+        head: dict[str, object] = {"orderId": e.order_id, "type": f"{side}-limit",
+                                   "clientOrderId": e.client_id, "symbol": e.symbol}
+        remain = f"{e.size - e.filled:f}"
+        if e.status == "NEW":
+            return {**head, "orderSize": f"{e.size:f}", "orderCreateTime": e.ts_ms,
+                    "orderPrice": f"{e.price:f}", "orderStatus": "submitted",
+                    "accountId": self.account_id, "orderSource": "spot-api",
+                    "eventType": "creation"}
+        if e.status == "CANCELED":
+            return {**head, "lastActTime": e.ts_ms, "remainAmt": remain,
+                    "execAmt": f"{e.filled:f}",
+                    "orderStatus": "partial-canceled" if e.filled else "canceled",
+                    "eventType": "cancellation"}
+        return {**head, "tradePrice": f"{e.last_price:f}", "tradeVolume": f"{e.last_size:f}",
+                "tradeId": e.seq, "tradeTime": e.ts_ms, "aggressor": False,
+                "remainAmt": remain, "execAmt": f"{e.filled:f}", "orderSource": "spot-api",
+                "orderPrice": f"{e.price:f}", "orderSize": f"{e.size:f}",
+                "orderStatus": "filled" if e.status == "FILLED" else "partial-filled",
+                "eventType": "trade"}
+
+    def initial_frames(self, state: object, topic: str, market: Market) -> list[bytes]:
+        """accounts.update starts with every asset's current value."""
+        if topic != ACCOUNTS_TOPIC or self.account is None:
+            return []
+        account = self.account
+        return [self._push(ACCOUNTS_TOPIC, self._balance(BalanceEvent(
+            0, 0, asset, total - account.locked.get(asset, Decimal(0)),
+            account.locked.get(asset, Decimal(0)), Decimal(0)), None, account.seq))
+            for asset, total in sorted(account.balances.items())]
+
     def render_ack(self, request: ClientRequest) -> list[bytes]:
+        if isinstance(request.body, dict) and "action" in request.body:
+            return [_json({"action": request.body["action"], "code": 200,
+                           "ch": request.body.get("ch"), "data": {}})]
         verb = "subbed" if request.kind is RequestKind.SUBSCRIBE else "unsubbed"
         return [_json({**_id(request), "status": "ok", verb: request.topics[0],
                        "ts": _now_ms()})]
@@ -170,6 +334,9 @@ class HtxVenue(Venue):
 
     def render_error(self, request: ClientRequest, reason: ErrorReason,
                      detail: str) -> list[bytes]:
+        if isinstance(request.body, dict) and "action" in request.body:
+            return [_json({"action": request.body["action"], "code": 2001,
+                           "ch": request.body.get("ch"), "message": "invalid.ch"})]
         if reason is ErrorReason.UNKNOWN_TOPIC:
             detail = f"invalid topic {detail}"
         return [_json({**_id(request), "status": "error", "err-code": "bad-request",
@@ -249,6 +416,8 @@ class HtxVenue(Venue):
         return changes
 
     def http(self, request: HttpRequest, market: Market) -> HttpResponse | None:
+        if request.path == TIMESTAMP_PATH:
+            return HttpResponse(200, _json({"status": "ok", "data": int(self.clock() * 1000)}))
         return None
 
     def render_malformed(self) -> bytes:

@@ -90,7 +90,7 @@ class SimConnection(WSListener):
         self.pending_corruptions: set[str] = set()
         self.reject_next_subscribe: str | None = None
         self._exchange = exchange
-        self._gzip = exchange.venue.compression == "gzip"
+        self._gzip = (session.compression or exchange.venue.compression) == "gzip"
         self._initial_topics = session.topics
         self._transport: WSTransport | None = None
         self._raw: asyncio.Transport | None = None
@@ -648,7 +648,7 @@ class SimulatedExchange:
         payload = str(self.market.now_ms).encode()
         conn.note_ping(payload, now)
         if keepalive.text:
-            conn.send_text(self.venue.render_ping(payload))
+            conn.send_text(self.venue.render_session_ping(conn.state, payload))
             conn.flush()
         else:
             conn.send_control(OPCODE_PING, payload)

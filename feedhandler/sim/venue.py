@@ -57,6 +57,8 @@ class Session:
 
     topics: tuple[str, ...] = ()
     state: object = None
+    compression: str | None = None
+    """This connection's frame compression when it differs from the venue's (HTX /ws/v2)."""
 
 
 @dataclass(frozen=True)
@@ -178,6 +180,10 @@ class Venue(ABC):
     def render_ping(self, payload: bytes) -> bytes:
         """A server text ping, for venues whose ``Keepalive.text`` is set."""
         raise NotImplementedError(f"{self.name} has no text ping")
+
+    def render_session_ping(self, state: object, payload: bytes) -> bytes:
+        """The text ping for one connection (a venue whose endpoints ping differently)."""
+        return self.render_ping(payload)
 
     def handle_other(self, state: object, request: ClientRequest) -> list[bytes]:
         """Handle a venue-specific request (``RequestKind.OTHER``); return the replies."""

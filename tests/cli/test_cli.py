@@ -70,6 +70,9 @@ def test_venues_lists_the_registry() -> None:
     assert "binance" in listed
     assert listed == {info.name for info in venues()}
     assert "REST snapshot" in result.stdout
+    rows = {line.split()[0]: line for line in result.stdout.splitlines()[2:]}
+    assert "orders, balance, positions" in rows["binance-usdm"]
+    assert "orders, balance, positions" not in rows["binance"]
 
 
 def test_the_console_script_entry_point_runs_a_command(capsys: pytest.CaptureFixture[str]) -> None:

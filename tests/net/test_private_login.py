@@ -141,3 +141,32 @@ async def test_an_unanswered_login_is_transient_and_retried(venue, kit, make_con
     connection = make_connection(adapter, [kit.sub(Channel.ORDERS, "BTC-USDT")])
     await kit.wait_until(lambda: adapter.logins >= 3, what="retried logins")
     assert connection.auth_error is None and connection.connect_failures >= 2
+
+
+class SignedSubscribes(FakePrivate):
+    """No login (Gate.io signs each subscribe): the venue's refusal of the first subscribe is
+    seen while the rest are still going out, before the connection is live."""
+
+    def login_requests(self) -> list[bytes]:
+        return []
+
+    def subscribe_requests(self, subscriptions: Sequence[Subscription]) -> list[bytes]:
+        self.link.reject_auth(AuthError("fake", "signature refused", 4))
+        return super().subscribe_requests(subscriptions)
+
+
+async def test_a_subscribe_refused_before_live_stops_for_good(venue, kit, make_connection) -> None:
+    adapter = SignedSubscribes(venue)
+    statuses = kit.StatusLog()
+    connection = make_connection(adapter, [kit.sub(Channel.ORDERS, "BTC-USDT")],
+                                 on_status=statuses)
+    adapter.link = connection          # set before the supervisor task first runs
+    try:
+        await connection.wait_connected(3)
+    except AuthError as exc:
+        assert exc.code == 4
+    else:
+        raise AssertionError("wait_connected returned")
+    await asyncio.sleep(0.3)
+    assert len(venue.sessions) == 1 and not statuses.of(StatusKind.CONNECTED)
+    assert len(statuses.of(StatusKind.AUTH_FAILED)) == 1

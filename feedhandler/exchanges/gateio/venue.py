@@ -1,4 +1,5 @@
-"""Gate.io spot, WebSocket API v4: URLs, limits, subscribe payloads, keepalive, book sync.
+"""Gate.io spot, WebSocket API v4: URLs, limits, subscribe payloads, keepalive, book sync,
+and one account's private channels (spot.orders, spot.balances).
 
 Facts and their sources are in docs/venues/gateio.md.
 """
@@ -12,6 +13,7 @@ from collections.abc import Sequence
 from itertools import count
 from typing import Any
 
+from feedhandler.auth.credentials import AuthError, Credentials
 from feedhandler.core.decoder import Decoder
 from feedhandler.exchanges.base import (
     Channel,
@@ -19,11 +21,15 @@ from feedhandler.exchanges.base import (
     Heartbeat,
     InBandBookVenue,
     Link,
+    PrivateVenue,
     Rings,
     Subscription,
     wait_for_snapshot,
 )
+from feedhandler.exchanges.gateio import auth
 from feedhandler.exchanges.gateio.decoder import GateioDecoder
+from feedhandler.exchanges.gateio.private import GateioPrivateDecoder
+from feedhandler.net.clock import ServerClock
 from feedhandler.net.ratelimit import RateLimiter
 from feedhandler.net.rest import RestClient
 
@@ -39,6 +45,15 @@ BOOK_DEPTHS = (50, 100, 400)
 SNAPSHOT_LIMIT = 100          # the depth of the REST snapshot Gate's sync procedure asks for
 UPDATE_SPEED = "100ms"        # spot.order_book_update push interval
 OBU_CHANNEL = "spot.obu"
+
+SERVER_TIME_PATH = "/api/v4/spot/time"
+PRIVATE_CHANNELS = (Channel.ORDERS, Channel.BALANCE)
+PRIVATE_CHANNEL_NAMES = {Channel.ORDERS: "spot.orders", Channel.BALANCE: "spot.balances"}
+ALL_PAIRS = "!all"             # spot.orders payload for every pair
+AUTH_FAIL = 4                  # the v4 error code "authentication fail"
+# Balances and fees are kept at 9 decimals: Gate's own spot.balances example carries 9
+# ("1032951.325075926"); int64 then holds up to 9.2 billion units of an asset.
+ASSET_SCALE = 9
 
 CHANNEL_NAMES = {
     Channel.TICKER: "spot.book_ticker",
@@ -191,4 +206,98 @@ class GateioVenue(InBandBookVenue):
         decoder.replay_pending(slot)
 
     async def close(self) -> None:
+        await self.rest.close()
+
+    private_channels = PRIVATE_CHANNELS
+
+    def private(self, credentials: Credentials) -> GateioPrivateStream:
+        return GateioPrivateStream(self, credentials)
+
+
+class GateioPrivateStream(PrivateVenue):
+    """One account's spot.orders and spot.balances on ``/ws/v4/``. Gate has no login: every
+    subscribe carries its own ``auth`` (HMAC-SHA512 over channel, event and ``time``), signed
+    when sent with the venue's clock, learnt from ``GET /api/v4/spot/time`` before each dial
+    (Gate refuses a ``time`` more than 60 s off). A refusal is the subscribe's error reply
+    with code 4: ``handle_control`` turns it into ``AuthError``. Orders without a symbol
+    subscribe ``!all``; Gate sends no snapshot on subscribe (docs/venues/gateio.md)."""
+
+    name = "gateio"
+    market = "spot"
+    channels = PRIVATE_CHANNELS
+    private_channels = PRIVATE_CHANNELS
+
+    def __init__(self, venue: GateioVenue, credentials: Credentials) -> None:
+        self.credentials = credentials
+        self.clock = ServerClock()
+        self.url = venue.url
+        self.time_url = venue.rest_base + SERVER_TIME_PATH
+        self.limits = ConnectionLimits(streams_per_connection=200, args_per_request=100,
+                                       requests_per_second=venue.limits.requests_per_second)
+        self.heartbeat = venue.heartbeat
+        self.rest = RestClient(verify_tls=venue.rest.verify_tls)
+        self.request_ids = count(1)
+        self.errors: list[str] = []
+
+    async def authenticate(self, link: Link) -> None:
+        """Learns the venue's clock; without it the local clock signs (a failure here is
+        logged, not fatal: Gate itself answers a bad ``time`` with the auth error)."""
+        sent = self.clock.local_ms()
+        try:
+            body: Any = json.loads(await self.rest.get(self.time_url))
+            server_ms = int(body["server_time"])
+        except Exception as exc:
+            log.warning("gateio: server time unavailable (%s); signing with the local clock",
+                        type(exc).__name__)
+            return
+        self.clock.learn(server_ms, sent, self.clock.local_ms())
+
+    def ws_url(self, subscriptions: Sequence[Subscription]) -> str:
+        return self.url
+
+    def venue_symbol(self, symbol: str) -> str:
+        return symbol.upper().replace("-", "_").replace("/", "_")
+
+    def new_decoder(self, rings: Rings) -> Decoder:
+        return GateioPrivateDecoder(rings.orders, rings.balances, rings.positions,
+                                    asset_scale=ASSET_SCALE)
+
+    def signed(self, event: str, channel: str, payload: list[str]) -> bytes:
+        now_s = self.clock.now_ms() // 1000
+        credentials = self.credentials
+        return json.dumps({
+            "time": now_s, "id": next(self.request_ids), "channel": channel, "event": event,
+            "payload": payload,
+            "auth": auth.auth_object(credentials.key, credentials.secret, channel, event, now_s),
+        }, separators=(",", ":")).encode()
+
+    def subscribe_requests(self, subscriptions: Sequence[Subscription]) -> list[bytes]:
+        """One signed subscribe per channel; an account-wide order subscription (instrument
+        id -1) asks for every pair."""
+        out = []
+        orders = [s.instrument for s in subscriptions if s.channel is Channel.ORDERS]
+        if orders:
+            pairs = [ALL_PAIRS] if any(i.id < 0 for i in orders) \
+                else sorted({i.venue_symbol for i in orders})
+            out.append(self.signed("subscribe", PRIVATE_CHANNEL_NAMES[Channel.ORDERS], pairs))
+        if any(s.channel is Channel.BALANCE for s in subscriptions):
+            out.append(self.signed("subscribe", PRIVATE_CHANNEL_NAMES[Channel.BALANCE], []))
+        return out
+
+    def handle_control(self, link: Link, raw: bytes) -> None:
+        message = json.loads(raw)
+        if not isinstance(message, dict):
+            return
+        error = message.get("error")
+        if not error:
+            return                          # subscribe acks, spot.pong
+        code = error.get("code") if isinstance(error, dict) else None
+        text = str(error.get("message", "") if isinstance(error, dict) else error)[:200]
+        if code == AUTH_FAIL:
+            link.reject_auth(AuthError("gateio", f"{message.get('channel')}: {text}", code))
+            return
+        self.errors.append(f"{message.get('event')} {message.get('channel')}: {text}")
+        log.warning("gateio private channel rejected: %s", self.errors[-1])
+
+    async def release(self) -> None:
         await self.rest.close()

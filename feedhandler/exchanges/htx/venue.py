@@ -1,4 +1,5 @@
-"""HTX (Huobi) spot, WebSocket market data: URLs, limits, topics, pongs, mbp book sync.
+"""HTX (Huobi) spot, WebSocket market data: URLs, limits, topics, pongs, mbp book sync;
+one account's orders and balances on ``/ws/v2``.
 
 Facts and their sources are in docs/venues/htx.md.
 """
@@ -9,20 +10,28 @@ import json
 import logging
 from collections.abc import Mapping, Sequence
 from itertools import count
+from typing import Any
+from urllib.parse import urlsplit
 
+from feedhandler.auth.credentials import AuthError, Credentials
 from feedhandler.core.decoder import Decoder
 from feedhandler.exchanges.base import (
     Channel,
     ConnectionLimits,
     Heartbeat,
     Link,
+    PrivateVenue,
     Rings,
     Subscription,
     VenueAdapter,
     wait_for_snapshot,
 )
+from feedhandler.exchanges.htx import auth
 from feedhandler.exchanges.htx.decoder import HtxDecoder
+from feedhandler.exchanges.htx.private import HtxPrivateDecoder
+from feedhandler.net.clock import ServerClock
 from feedhandler.net.ratelimit import RateLimiter
+from feedhandler.net.rest import RestClient
 
 log = logging.getLogger(__name__)
 
@@ -40,6 +49,11 @@ DEFAULT_DEPTH = 150
 
 DEFAULT_SCALES = (8, 8)        # (price, size) decimals kept for symbols without an entry
 
+REST_BASE = "https://api.huobi.pro"
+TIMESTAMP_PATH = "/v1/common/timestamp"
+PRIVATE_CHANNELS = (Channel.ORDERS, Channel.BALANCE)
+ACCOUNTS_TOPIC = "accounts.update#2"     # balance and available together on every change
+
 
 class HtxVenue(VenueAdapter):
     """HTX spot. One topic per ``sub`` request; books live on ``/feed``, the rest on ``/ws``.
@@ -56,15 +70,18 @@ class HtxVenue(VenueAdapter):
     book_depths = BOOK_DEPTHS
     channels = (Channel.TICKER, Channel.BOOK, Channel.TRADES, Channel.OHLCV)
 
-    def __init__(self, *, ws_url: str | None = None,
+    def __init__(self, *, ws_url: str | None = None, rest_url: str | None = None,
                  scales: Mapping[str, tuple[int, int]] | None = None,
                  requests_per_second: float = 10.0, snapshot_timeout: float = 10.0,
                  verify_tls: bool = True) -> None:
         """``ws_url`` is the base both endpoints hang off (``/ws``, ``/feed``). ``scales`` sets
         the (price, size) decimals kept per symbol, unified or HTX names: numbers with more
         decimals are refused, not rounded. ``verify_tls`` is accepted like every venue's
-        endpoint options; HTX needs no REST call."""
+        endpoint options; only the private stream calls REST (``rest_url``: the server
+        time)."""
         self.base = (ws_url or WS_BASE).rstrip("/")
+        self.rest_base = (rest_url or REST_BASE).rstrip("/")
+        self.verify_tls = verify_tls
         self.symbol_scales = {self.venue_symbol(symbol): decimals
                               for symbol, decimals in (scales or {}).items()}
         self.snapshot_timeout = snapshot_timeout
@@ -166,3 +183,103 @@ class HtxVenue(VenueAdapter):
             del self.snapshot_requests[request_id]
         decoder.mark_live(slot)
         decoder.replay_pending(slot)
+
+    private_channels = PRIVATE_CHANNELS
+
+    def private(self, credentials: Credentials) -> HtxPrivateStream:
+        return HtxPrivateStream(self, credentials)
+
+
+class HtxPrivateStream(PrivateVenue):
+    """One account's ``orders#`` and ``accounts.update#2`` on ``/ws/v2`` (plain text, not
+    gzip'd). Every socket starts with ``req auth`` (signature v2.1 over the host dialled,
+    timestamped with the venue's clock learnt from ``/v1/common/timestamp``); subscribes wait
+    for its code-200 answer, any other code is the venue refusing the credentials. The
+    server pings with ``{"action":"ping"}``; ``handle_control`` echoes the ``ts``.
+    ``accounts.update`` opens with every asset's value, so a reconnect restores balances;
+    ``orders#`` has no snapshot (docs/venues/htx.md)."""
+
+    name = "htx"
+    market = "spot"
+    channels = PRIVATE_CHANNELS
+    private_channels = PRIVATE_CHANNELS
+
+    def __init__(self, venue: HtxVenue, credentials: Credentials) -> None:
+        self.credentials = credentials
+        self.clock = ServerClock()
+        self.url = f"{venue.base}{auth.PRIVATE_PATH}"
+        self.host = urlsplit(self.url).hostname or auth.PRIVATE_HOST
+        self.time_url = venue.rest_base + TIMESTAMP_PATH
+        self.symbol_scales = venue.symbol_scales
+        self.limits = ConnectionLimits(streams_per_connection=100, args_per_request=1,
+                                       requests_per_second=venue.limits.requests_per_second)
+        self.heartbeat = Heartbeat(ping_interval=30.0, pong_timeout=10.0)
+        self.rest = RestClient(verify_tls=venue.verify_tls)
+        self.errors: list[str] = []
+
+    async def authenticate(self, link: Link) -> None:
+        """Learns the venue's clock (best effort: HTX refuses a timestamp 5 min off)."""
+        sent = self.clock.local_ms()
+        try:
+            body: Any = json.loads(await self.rest.get(self.time_url))
+            server_ms = int(body["data"])
+        except Exception as exc:
+            log.warning("htx: server time unavailable (%s); signing with the local clock",
+                        type(exc).__name__)
+            return
+        self.clock.learn(server_ms, sent, self.clock.local_ms())
+
+    def login_requests(self) -> list[bytes]:
+        stamp = auth.timestamp(self.clock.now_ms() // 1000)
+        return [auth.auth_message(self.credentials.key, self.credentials.secret, stamp,
+                                  self.host).encode()]
+
+    def ws_url(self, subscriptions: Sequence[Subscription]) -> str:
+        return self.url
+
+    def venue_symbol(self, symbol: str) -> str:
+        return symbol.replace("-", "").replace("/", "").lower()
+
+    def scales(self, symbol: str) -> tuple[int, int, int]:
+        return (*self.symbol_scales.get(self.venue_symbol(symbol), DEFAULT_SCALES), 1)
+
+    def new_decoder(self, rings: Rings) -> Decoder:
+        return HtxPrivateDecoder(rings.orders, rings.balances, rings.positions)
+
+    def subscribe_requests(self, subscriptions: Sequence[Subscription]) -> list[bytes]:
+        """``orders#<symbol>`` (``orders#*`` for an account-wide subscription, instrument id
+        -1) and ``accounts.update#2``."""
+        topics: list[str] = []
+        for sub in subscriptions:
+            if sub.channel is Channel.BALANCE:
+                topic = ACCOUNTS_TOPIC
+            else:
+                symbol = "*" if sub.instrument.id < 0 else sub.instrument.venue_symbol
+                topic = auth.orders_channel(symbol)
+            if topic not in topics:
+                topics.append(topic)
+        return [auth.sub_message(topic).encode() for topic in topics]
+
+    def handle_control(self, link: Link, raw: bytes) -> None:
+        message = json.loads(raw)
+        if not isinstance(message, dict):
+            return
+        action = message.get("action")
+        if action == "ping":
+            data = message.get("data")
+            link.send(json.dumps({"action": "pong", "data": data}, separators=(",", ":")))
+            return
+        code = message.get("code")
+        if action == "req" and message.get("ch") == "auth":
+            if code == 200:
+                link.authenticated()
+            else:
+                link.reject_auth(AuthError("htx", str(message.get("message", ""))[:200], code))
+            return
+        if code != 200:
+            text = f"{action} {message.get('ch')}: {code} {message.get('message')}"
+            self.errors.append(text)
+            log.warning("htx private stream rejected %s", text)
+
+    async def release(self) -> None:
+        await self.rest.close()

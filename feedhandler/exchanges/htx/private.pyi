@@ -1,0 +1,7 @@
+from feedhandler.core.private import PrivateDecoder
+from feedhandler.core.rings import BalanceRing, OrderRing, PositionRing
+
+class HtxPrivateDecoder(PrivateDecoder):
+    def __init__(self, orders: OrderRing | None = None, balances: BalanceRing | None = None,
+                 positions: PositionRing | None = None, *, default_price_scale: int = 8,
+                 default_size_scale: int = 8, asset_scale: int = 8) -> None: ...

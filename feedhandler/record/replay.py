@@ -1,0 +1,362 @@
+"""Replay: a recording fed back through the same listeners and decoders, as if live.
+
+Each recorded connection gets a ``Connection`` that is never started (nothing is dialled) with
+its venue's own decoder, and a ``FeedListener`` on it; frames go through that listener with
+their recorded receive times (so compressed ones are inflated again), decoder calls are made
+again at the point they were made live, and status events are reported again. The books and
+ring rows come out exactly as they were; the FeedHandler's callbacks (``replay.fh``, subscribed
+as live) are delivered as live, once per run of frames rather than once per socket read.
+
+Instruments get the replay FeedHandler's ids: the recorded ones unless that FeedHandler had
+instruments of its own before the replay met them.
+"""
+
+from __future__ import annotations
+
+import struct
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from feedhandler.api import FeedHandler
+from feedhandler.core.book import OrderBook
+from feedhandler.core.listener import FeedListener
+from feedhandler.exchanges.base import Channel, Instrument, Subscription
+from feedhandler.exchanges.registry import UnsupportedError, venues
+from feedhandler.net.connection import Connection, StatusKind
+from feedhandler.net.pool import ConnectionPool
+from feedhandler.record.codec import feed_frames
+from feedhandler.record.format import RECORD_HEAD, Kind, unpack_json
+from feedhandler.record.reader import Block, RecordingFile, recording_files
+
+INT64_MAX = (1 << 63) - 1
+# what a record or header that parses as JSON but does not say what it should raises
+MALFORMED = (ValueError, KeyError, TypeError, IndexError, struct.error)
+Progress = Callable[[int, int], None]
+"""``progress(bytes_done, bytes_total)`` of the files, called after each block."""
+
+
+@dataclass
+class ReplayStats:
+    files: int = 0
+    blocks: int = 0
+    records: int = 0
+    frames: int = 0
+    calls: int = 0
+    call_errors: int = 0        # calls that raised, as they did live (a refused snapshot, ...)
+    statuses: int = 0
+    fatal: int = 0              # messages the listener threw away, as it did live
+    first_ts: int = 0
+    last_ts: int = 0
+    cut: list[str] = field(default_factory=list)   # "file at byte N" for a file cut short
+    seconds: float = 0.0        # wall time the replay took
+
+    @property
+    def recorded_seconds(self) -> float:
+        return (self.last_ts - self.first_ts) / 1e9 if self.last_ts else 0.0
+
+
+def registry_name(adapter_name: str, market: str) -> str:
+    for info in venues():
+        if info.market == market and (info.name == adapter_name
+                                      or info.name.startswith(adapter_name + "-")):
+            return info.name
+    raise UnsupportedError(f"no registered venue for {adapter_name} {market}")
+
+
+class ReplayLink:
+    """The listener's handler during replay: delivers batches, drains what live code handled
+    (control messages and resync lists: their consequences are recorded calls and statuses)."""
+
+    def __init__(self, connection: Connection, stats: ReplayStats, deliver: bool) -> None:
+        self.connection = connection
+        self.stats = stats
+        self.deliver = deliver
+
+    def on_connected(self, transport: Any) -> None:
+        """Never called: replay has no socket."""
+
+    def on_disconnected(self) -> None:
+        """Never called: replay has no socket."""
+
+    def on_batch(self, flags: int) -> None:
+        connection = self.connection
+        connection.decoder.take_control()
+        connection.decoder.take_resync()
+        if self.deliver and connection.on_batch is not None:
+            connection.on_batch(connection, flags)
+
+    def on_fatal(self, reason: str) -> None:
+        self.stats.fatal += 1
+
+
+@dataclass
+class ReplayConnection:
+    connection: Connection
+    listener: FeedListener
+    pool: ConnectionPool
+
+
+class Replay:
+    """``Replay(paths).run()``; subscribe on ``replay.fh`` first to get callbacks.
+
+    ``paths`` are recording files in order, or directories (their files in name order). A
+    recording replayed from its first file reproduces the books exactly; one started at a later
+    file has the connections and books its header restates, waiting for their next resync.
+    """
+
+    def __init__(self, paths: Sequence[str | Path], feedhandler: FeedHandler | None = None, *,
+                 deliver: bool = True) -> None:
+        """``deliver=False`` skips the FeedHandler's delivery (no callbacks, no event objects):
+        decoding alone, for benchmarks; books and rings are the same."""
+        self.files = recording_files(list(paths))
+        if not self.files:
+            raise ValueError("no recording files given")
+        self.fh = feedhandler if feedhandler is not None else FeedHandler()
+        self.connections: dict[int, ReplayConnection] = {}
+        self.instrument_ids: dict[int, int] = {}    # recorded id -> the FeedHandler's
+        self.stats = ReplayStats()
+        self.deliver = deliver
+
+    # ---- running -----------------------------------------------------------------------------
+
+    def run(self, speed: float | None = None, progress: Progress | None = None) -> ReplayStats:
+        """Replays every file: at full speed (``speed`` None) or paced by the recorded receive
+        times (``speed`` 1.0 is real time, 2.0 twice as fast)."""
+        if speed is not None and speed <= 0:
+            raise ValueError(f"speed must be positive, got {speed}")
+        total = sum(path.stat().st_size for path in self.files if path.exists())
+        done = 0
+        started = time.perf_counter()
+        clock = Clock(speed)
+        for index, path in enumerate(self.files):
+            with RecordingFile(path) as recording:
+                self.stats.files += 1
+                try:
+                    self.restate(recording)
+                except MALFORMED as exc:
+                    raise recording.error(0, f"header: {type(exc).__name__}: {exc}") from exc
+                for block in recording.blocks(allow_cut=index == len(self.files) - 1):
+                    self.stats.blocks += 1
+                    self.replay_block(recording, block, clock)
+                    if progress is not None:
+                        progress(done + (recording.stream.tell()), total)
+                if recording.cut is not None:
+                    self.stats.cut.append(f"{path} at byte {recording.cut}")
+                done += recording.size
+        self.stats.seconds = time.perf_counter() - started
+        if progress is not None:
+            progress(total, total)
+        return self.stats
+
+    def replay_block(self, recording: RecordingFile, block: Block, clock: Clock) -> None:
+        data = block.data
+        position = 0
+        stats = self.stats
+        while position < len(data):
+            head = recording.check_record(block, position)
+            if head is None:
+                return
+            kind, _, owner, length, ts = head
+            if not stats.first_ts:
+                stats.first_ts = ts
+            stats.last_ts = max(stats.last_ts, ts)
+            if kind == Kind.FRAME:
+                replayed = self.connections.get(owner)
+                if replayed is None:
+                    raise recording.error(block.offset, f"record at {position} of the block: "
+                                                        f"frame of unknown connection {owner}")
+                until = clock.wait(ts)
+                position, fed, read_ended = feed_frames(replayed.listener, data, position, owner,
+                                                        until, not self.deliver)
+                stats.frames += fed
+                stats.records += fed
+                if read_ended or not self.deliver:
+                    replayed.listener.flush()
+                continue
+            if kind == Kind.READ_END:
+                replayed = self.connections.get(owner)
+                if replayed is not None:
+                    replayed.listener.flush()
+                position += RECORD_HEAD.size + length
+                continue
+            clock.wait(ts)
+            payload = data[position + RECORD_HEAD.size:position + RECORD_HEAD.size + length]
+            try:
+                self.apply(Kind(kind), owner, payload)
+            except MALFORMED as exc:
+                raise recording.error(block.offset, f"record at {position} of the block "
+                                                    f"({Kind(kind).name}): {exc}") from exc
+            stats.records += 1
+            position += RECORD_HEAD.size + length
+
+    # ---- records -----------------------------------------------------------------------------
+
+    def restate(self, recording: RecordingFile) -> None:
+        """A file's header: connections this replay has not met yet are set up from it."""
+        for definition in recording.header["connections"]:
+            if definition["id"] in self.connections:
+                continue
+            self.open(definition)
+            self.subscribe(definition["id"], definition["subscriptions"])
+            for call in definition["setup"]:
+                self.call(definition["id"], call, b"")
+
+    def apply(self, kind: Kind, owner: int, payload: bytes) -> None:
+        value, raw = unpack_json(payload)
+        if kind is Kind.CONNECTION:
+            if owner not in self.connections:
+                self.open(value)
+            return
+        if owner not in self.connections:
+            raise ValueError(f"record of unknown connection {owner}")
+        if kind is Kind.CALL:
+            self.call(owner, value, raw)
+        elif kind is Kind.SUBSCRIBED:
+            self.subscribe(owner, value)
+        elif kind is Kind.UNSUBSCRIBED:
+            self.unsubscribe(owner, value)
+        elif kind is Kind.STATUS:
+            self.stats.statuses += 1
+            connection = self.connections[owner].connection
+            slot = int(value["slot"])
+            connection.notify(StatusKind(value["kind"]), value["reason"], slot,
+                              connection.book_subscriptions.get(slot))
+
+    def open(self, definition: dict[str, Any]) -> None:
+        exchange = registry_name(definition["venue"], definition["market"])
+        state = self.fh._venue_state(exchange)
+        if state.pool is None:
+            state.pool = ConnectionPool(state.adapter, self.fh.rings)
+        adapter = state.adapter
+        connection = Connection(adapter, self.fh.rings, on_batch=self.fh._on_batch,
+                                on_status=self.fh._on_status, name=definition["name"])
+        heartbeat = adapter.heartbeat
+        listener = FeedListener(connection.decoder,
+                                ReplayLink(connection, self.stats, self.deliver),
+                                max_message_size=adapter.max_message_size,
+                                compression=adapter.compression,
+                                ping_payload=heartbeat.text_ping, pong_marker=heartbeat.pong_marker)
+        state.pool.connections.append(connection)
+        self.connections[int(definition["id"])] = ReplayConnection(connection, listener,
+                                                                   state.pool)
+
+    def instrument(self, record: dict[str, Any]) -> Instrument:
+        """The FeedHandler's instrument for a recorded one, created with the recorded scales."""
+        recorded_id = int(record["instrument"])
+        mapped = self.instrument_ids.get(recorded_id)
+        if mapped is not None:
+            return self.fh.instruments[mapped]
+        exchange = record["venue"]
+        state = self.fh._venue_state(exchange)
+        instrument = state.instruments.get(record["symbol"])
+        scales = (record["price_scale"], record["size_scale"], record["tick"])
+        if instrument is None:
+            instrument = Instrument(len(self.fh.instruments), exchange, record["symbol"],
+                                    record["venue_symbol"], record["market"], *scales)
+            self.fh.instruments.append(instrument)
+            state.instruments[instrument.symbol] = instrument
+        elif (instrument.price_scale, instrument.size_scale, instrument.tick) != scales:
+            raise ValueError(f"{exchange} {instrument.symbol} was recorded at scales {scales}, "
+                             "the replay's FeedHandler has others")
+        self.instrument_ids[recorded_id] = instrument.id
+        return instrument
+
+    def subscribe(self, owner: int, records: list[dict[str, Any]]) -> None:
+        replayed = self.connections[owner]
+        for record in records:
+            sub = Subscription(Channel(record["channel"]), self.instrument(record),
+                               record["timeframe"], record["depth"])
+            replayed.connection.subscriptions[sub.key] = sub
+            replayed.pool.owners[sub.key] = replayed.connection
+
+    def unsubscribe(self, owner: int, records: list[dict[str, Any]]) -> None:
+        replayed = self.connections[owner]
+        for record in records:
+            sub = Subscription(Channel(record["channel"]), self.instrument(record),
+                               record["timeframe"], record["depth"])
+            replayed.connection.subscriptions.pop(sub.key, None)
+            replayed.pool.owners.pop(sub.key, None)
+
+    def call(self, owner: int, encoded: list[Any], raw: bytes) -> None:
+        """Makes a recorded decoder call again; one that raised live raises again, counted."""
+        connection = self.connections[owner].connection
+        name, *encoded_args = encoded
+        args: list[Any] = []
+        kwargs: dict[str, Any] = {}
+        offset = 0
+        for arg in encoded_args:
+            if isinstance(arg, dict) and "raw" in arg:
+                args.append(raw[offset:offset + arg["raw"]])
+                offset += arg["raw"]
+            elif isinstance(arg, dict) and "raws" in arg:
+                parts = []
+                for length in arg["raws"]:
+                    parts.append(raw[offset:offset + length])
+                    offset += length
+                args.append(parts)
+            elif isinstance(arg, dict) and "book" in arg:
+                args.append(OrderBook(**arg["book"]))
+            elif isinstance(arg, dict) and "kwargs" in arg:
+                kwargs = arg["kwargs"]
+            else:
+                args.append(arg)
+        if name == "add_instrument":
+            args[1] = self.instrument_ids.get(args[1], args[1])
+        if not hasattr(connection.decoder, name) or name.startswith("_"):
+            raise ValueError(f"recorded call of an unknown decoder method {name!r}")
+        self.stats.calls += 1
+        try:
+            getattr(connection.decoder, name)(*args, **kwargs)
+        except Exception:
+            self.stats.call_errors += 1
+        if name == "set_book":
+            self.book_changed(connection, int(args[0]), args[1])
+
+    @staticmethod
+    def book_changed(connection: Connection, slot: int, book: OrderBook | None) -> None:
+        """Keeps ``book_subscriptions`` as ``register``/``drop_book`` kept them live."""
+        if book is None:
+            connection.book_subscriptions.pop(slot, None)
+            return
+        for sub in connection.subscriptions.values():
+            if sub.channel is Channel.BOOK and connection.slot_of(sub) == slot:
+                connection.book_subscriptions[slot] = sub
+
+    # ---- reading the result ------------------------------------------------------------------
+
+    def book(self, exchange: str, symbol: str) -> OrderBook:
+        """The replayed book of ``exchange`` ``symbol`` (whether or not it was subscribed on
+        ``fh``); KeyError when the recording has none."""
+        for replayed in self.connections.values():
+            connection = replayed.connection
+            for sub in connection.book_subscriptions.values():
+                if sub.instrument.venue == exchange and sub.instrument.symbol == symbol:
+                    book = connection.book(sub)
+                    if book is not None:
+                        return book
+        raise KeyError(f"no order book of {exchange} {symbol} in the recording")
+
+
+class Clock:
+    """Paces replay by the recorded receive times; full speed when ``speed`` is None."""
+
+    def __init__(self, speed: float | None) -> None:
+        self.speed = speed
+        self.origin_ts = 0
+        self.origin = 0.0
+
+    def wait(self, ts: int) -> int:
+        """Sleeps until ``ts`` is due; returns the latest receive time due now."""
+        if self.speed is None:
+            return INT64_MAX
+        now = time.perf_counter()
+        if not self.origin_ts:
+            self.origin_ts, self.origin = ts, now
+        due = self.origin + (ts - self.origin_ts) / 1e9 / self.speed
+        if due > now:
+            time.sleep(due - now)
+            now = due
+        return self.origin_ts + int((now - self.origin) * self.speed * 1e9)

@@ -1,0 +1,444 @@
+"""Redis Streams: every row XADDed (pipelined, a pass at a time) to one stream per
+venue/channel/symbol, ``<prefix>:<venue>:<channel>:<symbol>``, trimmed with ``MAXLEN ~``, and
+read back as typed events by ``StreamConsumer``.
+
+Writes are idempotent, so a retry can never duplicate. Each entry gets an explicit id
+``<ms>-<n>``: ``ms`` the row's receive time in ms (floored at the stream's last id, so ids
+only grow) and ``n`` the row's number in the ring's write order (a book snapshot's number for
+books). The ids are fixed when a pass is built and reused by every retry of it. Redis refuses
+an XADD whose id is not above the stream's last one, so when a connection dies mid-pipeline
+and the pass is sent again, the entries that did land are refused ("equal or smaller") and
+counted as ``duplicates``, and the rest are added: at least once on the wire, exactly once in
+the stream. This holds while one process writes each stream, which is how shards are laid out
+(README, "Sinks and scaling out"). Meanwhile the rows the feed goes on producing wait in the
+rings; see ``SinkRunner`` for what happens when an outage outlasts them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import ssl
+from collections.abc import Iterable, Sequence
+from typing import Any, NamedTuple
+
+import redis.asyncio as aioredis
+from redis.asyncio.connection import parse_url
+from redis.exceptions import BusyLoadingError, ResponseError
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+
+try:
+    import hiredis
+except ImportError:      # redis-py's own pipeline then
+    hiredis = None  # type: ignore[assignment]
+
+from feedhandler.events import Event
+from feedhandler.exchanges.base import Channel, Instrument
+from feedhandler.net.backoff import Backoff
+from feedhandler.sinks.base import Batch, Sink
+from feedhandler.sinks.records import event, fields, instrument_from_json, instrument_json
+
+log = logging.getLogger(__name__)
+
+PREFIX = "fh"
+MAXLEN = 1_000_000            # entries kept per stream (approximately: MAXLEN ~)
+PIPELINE_COMMANDS = 10_000    # XADDs per round trip
+RETRYABLE = (RedisConnectionError, RedisTimeoutError, BusyLoadingError, ConnectionError,
+             OSError)
+DUPLICATE = "equal or smaller than the target stream top item"
+LOADING = "LOADING"
+
+Entry = tuple[str, str, dict[str, str]]     # stream, entry id, fields
+
+
+def stream_key(prefix: str, instrument: Instrument, channel: Channel | str) -> str:
+    return f"{prefix}:{instrument.venue}:{channel}:{instrument.symbol}"
+
+
+def instruments_key(prefix: str) -> str:
+    """The hash of ``venue:symbol`` -> the instrument's scales, which consumers read."""
+    return f"{prefix}:instruments"
+
+
+def connect(url: str, cluster: bool, **options: Any) -> Any:
+    """A client for ``url``: one server, or the Redis Cluster that server belongs to."""
+    if cluster:
+        return aioredis.RedisCluster.from_url(url, **options)
+    return aioredis.from_url(url, **options)
+
+
+def pack(command: tuple[str, ...]) -> bytes:
+    """One command in RESP, packed in C."""
+    return hiredis.pack_command(command)  # type: ignore[arg-type]   # the stub wants a 1-tuple
+
+
+class StreamId(NamedTuple):
+    ms: int
+    seq: int
+
+    def __str__(self) -> str:
+        return f"{self.ms}-{self.seq}"
+
+    @classmethod
+    def parse(cls, text: str | bytes) -> StreamId:
+        ms, seq = (text.decode() if isinstance(text, bytes) else text).split("-")
+        return cls(int(ms), int(seq))
+
+
+class RedisStreamSink(Sink):
+    """``url`` is a redis-py URL (``redis://host:port/db``, ``rediss://`` for TLS,
+    ``unix://``), of any node when ``cluster`` (a Redis Cluster); or pass ``client``. With
+    ``packed`` (and hiredis installed) XADDs go out on a connection of the sink's own, packed
+    and parsed by hiredis; otherwise through redis-py's pipeline. A write that
+    cannot reach Redis is retried with backoff (``retry_base``..``retry_cap`` seconds) until it
+    lands, or until ``close``."""
+
+    name = "redis"
+
+    def __init__(self, url: str = "redis://127.0.0.1:6379/0", *, prefix: str = PREFIX,
+                 maxlen: int | None = MAXLEN, cluster: bool = False, client: Any = None,
+                 packed: bool = True, retry_base: float = 0.05, retry_cap: float = 2.0) -> None:
+        super().__init__()
+        if maxlen is not None and maxlen < 1:
+            raise ValueError(f"maxlen must be positive or None, got {maxlen}")
+        self.url = url
+        self.cluster = cluster
+        self.prefix = prefix
+        self.maxlen = maxlen
+        self.client = client
+        self.owns_client = client is None
+        self.packed = packed and hiredis is not None and not cluster and client is None
+        self.backoff = Backoff(retry_base, retry_cap, reset_after=0.0)
+        self.last_ids: dict[str, StreamId] = {}
+        self.described: set[int] = set()       # instruments already in the instruments hash
+        self.closing = False
+        self.connection: RespConnection | None = None
+        self.counters = {"added": 0, "duplicates": 0, "errors": 0, "retries": 0,
+                         "outages": 0}
+
+    async def open(self, instruments: Sequence[Instrument]) -> None:
+        """Connects and pings once, so that a wrong URL fails at start, not at the first row."""
+        await super().open(instruments)
+        if self.client is None:
+            self.client = connect(self.url, self.cluster)
+        await self.client.ping()
+
+    async def close(self) -> None:
+        self.closing = True
+        if self.client is not None and self.owns_client:
+            await self.client.aclose()
+        self.client = None
+        if self.connection is not None:
+            self.connection.close()
+            self.connection = None
+
+    def stats(self) -> dict[str, Any]:
+        return dict(self.counters)
+
+    async def write(self, batches: list[Batch]) -> None:
+        await self.send(await self.entries(batches))
+
+    async def entries(self, batches: list[Batch]) -> list[Entry]:
+        """Every row as (stream, id, fields), its id fixed here once and for all."""
+        rows = [(batch.channel, row) for batch in batches
+                for row in fields(batch, self.instruments)]
+        keys = {stream_key(self.prefix, instrument, channel) for channel, (instrument, *_) in rows}
+        await self._load_last_ids(keys - self.last_ids.keys())
+        entries = []
+        for channel, (instrument, number, row) in rows:
+            if instrument.id not in self.described:
+                await self._describe(instrument)
+            key = stream_key(self.prefix, instrument, channel)
+            last = self.last_ids.get(key, StreamId(0, 0))
+            entry_id = StreamId(max(int(row["ts_receive"]) // 1_000_000, last.ms), number)
+            if entry_id <= last:
+                entry_id = StreamId(last.ms + 1, number)
+            self.last_ids[key] = entry_id
+            entries.append((key, str(entry_id), row))
+        return entries
+
+    async def _load_last_ids(self, keys: Iterable[str]) -> None:
+        """Streams written before (by an earlier run of this shard): ids go on above theirs."""
+        for key in keys:
+            info = await self._retrying(lambda key=key: self._last_id(key))
+            self.last_ids[key] = info
+
+    async def _last_id(self, key: str) -> StreamId:
+        try:
+            info = await self.client.xinfo_stream(key)
+        except ResponseError as error:
+            if "no such key" in str(error).lower():
+                return StreamId(0, 0)
+            raise
+        return StreamId.parse(info["last-generated-id"])
+
+    async def _describe(self, instrument: Instrument) -> None:
+        await self._retrying(lambda: self.client.hset(
+            instruments_key(self.prefix), f"{instrument.venue}:{instrument.symbol}",
+            instrument_json(instrument)))
+        self.described.add(instrument.id)
+
+    async def send(self, entries: list[Entry]) -> None:
+        """XADDs ``entries``, pipelined, retried until Redis answers. Idempotent: entries
+        already in their stream are refused by Redis and counted as ``duplicates``."""
+        for start in range(0, len(entries), PIPELINE_COMMANDS):
+            await self._send(entries[start:start + PIPELINE_COMMANDS])
+
+    async def _send(self, entries: list[Entry]) -> None:
+        async def pipeline() -> list[Any]:
+            async with self.client.pipeline(transaction=False) as pipe:
+                for key, entry_id, row in entries:
+                    pipe.xadd(key, row, id=entry_id, maxlen=self.maxlen,
+                              approximate=True)
+                return await pipe.execute(raise_on_error=False)
+
+        attempt = self._packed_pipeline(entries) if self.packed else pipeline
+
+        async def answered() -> list[Any]:
+            results = await attempt()
+            for result in results:     # still loading its data after a restart: later
+                if isinstance(result, BusyLoadingError) or (
+                        isinstance(result, Exception) and str(result).startswith(LOADING)):
+                    raise BusyLoadingError(str(result))
+            return results
+
+        for result in await self._retrying(answered):
+            if not isinstance(result, Exception):
+                self.counters["added"] += 1
+            elif DUPLICATE in str(result):
+                self.counters["duplicates"] += 1
+            else:
+                self.counters["errors"] += 1
+                if self.counters["errors"] == 1:
+                    log.error("redis sink: XADD refused: %s", result)
+
+    def _packed_pipeline(self, entries: list[Entry]) -> Any:
+        """The same pipeline with every XADD packed by hiredis in C and the replies parsed by
+        hiredis in bulk, on a connection of the sink's own: redis-py's pipeline packs and
+        awaits each reply in Python, several times the cost of everything else per row. (A
+        cluster client routes its own pipelines.)"""
+        trim = ("MAXLEN", "~", str(self.maxlen)) if self.maxlen is not None else ()
+        commands = [pack(("XADD", key, *trim, entry_id,
+                                  *[item for pair in row.items() for item in pair]))
+                    for key, entry_id, row in entries]
+
+        async def attempt() -> list[Any]:
+            if self.connection is None:
+                self.connection = await RespConnection.open(self.url)
+            try:
+                return await self.connection.execute(commands)
+            except BaseException:
+                self.connection.close()
+                self.connection = None
+                raise
+
+        return attempt
+
+    async def _retrying(self, attempt: Any) -> Any:
+        """``attempt()`` until Redis answers; one warning per outage, not per retry."""
+        failing = False
+        while True:
+            try:
+                result = await attempt()
+            except RETRYABLE as error:
+                if self.closing:
+                    raise
+                if not failing:
+                    failing = True
+                    self.counters["outages"] += 1
+                    log.warning("redis sink: %s; retrying until Redis is back",
+                                type(error).__name__)
+                self.counters["retries"] += 1
+                await asyncio.sleep(self.backoff.next_delay())
+                continue
+            if failing:
+                log.warning("redis sink: Redis is back")
+                self.backoff.reset()
+            return result
+
+
+class RespConnection:
+    """A bare RESP connection (TCP, TLS with verification, or a unix socket; AUTH and SELECT
+    from the URL as redis-py reads it) that writes packed commands at once and parses all
+    their replies with one hiredis reader. Any failure leaves it to be closed and reopened."""
+
+    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.reader = reader
+        self.writer = writer
+        self.parser = hiredis.Reader(replyError=ResponseError)
+
+    @classmethod
+    async def open(cls, url: str, timeout: float = 10.0) -> RespConnection:
+        options = parse_url(url)
+        async with asyncio.timeout(timeout):
+            if "path" in options:
+                reader, writer = await asyncio.open_unix_connection(options["path"])
+            else:
+                tls = ssl.create_default_context() if url.startswith("rediss://") else None
+                reader, writer = await asyncio.open_connection(
+                    options.get("host", "127.0.0.1"), options.get("port", 6379), ssl=tls)
+            connection = cls(reader, writer)
+            handshake = []
+            if options.get("password") is not None:
+                handshake.append(pack(("AUTH", *(
+                    [options["username"]] if options.get("username") else []),
+                    options["password"])))
+            if options.get("db"):
+                handshake.append(pack(("SELECT", str(options["db"]))))
+            try:
+                for reply in await connection.execute(handshake):
+                    if isinstance(reply, Exception):
+                        raise RedisConnectionError(f"Redis refused the connection: {reply}")
+            except BaseException:
+                connection.close()
+                raise
+        return connection
+
+    async def execute(self, commands: list[bytes], timeout: float = 30.0) -> list[Any]:
+        """Every command's reply, in order; an error reply is a ``ResponseError`` in place."""
+        replies: list[Any] = []
+        if not commands:
+            return replies
+        self.writer.writelines(commands)
+        async with asyncio.timeout(timeout):
+            await self.writer.drain()
+            while len(replies) < len(commands):
+                data = await self.reader.read(1 << 16)
+                if not data:
+                    raise RedisConnectionError("Redis closed the connection")
+                self.parser.feed(data)
+                while (reply := self.parser.gets()) is not False:
+                    replies.append(reply)
+        return replies
+
+    def close(self) -> None:
+        self.writer.close()
+
+
+class StreamEntry(NamedTuple):
+    stream: str
+    id: str
+    event: Event
+
+
+class StreamConsumer:
+    """Reads feedhandler streams back as typed events (``Trade``, ``Ticker``, ``Candle``,
+    ``BookUpdate`` with the snapshot's levels), each with its stream and entry id.
+
+    ``streams`` names them (None: every stream matching ``match``, by default every one under
+    ``prefix``, found at ``open``). Without ``group``
+    it reads from ``start`` on and remembers where it got to; with ``group`` (and ``consumer``)
+    it reads through a consumer group, created at ``start`` when missing, so that several
+    consumers share the entries, and ``ack`` acknowledges them.
+    """
+
+    def __init__(self, url: str = "redis://127.0.0.1:6379/0", streams: Iterable[str] | None = None,
+                 *, prefix: str = PREFIX, match: str | None = None, start: str = "0-0",
+                 group: str | None = None, consumer: str | None = None,
+                 cluster: bool = False, client: Any = None) -> None:
+        if group is not None and consumer is None:
+            raise ValueError("a consumer group needs a consumer name")
+        self.url = url
+        self.cluster = cluster
+        self.prefix = prefix
+        self.match = match or f"{prefix}:*"
+        self.start = start
+        self.group = group
+        self.consumer = consumer
+        self.client = client
+        self.owns_client = client is None
+        self.positions: dict[str, str] = dict.fromkeys(streams or (), start)
+        self.discover = streams is None
+        self.instruments: dict[str, Instrument] = {}
+
+    async def open(self) -> StreamConsumer:
+        if self.client is None:
+            self.client = connect(self.url, self.cluster, decode_responses=True)
+        if self.discover:
+            self.positions = dict.fromkeys(await self.stream_names(), self.start)
+        if self.group is not None:
+            for stream in self.positions:
+                try:
+                    await self.client.xgroup_create(stream, self.group, id=self.start,
+                                                    mkstream=True)
+                except ResponseError as error:
+                    if "BUSYGROUP" not in str(error):
+                        raise
+        return self
+
+    async def close(self) -> None:
+        if self.client is not None and self.owns_client:
+            await self.client.aclose()
+        self.client = None
+
+    async def __aenter__(self) -> StreamConsumer:
+        return await self.open()
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    async def stream_names(self) -> list[str]:
+        return sorted([key async for key in self.client.scan_iter(match=self.match,
+                                                                  _type="stream")])
+
+    async def read(self, count: int = 1000, block_ms: int | None = None) -> list[StreamEntry]:
+        """Up to ``count`` entries per stream; waits up to ``block_ms`` for some when there are
+        none (None: does not wait)."""
+        if not self.positions:
+            return []
+        replies = [reply for replies in await asyncio.gather(
+            *(self._read(streams, count, block_ms) for streams in self._slot_groups()))
+            for reply in replies or ()]
+        entries = []
+        for stream, items in replies:
+            channel, instrument = await self._stream(stream)
+            for entry_id, row in items:
+                entries.append(StreamEntry(stream, entry_id, event(channel, instrument, row)))
+            if items and self.group is None:
+                self.positions[stream] = items[-1][0]
+        return entries
+
+    async def _read(self, streams: list[str], count: int, block_ms: int | None) -> Any:
+        if self.group is None:
+            return await self.client.xread({stream: self.positions[stream] for stream in streams},
+                                           count=count, block=block_ms)
+        return await self.client.xreadgroup(self.group, self.consumer,
+                                            dict.fromkeys(streams, ">"), count=count,
+                                            block=block_ms)
+
+    def _slot_groups(self) -> list[list[str]]:
+        """All streams in one XREAD, or on a Redis Cluster one XREAD per hash slot (a
+        command's keys must share a slot there)."""
+        keyslot = getattr(self.client, "keyslot", None)
+        if keyslot is None:
+            return [list(self.positions)]
+        groups: dict[int, list[str]] = {}
+        for stream in self.positions:
+            groups.setdefault(keyslot(stream), []).append(stream)
+        return list(groups.values())
+
+    async def ack(self, entries: Iterable[StreamEntry]) -> int:
+        """Acknowledges consumer-group entries; returns how many Redis acknowledged."""
+        if self.group is None:
+            raise RuntimeError("ack is for consumer-group reads")
+        by_stream: dict[str, list[str]] = {}
+        for entry in entries:
+            by_stream.setdefault(entry.stream, []).append(entry.id)
+        acked = 0
+        for stream, ids in by_stream.items():
+            acked += await self.client.xack(stream, self.group, *ids)
+        return acked
+
+    async def _stream(self, stream: str) -> tuple[Channel, Instrument]:
+        """The channel and instrument a stream's name and the instruments hash describe."""
+        venue, channel, symbol = stream[len(self.prefix) + 1:].split(":", 2)
+        instrument = self.instruments.get(f"{venue}:{symbol}")
+        if instrument is None:
+            described = await self.client.hget(instruments_key(self.prefix), f"{venue}:{symbol}")
+            if described is None:
+                raise LookupError(f"{stream}: {venue}:{symbol} is not in "
+                                  f"{instruments_key(self.prefix)}")
+            instrument = instrument_from_json(len(self.instruments), described)
+            self.instruments[f"{venue}:{symbol}"] = instrument
+        return Channel(channel), instrument
