@@ -122,6 +122,8 @@ async def test_orders_equal_the_account_truth(session) -> None:
         await until(lambda: len(session.got) == len(events))
         await asyncio.sleep(0.05)
         decoder = session.connection.listener.decoder
+        (conn,) = session.exchange.connections
+        topics = set(conn.topics)
     assert normal([seen(o) for o in session.got]) == \
         normal([truth(session.venue, e) for e in events])
     statuses = {o.status for o in session.got}
@@ -131,6 +133,7 @@ async def test_orders_equal_the_account_truth(session) -> None:
     assert decoder.open_orders() == len(open_orders(session.account))
     assert decoder.errors == 0
     assert session.venue.auth_replies == [""]
+    assert {"user", "heartbeats"} <= topics        # heartbeats keep the socket busy
 
 
 async def test_a_drop_then_the_snapshot_restores_the_open_orders(session) -> None:

@@ -317,6 +317,18 @@ async def test_no_secret_in_any_log_output(session, caplog, capsys) -> None:
     assert tokens and not any(t in text for t in tokens)
 
 
+async def test_the_private_socket_is_kept_alive_with_method_ping(session) -> None:
+    fh = FeedHandler(endpoints=endpoints(session.exchange, ping_interval=0.1))
+    fh.subscribe_balance("kraken", print, credentials=Credentials(KEY, SECRET))
+    async with fh:
+        await fh.wait_connected(10)
+        (conn,) = session.exchange.connections
+        await until(lambda: conn.received["ping"] >= 3)
+        (state,) = fh.venues.values()
+        (account,) = state.accounts.values()
+        assert account.connection.connects == 1 and account.connection.connected
+
+
 async def test_kraken_has_no_positions() -> None:
     fh = FeedHandler()
     with pytest.raises(UnsupportedError):

@@ -45,6 +45,7 @@ SIZE_SCALE = 8
 REST_BASE = "https://api.coinbase.com"
 SERVER_TIME_PATH = "/api/v3/brokerage/time"
 PRIVATE_CHANNELS = (Channel.ORDERS,)
+JWT_SLACK_MS = 1000
 """The user channel carries orders (and futures positions); spot balances are REST-only."""
 
 CHANNEL_NAMES = {Channel.TICKER: "ticker", Channel.TRADES: "market_trades",
@@ -259,8 +260,11 @@ class CoinbasePrivateStream(PrivateVenue):
                                       default_size_scale=SIZE_SCALE)
 
     def jwt(self) -> str:
+        """``nbf`` a second before the server's now as estimated: the estimate can be a few
+        ms ahead, and a JWT not yet valid is refused like a bad signature."""
         return auth.build_ws_jwt(self.credentials.key, self.credentials.secret,
-                                 self.clock.now_ms() // 1000, secrets.token_hex())
+                                 (self.clock.now_ms() - JWT_SLACK_MS) // 1000,
+                                 secrets.token_hex())
 
     def subscribe_requests(self, subscriptions: Sequence[Subscription]) -> list[bytes]:
         """All products' orders (a symbol filter is applied on this side), one JWT each."""

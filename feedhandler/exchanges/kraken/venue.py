@@ -81,11 +81,13 @@ class KrakenVenue(InBandBookVenue):
                  rest_url: str | None = None,
                  precisions: Mapping[str, tuple[int, int]] | None = None,
                  requests_per_second: float = 5.0, snapshot_timeout: float = 10.0,
-                 verify_tls: bool = True) -> None:
+                 ping_interval: float = 10.0, verify_tls: bool = True) -> None:
         """``precisions`` adds or overrides (price, qty) decimals per pair, unified
         (``BTC-USD``) or Kraken (``BTC/USD``) names. ``private_ws_url`` and ``rest_url``
         (the base of the token request) replace the private endpoints; tests point them at a
-        simulator. ``verify_tls`` applies to the token request (market data needs no REST)."""
+        simulator. ``verify_tls`` applies to the token request (market data needs no REST).
+        ``ping_interval`` is the idle time before a ``{"method":"ping"}``, public and
+        private sockets alike."""
         self.url = ws_url or WS_URL
         self.private_url = private_ws_url or auth.PRIVATE_WS_URL
         self.rest_base = (rest_url or auth.REST_BASE_URL).rstrip("/")
@@ -97,7 +99,8 @@ class KrakenVenue(InBandBookVenue):
         self.limits = ConnectionLimits(streams_per_connection=100, args_per_request=20,
                                        requests_per_second=requests_per_second,
                                        max_connections=20)
-        self.heartbeat = Heartbeat(ping_interval=10.0, pong_timeout=5.0,
+        self.heartbeat = Heartbeat(ping_interval=ping_interval,
+                                   pong_timeout=min(5.0, ping_interval),
                                    text_ping=b'{"method":"ping"}', pong_marker=b'"pong"')
         # book requests leave from sync_book tasks, outside the connection's pacing
         self.book_pacer = RateLimiter(requests_per_second, burst=1)
