@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import time
 from collections import defaultdict
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
@@ -21,7 +20,9 @@ from feedhandler.core.rings import CandleRing, RingOverrun, TickerRing, TradeRin
 from feedhandler.events import SIDES, BookStatus, BookUpdate, Candle, Event, Ticker, Trade
 from feedhandler.exchanges.base import Channel, Instrument, Rings, Subscription, VenueAdapter
 from feedhandler.exchanges.registry import venue
-from feedhandler.metrics import LatencyHistogram
+from feedhandler.metrics.histogram import LatencyHistogram
+from feedhandler.metrics.recorder import ChannelLatency, Recorder
+from feedhandler.metrics.snapshot import Metrics, merged
 from feedhandler.net.backoff import Backoff
 from feedhandler.net.connection import Connection, Decoded, StatusEvent, StatusKind
 from feedhandler.net.pool import ConnectionPool
@@ -100,7 +101,9 @@ class FeedHandler:
                         Channel.TICKER: self.tickers.reader(),
                         Channel.OHLCV: self.candles.reader()}
         self.queue: asyncio.Queue[Event] = asyncio.Queue(event_queue_size)
-        self.latency = LatencyHistogram()
+        self.recorder = Recorder()
+        self.metrics_baseline: Metrics | None = None
+        self.metrics_servers: list[Any] = []
         self.overruns = 0
         self.dropped_events = 0
         self.callback_errors = 0
@@ -221,6 +224,9 @@ class FeedHandler:
     async def stop(self) -> None:
         """Closes every connection and awaits every task the FeedHandler started."""
         self.running = False
+        for server in self.metrics_servers:
+            await server.close()
+        self.metrics_servers.clear()
         for task in list(self.pending_tasks):
             task.cancel()
         await asyncio.gather(*self.pending_tasks, return_exceptions=True)
@@ -284,9 +290,31 @@ class FeedHandler:
         pool = state.pool if state else None
         return pool.connection_of(handle.subscription) if pool else None
 
+    def metrics(self) -> Metrics:
+        """Counters and latency histograms per venue, connection and channel, plus totals,
+        since the start or the last ``reset_metrics()`` (see ``feedhandler.metrics``)."""
+        from feedhandler.metrics import snapshot
+        return snapshot.since(snapshot.read(self, self.recorder), self.metrics_baseline)
+
+    def reset_metrics(self) -> None:
+        """``metrics()`` counts from now on; the Prometheus endpoint's counters keep growing
+        (counters there never go back)."""
+        from feedhandler.metrics import snapshot
+        self.metrics_baseline = snapshot.read(self, self.recorder)
+
+    async def serve_metrics(self, host: str = "127.0.0.1", port: int = 9108) -> Any:
+        """Serves ``GET /metrics`` in the Prometheus text format until ``stop()`` (or the
+        returned server's ``close()``); ``port=0`` picks a free port (``server.port``)."""
+        from feedhandler.metrics.prometheus import MetricsServer
+        server = await MetricsServer.start(self, host, port)
+        self.metrics_servers.append(server)
+        return server
+
     def stats(self) -> dict[str, Any]:
         return {
-            "latency": self.latency.summary(),
+            "latency": merged(latency.receive_to_callback
+                              for record in self.recorder.records.values()
+                              for latency in record.channels.values()).summary(),
             "overruns": self.overruns,
             "dropped_events": self.dropped_events,
             "callback_errors": self.callback_errors,
@@ -323,9 +351,11 @@ class FeedHandler:
                 self.callback_errors += 1
                 log.exception("callback for %s %s failed", handle.exchange, handle.symbol)
 
-    def _new_rows(self, channel: Channel) -> list[dict[str, list[int]]]:
+    def _new_rows(self, channel: Channel,
+                  exchange_to_receive: LatencyHistogram) -> list[dict[str, list[int]]]:
         """The rows written since the last delivery, as Python lists (one conversion per
-        column, not per value); an overrun is counted and logged, never passed over."""
+        column, not per value), their exchange → receive latencies recorded in one C call;
+        an overrun is counted and logged, never passed over."""
         reader = self.readers[channel]
         batches = []
         while reader.pending:
@@ -335,7 +365,9 @@ class FeedHandler:
                 self.overruns += overrun.lost
                 log.error("%s ring overrun: %d rows lost before delivery", channel, overrun.lost)
                 continue
-            batches.append({name: column.tolist() for name, column in batch.columns.items()})
+            columns = batch.columns
+            exchange_to_receive.record_deltas(columns["ts_receive"], columns["ts_exchange"])
+            batches.append({name: column.tolist() for name, column in columns.items()})
         return batches
 
     def _on_batch(self, connection: Connection, flags: int) -> None:
@@ -345,33 +377,36 @@ class FeedHandler:
             except Exception:
                 self.callback_errors += 1
                 log.exception("batch callback failed")
-        now = time.time_ns()
+        record = self.recorder.of(connection)
         if flags & TRADES:
-            for rows in self._new_rows(Channel.TRADES):
+            latency = record.trades
+            for rows in self._new_rows(Channel.TRADES, latency.exchange_to_receive):
                 for instrument, ts_exchange, ts_receive, price, size, side, trade_id in zip(
                         rows["instrument"], rows["ts_exchange"], rows["ts_receive"],
                         rows["price"], rows["size"], rows["side"], rows["trade_id"],
                         strict=True):
                     handles = self.by_instrument.get((Channel.TRADES, instrument))
                     if handles:
-                        self._deliver(handles, Trade(self.instruments[instrument], price, size,
-                                                     SIDES[side], trade_id, ts_exchange,
-                                                     ts_receive))
-                        self.latency.record(now - ts_receive)
+                        event: Event = Trade(self.instruments[instrument], price, size,
+                                             SIDES[side], trade_id, ts_exchange, ts_receive)
+                        latency.receive_to_callback.record_since(ts_receive)
+                        self._deliver(handles, event)
         if flags & TICKERS:
-            for rows in self._new_rows(Channel.TICKER):
+            latency = record.ticker
+            for rows in self._new_rows(Channel.TICKER, latency.exchange_to_receive):
                 for instrument, ts_exchange, ts_receive, bid, bid_size, ask, ask_size, last in zip(
                         rows["instrument"], rows["ts_exchange"], rows["ts_receive"],
                         rows["bid_price"], rows["bid_size"], rows["ask_price"],
                         rows["ask_size"], rows["last_price"], strict=True):
                     handles = self.by_instrument.get((Channel.TICKER, instrument))
                     if handles:
-                        self._deliver(handles, Ticker(self.instruments[instrument], bid,
-                                                      bid_size, ask, ask_size, last, ts_exchange,
-                                                      ts_receive))
-                        self.latency.record(now - ts_receive)
+                        event = Ticker(self.instruments[instrument], bid, bid_size, ask,
+                                       ask_size, last, ts_exchange, ts_receive)
+                        latency.receive_to_callback.record_since(ts_receive)
+                        self._deliver(handles, event)
         if flags & CANDLES:
-            for rows in self._new_rows(Channel.OHLCV):
+            latency = record.ohlcv
+            for rows in self._new_rows(Channel.OHLCV, latency.exchange_to_receive):
                 for (instrument, ts_exchange, ts_receive, open_time, interval, open_, high, low,
                      close, volume, closed) in zip(
                         rows["instrument"], rows["ts_exchange"], rows["ts_receive"],
@@ -379,27 +414,30 @@ class FeedHandler:
                         rows["low"], rows["close"], rows["volume"], rows["closed"], strict=True):
                     handles = self.by_instrument.get((Channel.OHLCV, instrument))
                     if handles:
-                        self._deliver(handles, Candle(self.instruments[instrument], interval,
-                                                      open_time, open_, high, low, close, volume,
-                                                      bool(closed), ts_exchange, ts_receive))
-                        self.latency.record(now - ts_receive)
+                        event = Candle(self.instruments[instrument], interval, open_time,
+                                       open_, high, low, close, volume, bool(closed),
+                                       ts_exchange, ts_receive)
+                        latency.receive_to_callback.record_since(ts_receive)
+                        self._deliver(handles, event)
         if flags & BOOKS:
             for slot in connection.decoder.take_dirty():
-                self._book_event(connection, slot, BookStatus.LIVE, False, "", now)
+                self._book_event(connection, slot, BookStatus.LIVE, False, "", record.book)
 
     def _on_status(self, connection: Connection, event: StatusEvent) -> None:
         if event.kind is StatusKind.BOOK_INVALID:
-            self._book_event(connection, event.slot, BookStatus.INVALID, False, event.reason,
-                             time.time_ns())
+            self._book_event(connection, event.slot, BookStatus.INVALID, False, event.reason)
         elif event.kind is StatusKind.BOOK_RESYNCED:
+            self.recorder.of(connection).book_live(event.slot)
             connection.decoder.take_dirty()
-            self._book_event(connection, event.slot, BookStatus.LIVE, True, "", time.time_ns())
+            self._book_event(connection, event.slot, BookStatus.LIVE, True, "")
         elif event.kind is StatusKind.BOOK_SYNC_FAILED:
             self._book_event(connection, event.slot, BookStatus.INVALID, False,
-                             f"sync failed: {event.reason}", time.time_ns())
+                             f"sync failed: {event.reason}")
 
     def _book_event(self, connection: Connection, slot: int, status: BookStatus,
-                    resynced: bool, reason: str, now: int) -> None:
+                    resynced: bool, reason: str, latency: ChannelLatency | None = None) -> None:
+        """Delivers a book's state; ``latency`` (an update's, not a status change's) gets
+        its exchange → receive and receive → callback times."""
         subscription = connection.book_subscriptions.get(slot)
         if subscription is None:
             return
@@ -409,8 +447,10 @@ class FeedHandler:
             return
         if status is BookStatus.LIVE and not book.valid:
             return
-        self._deliver(handles, BookUpdate(subscription.instrument, book, status, resynced,
-                                          reason, book.sequence, book.ts_exchange,
-                                          book.ts_receive))
-        if status is BookStatus.LIVE and book.ts_receive:
-            self.latency.record(now - book.ts_receive)
+        event = BookUpdate(subscription.instrument, book, status, resynced, reason,
+                           book.sequence, book.ts_exchange, book.ts_receive)
+        if latency is not None and book.ts_receive:
+            if book.ts_exchange:
+                latency.exchange_to_receive.record(book.ts_receive - book.ts_exchange)
+            latency.receive_to_callback.record_since(book.ts_receive)
+        self._deliver(handles, event)
