@@ -44,6 +44,7 @@ from feedhandler.cli.output import (
     print_line,
     print_table,
 )
+from feedhandler.cli.readout import print_metrics
 from feedhandler.core.book import OrderBook
 from feedhandler.events import BookStatus, BookUpdate, Candle, Ticker, Trade, exact
 from feedhandler.exchanges import VenueInfo, venues
@@ -643,9 +644,12 @@ async def run_demo(options: DemoOptions, console: Console) -> int:
             await demo.settle()
             checks = demo.check_books()
             demo.poll()
+            metrics = demo.fh.metrics()
             journal.close()
             interrupts.abandonable = False
         print_summary(console, demo, checks, duration)
+        print_metrics(console, metrics, note="exchange → receive is left out: simulators "
+                      "stamp events with simulated time")
     wrong = sum(1 for check in checks if check.problem)
     if wrong or demo.failures:
         raise CommandError("; ".join(

@@ -25,18 +25,23 @@ def feedhandler(*args: str, timeout: float) -> subprocess.CompletedProcess[str]:
                           capture_output=True, text=True, timeout=timeout)
 
 
-def summary_rows(stdout: str) -> dict[str, dict[str, str]]:
-    """The plain summary table, by venue: {venue: {column: cell}}."""
+def table_rows(stdout: str, title: str, key_columns: int = 1) -> dict[str, dict[str, str]]:
+    """A plain table, by its first ``key_columns`` cells: {key: {column: cell}}."""
     lines = stdout.splitlines()
-    start = next(i for i, line in enumerate(lines) if line.startswith("summary:"))
+    start = next(i for i, line in enumerate(lines) if line.startswith(title))
     header = re.split(r"\s{2,}", lines[start + 1].strip())
     rows = {}
     for line in lines[start + 2:]:
         cells = re.split(r"\s{2,}", line.strip())
         if len(cells) != len(header):
             break
-        rows[cells[0]] = dict(zip(header, cells, strict=True))
+        rows[" ".join(cells[:key_columns])] = dict(zip(header, cells, strict=True))
     return rows
+
+
+def summary_rows(stdout: str) -> dict[str, dict[str, str]]:
+    """The plain summary table, by venue: {venue: {column: cell}}."""
+    return table_rows(stdout, "summary:")
 
 
 def test_demo_piped_prints_status_lines_and_a_summary_with_every_book_right() -> None:
@@ -61,6 +66,15 @@ def test_demo_piped_prints_status_lines_and_a_summary_with_every_book_right() ->
         assert row["wrong books"] == "0", (name, row)
     books = 2 * len(names)
     assert f"wrong books: 0 of {books} compared with the simulator's true book" in out
+    # the metrics read-out (fh.metrics()) agrees with the demo's own counting
+    metrics = table_rows(out, "metrics: latency receive → callback", key_columns=2)
+    for name in names:
+        total, book = metrics[f"{name} all"], metrics[f"{name} book"]
+        assert total["messages"] == rows[name]["messages"], (name, total, rows[name])
+        assert total["reconnects"] == rows[name]["reconnects"], (name, total)
+        assert total["resyncs"] == book["resyncs"] == rows[name]["resyncs"], (name, total)
+        assert int(book["gaps"]) + int(book["checksum"]) >= 1, (name, book)
+        assert total["p50"] != "-" and int(metrics[f"{name} trades"]["messages"]) > 0
 
 
 def test_venues_lists_the_registry() -> None:
