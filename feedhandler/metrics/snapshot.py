@@ -205,11 +205,15 @@ def connection_metrics(venue: str, connection: Connection,
 
 
 def read(fh: FeedHandler, recorder: Recorder) -> Metrics:
-    """The absolute counters now (since the FeedHandler was made)."""
+    """The absolute counters now (since the FeedHandler was made): of the connections open,
+    or once stopped, of those it had, so that a snapshot after ``fh.run()`` still tells."""
     venues = {}
     live: set[Connection] = set()
     for name, state in fh.venues.items():
-        connections = state.pool.connections if state.pool is not None else []
+        if state.pool is not None:
+            connections = list(state.pool.connections)
+        else:
+            connections = [c for c in recorder.records if c.adapter is state.adapter]
         live.update(connections)
         venues[name] = VenueMetrics(name, tuple(
             connection_metrics(name, connection, recorder.of(connection))

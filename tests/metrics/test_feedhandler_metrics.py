@@ -86,6 +86,8 @@ async def test_counters_agree_with_what_was_delivered(sim: SimulatedExchange) ->
         assert totals.messages >= connection.messages and totals.connections == 1
         assert fh.stats()["latency"]["count"] == (len(got.trades) + len(got.tickers)
                                                   + got.live_book_updates())
+    after = only_connection(fh)     # stopped: the snapshot still tells what the run did
+    assert not after.connected and after.channels["trades"].messages == len(got.trades)
 
 
 async def test_faults_show_up_as_errors_gaps_resyncs_and_reconnects(
