@@ -60,6 +60,11 @@ def test_record_deltas_takes_a_ring_batch_and_skips_rows_without_an_exchange_tim
     assert histogram.negative == 1
     with pytest.raises(ValueError, match="4 later values but 3 earlier"):
         histogram.record_deltas(received, exchanged[:3])
+    with pytest.raises(TypeError, match="1-d int64"):
+        histogram.record_deltas(received.astype(np.int32), exchanged)
+    strided = LatencyHistogram()                       # every other row: views with a stride
+    strided.record_deltas(received[::2], exchanged[::2])
+    assert strided.total == 2 and strided.sum_ns == 100 + 1_000
 
 
 def test_record_since_measures_from_a_wall_clock_stamp() -> None:
