@@ -9,6 +9,7 @@ series is labelled with ``venue`` and ``connection``; per-channel ones with ``ch
 from __future__ import annotations
 
 import math
+import os
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -179,8 +180,9 @@ class MetricsServer:
             await web.TCPSite(runner, host, port).start()
         except OSError as error:
             await runner.cleanup()
-            raise OSError(error.errno, f"metrics endpoint: cannot listen on {host}:{port}: "
-                          f"{error.strerror}") from error
+            reason = os.strerror(error.errno) if error.errno else str(error)
+            raise OSError(f"metrics endpoint: cannot listen on {host}:{port}: "
+                          f"{reason.lower()}") from error
         return cls(runner, host, runner.addresses[0][1])
 
     async def close(self) -> None:

@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import re
+import socket
 import subprocess
 import sys
+import time
+import urllib.request
 from pathlib import Path
 
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 
 from feedhandler.cli import main
 from feedhandler.cli.demo import compare_book
@@ -100,6 +104,7 @@ def test_the_console_script_entry_point_runs_a_command(capsys: pytest.CaptureFix
     (["demo", "--symbols", "BTC/USDT"], "'BTC/USDT' is not a unified symbol such as BTC-USDT"),
     (["demo", "--symbols", "BTC-USDT,btc-usdt"], "a symbol is listed twice"),
     (["demo", "--seed", "x"], "argument --seed: invalid int value: 'x'"),
+    (["demo", "--metrics-port", "70000"], "'70000' is not a TCP port (0-65535)"),
     (["venues", "--all"], "unrecognized arguments: --all"),
 ])
 def test_bad_arguments_exit_2_with_a_clear_message(
@@ -154,3 +159,45 @@ def test_a_book_that_keeps_the_best_levels_only_is_checked_on_those() -> None:
     prices, _ = book.levels(1)
     book.apply_delta(1, int(max(prices)), 0)
     assert compare_book(book, exchange, "ETHUSDT") == "1 of 10 asks differ"
+
+
+def test_the_demo_serves_prometheus_metrics_while_it_runs() -> None:
+    process = subprocess.Popen(
+        [sys.executable, "-m", "feedhandler", "demo", "--duration", "4", "--rate", "200",
+         "--no-faults", "--metrics-port", "0"], cwd=REPO, stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE, text=True)
+    try:
+        assert process.stdout is not None
+        url = None
+        for line in process.stdout:
+            if match := re.search(r"metrics served at (http://127\.0\.0\.1:\d+/metrics)", line):
+                url = match.group(1)
+                break
+        assert url, "the demo did not say where its metrics are"
+        text = ""
+        deadline = time.monotonic() + 20
+        while 'feedhandler_messages_total{venue="binance"' not in text:
+            assert time.monotonic() < deadline, text[:2000]
+            with urllib.request.urlopen(url, timeout=5) as response:
+                assert response.headers["Content-Type"].startswith("text/plain; version=0.0.4")
+                text = response.read().decode()
+            time.sleep(0.2)
+        families = {family.name: family for family in text_string_to_metric_families(text)}
+        labelled = {sample.labels["venue"] for sample in families["feedhandler_messages"].samples}
+        assert labelled == {info.name for info in venues()}
+        process.stdout.read()
+        assert process.wait(timeout=60) == 0, process.stderr.read() if process.stderr else ""
+    finally:
+        process.kill()
+        process.wait()
+
+
+def test_a_busy_metrics_port_is_a_clear_error() -> None:
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        result = feedhandler("demo", "--duration", "1", "--metrics-port", str(port), timeout=60)
+    assert result.returncode == 1
+    assert f"feedhandler demo: error: metrics endpoint: cannot listen on 127.0.0.1:{port}" \
+        in result.stderr, result.stderr
