@@ -13,19 +13,23 @@ import logging
 from collections import defaultdict
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from feedhandler.core.book import OrderBook
 from feedhandler.core.rings import CandleRing, RingOverrun, TickerRing, TradeRing
 from feedhandler.events import SIDES, BookStatus, BookUpdate, Candle, Event, Ticker, Trade
 from feedhandler.exchanges.base import Channel, Instrument, Rings, Subscription, VenueAdapter
 from feedhandler.exchanges.registry import venue
+from feedhandler.metrics import snapshot
 from feedhandler.metrics.histogram import LatencyHistogram
 from feedhandler.metrics.recorder import ChannelLatency, Recorder
 from feedhandler.metrics.snapshot import Metrics, merged
 from feedhandler.net.backoff import Backoff
 from feedhandler.net.connection import Connection, Decoded, StatusEvent, StatusKind
 from feedhandler.net.pool import ConnectionPool
+
+if TYPE_CHECKING:
+    from feedhandler.metrics.prometheus import MetricsServer
 
 log = logging.getLogger(__name__)
 
@@ -103,7 +107,7 @@ class FeedHandler:
         self.queue: asyncio.Queue[Event] = asyncio.Queue(event_queue_size)
         self.recorder = Recorder()
         self.metrics_baseline: Metrics | None = None
-        self.metrics_servers: list[Any] = []
+        self.metrics_servers: list[MetricsServer] = []
         self.overruns = 0
         self.dropped_events = 0
         self.callback_errors = 0
@@ -293,18 +297,17 @@ class FeedHandler:
     def metrics(self) -> Metrics:
         """Counters and latency histograms per venue, connection and channel, plus totals,
         since the start or the last ``reset_metrics()`` (see ``feedhandler.metrics``)."""
-        from feedhandler.metrics import snapshot
         return snapshot.since(snapshot.read(self, self.recorder), self.metrics_baseline)
 
     def reset_metrics(self) -> None:
         """``metrics()`` counts from now on; the Prometheus endpoint's counters keep growing
         (counters there never go back)."""
-        from feedhandler.metrics import snapshot
         self.metrics_baseline = snapshot.read(self, self.recorder)
 
-    async def serve_metrics(self, host: str = "127.0.0.1", port: int = 9108) -> Any:
+    async def serve_metrics(self, host: str = "127.0.0.1", port: int = 9108) -> MetricsServer:
         """Serves ``GET /metrics`` in the Prometheus text format until ``stop()`` (or the
-        returned server's ``close()``); ``port=0`` picks a free port (``server.port``)."""
+        returned server's ``close()``); ``port=0`` picks a free port (``server.port``).
+        aiohttp is imported only here, for those who serve."""
         from feedhandler.metrics.prometheus import MetricsServer
         server = await MetricsServer.start(self, host, port)
         self.metrics_servers.append(server)
