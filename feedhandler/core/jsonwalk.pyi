@@ -1,0 +1,4 @@
+from feedhandler.core.decoder import Decoder
+
+class JsonWalkDecoder(Decoder):
+    values: int
