@@ -3,7 +3,7 @@
 Wall-clock rates on a shared machine move by 2x between runs; instruction counts of the same
 frames through the same path do not. Each venue and channel runs ``bench/venues.py`` under
 callgrind with collection switched on only inside ``FeedListener.feed_many`` and a dump at
-each call, so the decoder's run and the floor's run (see bench/venues.py) are counted apart.
+each call, so the decoder's run and the floor runs (see bench/venues.py) are counted apart.
 Run it with the interpreter and PYTHONPATH bench/venues.py needs.
 """
 
@@ -38,7 +38,7 @@ def totals(prefix: str) -> list[int]:
     return parts[1:]
 
 
-def count(venue: str, channel: str, messages: int) -> tuple[int, float, float]:
+def count(venue: str, channel: str, messages: int) -> tuple[int, float, float, float]:
     with tempfile.TemporaryDirectory() as folder:
         prefix = os.path.join(folder, "cg")
         run = subprocess.run(
@@ -51,8 +51,8 @@ def count(venue: str, channel: str, messages: int) -> tuple[int, float, float]:
         if run.returncode or len(rows) != 1 or "VOID" in rows[0]:
             raise RuntimeError(f"{venue} {channel}: {run.stdout[-400:]}{run.stderr[-400:]}")
         sent = int(rows[0].split()[2])
-        decoder, walk = totals(prefix)[-2:]     # the last two calls: decoder, then floor
-    return sent, decoder / sent, walk / sent
+        decoder, walk, index = totals(prefix)[-3:]   # the last calls: decoder, floor, index
+    return sent, decoder / sent, walk / sent, index / sent
 
 
 def main() -> None:
@@ -63,14 +63,16 @@ def main() -> None:
                         "trades channels of every venue")
     args = parser.parse_args()
     pairs = [tuple(p.split(":", 1)) for p in args.pairs] or DEFAULT
-    print(f"{'venue':<14}{'channel':<8}{'messages':>9}{'Ir/msg':>10}{'floor':>10}", flush=True)
+    print(f"{'venue':<14}{'channel':<8}{'messages':>9}{'Ir/msg':>10}{'floor':>10}{'index':>10}",
+          flush=True)
     for venue, channel in pairs:
         try:
-            sent, per_message, floor = count(venue, channel, args.messages)
+            sent, per_message, floor, index = count(venue, channel, args.messages)
         except RuntimeError as exc:
             print(f"{venue:<14}{channel:<8} FAILED {exc}", flush=True)
             continue
-        print(f"{venue:<14}{channel:<8}{sent:>9}{per_message:>10.0f}{floor:>10.0f}", flush=True)
+        print(f"{venue:<14}{channel:<8}{sent:>9}{per_message:>10.0f}{floor:>10.0f}{index:>10.0f}",
+              flush=True)
 
 
 if __name__ == "__main__":
