@@ -62,10 +62,6 @@ cdef inline bint key_is(string_view key, const char* literal, size_t n) noexcept
 cdef inline int token_decimal(string_view token, int scale, int64_t* out) noexcept nogil:
     """A raw JSON token (number or numeric string) -> exact fixed point; DecimalStatus. Kept
     tokens let a field be read before the symbol that gives its scale; absent is EMPTY."""
-    cdef const char* end = token.data() + token.size()
-    cdef const char* q = scan_common_decimal(token.data(), end, scale, out)
-    if q != NULL and skip_space(q, end) == end:
-        return DECIMAL_OK
     return parse_json_decimal(token.data(), token.size(), scale, out)
 
 

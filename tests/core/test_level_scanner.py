@@ -179,7 +179,7 @@ def test_scanner_agrees_with_parse_decimal(text: str, scale: int, quoted: bool) 
        space=st.sampled_from(["", " ", "\n\t "]))
 def test_field_reader_agrees_with_parse_decimal(text: str, scale: int, quoted: bool,
                                                 space: str) -> None:
-    """read_decimal (a field's raw token) takes the same one-pass conversion, same results."""
+    """read_decimal (a field's raw token, parse_json_decimal) gives the same results."""
     expected = fixed_or_none(text if quoted else text.strip(" "), scale)
     token = f'"{text}"' if quoted else text
     decoder = BinanceDecoder()
