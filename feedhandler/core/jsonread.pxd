@@ -30,8 +30,14 @@ cdef extern from *:
         v = (v - 0x0101010101010101ULL) & ~v & 0x8080808080808080ULL;
         return v ? (unsigned int)(__builtin_ctzll(v) >> 3) : 8u;
     }
+    static inline int feedhandler_eight_zeros(const char* p) {
+        unsigned long long v;
+        memcpy(&v, p, 8);
+        return v == 0x3030303030303030ULL;
+    }
     """
     unsigned int quote_in_8 "feedhandler_quote_in_8"(const char* p) noexcept nogil
+    bint eight_zeros "feedhandler_eight_zeros"(const char* p) noexcept nogil
 
 
 cdef enum LevelStatus:
@@ -115,7 +121,7 @@ cdef inline const char* scan_decimal_delimited(const char* p, const char* end, i
 cdef inline const char* scan_common_decimal(const char* p, const char* end, int scale,
                                             int64_t* out) noexcept nogil:
     """The shape venues send, quoted or bare, at ``p`` -> ``*out``: digits, then '.' and at
-    most ``scale`` fraction digits, 19 digits in all, converted in the pass that finds its end
+    most ``scale`` fraction digits (then only zeros), 19 digits in all, converted in the pass that finds its end
     (eight fraction digits per step). The position after it; NULL for any other text, which
     the caller hands to ``parse_decimal`` (every value given here is also its value)."""
     cdef bint quoted = p < end and p[0] == b'"'
@@ -148,6 +154,10 @@ cdef inline const char* scan_common_decimal(const char* p, const char* end, int 
         if q == fraction or q - start - 1 > 19:
             return NULL
         shift = scale - <int>(q - fraction)
+        while end - q >= 8 and eight_zeros(q):      # "0.01000000" at scale 2
+            q += 8
+        while q < end and q[0] == b'0':
+            q += 1
     if quoted:
         if q == end or q[0] != b'"':
             return NULL
