@@ -488,7 +488,20 @@ class Connection:
                 log.exception("%s: replay failed", self.name)
                 self.close(dial, "replay_failed", f"{type(exc).__name__}: {exc}")
             await dial.closed.wait()
+            await self.collect_disconnect_error(dial)
             delay = self.backoff.next_delay()
+
+    async def collect_disconnect_error(self, dial: Dial) -> None:
+        """picows keeps the error that ended a socket (e.g. an oversize frame) in a future;
+        the reason is already counted from the close handshake, so it is only logged here,
+        instead of asyncio reporting an exception that was never retrieved."""
+        if dial.transport is None:
+            return
+        try:
+            async with asyncio.timeout(self.handshake_timeout):
+                await dial.transport.wait_disconnected()
+        except Exception as exc:
+            log.debug("%s: socket ended with %s: %s", self.name, type(exc).__name__, exc)
 
     async def connect(self, dial: Dial) -> None:
         url = self.adapter.ws_url(list(self.subscriptions.values()))

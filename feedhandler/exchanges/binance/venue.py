@@ -61,6 +61,7 @@ class BinanceVenue(VenueAdapter):
         self.heartbeat = Heartbeat(ping_interval=30.0, pong_timeout=10.0)
         self.rest = RestClient(verify_tls=verify_tls)
         self.request_ids = count(1)
+        self.subscribe_ids: set[int] = set()     # SUBSCRIBE requests not yet answered
         self.errors: list[str] = []
 
     def ws_url(self, subscriptions: Sequence[Subscription]) -> str:
@@ -84,9 +85,12 @@ class BinanceVenue(VenueAdapter):
         return BinanceDecoder(rings.trades, rings.tickers, rings.candles, futures=self.futures)
 
     def _request(self, method: str, subscriptions: Sequence[Subscription]) -> bytes:
+        request_id = next(self.request_ids)
+        if method == "SUBSCRIBE":
+            self.subscribe_ids.add(request_id)
         return json.dumps({"method": method,
                            "params": [self.stream_name(s) for s in subscriptions],
-                           "id": next(self.request_ids)}).encode()
+                           "id": request_id}).encode()
 
     def subscribe_requests(self, subscriptions: Sequence[Subscription]) -> list[bytes]:
         return [self._request("SUBSCRIBE", subscriptions)]
@@ -95,12 +99,22 @@ class BinanceVenue(VenueAdapter):
         return [self._request("UNSUBSCRIBE", subscriptions)]
 
     def handle_control(self, link: Link, raw: bytes) -> None:
+        """A refused SUBSCRIBE renews the connection: its books were synced from REST
+        snapshots that no update stream would ever follow, so they must not stay live."""
         message = json.loads(raw)
-        error = message.get("error") if isinstance(message, dict) else None
+        if not isinstance(message, dict):
+            return
+        request_id = message.get("id")
+        refused_subscribe = isinstance(request_id, int) and request_id in self.subscribe_ids
+        if refused_subscribe:
+            self.subscribe_ids.discard(request_id)
+        error = message.get("error")
         if error:
-            text = f"request {message.get('id')}: {error}"
+            text = f"request {request_id}: {error}"
             self.errors.append(text)
             log.warning("binance %s rejected %s", self.market, text)
+            if refused_subscribe:
+                link.reconnect(f"subscribe refused: {text}")
 
     async def sync_book(self, link: Link, subscription: Subscription, slot: int) -> None:
         """Binance's documented procedure: the updates since subscribing are held by the
