@@ -13,14 +13,16 @@ from collections.abc import Mapping
 import aiohttp
 
 from feedhandler.net.backoff import Backoff
+from feedhandler.net.redact import redact
 
 
 class RestError(RuntimeError):
-    """A REST request that failed after its retries; the status and body say why."""
+    """A REST request that failed after its retries; the status and body say why (secrets
+    and query values redacted)."""
 
     def __init__(self, url: str, status: int, body: str) -> None:
         self.status = status
-        super().__init__(f"GET {url} -> {status}: {body[:200]}")
+        super().__init__(redact(f"GET {url} -> {status}: {body[:200]}"))
 
 
 class RestClient:
