@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import math
 import os
 import random
 import sys
@@ -23,6 +24,7 @@ import time
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import uvloop
 from rich.console import Console
@@ -47,6 +49,8 @@ SOAK_FAULTS = ("gap", "checksum", "malformed", "oversize", "drop", "close 1000",
                "close 1011", "close 1013", "close 4000", "stall", "slow handshake")
 """The matrix's faults that need no quiet market or new subscriptions."""
 CHECKPOINTS = 10
+SIM_HISTORY = 4096             # level changes each simulated book keeps for past snapshots
+CANDLE_TIMEFRAME = "1m"        # when the venue has it, else its first
 STEPS_PER_ROUND = 64           # market steps a simulator publishes between yields
 POLL = 0.2                     # seconds between looks at the message count
 
@@ -91,9 +95,8 @@ class Soak:
             await self.publishing.wait()
             sim.advance(STEPS_PER_ROUND)
             for conn in sim.connections:
-                if conn.paused:
-                    with contextlib.suppress(TimeoutError):
-                        await asyncio.wait_for(conn.wait_writable(), 1.0)
+                if conn.paused:   # set again when it drains or disconnects
+                    await conn.wait_writable()
             await asyncio.sleep(0)
 
     async def inject(self, faults: Sequence[Fault]) -> None:
@@ -122,14 +125,26 @@ class Soak:
         return found
 
 
-async def soak(messages: int, seed: int, fault_every: int, settle: float) -> tuple[
-        list[Memory], list[str], Soak, float]:
+@dataclass
+class Outcome:
+    memory: list[Memory]
+    wrong: list[str]
+    faults: Counter[str]
+    unsupported: Counter[str]
+    served: dict[str, Counter[str]]                 # venue -> book updates by kind
+    connections: dict[str, list[dict[str, Any]]]    # venue -> its connections' stats at the end
+    elapsed: float
+
+
+async def soak(messages: int, seed: int, fault_every: int, settle: float,
+               warm_up: int) -> Outcome:
     settings = Settings(wait=settle)
     plans = await venue_plans()
     async with contextlib.AsyncExitStack() as stack:
         sims = [await stack.enter_async_context(SimulatedExchange(
             create_venue(plan.simulator, plan.market, [*plan.venue_symbols.values()]),
-            seed=seed + index, rate=None, keepalive=None, frames_per_write=32))
+            seed=seed + index, rate=None, keepalive=None, frames_per_write=32,
+            history=SIM_HISTORY))
             for index, plan in enumerate(plans)]
         fh = FeedHandler(endpoints={plan.info.name: endpoint_options(plan, sim, settings)
                                     for plan, sim in zip(plans, sims, strict=True)},
@@ -138,9 +153,14 @@ async def soak(messages: int, seed: int, fault_every: int, settle: float) -> tup
         rigs = [Rig(plan, sim, fh, settings, record=False)
                 for plan, sim in zip(plans, sims, strict=True)]
         for rig in rigs:
+            info = rig.plan.info
+            timeframe = CANDLE_TIMEFRAME if CANDLE_TIMEFRAME in info.timeframes \
+                else info.timeframes[0]
             for symbol in SYMBOLS:
                 rig.subscribe_book(symbol)
                 fh.subscribe_trades(rig.name, symbol, RINGS_ONLY)
+                fh.subscribe_ticker(rig.name, symbol, RINGS_ONLY)
+                fh.subscribe_ohlcv(rig.name, symbol, timeframe, RINGS_ONLY)
             configure_adapter(rig.adapter, settings)
         run = Soak(rigs, fh, random.Random(seed), settings, Counter(), Counter(),
                    asyncio.Event())
@@ -148,38 +168,46 @@ async def soak(messages: int, seed: int, fault_every: int, settle: float) -> tup
         await stack.enter_async_context(fh)
         await until(lambda: all(rig.served["resynced"] >= len(rig.books) for rig in rigs),
                     settle)
-        wrong = await run.checkpoint()
-        memory = [Memory.read("start", run.messages())]
         publishers = [asyncio.create_task(run.publish(sim)) for sim in sims]
-        started = time.monotonic()
-        next_fault = fault_every
-        done_checkpoints = 0
+        wrong: list[str] = []
         try:
-            while (count := run.messages()) < messages:
+            run.publishing.set()
+            await until(lambda: run.messages() >= warm_up, math.inf)
+            wrong += await run.checkpoint()
+            first = run.messages()
+            memory = [Memory.read("start", first)]
+            started = time.monotonic()
+            total = first + messages
+            next_fault = first + fault_every
+            checkpoints = 0
+            while (count := run.messages()) < total:
                 await asyncio.sleep(POLL)
                 if count >= next_fault:
                     await run.inject(faults)
                     next_fault = count + fault_every
-                if count >= (done_checkpoints + 1) * messages // CHECKPOINTS:
-                    done_checkpoints += 1
+                if count - first >= (checkpoints + 1) * messages // CHECKPOINTS:
+                    checkpoints += 1
                     wrong += await run.checkpoint()
-                    if done_checkpoints == CHECKPOINTS // 2:
+                    if checkpoints == CHECKPOINTS // 2:
                         memory.append(Memory.read("middle", run.messages()))
             elapsed = time.monotonic() - started
             wrong += await run.checkpoint()
             memory.append(Memory.read("end", run.messages()))
+            connections = {name: list(stats)
+                           for name, stats in fh.stats()["connections"].items()}
         finally:
             for task in publishers:
                 task.cancel()
             await asyncio.gather(*publishers, return_exceptions=True)
-        return memory, wrong, run, elapsed
+        return Outcome(memory, wrong, run.faults, run.unsupported,
+                       {rig.name: rig.served for rig in rigs}, connections, elapsed)
 
 
-def report(console: Console, memory: list[Memory], wrong: list[str], run: Soak,
-           elapsed: float, max_growth_mb: float) -> int:
-    end = memory[-1]
-    connections = [c for cs in run.fh.stats()["connections"].values() for c in cs]
-    resyncs = sum(rig.served["resynced"] for rig in run.rigs)
+def report(console: Console, outcome: Outcome, max_growth_mb: float) -> int:
+    memory, wrong = outcome.memory, outcome.wrong
+    start, end = memory[0], memory[-1]
+    received = end.messages - start.messages
+    every = [c for cs in outcome.connections.values() for c in cs]
     print_table(console, "soak: memory and file descriptors",
                 [Column("at"), Column("messages", "right"), Column("VmRSS MB", "right"),
                  Column("VmHWM MB", "right"), Column("open fds", "right")],
@@ -187,28 +215,32 @@ def report(console: Console, memory: list[Memory], wrong: list[str], run: Soak,
                   f"{m.hwm_kb / 1024:.1f}", str(m.fds)) for m in memory])
     print_table(console, "soak: per venue",
                 [Column("venue"), Column("messages", "right"), Column("resyncs", "right"),
-                 Column("withdrawals", "right"), Column("reconnects", "right")],
-                [(rig.name, format_count(sum(c["messages"] for c in stats)),
-                  str(rig.served["resynced"]), str(rig.served["invalid"]),
-                  str(sum(c["reconnects"] for c in stats)))
-                 for rig in run.rigs
-                 for stats in [run.fh.stats()["connections"][rig.name]]])
-    growth_mb = (end.rss_kb - memory[0].rss_kb) / 1024
-    print_line(console, f"messages {format_count(end.messages)} in {elapsed:.0f} s "
-               f"({end.messages / max(elapsed, 1e-9):,.0f} msg/s)")
-    print_line(console, "faults injected "
-               f"{sum(run.faults.values())}: {', '.join(f'{k} {v}' for k, v in run.faults.items())}"
-               + (f" (n/a draws skipped: {dict(run.unsupported)})" if run.unsupported else ""))
-    print_line(console, f"resyncs {resyncs} (book served again from a snapshot, including the "
-               f"first sync of each book), reconnects {sum(c['reconnects'] for c in connections)}, "
-               f"decode errors {sum(c['decoder']['errors'] for c in connections)}")
+                 Column("withdrawals", "right"), Column("reconnects", "right"),
+                 Column("decode errors", "right")],
+                [(name, format_count(sum(c["messages"] for c in stats)),
+                  str(outcome.served[name]["resynced"]), str(outcome.served[name]["invalid"]),
+                  str(sum(c["reconnects"] for c in stats)),
+                  str(sum(c["decoder"]["errors"] for c in stats)))
+                 for name, stats in outcome.connections.items()])
+    growth_mb = (end.rss_kb - start.rss_kb) / 1024
+    print_line(console, f"messages {format_count(received)} after a warm-up of "
+               f"{format_count(start.messages)}, in {outcome.elapsed:.0f} s "
+               f"({received / max(outcome.elapsed, 1e-9):,.0f} msg/s)")
+    print_line(console, f"faults injected {sum(outcome.faults.values())}: "
+               + ", ".join(f"{k} {v}" for k, v in sorted(outcome.faults.items()))
+               + (f" (n/a draws skipped: {dict(outcome.unsupported)})"
+                  if outcome.unsupported else ""))
+    resyncs = sum(served["resynced"] for served in outcome.served.values())
+    print_line(console, f"resyncs {resyncs} (books served again from a snapshot, the first "
+               f"sync of each included), reconnects {sum(c['reconnects'] for c in every)}, "
+               f"decode errors {sum(c['decoder']['errors'] for c in every)}")
     for problem in wrong:
         print_line(console, f"WRONG BOOK {problem}", "bold red")
-    print_line(console, f"wrong books {len(wrong)} at {CHECKPOINTS + 1} checkpoints",
+    print_line(console, f"wrong books {len(wrong)} at {CHECKPOINTS + 2} checkpoints",
                "bold red" if wrong else "bold green")
     flat = growth_mb <= max_growth_mb
     print_line(console, f"VmRSS start -> end {growth_mb:+.1f} MB (limit {max_growth_mb:g} MB); "
-               f"open fds {memory[0].fds} -> {end.fds}", "bold green" if flat else "bold red")
+               f"open fds {start.fds} -> {end.fds}", "bold green" if flat else "bold red")
     return 0 if not wrong and flat else 1
 
 
@@ -221,11 +253,14 @@ def main(argv: Sequence[str] | None = None) -> int:
                         help="messages between faults (default: %(default)s)")
     parser.add_argument("--settle", type=float, default=30.0, metavar="SECONDS",
                         help="how long a book may take to catch up at a checkpoint")
+    parser.add_argument("--warm-up", type=int, default=200_000, metavar="N",
+                        help="messages received before the start reading, so that the "
+                        "simulators' bounded histories and the allocator have settled")
     parser.add_argument("--max-rss-growth", type=float, default=16.0, metavar="MB")
     args = parser.parse_args(argv)
-    memory, wrong, run, elapsed = uvloop.run(
-        soak(args.messages, args.seed, args.fault_every, args.settle))
-    return report(Console(), memory, wrong, run, elapsed, args.max_rss_growth)
+    outcome = uvloop.run(soak(args.messages, args.seed, args.fault_every, args.settle,
+                              args.warm_up))
+    return report(Console(), outcome, args.max_rss_growth)
 
 
 if __name__ == "__main__":
