@@ -1,7 +1,20 @@
 """feedhandler: fast, exact crypto-exchange market data for Python."""
 
 from feedhandler.api import RINGS_ONLY, FeedHandler, Handle
-from feedhandler.events import BookStatus, BookUpdate, Candle, Side, Ticker, Trade
+from feedhandler.auth.credentials import AuthError, Credentials
+from feedhandler.events import (
+    Balance,
+    BookStatus,
+    BookUpdate,
+    Candle,
+    Order,
+    OrderStatus,
+    Position,
+    Side,
+    Ticker,
+    Trade,
+)
 
-__all__ = ["RINGS_ONLY", "BookStatus", "BookUpdate", "Candle", "FeedHandler", "Handle", "Side",
+__all__ = ["RINGS_ONLY", "AuthError", "Balance", "BookStatus", "BookUpdate", "Candle",
+           "Credentials", "FeedHandler", "Handle", "Order", "OrderStatus", "Position", "Side",
            "Ticker", "Trade"]

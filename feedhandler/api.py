@@ -3,6 +3,11 @@
 Every venue's decoders write into the FeedHandler's three shared rings. After each socket read
 that produced rows, the FeedHandler turns only the new rows that someone subscribed to into
 event objects; users who want none read the rings directly (``fh.trades.reader()``).
+
+Private streams (``subscribe_orders`` / ``subscribe_balance`` / ``subscribe_positions``) run
+one connection per venue and account (``Credentials``), writing into ``fh.orders``,
+``fh.balances`` and ``fh.positions``; a refused key raises ``AuthError`` from
+``wait_connected`` and ``run`` and is never retried.
 """
 
 from __future__ import annotations
@@ -16,10 +21,38 @@ from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from feedhandler.auth.credentials import AuthError, Credentials
 from feedhandler.core.book import OrderBook
-from feedhandler.core.rings import CandleRing, RingOverrun, TickerRing, TradeRing
-from feedhandler.events import SIDES, BookStatus, BookUpdate, Candle, Event, Ticker, Trade
-from feedhandler.exchanges.base import Channel, Instrument, Rings, Subscription, VenueAdapter
+from feedhandler.core.rings import (
+    BalanceRing,
+    CandleRing,
+    OrderRing,
+    PositionRing,
+    RingOverrun,
+    TickerRing,
+    TradeRing,
+)
+from feedhandler.events import (
+    ORDER_STATUSES,
+    SIDES,
+    Balance,
+    BookStatus,
+    BookUpdate,
+    Candle,
+    Event,
+    Order,
+    Position,
+    Ticker,
+    Trade,
+)
+from feedhandler.exchanges.base import (
+    Channel,
+    Instrument,
+    PrivateVenue,
+    Rings,
+    Subscription,
+    VenueAdapter,
+)
 from feedhandler.exchanges.registry import venue
 from feedhandler.metrics import LatencyHistogram
 from feedhandler.net.backoff import Backoff
@@ -31,6 +64,8 @@ log = logging.getLogger(__name__)
 # plain ints for the per-read tests: an IntFlag ``&`` costs about 0.7 us, an int one 12 ns
 TRADES, TICKERS = int(Decoded.TRADES), int(Decoded.TICKERS)
 CANDLES, BOOKS = int(Decoded.CANDLES), int(Decoded.BOOKS)
+PRIVATE = int(Decoded.PRIVATE)
+ACCOUNT = "*account*"    # venue symbol of an account-wide private subscription (no symbol)
 
 Callback = Callable[[Any], None]
 
@@ -53,6 +88,7 @@ class Handle:
     subscription: Subscription
     callback: Callback | RingsOnly | None
     active: bool = True
+    credentials: Credentials | None = None    # private subscriptions: whose account
 
     @property
     def exchange(self) -> str:
@@ -67,11 +103,22 @@ class Handle:
         return self.subscription.channel
 
 
+@dataclass(eq=False)
+class Account:
+    """One account's private stream on one venue: its adapter, connection and handles."""
+
+    exchange: str
+    adapter: PrivateVenue
+    connection: Connection | None = None
+    handles: list[Handle] = field(default_factory=list)
+
+
 @dataclass
 class VenueState:
     adapter: VenueAdapter
     pool: ConnectionPool | None = None
     instruments: dict[str, Instrument] = field(default_factory=dict)
+    accounts: dict[Credentials, Account] = field(default_factory=dict)
 
 
 class FeedHandler:
@@ -83,13 +130,17 @@ class FeedHandler:
                  ring_capacity: int = 1 << 16, verify_tls: bool = True,
                  backoff_base: float = 0.5, backoff_cap: float = 30.0,
                  backoff_reset_after: float = 60.0, handshake_timeout: float = 10.0,
-                 event_queue_size: int = 100_000) -> None:
+                 event_queue_size: int = 100_000, private_ring_capacity: int = 1 << 12) -> None:
         self.endpoints = endpoints or {}
         self.verify_tls = verify_tls
         self.trades = TradeRing(ring_capacity)
         self.tickers = TickerRing(ring_capacity)
         self.candles = CandleRing(ring_capacity)
-        self.rings = Rings(self.trades, self.tickers, self.candles)
+        self.orders = OrderRing(private_ring_capacity)
+        self.balances = BalanceRing(private_ring_capacity)
+        self.positions = PositionRing(private_ring_capacity)
+        self.rings = Rings(self.trades, self.tickers, self.candles, self.orders, self.balances,
+                           self.positions)
         self.backoff = (backoff_base, backoff_cap, backoff_reset_after)
         self.handshake_timeout = handshake_timeout
         self.venues: dict[str, VenueState] = {}
@@ -98,7 +149,10 @@ class FeedHandler:
         self.by_instrument: dict[tuple[Channel, int], list[Handle]] = defaultdict(list)
         self.readers = {Channel.TRADES: self.trades.reader(),
                         Channel.TICKER: self.tickers.reader(),
-                        Channel.OHLCV: self.candles.reader()}
+                        Channel.OHLCV: self.candles.reader(),
+                        Channel.ORDERS: self.orders.reader(),
+                        Channel.BALANCE: self.balances.reader(),
+                        Channel.POSITIONS: self.positions.reader()}
         self.queue: asyncio.Queue[Event] = asyncio.Queue(event_queue_size)
         self.latency = LatencyHistogram()
         self.overruns = 0
@@ -107,6 +161,9 @@ class FeedHandler:
         self.batch_callbacks: list[Callable[[int], None]] = []
         self.running = False
         self.pending_tasks: set[asyncio.Task[None]] = set()
+        self.accounts: dict[Connection, Account] = {}
+        self.auth_errors: list[AuthError] = []
+        self.auth_failed = asyncio.Event()
 
     # ---- subscriptions ---------------------------------------------------------------------
 
@@ -127,6 +184,25 @@ class FeedHandler:
                         callback: Callback | RingsOnly | None = None) -> Handle:
         return self._subscribe(exchange, symbol, Channel.OHLCV, callback, timeframe=timeframe)
 
+    def subscribe_orders(self, exchange: str, callback: Callback | RingsOnly | None = None, *,
+                         credentials: Credentials | None = None,
+                         symbol: str | None = None) -> Handle:
+        """The account's order updates (``Order``), of every symbol or only ``symbol``.
+        ``credentials`` default to ``Credentials.from_env(exchange)``."""
+        return self._subscribe_private(exchange, Channel.ORDERS, callback, credentials, symbol)
+
+    def subscribe_balance(self, exchange: str, callback: Callback | RingsOnly | None = None, *,
+                          credentials: Credentials | None = None) -> Handle:
+        """The account's balance updates (``Balance``)."""
+        return self._subscribe_private(exchange, Channel.BALANCE, callback, credentials, None)
+
+    def subscribe_positions(self, exchange: str, callback: Callback | RingsOnly | None = None,
+                            *, credentials: Credentials | None = None,
+                            symbol: str | None = None) -> Handle:
+        """The account's position updates (``Position``); futures venues only."""
+        return self._subscribe_private(exchange, Channel.POSITIONS, callback, credentials,
+                                       symbol)
+
     def subscribe_batches(self, callback: Callable[[int], None]) -> None:
         """``callback(flags)`` once per socket read that wrote rows or changed books, before
         any per-event callback: read ``fh.trades`` / ``fh.tickers`` / ``fh.candles`` with your
@@ -142,6 +218,9 @@ class FeedHandler:
             return
         handle.active = False
         sub = handle.subscription
+        if handle.credentials is not None:
+            self._unsubscribe_private(handle)
+            return
         self.handles[sub.key].remove(handle)
         if handle.callback is not RINGS_ONLY:
             self.by_instrument[(sub.channel, sub.instrument.id)].remove(handle)
@@ -177,6 +256,49 @@ class FeedHandler:
         if first and self.running:
             self._spawn(self._pool(state).add([sub]))
         return handle
+
+    def _subscribe_private(self, exchange: str, channel: Channel,
+                           callback: Callback | RingsOnly | None,
+                           credentials: Credentials | None, symbol: str | None) -> Handle:
+        venue(exchange).check_private(channel)
+        if credentials is None:
+            credentials = Credentials.from_env(exchange)
+        state = self._venue_state(exchange)
+        account = state.accounts.get(credentials)
+        if account is None:
+            account = state.accounts[credentials] = Account(
+                exchange, state.adapter.private(credentials))
+        instrument = (self._instrument(exchange, state, symbol) if symbol is not None
+                      else Instrument(-1, exchange, "", ACCOUNT, state.adapter.market))
+        handle = Handle(Subscription(channel, instrument), callback, credentials=credentials)
+        account.handles.append(handle)
+        if self.running:
+            if account.connection is None:
+                self._start_account(account)
+            else:
+                self._spawn(account.connection.add([handle.subscription]))
+        return handle
+
+    def _unsubscribe_private(self, handle: Handle) -> None:
+        state = self.venues[handle.exchange]
+        assert handle.credentials is not None
+        account = state.accounts[handle.credentials]
+        account.handles.remove(handle)
+        if not account.handles:
+            del state.accounts[handle.credentials]
+            if account.connection is not None:
+                self.accounts.pop(account.connection, None)
+                self._spawn(account.connection.stop())
+
+    def _start_account(self, account: Account) -> None:
+        base, cap, reset_after = self.backoff
+        connection = account.connection = Connection(
+            account.adapter, self.rings, [h.subscription for h in account.handles],
+            on_batch=self._on_batch, on_status=self._on_status,
+            backoff=Backoff(base, cap, reset_after), handshake_timeout=self.handshake_timeout,
+            verify_tls=self.verify_tls, name=f"{account.exchange}:private")
+        self.accounts[connection] = account
+        connection.start()
 
     def _venue_state(self, exchange: str) -> VenueState:
         state = self.venues.get(exchange)
@@ -217,6 +339,9 @@ class FeedHandler:
             by_venue[handles[0].exchange].append(handles[0].subscription)
         for exchange, subs in by_venue.items():
             await self._pool(self.venues[exchange]).add(subs)
+        for state in self.venues.values():
+            for account in state.accounts.values():
+                self._start_account(account)
 
     async def stop(self) -> None:
         """Closes every connection and awaits every task the FeedHandler started."""
@@ -228,12 +353,21 @@ class FeedHandler:
             if state.pool is not None:
                 await state.pool.stop()
                 state.pool = None
+            for account in state.accounts.values():
+                if account.connection is not None:
+                    self.accounts.pop(account.connection, None)
+                    await account.connection.stop()
+                    account.connection = None
             await state.adapter.close()
 
     async def wait_connected(self, timeout: float | None = None) -> None:
+        """Raises ``AuthError`` when a venue refused an account's credentials."""
         for state in self.venues.values():
             if state.pool is not None:
                 await state.pool.wait_connected(timeout)
+            for account in state.accounts.values():
+                if account.connection is not None:
+                    await account.connection.wait_connected(timeout)
 
     async def __aenter__(self) -> FeedHandler:
         await self.start()
@@ -243,15 +377,17 @@ class FeedHandler:
         await self.stop()
 
     def run(self, duration: float | None = None) -> None:
-        """Runs on uvloop until ``duration`` seconds passed (or forever, until Ctrl-C)."""
+        """Runs on uvloop until ``duration`` seconds passed (or forever, until Ctrl-C);
+        raises ``AuthError`` as soon as a venue refuses an account's credentials."""
         import uvloop
 
         async def main() -> None:
             async with self:
-                if duration is None:
-                    await asyncio.Event().wait()
-                else:
-                    await asyncio.sleep(duration)
+                with contextlib.suppress(TimeoutError):
+                    async with asyncio.timeout(duration):
+                        await self.auth_failed.wait()
+                if self.auth_errors:
+                    raise self.auth_errors[0]
 
         with contextlib.suppress(KeyboardInterrupt):
             uvloop.run(main())
@@ -292,6 +428,9 @@ class FeedHandler:
             "callback_errors": self.callback_errors,
             "connections": {name: state.pool.stats() if state.pool else []
                             for name, state in self.venues.items()},
+            "private": {name: [a.connection.stats() for a in state.accounts.values()
+                               if a.connection is not None]
+                        for name, state in self.venues.items() if state.accounts},
         }
 
     # ---- delivery --------------------------------------------------------------------------
@@ -323,7 +462,7 @@ class FeedHandler:
                 self.callback_errors += 1
                 log.exception("callback for %s %s failed", handle.exchange, handle.symbol)
 
-    def _new_rows(self, channel: Channel) -> list[dict[str, list[int]]]:
+    def _new_rows(self, channel: Channel) -> list[dict[str, list[Any]]]:
         """The rows written since the last delivery, as Python lists (one conversion per
         column, not per value); an overrun is counted and logged, never passed over."""
         reader = self.readers[channel]
@@ -386,9 +525,69 @@ class FeedHandler:
         if flags & BOOKS:
             for slot in connection.decoder.take_dirty():
                 self._book_event(connection, slot, BookStatus.LIVE, False, "", now)
+        if flags & PRIVATE:
+            account = self.accounts.get(connection)
+            if account is not None:
+                self._private_events(account, now)
+
+    def _private_handles(self, account: Account, channel: Channel,
+                         symbol: str) -> list[Handle]:
+        return [h for h in account.handles if h.channel is channel
+                and h.subscription.instrument.venue_symbol in (ACCOUNT, symbol)]
+
+    def _symbol(self, instrument: int, venue_symbol: str) -> tuple[str, Instrument | None]:
+        if instrument >= 0:
+            known = self.instruments[instrument]
+            return known.symbol, known
+        return venue_symbol, None
+
+    def _private_events(self, account: Account, now: int) -> None:
+        """The rows this account's socket read wrote (the private readers are drained after
+        every read, so the pending rows are all this connection's)."""
+        exchange = account.exchange
+        for rows in self._new_rows(Channel.ORDERS):
+            for i, raw_symbol in enumerate(rows["symbol"]):
+                venue_symbol = raw_symbol.decode()
+                handles = self._private_handles(account, Channel.ORDERS, venue_symbol)
+                if not handles:
+                    continue
+                symbol, instrument = self._symbol(rows["instrument"][i], venue_symbol)
+                self._deliver(handles, Order(
+                    exchange, symbol, instrument, rows["order_id"][i].decode(),
+                    rows["client_id"][i].decode(), SIDES[rows["side"][i]],
+                    ORDER_STATUSES[rows["status"][i]], rows["price"][i], rows["size"][i],
+                    rows["filled"][i], rows["last_price"][i], rows["last_size"][i],
+                    rows["fee"][i], rows["fee_asset"][i].decode(), rows["price_scale"][i],
+                    rows["size_scale"][i], rows["fee_scale"][i], rows["sequence"][i],
+                    rows["ts_exchange"][i], rows["ts_receive"][i]))
+                self.latency.record(now - rows["ts_receive"][i])
+        for rows in self._new_rows(Channel.BALANCE):
+            handles = self._private_handles(account, Channel.BALANCE, ACCOUNT)
+            for i, asset in enumerate(rows["asset"]):
+                if handles:
+                    self._deliver(handles, Balance(
+                        exchange, asset.decode(), rows["free"][i], rows["locked"][i],
+                        rows["total"][i], rows["delta"][i], bool(rows["has_totals"][i]),
+                        rows["scale"][i], rows["ts_exchange"][i], rows["ts_receive"][i]))
+        for rows in self._new_rows(Channel.POSITIONS):
+            for i, raw_symbol in enumerate(rows["symbol"]):
+                venue_symbol = raw_symbol.decode()
+                handles = self._private_handles(account, Channel.POSITIONS, venue_symbol)
+                if not handles:
+                    continue
+                symbol, instrument = self._symbol(rows["instrument"][i], venue_symbol)
+                self._deliver(handles, Position(
+                    exchange, symbol, instrument, rows["side"][i], rows["amount"][i],
+                    rows["entry_price"][i], rows["unrealized_pnl"][i], rows["price_scale"][i],
+                    rows["size_scale"][i], rows["pnl_scale"][i], rows["ts_exchange"][i],
+                    rows["ts_receive"][i]))
 
     def _on_status(self, connection: Connection, event: StatusEvent) -> None:
-        if event.kind is StatusKind.BOOK_INVALID:
+        if event.kind is StatusKind.AUTH_FAILED:
+            if connection.auth_error is not None:
+                self.auth_errors.append(connection.auth_error)
+            self.auth_failed.set()
+        elif event.kind is StatusKind.BOOK_INVALID:
             self._book_event(connection, event.slot, BookStatus.INVALID, False, event.reason,
                              time.time_ns())
         elif event.kind is StatusKind.BOOK_RESYNCED:

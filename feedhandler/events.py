@@ -217,4 +217,132 @@ class BookUpdate(NamedTuple):
         return bid_prices, bid_sizes, ask_prices, ask_sizes
 
 
-Event = Trade | Ticker | Candle | BookUpdate
+class OrderStatus(enum.IntEnum):
+    """Values as the order ring's ``status`` column holds them (``core/private.pxd``)."""
+
+    UNKNOWN = 0
+    NEW = 1
+    PARTIALLY_FILLED = 2
+    FILLED = 3
+    CANCELED = 4
+    REJECTED = 5
+    EXPIRED = 6
+
+
+ORDER_STATUSES = {status.value: status for status in OrderStatus}
+
+
+class Order(NamedTuple):
+    """One update of one of the account's orders. Prices and sizes are exact fixed point at
+    the row's own scales (the instrument's when subscribed, else the venue default); ``fee``
+    is the fee of the fill this update reports, in ``fee_asset``."""
+
+    exchange: str
+    symbol: str             # unified when the instrument is known here, else the venue's form
+    instrument: Instrument | None
+    order_id: str
+    client_id: str
+    side: Side
+    status: OrderStatus
+    price_ticks: int        # 0 for market orders
+    size_lots: int
+    filled_lots: int        # cumulative
+    last_price_ticks: int   # the fill this update reports (0: none)
+    last_size_lots: int
+    fee_units: int
+    fee_asset: str
+    price_scale: int
+    size_scale: int
+    fee_scale: int
+    sequence: int           # the venue's ordering evidence (update id or transaction time)
+    ts_exchange: int
+    ts_receive: int
+
+    @property
+    def price(self) -> Decimal:
+        return exact(self.price_ticks, self.price_scale)
+
+    @property
+    def size(self) -> Decimal:
+        return exact(self.size_lots, self.size_scale)
+
+    @property
+    def filled(self) -> Decimal:
+        return exact(self.filled_lots, self.size_scale)
+
+    @property
+    def last_price(self) -> Decimal:
+        return exact(self.last_price_ticks, self.price_scale)
+
+    @property
+    def last_size(self) -> Decimal:
+        return exact(self.last_size_lots, self.size_scale)
+
+    @property
+    def fee(self) -> Decimal:
+        return exact(self.fee_units, self.fee_scale)
+
+
+class Balance(NamedTuple):
+    """One asset's balance. With ``has_totals`` False the venue reported only ``delta``
+    (Binance balanceUpdate: a deposit, withdrawal or transfer)."""
+
+    exchange: str
+    asset: str
+    free_units: int
+    locked_units: int
+    total_units: int
+    delta_units: int
+    has_totals: bool
+    scale: int
+    ts_exchange: int
+    ts_receive: int
+
+    @property
+    def free(self) -> Decimal:
+        return exact(self.free_units, self.scale)
+
+    @property
+    def locked(self) -> Decimal:
+        return exact(self.locked_units, self.scale)
+
+    @property
+    def total(self) -> Decimal:
+        return exact(self.total_units, self.scale)
+
+    @property
+    def delta(self) -> Decimal:
+        return exact(self.delta_units, self.scale)
+
+
+class Position(NamedTuple):
+    """A futures position: signed ``amount`` (short < 0); ``side`` 0 in one-way mode, 1 / -1
+    for the long / short leg in hedge mode."""
+
+    exchange: str
+    symbol: str
+    instrument: Instrument | None
+    side: int
+    amount_lots: int
+    entry_price_ticks: int
+    unrealized_pnl_units: int
+    price_scale: int
+    size_scale: int
+    pnl_scale: int
+    ts_exchange: int
+    ts_receive: int
+
+    @property
+    def amount(self) -> Decimal:
+        return exact(self.amount_lots, self.size_scale)
+
+    @property
+    def entry_price(self) -> Decimal:
+        return exact(self.entry_price_ticks, self.price_scale)
+
+    @property
+    def unrealized_pnl(self) -> Decimal:
+        return exact(self.unrealized_pnl_units, self.pnl_scale)
+
+
+Event = Trade | Ticker | Candle | BookUpdate | Order | Balance | Position

@@ -35,6 +35,7 @@ from rich.table import Table
 from rich.text import Text
 
 from feedhandler.api import FeedHandler
+from feedhandler.cli.account import AccountDemo
 from feedhandler.cli.base import EXIT_INTERRUPTED, EXIT_OK, Command, CommandError
 from feedhandler.cli.output import (
     Column,
@@ -319,6 +320,7 @@ class Demo:
         self.failures = failures     # venues that could not take part, and why
         self.faults: Counter[str] = Counter()
         self.markets: list[asyncio.Task[None]] = []
+        self.account: AccountDemo | None = None
 
     @classmethod
     async def open(cls, options: DemoOptions, journal: Journal, stack: AsyncExitStack) -> Demo:
@@ -362,8 +364,10 @@ class Demo:
         await stack.enter_async_context(fh)
         await demo.wait_connected()
         journal.start()
+        demo.account = await AccountDemo.open(stack, options.seed, journal.add)
         demo.markets = [asyncio.create_task(publish(venue.exchange, options.rate))
                         for venue in venues]
+        demo.markets.append(asyncio.create_task(demo.account.run()))
         stack.push_async_callback(demo.stop_markets)
         return demo
 
@@ -548,6 +552,8 @@ def subscribe_everything(fh: FeedHandler, info: VenueInfo, view: SymbolView) -> 
                 timeframe = CANDLE_TIMEFRAME if CANDLE_TIMEFRAME in info.timeframes \
                     else info.timeframes[0]
                 fh.subscribe_ohlcv(info.name, view.symbol, timeframe, view.on_market_data)
+            case Channel.ORDERS | Channel.BALANCE | Channel.POSITIONS:
+                pass   # private channels need credentials (subscribe_orders and the like)
             case _:
                 assert_never(channel)
 
@@ -767,6 +773,8 @@ def print_summary(console: Console, demo: Demo, checks: list[BookCheck],
         rows.append(row("total", demo.venues, demo.latency))
     print_table(console, f"summary: {duration:.1f} s, latency receive → callback",
                 SUMMARY_COLUMNS, rows)
+    if demo.account is not None:
+        print_line(console, demo.account.summary())
     injected = ", ".join(f"{label} {count}" for label, count in demo.faults.items())
     print_line(console, f"faults injected: {injected or 'none'}")
     for failure in demo.failures:

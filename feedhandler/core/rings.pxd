@@ -1,4 +1,5 @@
-"""Preallocated numpy ring buffers for trades, tickers (BBO) and candles.
+"""Preallocated numpy ring buffers for trades, tickers (BBO), candles and the private
+channels (orders, balances, positions).
 
 Decoders append through the column structs (raw pointers into the numpy arrays, so no Python
 object is touched); readers take ``[cursor, write_count)`` as numpy views. Capacity is a power
@@ -7,6 +8,16 @@ behind knows exactly how many rows it lost.
 """
 
 from libc.stdint cimport int8_t, int32_t, int64_t
+from libc.string cimport memcpy, memset
+
+
+# widths of the fixed-width byte columns of the private rings (numpy ``S<width>``): the
+# longest ids the seven venues use (UUIDs are 36) with room; a longer value is a decode error
+cdef enum:
+    SYMBOL_WIDTH = 32
+    ORDER_ID_WIDTH = 48
+    CLIENT_ID_WIDTH = 48
+    ASSET_WIDTH = 16
 
 
 cdef struct TradeColumns:
@@ -50,6 +61,60 @@ cdef struct CandleColumns:
     int8_t* closed        # 1 when the venue says the candle is final
 
 
+cdef struct OrderColumns:
+    int64_t mask
+    int64_t write_count
+    int32_t* instrument   # -1 when the symbol has no subscription-wide instrument id
+    int64_t* ts_exchange
+    int64_t* ts_receive
+    int64_t* price        # limit price at ``price_scale`` (0 for market orders)
+    int64_t* size         # original quantity at ``size_scale``
+    int64_t* filled       # cumulative filled quantity
+    int64_t* last_price   # price of the fill this update reports (0: none)
+    int64_t* last_size    # quantity of that fill
+    int64_t* fee          # fee of that fill at ``fee_scale`` (negative: rebate)
+    int64_t* sequence     # the venue's update id / event time, as ordering evidence
+    int8_t* side          # 1 buy, -1 sell
+    int8_t* status        # OrderStatus
+    int8_t* price_scale
+    int8_t* size_scale
+    int8_t* fee_scale
+    char* symbol          # SYMBOL_WIDTH bytes per row, NUL padded
+    char* order_id        # ORDER_ID_WIDTH
+    char* client_id       # CLIENT_ID_WIDTH
+    char* fee_asset       # ASSET_WIDTH
+
+
+cdef struct BalanceColumns:
+    int64_t mask
+    int64_t write_count
+    int64_t* ts_exchange
+    int64_t* ts_receive
+    int64_t* free         # at ``scale``; with ``has_totals`` 0 only ``delta`` is known
+    int64_t* locked
+    int64_t* total
+    int64_t* delta        # change this update reports (0 when the venue gives none)
+    int8_t* has_totals
+    int8_t* scale
+    char* asset           # ASSET_WIDTH
+
+
+cdef struct PositionColumns:
+    int64_t mask
+    int64_t write_count
+    int32_t* instrument
+    int64_t* ts_exchange
+    int64_t* ts_receive
+    int64_t* amount       # signed position size at ``size_scale`` (short < 0)
+    int64_t* entry_price  # at ``price_scale``
+    int64_t* unrealized_pnl   # at ``pnl_scale``
+    int8_t* side          # 0 one-way (BOTH), 1 long leg, -1 short leg (hedge mode)
+    int8_t* price_scale
+    int8_t* size_scale
+    int8_t* pnl_scale
+    char* symbol          # SYMBOL_WIDTH
+
+
 cdef class Ring:
     cdef readonly Py_ssize_t capacity
     cdef readonly dict columns
@@ -67,6 +132,29 @@ cdef class TickerRing(Ring):
 
 cdef class CandleRing(Ring):
     cdef CandleColumns c
+
+
+cdef class OrderRing(Ring):
+    cdef OrderColumns c
+
+
+cdef class BalanceRing(Ring):
+    cdef BalanceColumns c
+
+
+cdef class PositionRing(Ring):
+    cdef PositionColumns c
+
+
+cdef inline bint put_text(char* column, int64_t row, int width, const char* p,
+                          size_t n) noexcept nogil:
+    """Writes ``n`` bytes NUL padded into a fixed-width column; False (nothing written) when
+    they do not fit, which the decoder reports as a decode error, never truncates."""
+    if n > <size_t>width:
+        return False
+    memcpy(column + row * width, p, n)
+    memset(column + row * width + n, 0, width - n)
+    return True
 
 
 cdef inline void trade_append(TradeColumns* c, int32_t instrument, int64_t ts_exchange,

@@ -1,5 +1,10 @@
 # distutils: language = c++
-"""Ring buffers: numpy columns written by decoders, read as zero-copy views."""
+"""Ring buffers: numpy columns written by decoders, read as zero-copy views.
+
+The private rings (orders, balances, positions) also hold fixed-width byte columns (numpy
+``S<n>``) for symbols, ids and assets, and a scale per row, since one account's rows span
+instruments and assets of different precisions.
+"""
 
 import numpy as np
 
@@ -108,6 +113,68 @@ cdef class CandleRing(Ring):
                int64_t close, int64_t volume, bint closed) -> None:
         candle_append(&self.c, instrument, ts_exchange, ts_receive, open_time, interval,
                       open, high, low, close, volume, closed)
+
+
+cdef class OrderRing(Ring):
+    def __cinit__(self, Py_ssize_t capacity=1 << 12):
+        self.c.mask = capacity - 1
+        self.c.write_count = 0
+        self._write_count = &self.c.write_count
+        self.c.instrument = <int32_t*>column_pointer(self._allocate("instrument", np.int32))
+        self.c.ts_exchange = <int64_t*>column_pointer(self._allocate("ts_exchange", np.int64))
+        self.c.ts_receive = <int64_t*>column_pointer(self._allocate("ts_receive", np.int64))
+        self.c.price = <int64_t*>column_pointer(self._allocate("price", np.int64))
+        self.c.size = <int64_t*>column_pointer(self._allocate("size", np.int64))
+        self.c.filled = <int64_t*>column_pointer(self._allocate("filled", np.int64))
+        self.c.last_price = <int64_t*>column_pointer(self._allocate("last_price", np.int64))
+        self.c.last_size = <int64_t*>column_pointer(self._allocate("last_size", np.int64))
+        self.c.fee = <int64_t*>column_pointer(self._allocate("fee", np.int64))
+        self.c.sequence = <int64_t*>column_pointer(self._allocate("sequence", np.int64))
+        self.c.side = <int8_t*>column_pointer(self._allocate("side", np.int8))
+        self.c.status = <int8_t*>column_pointer(self._allocate("status", np.int8))
+        self.c.price_scale = <int8_t*>column_pointer(self._allocate("price_scale", np.int8))
+        self.c.size_scale = <int8_t*>column_pointer(self._allocate("size_scale", np.int8))
+        self.c.fee_scale = <int8_t*>column_pointer(self._allocate("fee_scale", np.int8))
+        self.c.symbol = <char*>column_pointer(self._allocate("symbol", f"S{SYMBOL_WIDTH}"))
+        self.c.order_id = <char*>column_pointer(self._allocate("order_id", f"S{ORDER_ID_WIDTH}"))
+        self.c.client_id = <char*>column_pointer(
+            self._allocate("client_id", f"S{CLIENT_ID_WIDTH}"))
+        self.c.fee_asset = <char*>column_pointer(self._allocate("fee_asset", f"S{ASSET_WIDTH}"))
+
+
+cdef class BalanceRing(Ring):
+    def __cinit__(self, Py_ssize_t capacity=1 << 12):
+        self.c.mask = capacity - 1
+        self.c.write_count = 0
+        self._write_count = &self.c.write_count
+        self.c.ts_exchange = <int64_t*>column_pointer(self._allocate("ts_exchange", np.int64))
+        self.c.ts_receive = <int64_t*>column_pointer(self._allocate("ts_receive", np.int64))
+        self.c.free = <int64_t*>column_pointer(self._allocate("free", np.int64))
+        self.c.locked = <int64_t*>column_pointer(self._allocate("locked", np.int64))
+        self.c.total = <int64_t*>column_pointer(self._allocate("total", np.int64))
+        self.c.delta = <int64_t*>column_pointer(self._allocate("delta", np.int64))
+        self.c.has_totals = <int8_t*>column_pointer(self._allocate("has_totals", np.int8))
+        self.c.scale = <int8_t*>column_pointer(self._allocate("scale", np.int8))
+        self.c.asset = <char*>column_pointer(self._allocate("asset", f"S{ASSET_WIDTH}"))
+
+
+cdef class PositionRing(Ring):
+    def __cinit__(self, Py_ssize_t capacity=1 << 12):
+        self.c.mask = capacity - 1
+        self.c.write_count = 0
+        self._write_count = &self.c.write_count
+        self.c.instrument = <int32_t*>column_pointer(self._allocate("instrument", np.int32))
+        self.c.ts_exchange = <int64_t*>column_pointer(self._allocate("ts_exchange", np.int64))
+        self.c.ts_receive = <int64_t*>column_pointer(self._allocate("ts_receive", np.int64))
+        self.c.amount = <int64_t*>column_pointer(self._allocate("amount", np.int64))
+        self.c.entry_price = <int64_t*>column_pointer(self._allocate("entry_price", np.int64))
+        self.c.unrealized_pnl = <int64_t*>column_pointer(
+            self._allocate("unrealized_pnl", np.int64))
+        self.c.side = <int8_t*>column_pointer(self._allocate("side", np.int8))
+        self.c.price_scale = <int8_t*>column_pointer(self._allocate("price_scale", np.int8))
+        self.c.size_scale = <int8_t*>column_pointer(self._allocate("size_scale", np.int8))
+        self.c.pnl_scale = <int8_t*>column_pointer(self._allocate("pnl_scale", np.int8))
+        self.c.symbol = <char*>column_pointer(self._allocate("symbol", f"S{SYMBOL_WIDTH}"))
 
 
 cdef class RingBatch:

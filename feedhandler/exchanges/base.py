@@ -15,8 +15,17 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
+    from feedhandler.auth.credentials import AuthError, Credentials
     from feedhandler.core.decoder import Decoder
-    from feedhandler.core.rings import CandleRing, TickerRing, TradeRing
+    from feedhandler.core.rings import (
+        BalanceRing,
+        CandleRing,
+        OrderRing,
+        PositionRing,
+        TickerRing,
+        TradeRing,
+    )
+    from feedhandler.net.clock import ServerClock
     from feedhandler.net.ratelimit import RateLimiter
 
 SNAPSHOT_POLL = 0.01           # seconds between looks at the decoder while a snapshot is due
@@ -27,6 +36,12 @@ class Channel(enum.StrEnum):
     BOOK = "book"
     TRADES = "trades"
     OHLCV = "ohlcv"
+    ORDERS = "orders"          # private: the account's order updates
+    BALANCE = "balance"        # private: the account's balances
+    POSITIONS = "positions"    # private, futures only: the account's positions
+
+
+PRIVATE_CHANNELS = (Channel.ORDERS, Channel.BALANCE, Channel.POSITIONS)
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,6 +103,8 @@ class Link(Protocol):
     def decoder(self) -> Decoder: ...
     def send(self, message: bytes | str) -> None: ...
     def reconnect(self, reason: str) -> None: ...
+    def authenticated(self) -> None: ...
+    def reject_auth(self, error: AuthError) -> None: ...
 
 
 @dataclass(slots=True)
@@ -95,6 +112,9 @@ class Rings:
     trades: TradeRing
     tickers: TickerRing
     candles: CandleRing
+    orders: OrderRing | None = None
+    balances: BalanceRing | None = None
+    positions: PositionRing | None = None
 
 
 class VenueAdapter(ABC):
@@ -148,6 +168,57 @@ class VenueAdapter(ABC):
 
     async def close(self) -> None:  # noqa: B027 - optional hook, nothing to release by default
         """Releases what the adapter holds beyond connections (REST sessions)."""
+
+    private_channels: Sequence[Channel] = ()
+
+    def private(self, credentials: Credentials) -> PrivateVenue:
+        """The adapter of one account's private stream on this venue (``private_channels``
+        says which channels it carries)."""
+        raise NotImplementedError(f"{self.name} {self.market} has no private streams yet")
+
+
+class PrivateVenue(VenueAdapter):
+    """One account's private stream. The connection manager runs, on every (re)connect:
+
+    1. ``await authenticate(link)`` before dialling: REST calls that yield the URL or a
+       token (Binance listen key, Kraken token), learning ``clock``'s offset where the venue
+       serves its time. Raise ``AuthError`` when the venue refuses the credentials (the
+       connection then stops for good and the user gets the error); any other exception is
+       transient and retried with backoff.
+    2. ``ws_url`` is dialled (it may use what ``authenticate`` learned).
+    3. ``login_requests()`` are sent first (Bybit/OKX/HTX ``auth``/``login``, freshly signed
+       each time); when there are any, subscribes wait until ``handle_control`` sees the
+       venue's answer and calls ``link.authenticated()`` or ``link.reject_auth(error)``
+       (or ``login_timeout`` passes: a transient failure).
+    4. ``subscribe_requests`` are built at send time, so a venue that signs every request
+       (Gate.io, Coinbase JWT) signs it there with ``clock.now_ms()``.
+    5. ``keepalive(link)`` runs as a task for the connection's life (Binance: PUT the listen
+       key every 30 minutes); ``release()`` runs at stop (Binance: DELETE the listen key).
+    Outbound messages sent meanwhile wait in the connection's outbox, as for public streams.
+    """
+
+    credentials: Credentials
+    clock: ServerClock
+    login_timeout: float = 10.0
+    futures: bool = False
+
+    async def authenticate(self, link: Link) -> None:
+        """The pre-dial step; see the class docstring."""
+
+    def login_requests(self) -> list[bytes]:
+        return []
+
+    async def keepalive(self, link: Link) -> None:
+        """Runs for the connection's life; returns at once when the venue needs none."""
+
+    async def release(self) -> None:
+        """Ends the venue-side session (listen key) when the stream stops."""
+
+    def unsubscribe_requests(self, subscriptions: Sequence[Subscription]) -> list[bytes]:
+        return []
+
+    async def sync_book(self, link: Link, subscription: Subscription, slot: int) -> None:
+        raise NotImplementedError("private streams carry no books")
 
 
 async def wait_for_snapshot(arrived: Callable[[], bool], timeout: float, missing: str,

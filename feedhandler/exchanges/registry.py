@@ -36,7 +36,7 @@ class VenueInfo:
     channels: Sequence[Channel] = ()
     timeframes: Sequence[str] = ()
     book_depths: Sequence[int] = ()
-    private_channels: Sequence[str] = ()
+    private_channels: Sequence[Channel] = ()   # orders / balance / positions, when offered
     book_integrity: str = ""      # how the venue lets a book be verified
 
     def create(self, **options: Any) -> VenueAdapter:
@@ -53,6 +53,12 @@ class VenueInfo:
         if channel is Channel.BOOK and depth is not None and depth not in self.book_depths:
             raise UnsupportedError(f"{self.name} has no book of depth {depth} "
                                    f"(it offers {', '.join(map(str, self.book_depths))})")
+
+    def check_private(self, channel: Channel) -> None:
+        if channel not in self.private_channels:
+            offered = ", ".join(c.value for c in self.private_channels) or "none yet"
+            raise UnsupportedError(f"{self.name} has no private {channel.value} channel "
+                                   f"(private channels: {offered})")
 
 
 REGISTRY: dict[str, VenueInfo] = {}
@@ -79,9 +85,11 @@ ALL_CHANNELS = (Channel.TICKER, Channel.BOOK, Channel.TRADES, Channel.OHLCV)
 
 register(VenueInfo("binance", "Binance spot", "spot", partial(BinanceVenue, "spot"), ALL_CHANNELS,
                    binance.TIMEFRAMES, binance.BOOK_DEPTHS,
+                   private_channels=binance.PRIVATE_CHANNELS["spot"],
                    book_integrity="REST snapshot + U/u update-id continuity"))
 register(VenueInfo("binance-usdm", "Binance USD-M futures", "usdm", partial(BinanceVenue, "usdm"),
                    ALL_CHANNELS, binance.TIMEFRAMES[1:], binance.BOOK_DEPTHS,
+                   private_channels=binance.PRIVATE_CHANNELS["usdm"],
                    book_integrity="REST snapshot + pu/u update-id chaining"))
 register(VenueInfo("coinbase", "Coinbase Advanced Trade", "spot", coinbase.CoinbaseVenue,
                    ALL_CHANNELS, coinbase.TIMEFRAMES, coinbase.BOOK_DEPTHS,

@@ -1,7 +1,8 @@
 """One venue connection that stays up: dial, replay, heartbeat, reconnect.
 
 A ``Connection`` owns one decoder for its whole life and the subscriptions it carries. Its
-supervisor task dials, replays every subscription (paced to the venue's request rate), starts
+supervisor task (for a private stream: authenticates first, then logs in on the new socket, see
+``PrivateVenue``) dials, replays every subscription (paced to the venue's request rate), starts
 book synchronisation, flushes what the user sent meanwhile, then waits for the socket to end and
 dials again after a jittered backoff. Whenever the stream can no longer be trusted (socket lost,
 a message thrown away, a gap) its books are withdrawn first, so a stale book is never served.
@@ -24,14 +25,15 @@ from urllib.parse import urlsplit
 
 from picows import WSCloseCode, WSError, WSMsgType, WSParsedURL, WSTransport, ws_connect
 
+from feedhandler.auth.credentials import AuthError
+from feedhandler.auth.redact import redact
 from feedhandler.core.book import OrderBook
 from feedhandler.core.decoder import BookSyncState, Decoded
 from feedhandler.core.listener import FeedListener
-from feedhandler.exchanges.base import Channel, Rings, Subscription, VenueAdapter
+from feedhandler.exchanges.base import Channel, PrivateVenue, Rings, Subscription, VenueAdapter
 from feedhandler.net.backoff import Backoff
 from feedhandler.net.outbox import Outbox
 from feedhandler.net.ratelimit import RateLimiter
-from feedhandler.net.redact import redact
 
 if TYPE_CHECKING:
     from feedhandler.core.decoder import Decoder
@@ -53,6 +55,7 @@ class StatusKind(enum.StrEnum):
     BOOK_INVALID = "book_invalid"          # the book at ``slot`` is withdrawn: do not serve it
     BOOK_RESYNCED = "book_resynced"        # the book at ``slot`` is live again
     BOOK_SYNC_FAILED = "book_sync_failed"  # sync_book failed; it is retried after a delay
+    AUTH_FAILED = "auth_failed"            # the venue refused the credentials: stopped for good
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,6 +94,8 @@ class Dial:
         self.pending: list[Subscription] | None = None       # not yet subscribed; None: no replay
         self.sent: set[tuple[Any, ...]] = set()              # keys subscribed on this socket
         self.live = False                                    # replayed and flushed
+        self.login_answered = asyncio.Event()                # private: the venue answered login
+        self.auth_error: AuthError | None = None
 
     @property
     def is_open(self) -> bool:
@@ -147,6 +152,7 @@ class Dial:
         self.connection.handle_fatal(self, reason)
 
     def on_disconnected(self) -> None:
+        self.login_answered.set()   # a login still waiting learns the socket is gone
         try:
             self.connection.handle_disconnected(self)
         finally:
@@ -234,6 +240,11 @@ class Connection:
         self.stale_sends = 0
         self.closed_messages = 0          # listener counters of the sockets that have ended
         self.closed_bytes = 0
+        self.private = isinstance(adapter, PrivateVenue)
+        self.auth_error: AuthError | None = None   # set once: the connection has stopped
+        self.failed = asyncio.Event()
+        self.authentications = 0
+        self.keepalive_task: asyncio.Task[None] | None = None
         self.register(subscriptions)
 
     # ---- public API ------------------------------------------------------------------------
@@ -264,11 +275,45 @@ class Connection:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
         self.ready.clear()
+        if isinstance(self.adapter, PrivateVenue):
+            try:
+                await self.adapter.release()
+            except Exception as exc:
+                log.warning("%s: releasing the private session failed: %s", self.name,
+                            type(exc).__name__)
 
     async def wait_connected(self, timeout: float | None = None) -> None:
-        """Returns once subscriptions are replayed and the outbox flushed."""
+        """Returns once subscriptions are replayed and the outbox flushed; raises the
+        ``AuthError`` when the venue refused the credentials."""
         async with asyncio.timeout(timeout):
-            await self.ready.wait()
+            while not self.ready.is_set():
+                if self.auth_error is not None:
+                    raise self.auth_error
+                waits = [asyncio.ensure_future(self.ready.wait()),
+                         asyncio.ensure_future(self.failed.wait())]
+                try:
+                    await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
+                finally:
+                    for waiting in waits:
+                        waiting.cancel()
+        if self.auth_error is not None:
+            raise self.auth_error
+
+    def authenticated(self) -> None:
+        """The adapter saw the venue accept the login sent on this socket."""
+        dial = BOUND_DIAL.get() or self.current
+        if dial is not None:
+            dial.login_answered.set()
+
+    def reject_auth(self, error: AuthError) -> None:
+        """The adapter saw the venue refuse the credentials (at login or later)."""
+        dial = BOUND_DIAL.get() or self.current
+        if dial is None:
+            return
+        dial.auth_error = error
+        dial.login_answered.set()
+        if dial.live:
+            self.auth_failed(dial, error)
 
     @property
     def connected(self) -> bool:
@@ -362,6 +407,7 @@ class Connection:
             "control_errors": self.control_errors,
             "callback_errors": self.callback_errors,
             "stale_sends": self.stale_sends,
+            "authentications": self.authentications,
             "backoff_attempt": self.backoff.attempt,
             "decoder": self.decoder.stats(),
         }
@@ -473,9 +519,18 @@ class Connection:
             dial = Dial(self)
             self.current = dial
             try:
+                if isinstance(self.adapter, PrivateVenue):
+                    await self.adapter.authenticate(self)
                 await self.connect(dial)
+                await self.login(dial)
+            except AuthError as exc:
+                self.auth_failed(dial, exc)
+                return
             except Exception as exc:
                 self.connect_failed(exc)
+                if dial.transport is not None and not dial.closed.is_set():
+                    self.close(dial, "login_failed", f"{type(exc).__name__}: {exc}")
+                    await dial.closed.wait()
                 delay = self.backoff.next_delay()
                 continue
             self.backoff.connected()
@@ -490,6 +545,8 @@ class Connection:
                 self.close(dial, "replay_failed", f"{type(exc).__name__}: {exc}")
             await dial.closed.wait()
             await self.collect_disconnect_error(dial)
+            if self.auth_error is not None:
+                return
             delay = self.backoff.next_delay()
 
     async def collect_disconnect_error(self, dial: Dial) -> None:
@@ -530,6 +587,45 @@ class Connection:
         if dial.transport is None:
             # picows returns normally when the peer hung up mid-handshake
             raise ConnectionResetError("connection closed during the WebSocket handshake")
+
+    async def login(self, dial: Dial) -> None:
+        """A private stream's login on the new socket: sends the adapter's login requests and
+        waits for the venue's answer before anything is subscribed; then starts the
+        adapter's keepalive once for the connection's life."""
+        adapter = self.adapter
+        if not isinstance(adapter, PrivateVenue):
+            return
+        requests = adapter.login_requests()
+        for payload in requests:
+            await self.rate_limiter.acquire()
+            if not self.write(dial, payload):
+                raise ConnectionResetError("socket closed during login")
+        if requests:
+            async with asyncio.timeout(adapter.login_timeout):
+                await dial.login_answered.wait()
+            if dial.auth_error is not None:
+                raise dial.auth_error
+            if not dial.is_open:
+                raise ConnectionResetError("socket closed during login")
+        self.authentications += 1
+        if self.keepalive_task is None:
+            self.keepalive_task = asyncio.get_running_loop().create_task(
+                adapter.keepalive(self), name=f"feedhandler:{self.name}:keepalive")
+            self.track(self.keepalive_task)
+
+    def auth_failed(self, dial: Dial, error: AuthError) -> None:
+        """The venue refused the credentials: no more dials, the user gets ``error`` (from
+        ``wait_connected`` and an AUTH_FAILED status event)."""
+        if self.auth_error is not None:
+            return
+        self.auth_error = error
+        self.stopping = True
+        self.ready.clear()
+        self.failed.set()
+        log.error("%s: %s; not reconnecting", self.name, error)
+        self.notify(StatusKind.AUTH_FAILED, str(error))
+        if dial.transport is not None and not dial.closed.is_set():
+            self.close(dial, "auth_failed", str(error))
 
     def tls_context(self, url: str) -> ssl.SSLContext | None:
         if urlsplit(url).scheme.lower() != "wss":

@@ -13,17 +13,18 @@ from collections.abc import Mapping
 
 import aiohttp
 
+from feedhandler.auth.redact import redact
 from feedhandler.net.backoff import Backoff
-from feedhandler.net.redact import redact
 
 
 class RestError(RuntimeError):
     """A REST request that failed after its retries; the status and body say why (secrets
     and query values redacted)."""
 
-    def __init__(self, url: str, status: int, body: str) -> None:
+    def __init__(self, url: str, status: int, body: str, method: str = "GET") -> None:
         self.status = status
-        super().__init__(redact(f"GET {url} -> {status}: {body[:200]}"))
+        self.body = body
+        super().__init__(redact(f"{method} {url} -> {status}: {body[:200]}"))
 
 
 MAX_RETRY_AFTER = 60.0      # seconds: a venue's Retry-After beyond this is not waited for
@@ -56,24 +57,32 @@ class RestClient:
         self.retried = 0
 
     async def get(self, url: str, params: Mapping[str, str | int] | None = None) -> bytes:
+        return await self.request("GET", url, params)
+
+    async def request(self, method: str, url: str,
+                      params: Mapping[str, str | int] | None = None,
+                      headers: Mapping[str, str] | None = None) -> bytes:
+        """Any method; ``headers`` (API keys) are sent but never appear in a RestError."""
         attempt = 0
         while True:
             attempt += 1
             self.requests += 1
             try:
-                async with self._session().get(url, params=params) as response:
+                async with self._session().request(method, url, params=params,
+                                                   headers=headers) as response:
                     body = await self._read(response)
                     if body is None:
                         raise RestError(url, response.status, "response body exceeds "
-                                        f"max_body_size {self.max_body_size}")
+                                        f"max_body_size {self.max_body_size}", method)
                     if response.status == 200:
                         return body
                     retryable = response.status in (418, 429) or response.status >= 500
                     retry_after = retry_after_seconds(response.headers.get("Retry-After"))
-                    error = RestError(url, response.status, body.decode("utf-8", "replace"))
+                    error = RestError(url, response.status, body.decode("utf-8", "replace"),
+                                      method)
             except (TimeoutError, aiohttp.ClientError) as exc:
                 retryable, retry_after = True, 0.0
-                error = RestError(url, 0, f"{type(exc).__name__}: {exc}")
+                error = RestError(url, 0, f"{type(exc).__name__}: {exc}", method)
             if not retryable or attempt > self.retries:
                 raise error
             self.retried += 1

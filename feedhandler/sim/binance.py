@@ -2,16 +2,33 @@
 
 Facts and their sources are in docs/venues/binance.md; where the two segments differ the
 ``market`` switch ("spot" or "usdm") decides.
+
+With ``account`` (a ``SimAccount``) and ``api_keys`` it also serves the user data stream:
+the listen-key REST endpoints (POST / PUT / DELETE, the ``X-MBX-APIKEY`` header checked, an
+unknown key answered with Binance's error JSON and status) and ``/ws/<listenKey>``, whose
+sessions are on ``USER_TOPIC``; ``render_account`` turns account events into
+executionReport / outboundAccountPosition (spot) or ORDER_TRADE_UPDATE / ACCOUNT_UPDATE
+(USD-M). Listen-key requests are not signed on Binance (USER_STREAM security), so the
+secret of a key pair is not checked here.
 """
 
 from __future__ import annotations
 
 import json
+import random
+import string
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Literal, cast
 
+from feedhandler.sim.account import (
+    AccountEvent,
+    BalanceEvent,
+    OrderEvent,
+    PositionEvent,
+    SimAccount,
+)
 from feedhandler.sim.market import (
     BestBidOffer,
     BookUpdate,
@@ -64,6 +81,10 @@ _GENERIC_LISTING = ("0.01", "0.001", "100.00")
 
 _SPOT_DEPTH_WEIGHTS = ((100, 5), (500, 25), (1000, 50), (5000, 250))
 _USDM_DEPTH_WEIGHTS = {5: 2, 10: 2, 20: 2, 50: 2, 100: 5, 500: 10, 1000: 20}
+USER_TOPIC = "userdata"
+USER_STREAM_PATHS = {"spot": "/api/v3/userDataStream", "usdm": "/fapi/v1/listenKey"}
+_EXECUTION_TYPES = {"NEW": "NEW", "PARTIALLY_FILLED": "TRADE", "FILLED": "TRADE",
+                    "CANCELED": "CANCELED", "REJECTED": "REJECTED", "EXPIRED": "EXPIRED"}
 _METHODS = "`SUBSCRIBE`, `UNSUBSCRIBE`, `LIST_SUBSCRIPTIONS`, `SET_PROPERTY`, `GET_PROPERTY`"
 
 
@@ -104,7 +125,8 @@ class BinanceVenue(Venue):
 
     def __init__(self, market: BinanceMarket = "spot", symbols: Sequence[str] = ("BTCUSDT",),
                  *, rest_weight_limit: int | None = 6000,
-                 clock: Callable[[], float] = time.time) -> None:
+                 clock: Callable[[], float] = time.time, account: SimAccount | None = None,
+                 api_keys: Mapping[str, str] | None = None) -> None:
         """``rest_weight_limit`` is the REST request weight allowed per wall-clock minute of
         ``clock`` (None: no limit)."""
         if market not in _LISTINGS:
@@ -136,6 +158,13 @@ class BinanceVenue(Venue):
         self._clock = clock
         self._rest_minute = 0
         self._rest_used = 0
+        self.account = account
+        self.rest_writes = account is not None
+        self.api_keys = dict(api_keys or {})
+        self.user_stream_path = USER_STREAM_PATHS[market]
+        self.listen_keys: dict[str, str] = {}          # active listen key -> its API key
+        self.user_stream_requests: list[tuple[str, int]] = []   # (method, HTTP status)
+        self._key_random = random.Random(0)
 
     def instruments(self) -> tuple[InstrumentSpec, ...]:
         return tuple(listing.spec for listing in self._listings.values())
@@ -146,6 +175,8 @@ class BinanceVenue(Venue):
     # Connections and requests ------------------------------------------------------------
 
     def open_session(self, path: str, query: dict[str, str]) -> Session | HttpResponse | None:
+        if path.startswith("/ws/") and path[len("/ws/"):] in self.listen_keys:
+            return Session((USER_TOPIC,), BinanceSession(combined=False))
         if path == "/ws":
             return Session((), BinanceSession(combined=False))
         streams: tuple[str, ...]
@@ -315,6 +346,10 @@ class BinanceVenue(Venue):
     # REST --------------------------------------------------------------------------------
 
     def http(self, request: HttpRequest, market: Market) -> HttpResponse | None:
+        if request.path == self.user_stream_path and self.account is not None:
+            response = self._user_stream(request)
+            self.user_stream_requests.append((request.method, response.status))
+            return response
         if request.path != self.depth_path:
             return None
         symbol = request.query.get("symbol", "")
@@ -342,6 +377,95 @@ class BinanceVenue(Venue):
         body = (f'{{"lastUpdateId":{book.update_id},{times}"bids":[{listing.levels(bids)}],'
                 f'"asks":[{listing.levels(asks)}]}}')
         return HttpResponse(200, body.encode(), headers)
+
+    def _user_stream(self, request: HttpRequest) -> HttpResponse:
+        api_key = request.headers.get("x-mbx-apikey", "")
+        if not api_key:
+            return _rest_error(401, -2014, "API-key format invalid.")
+        if api_key not in self.api_keys:
+            return _rest_error(401, -2015, "Invalid API-key, IP, or permissions for action.")
+        if request.method == "POST":
+            # an account with an active key gets that key back (and its validity extended)
+            key = next((k for k, owner in self.listen_keys.items() if owner == api_key), None)
+            if key is None:
+                key = "".join(self._key_random.choices(string.ascii_letters + string.digits,
+                                                       k=64))
+                self.listen_keys[key] = api_key
+            return HttpResponse(200, json.dumps({"listenKey": key}).encode())
+        if request.method not in ("PUT", "DELETE"):
+            return _rest_error(405, -1000, "Unsupported method.")
+        key = request.query.get("listenKey", "")
+        if self.market_type == "usdm" and not key:
+            key = next((k for k, owner in self.listen_keys.items() if owner == api_key), "")
+        if self.listen_keys.get(key) != api_key:
+            return _rest_error(400, -1125, "This listenKey does not exist.")
+        if request.method == "DELETE":
+            del self.listen_keys[key]
+        return HttpResponse(200, b"{}")
+
+    def expire_listen_keys(self) -> list[bytes]:
+        """Forgets every listen key; returns the listenKeyExpired frames to push."""
+        frames = [json.dumps({"e": "listenKeyExpired", "E": int(self._clock() * 1000),
+                              "listenKey": key}).encode() for key in self.listen_keys]
+        self.listen_keys.clear()
+        return frames
+
+    def render_account(self, events: list[AccountEvent]) -> list[bytes]:
+        """One account step in Binance's wire format: the order event, then the balances
+        (and positions) it changed in one account event."""
+        frames = [self._render_order(e) for e in events if isinstance(e, OrderEvent)]
+        balances = [e for e in events if isinstance(e, BalanceEvent)]
+        positions = [e for e in events if isinstance(e, PositionEvent)]
+        if not balances and not positions:
+            return frames
+        ts = balances[0].ts_ms if balances else positions[0].ts_ms
+        if self.market_type == "spot":
+            frames.append(_compact({"e": "outboundAccountPosition", "E": ts, "u": ts, "B": [
+                {"a": b.asset, "f": f"{b.free:.8f}", "l": f"{b.locked:.8f}"}
+                for b in balances]}))
+            return frames
+        frames.append(_compact({"e": "ACCOUNT_UPDATE", "E": ts, "T": ts, "a": {
+            "m": "ORDER",
+            "B": [{"a": b.asset, "wb": f"{b.free + b.locked:f}", "cw": f"{b.free:f}",
+                   "bc": f"{b.change:f}"} for b in balances],
+            "P": [{"s": p.symbol, "pa": f"{p.amount:f}", "ep": f"{p.entry_price:f}",
+                   "bep": f"{p.entry_price:f}", "cr": "0", "up": f"{p.unrealized_pnl:f}",
+                   "mt": "cross", "iw": "0", "ps": "BOTH"} for p in positions]}}))
+        return frames
+
+    def _render_order(self, e: OrderEvent) -> bytes:
+        fill = e.last_size > 0
+        if self.market_type == "spot":
+            canceled = e.status == "CANCELED"
+            return _compact({
+                "e": "executionReport", "E": e.ts_ms, "s": e.symbol,
+                "c": f"cancel-{e.order_id}" if canceled else e.client_id, "S": e.side,
+                "o": "LIMIT", "f": "GTC", "q": f"{e.size:.8f}", "p": f"{e.price:.8f}",
+                "P": "0.00000000", "F": "0.00000000", "g": -1,
+                "C": e.client_id if canceled else "", "x": _EXECUTION_TYPES[e.status],
+                "X": e.status, "r": "INSUFFICIENT_BALANCE" if e.status == "REJECTED" else "NONE",
+                "i": e.order_id, "l": f"{e.last_size:.8f}", "z": f"{e.filled:.8f}",
+                "L": f"{e.last_price:.8f}", "n": f"{e.fee:.8f}",
+                "N": e.fee_asset if fill else None, "T": e.ts_ms,
+                "t": e.seq if fill else -1, "I": e.seq, "w": e.status in ("NEW",
+                                                                        "PARTIALLY_FILLED"),
+                "m": False, "M": fill, "O": e.ts_ms, "Z": f"{e.filled * e.price:.8f}",
+                "Y": f"{e.last_size * e.last_price:.8f}", "Q": "0.00000000",
+                "W": e.ts_ms, "V": "EXPIRE_MAKER"})
+        order: dict[str, object] = {
+            "s": e.symbol, "c": e.client_id, "S": e.side, "o": "LIMIT", "f": "GTC",
+            "q": f"{e.size:f}", "p": f"{e.price:f}",
+            "ap": f"{e.price:f}" if e.filled else "0", "sp": "0",
+            "x": _EXECUTION_TYPES[e.status], "X": e.status, "i": e.order_id,
+            "l": f"{e.last_size:f}", "z": f"{e.filled:f}", "L": f"{e.last_price:f}",
+            "T": e.ts_ms, "t": e.seq if fill else 0, "b": "0", "a": "0", "m": False,
+            "R": False, "wt": "CONTRACT_PRICE", "ot": "LIMIT", "ps": "BOTH", "cp": False,
+            "rp": "0", "pP": False, "si": 0, "ss": 0, "V": "EXPIRE_MAKER", "pm": "NONE",
+            "gtd": 0}
+        if fill:
+            order["N"] = e.fee_asset
+            order["n"] = f"{e.fee:f}"
+        return _compact({"e": "ORDER_TRADE_UPDATE", "E": e.ts_ms, "T": e.ts_ms, "o": order})
 
     def _depth_limit(self, text: str | None) -> int | None:
         if self.market_type == "spot":
@@ -383,6 +507,10 @@ def _reply(result: object, request_id: object) -> bytes:
 def _error(code: int, msg: str, request_id: object) -> bytes:
     return json.dumps({"error": {"code": code, "msg": msg}, "id": request_id},
                       separators=(",", ":")).encode()
+
+
+def _compact(message: object) -> bytes:
+    return json.dumps(message, separators=(",", ":")).encode()
 
 
 def _rest_error(status: int, code: int, msg: str) -> HttpResponse:

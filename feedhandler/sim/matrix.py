@@ -24,11 +24,13 @@ import time
 from collections import Counter
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
+from decimal import Decimal
 from typing import Any, Literal
 
 from rich.console import Console
 
 from feedhandler.api import FeedHandler
+from feedhandler.auth.credentials import Credentials
 from feedhandler.cli.demo import Journal, SimulatedVenue, compare_book, simulated_venues
 from feedhandler.cli.output import Column, print_line, print_table
 from feedhandler.events import BookStatus, BookUpdate
@@ -36,6 +38,7 @@ from feedhandler.exchanges.base import VenueAdapter
 from feedhandler.exchanges.registry import venue as venue_info
 from feedhandler.net.connection import Connection, StatusEvent, StatusKind
 from feedhandler.net.pool import ConnectionPool
+from feedhandler.sim.account import SimAccount
 from feedhandler.sim.server import SimulatedExchange, UnsupportedFault
 from feedhandler.sim.testing import pumping, until
 from feedhandler.sim.venues import create_venue
@@ -45,15 +48,18 @@ EXTRA_SYMBOL = "SOL-USDT"      # the book subscribed while subscribes are refuse
 CLOSE_CODES = ((1000, "normal"), (1001, "going away"), (1011, "internal error"),
                (1013, "try again later"), (4000, "venue-specific"))
 REJECTION = "Invalid request: simulated rejection"
+REVOKED = Credentials("matrix-revoked-api-key-0001", "matrix-revoked-secret-0001")
+"""Credentials the simulator's account does not know: a key revoked at the venue."""
 
 
-Scope = Literal["all", "first", "new"]
+Scope = Literal["all", "first", "new", "none"]
 
 
 class Reaction(enum.StrEnum):
     RECONNECT = "reconnect"        # the socket was renewed and every book resynced
     RESYNC = "resync"              # the books hit were withdrawn and resynced, socket kept
     TYPED_ERROR = "typed error"    # a decode error was counted, books untouched
+    AUTH_ERROR = "auth error"      # AuthError to the user once, no retry loop, books untouched
     NONE = "none"                  # nothing visible happened
 
 
@@ -127,6 +133,8 @@ class Cell:
             return "FAIL"
         if self.observed.reaction in (Reaction.TYPED_ERROR, Reaction.NONE):
             return str(self.observed.reaction)
+        if self.observed.reaction is Reaction.AUTH_ERROR:
+            return f"auth error {self.observed.recovery * 1000:.0f} ms"
         return f"{self.observed.reaction} {self.observed.recovery * 1000:.0f} ms"
 
 
@@ -245,6 +253,10 @@ async def rig(plan: SimulatedVenue, settings: Settings, seed: int = 0) -> AsyncI
     client's heartbeat is what is tested) and a FeedHandler subscribed to its books."""
     simulator = create_venue(plan.simulator, plan.market,
                              [*plan.venue_symbols.values()])
+    if plan.info.private_channels and hasattr(simulator, "account"):
+        # an account with no API key: whichever key logs in has been revoked
+        simulator.account = SimAccount((), {"USDT": Decimal(0)}, futures=plan.market != "spot")
+        simulator.rest_writes = True
     async with SimulatedExchange(simulator, seed=seed, rate=None, keepalive=None) as sim:
         fh = FeedHandler(endpoints={plan.info.name: endpoint_options(plan, sim, settings)},
                          backoff_base=settings.backoff_base, backoff_cap=settings.backoff_cap,
@@ -321,6 +333,13 @@ async def inject_rejected_subscribe(rig: Rig) -> None:
     rig.watch_connections()
 
 
+async def inject_refused_credentials(rig: Rig) -> None:
+    """The account's orders are subscribed with credentials the venue refuses."""
+    if not rig.plan.info.private_channels:
+        raise UnsupportedFault(f"{rig.name} has no private streams in this build")
+    rig.fh.subscribe_orders(rig.name, lambda order: None, credentials=REVOKED)
+
+
 def close_fault(code: int, reason: str) -> Callable[[Rig], Awaitable[None]]:
     async def inject(rig: Rig) -> None:
         rig.sim.close(code, reason)
@@ -350,6 +369,7 @@ FAULTS: tuple[Fault, ...] = (
           lambda s: s.slow_handshake_seconds, told=disconnected("connection lost")),
     Fault("subscribe rejected", Reaction.RESYNC, inject_rejected_subscribe, scope="new",
           told=lambda rig: ("sync failed", "subscribe refused")),
+    Fault("auth refused", Reaction.AUTH_ERROR, inject_refused_credentials, scope="none"),
 )
 
 REST_SYNCED = "the book syncs from a snapshot that no refused stream would follow: renew"
@@ -379,6 +399,8 @@ def books_hit(rig: Rig, fault: Fault) -> list[str]:
     reaction, scope = expected_of(rig.name, fault)
     if reaction is Reaction.RECONNECT or scope == "all":
         return list(rig.books)
+    if scope == "none":
+        return []
     return [SYMBOLS[0] if scope == "first" else EXTRA_SYMBOL]
 
 
@@ -391,6 +413,8 @@ def bound_of(rig: Rig, fault: Fault, reaction: Reaction) -> float:
     failed attempt and a retry backoff when subscribes are refused)."""
     settings = rig.settings
     adapter = rig.adapter
+    if reaction is Reaction.AUTH_ERROR:   # one REST round trip, then nothing more
+        return settings.handshake_timeout + settings.slack
     requests = sum(len(c.subscriptions) for c in rig.connections) + len(rig.books)
     pacing = requests / adapter.limits.requests_per_second
     sync = settings.snapshot_timeout + pacing
@@ -400,6 +424,18 @@ def bound_of(rig: Rig, fault: Fault, reaction: Reaction) -> float:
     if fault.inject is inject_rejected_subscribe:
         bound += settings.backoff_cap + sync
     return bound
+
+
+def check_refused_credentials(rig: Rig, cell: Cell) -> None:
+    """The refusal reached the user once, typed, without the secret, and was not retried."""
+    errors = rig.fh.auth_errors
+    if len(errors) != 1:
+        cell.problems.append(f"{len(errors)} AuthErrors reported, not one")
+    elif REVOKED.secret in str(errors[0]) or REVOKED.key in str(errors[0]):
+        cell.problems.append("the AuthError shows the credentials")
+    attempts = getattr(rig.sim.venue, "user_stream_requests", None)
+    if attempts is not None and len(attempts) != 1:
+        cell.problems.append(f"the refused key was tried {len(attempts)} times: {attempts}")
 
 
 def withdrawn_and_served(updates: list[tuple[float, BookUpdate]]) -> tuple[list[str], float | None]:
@@ -440,6 +476,7 @@ async def run_cell(rig: Rig, fault: Fault) -> Cell:
     dials = len(rig.sim.history)
     errors = sum(c.decoder.errors for c in rig.connections)
     hit: list[str] = []
+    reacted_at: float | None = None
     started = time.monotonic()
     try:
         async with contextlib.AsyncExitStack() as stack:
@@ -453,6 +490,8 @@ async def run_cell(rig: Rig, fault: Fault) -> Cell:
             marks.update({s: 0 for s in rig.books if s not in marks})
 
             def reacted() -> bool:
+                if cell.expected is Reaction.AUTH_ERROR:
+                    return bool(rig.fh.auth_errors)
                 if cell.expected is Reaction.NONE:
                     return all(rig.books[s] and rig.books[s][-1][1].status is BookStatus.LIVE
                                for s in hit)
@@ -463,8 +502,12 @@ async def run_cell(rig: Rig, fault: Fault) -> Cell:
 
             try:
                 await until(reacted, rig.settings.wait)
+                reacted_at = time.monotonic()
             except TimeoutError:
                 cell.problems.append(f"no {cell.expected} within {rig.settings.wait:g} s")
+            if cell.expected is Reaction.AUTH_ERROR:
+                # at the fast backoff a retry loop would dial many times meanwhile
+                await asyncio.sleep(10 * rig.settings.backoff_cap)
             if fault.quiet:
                 await stack.enter_async_context(pumping(rig.sim))
                 await asyncio.sleep(0.1)
@@ -472,14 +515,15 @@ async def run_cell(rig: Rig, fault: Fault) -> Cell:
         if fault.inject is inject_refused_pings:
             rig.sim.refuse_pings(False)
     wrong = await rig.settle()
-    observe(rig, fault, cell, marks, statuses_mark, dials, errors, hit, started)
+    observe(rig, fault, cell, marks, statuses_mark, dials, errors, hit, started, reacted_at)
     if wrong:
         cell.problems.append(f"books differ from the true book afterwards: {wrong}")
     return cell
 
 
 def observe(rig: Rig, fault: Fault, cell: Cell, marks: dict[str, int], statuses_mark: int,
-            dials: int, errors: int, hit: list[str], started: float) -> None:
+            dials: int, errors: int, hit: list[str], started: float,
+            reacted_at: float | None) -> None:
     """Classifies what happened since the fault and checks it against the cell's expectation."""
     renewed = len(rig.sim.history) > dials
     decode_errors = sum(c.decoder.errors for c in rig.connections) - errors
@@ -487,7 +531,9 @@ def observe(rig: Rig, fault: Fault, cell: Cell, marks: dict[str, int], statuses_
         symbol: withdrawn_and_served(updates[marks[symbol]:])
         for symbol, updates in rig.books.items()}
     any_withdrawn = any(reasons for reasons, _ in withdrawn.values())
-    if renewed:
+    if rig.fh.auth_errors:
+        reaction = Reaction.AUTH_ERROR
+    elif renewed:
         reaction = Reaction.RECONNECT
     elif any_withdrawn:
         reaction = Reaction.RESYNC
@@ -504,9 +550,15 @@ def observe(rig: Rig, fault: Fault, cell: Cell, marks: dict[str, int], statuses_
     problems = cell.problems
     if reaction is not cell.expected:
         problems.append(f"expected {cell.expected}, saw {reaction}")
-    if reaction in (Reaction.TYPED_ERROR, Reaction.NONE):
+    if reaction is Reaction.AUTH_ERROR:
+        cell.observed.recovery = (reacted_at or started) - started
+        check_refused_credentials(rig, cell)
+    if reaction in (Reaction.TYPED_ERROR, Reaction.NONE, Reaction.AUTH_ERROR):
         if any_withdrawn:
             problems.append("a book was withdrawn by a fault that should leave it be")
+        if reaction is Reaction.AUTH_ERROR and cell.observed.recovery > cell.bound:
+            problems.append(f"refused after {cell.observed.recovery:.2f} s, beyond the bound "
+                            f"{cell.bound:.2f} s")
         return
     kinds = {event.kind for event in cell.observed.statuses}
     if reaction is Reaction.RECONNECT and StatusKind.DISCONNECTED not in kinds:
@@ -568,6 +620,25 @@ async def run_matrix(names: Sequence[str] | None = None,
     return cells
 
 
+def fault_summary(cells: Sequence[Cell]) -> list[str]:
+    """One fault over the venues: the reactions seen (with how many venues), cells passed,
+    and the range of recovery times and bounds of the cells that recovered."""
+    applicable = [cell for cell in cells if cell.applicable]
+    seen = Counter(str(cell.observed.reaction) for cell in applicable if cell.observed)
+    timed = [cell for cell in applicable if cell.observed is not None
+             and cell.observed.reaction not in (Reaction.TYPED_ERROR, Reaction.NONE)]
+
+    def span(values: list[float], scale: float, digits: int) -> str:
+        return f"{min(values) * scale:.{digits}f}-{max(values) * scale:.{digits}f}" \
+            if values else "-"
+
+    return [cells[0].fault, ", ".join(f"{reaction} {count}" for reaction, count in seen.items())
+            + (f", n/a {len(cells) - len(applicable)}" if len(applicable) < len(cells) else ""),
+            f"{sum(1 for cell in applicable if cell.ok)}/{len(applicable)}",
+            span([cell.observed.recovery for cell in timed if cell.observed], 1000, 0),
+            span([cell.bound for cell in timed], 1, 1)]
+
+
 def print_matrix(console: Console, cells: Sequence[Cell], settings: Settings) -> None:
     venues = list(dict.fromkeys(cell.venue for cell in cells))
     faults = list(dict.fromkeys(cell.fault for cell in cells))
@@ -576,6 +647,11 @@ def print_matrix(console: Console, cells: Sequence[Cell], settings: Settings) ->
                       for fault in faults)] for venue in venues]
     print_table(console, "fault matrix: outcome and recovery (fault -> every book live again)",
                 [Column("venue"), *(Column(fault, "right") for fault in faults)], rows)
+    print_table(console, "per fault: reactions seen, recovery and bound over the venues",
+                [Column("fault"), Column("reactions"), Column("passed", "right"),
+                 Column("recovery ms", "right"), Column("bound s", "right")],
+                [fault_summary([cell for cell in cells if cell.fault == fault])
+                 for fault in faults])
     for cell in cells:
         if not cell.applicable:
             print_line(console, f"n/a {cell.venue} {cell.fault}: {cell.note}")

@@ -18,6 +18,7 @@ from types import TracebackType
 from typing import Literal
 from urllib.parse import parse_qsl
 
+from aiohttp import web
 from picows import (
     WSFrame,
     WSListener,
@@ -298,6 +299,8 @@ class SimulatedExchange:
         self._accept_resume_at = 0.0
         self._accept_task: asyncio.Task[None] | None = None
         self._tasks: list[asyncio.Task[None]] = []
+        self.rest_port = 0
+        self._rest_runner: web.AppRunner | None = None
 
     @property
     def ws_url(self) -> str:
@@ -305,7 +308,7 @@ class SimulatedExchange:
 
     @property
     def http_url(self) -> str:
-        return f"http://{self.host}:{self.port}"
+        return f"http://{self.host}:{self.rest_port or self.port}"
 
     @property
     def connections(self) -> list[SimConnection]:
@@ -320,6 +323,8 @@ class SimulatedExchange:
         self._listen_sock = sock
         self.port = sock.getsockname()[1]
         self._server = await self._serve()
+        if self.venue.rest_writes:
+            await self._serve_rest()
         if self.rate is not None:
             self._tasks.append(asyncio.create_task(
                 self._flood() if self.rate == FLOOD else self._pace(self.rate)))
@@ -344,7 +349,30 @@ class SimulatedExchange:
         if self._listen_sock is not None:
             self._listen_sock.close()
             self._listen_sock = None
+        if self._rest_runner is not None:
+            await self._rest_runner.cleanup()
+            self._rest_runner = None
         await asyncio.sleep(0)
+
+    async def _serve_rest(self) -> None:
+        """Every HTTP method, on a port of its own, answered by ``venue.http``."""
+
+        async def handle(request: web.Request) -> web.Response:
+            self.stats["http_requests"] += 1
+            headers = {key.lower(): value for key, value in request.headers.items()}
+            response = self.venue.http(HttpRequest(request.method, request.path,
+                                                   dict(request.query), headers), self.market)
+            response = response or HttpResponse(404, b'{"error":"not found"}')
+            return web.Response(status=response.status, body=response.body,
+                                headers=response.headers)
+
+        app = web.Application()
+        app.router.add_route("*", "/{tail:.*}", handle)
+        self._rest_runner = web.AppRunner(app, access_log=None)
+        await self._rest_runner.setup()
+        site = web.TCPSite(self._rest_runner, self.host, 0)
+        await site.start()
+        self.rest_port = self._rest_runner.addresses[0][1]
 
     async def __aenter__(self) -> SimulatedExchange:
         return await self.start()
@@ -656,6 +684,16 @@ class SimulatedExchange:
             if faulted:
                 self._settle_book_faults(event.symbol, touched)
         self.stats["events"] += len(events)
+
+    def push(self, topic: str, payloads: list[bytes]) -> int:
+        """Sends venue-rendered frames (private streams) to the connections on ``topic`` now;
+        returns how many connections got them (0: nobody connected, the frames are gone)."""
+        subscribers = [c for c in self._subscribers.get(topic, ()) if not c.closing]
+        for conn in subscribers:
+            for payload in payloads:
+                conn.send_text(payload)
+            conn.flush()
+        return len(subscribers)
 
     def _settle_book_faults(self, symbol: str, touched: list[SimConnection]) -> None:
         for conn in touched:

@@ -118,6 +118,10 @@ class Venue(ABC):
     idle_close: tuple[int, str] = (1000, "idle")
     """The close code and reason of such a close."""
     update_id_step: tuple[int, int] = (1, 1)
+    rest_writes: bool = False
+    """The venue serves POST/PUT/DELETE (private-stream tokens, listen keys): picows serves
+    GET only, so ``SimulatedExchange`` then answers REST on an aiohttp server instead, and
+    ``http_url`` points there."""
 
     @abstractmethod
     def instruments(self) -> tuple[InstrumentSpec, ...]:

@@ -13,7 +13,7 @@ from collections.abc import Iterator
 import pytest
 
 from feedhandler import BookStatus, BookUpdate, FeedHandler
-from feedhandler.net.redact import REDACTED, forget_secret, redact, register_secret
+from feedhandler.auth.redact import REDACTED, forget_secret, redact, register_secret
 from feedhandler.net.rest import RestError
 from feedhandler.sim import SimulatedExchange, create_venue
 from feedhandler.sim.testing import until

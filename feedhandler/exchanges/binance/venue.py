@@ -1,27 +1,35 @@
-"""Binance spot and USD-M futures: URLs, limits, stream names, snapshot sync.
+"""Binance spot and USD-M futures: URLs, limits, stream names, snapshot sync, user data
+streams (listen key).
 
 Facts and their sources are in docs/venues/binance.md.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 from collections.abc import Sequence
 from itertools import count
+from typing import Any
 
+from feedhandler.auth.credentials import AuthError, Credentials
+from feedhandler.auth.redact import forget_secret, redact, register_secret
 from feedhandler.core.decoder import Decoder
 from feedhandler.exchanges.base import (
     Channel,
     ConnectionLimits,
     Heartbeat,
     Link,
+    PrivateVenue,
     Rings,
     Subscription,
     VenueAdapter,
 )
 from feedhandler.exchanges.binance.decoder import BinanceDecoder
-from feedhandler.net.rest import RestClient
+from feedhandler.exchanges.binance.private import BinancePrivateDecoder
+from feedhandler.net.clock import ServerClock
+from feedhandler.net.rest import RestClient, RestError
 
 log = logging.getLogger(__name__)
 
@@ -35,6 +43,17 @@ MARKETS = {
     "usdm": ("wss://fstream.binance.com", "https://fapi.binance.com", "/fapi/v1/depth", 10),
 }
 
+# user data stream: listen-key REST path per market (USER_STREAM security: API key, no
+# signature); the stream lives at <ws base>/ws/<listenKey>
+USER_STREAM_PATHS = {"spot": "/api/v3/userDataStream", "usdm": "/fapi/v1/listenKey"}
+PRIVATE_CHANNELS = {"spot": (Channel.ORDERS, Channel.BALANCE),
+                    "usdm": (Channel.ORDERS, Channel.BALANCE, Channel.POSITIONS)}
+KEEPALIVE_INTERVAL = 30 * 60.0     # Binance: a listen key lives 60 min, PUT about every 30
+# error codes that mean the key itself is refused (never retried): API-key format invalid,
+# invalid key / IP / permissions, bad signature, timestamp outside recvWindow
+AUTH_ERROR_CODES = {-2014, -2015, -1022, -1021}
+LISTEN_KEY_GONE = -1125            # "This listenKey does not exist."
+
 
 class BinanceVenue(VenueAdapter):
     """One Binance market. Streams are combined (``/stream``) and subscribed by message."""
@@ -46,7 +65,9 @@ class BinanceVenue(VenueAdapter):
 
     def __init__(self, market: str = "spot", *, ws_url: str | None = None,
                  rest_url: str | None = None, verify_tls: bool = True,
-                 snapshot_limit: int = 1000) -> None:
+                 snapshot_limit: int = 1000,
+                 listen_key_keepalive: float = KEEPALIVE_INTERVAL) -> None:
+        """``listen_key_keepalive``: seconds between the user data stream's listen-key PUTs."""
         if market not in MARKETS:
             raise ValueError(f"binance market must be one of {sorted(MARKETS)}, got {market!r}")
         ws_base, rest_base, self.depth_path, rate = MARKETS[market]
@@ -55,6 +76,7 @@ class BinanceVenue(VenueAdapter):
         self.ws_base = (ws_url or ws_base).rstrip("/")
         self.rest_base = (rest_url or rest_base).rstrip("/")
         self.snapshot_limit = snapshot_limit
+        self.listen_key_keepalive = listen_key_keepalive
         # the venue counts pings, pongs and control messages against the rate: keep headroom
         self.limits = ConnectionLimits(streams_per_connection=1024, args_per_request=100,
                                        requests_per_second=rate - 1, max_connections=32)
@@ -130,3 +152,123 @@ class BinanceVenue(VenueAdapter):
 
     async def close(self) -> None:
         await self.rest.close()
+
+    @property
+    def private_channels(self) -> Sequence[Channel]:  # type: ignore[override]
+        return PRIVATE_CHANNELS[self.market]
+
+    def private(self, credentials: Credentials) -> BinanceUserStream:
+        return BinanceUserStream(self, credentials, keepalive_interval=self.listen_key_keepalive)
+
+
+class BinanceUserStream(PrivateVenue):
+    """One account's user data stream: POST a listen key before every dial (Binance returns
+    the active key, or a new one once it expired), dial ``/ws/<listenKey>``, PUT it every
+    ``keepalive_interval`` s, DELETE it at stop. No login message and no subscribe: the
+    stream carries every private event of the account."""
+
+    name = "binance"
+
+    def __init__(self, venue: BinanceVenue, credentials: Credentials, *,
+                 keepalive_interval: float = KEEPALIVE_INTERVAL) -> None:
+        self.market = venue.market
+        self.futures = venue.futures
+        self.channels = PRIVATE_CHANNELS[venue.market]
+        self.private_channels = self.channels
+        self.credentials = credentials
+        self.clock = ServerClock()
+        self.ws_base = venue.ws_base
+        self.listen_key_url = venue.rest_base + USER_STREAM_PATHS[venue.market]
+        self.keepalive_interval = keepalive_interval
+        self.limits = ConnectionLimits(streams_per_connection=8, args_per_request=8,
+                                       requests_per_second=4)
+        self.heartbeat = venue.heartbeat
+        self.rest = RestClient(verify_tls=venue.rest.verify_tls)
+        self.listen_key: str | None = None
+        self.keepalives = 0
+        self.errors: list[str] = []
+
+    def auth_error(self, error: RestError) -> AuthError | None:
+        """The AuthError a REST failure means, None when it is transient (or the key gone)."""
+        try:
+            body: Any = json.loads(error.body)
+        except ValueError:
+            body = {}
+        code = body.get("code") if isinstance(body, dict) else None
+        if code in AUTH_ERROR_CODES or (error.status in (401, 403) and code != LISTEN_KEY_GONE):
+            return AuthError(f"binance {self.market}", str(body.get("msg", error.body))[:200],
+                             code)
+        return None
+
+    async def call(self, method: str, listen_key: str | None = None) -> bytes:
+        params = {"listenKey": listen_key} if listen_key is not None else None
+        try:
+            return await self.rest.request(method, self.listen_key_url, params,
+                                           {"X-MBX-APIKEY": self.credentials.key})
+        except RestError as exc:
+            refused = self.auth_error(exc)
+            if refused is not None:
+                raise refused from None
+            raise
+
+    async def authenticate(self, link: Link) -> None:
+        body = json.loads(await self.call("POST"))
+        key = body.get("listenKey") if isinstance(body, dict) else None
+        if not isinstance(key, str) or not key:
+            raise ValueError("listen key answer without listenKey")
+        register_secret(key)     # a bearer secret in the WebSocket URL
+        self.listen_key = key
+
+    def ws_url(self, subscriptions: Sequence[Subscription]) -> str:
+        if self.listen_key is None:
+            raise RuntimeError("binance user data stream dialled before authenticate")
+        return f"{self.ws_base}/ws/{self.listen_key}"
+
+    def venue_symbol(self, symbol: str) -> str:
+        return symbol.replace("-", "").replace("/", "").upper()
+
+    def new_decoder(self, rings: Rings) -> Decoder:
+        return BinancePrivateDecoder(rings.orders, rings.balances, rings.positions,
+                                     futures=self.futures)
+
+    def subscribe_requests(self, subscriptions: Sequence[Subscription]) -> list[bytes]:
+        return []
+
+    def handle_control(self, link: Link, raw: bytes) -> None:
+        message = json.loads(raw)
+        if isinstance(message, dict) and message.get("e") == "listenKeyExpired":
+            # no event follows on this key: a fresh one and a fresh socket
+            self.listen_key = None
+            link.reconnect("listen key expired")
+            return
+        self.errors.append(redact(raw[:200].decode("utf-8", "replace")))
+        log.warning("binance %s user data stream: unexpected message %s", self.market,
+                    redact(repr(raw[:200])))
+
+    async def keepalive(self, link: Link) -> None:
+        while True:
+            await asyncio.sleep(self.keepalive_interval)
+            key = self.listen_key
+            if key is None:
+                continue
+            try:
+                await self.call("PUT", key)
+                self.keepalives += 1
+            except AuthError as exc:
+                link.reject_auth(exc)
+                return
+            except RestError as exc:
+                log.warning("binance %s listen key keepalive failed (%d); renewing the stream",
+                            self.market, exc.status)
+                self.listen_key = None
+                link.reconnect("listen key keepalive failed")
+
+    async def release(self) -> None:
+        key, self.listen_key = self.listen_key, None
+        try:
+            if key is not None:
+                await self.call("DELETE", key)
+        finally:
+            await self.rest.close()
+            if key is not None:
+                forget_secret(key)

@@ -13,7 +13,7 @@ from feedhandler.core.book import OrderBook
 from feedhandler.core.decoder import BookSyncState
 from feedhandler.core.rings import CandleRing, TickerRing, TradeRing
 from feedhandler.exchanges import UnsupportedError, venue
-from feedhandler.exchanges.base import Channel, Instrument, Rings, Subscription
+from feedhandler.exchanges.base import PRIVATE_CHANNELS, Channel, Instrument, Rings, Subscription
 from feedhandler.exchanges.gateio.decoder import GateioDecoder
 from feedhandler.exchanges.gateio.venue import GateioVenue
 
@@ -35,7 +35,7 @@ def test_symbols_and_registry() -> None:
     assert adapter.ws_url([]) == "wss://api.gateio.ws/ws/v4/"
     assert adapter.rest_base == "https://api.gateio.ws"
     info = venue("gateio")
-    assert info.market == "spot" and set(info.channels) == set(Channel)
+    assert info.market == "spot" and set(info.channels) == set(Channel) - set(PRIVATE_CHANNELS)
     assert info.timeframes == ("10s", "1m", "5m", "15m", "30m", "1h", "4h", "8h", "1d", "7d",
                                "30d")
     with pytest.raises(UnsupportedError):

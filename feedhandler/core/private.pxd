@@ -1,0 +1,87 @@
+"""The base every private-stream (orders, balances, positions) decoder extends.
+
+A venue's private decoder fills an ``OrderUpdate`` / ``BalanceUpdate`` / ``PositionUpdate``
+struct per event from the frame and hands it to ``append_*``, which checks the text columns
+fit and writes the row; symbols registered with ``add_instrument`` give instrument ids and
+scales, any other symbol gets ``default_price_scale`` / ``default_size_scale`` and id -1.
+"""
+
+from libc.stdint cimport int8_t, int32_t, int64_t
+
+from feedhandler.core.decoder cimport Decoder
+from feedhandler.core.rings cimport BalanceRing, OrderRing, PositionRing
+
+
+cdef enum OrderStatusCode:
+    ORDER_UNKNOWN = 0
+    ORDER_NEW = 1
+    ORDER_PARTIALLY_FILLED = 2
+    ORDER_FILLED = 3
+    ORDER_CANCELED = 4
+    ORDER_REJECTED = 5
+    ORDER_EXPIRED = 6
+
+
+cdef struct Text:
+    const char* data
+    size_t size
+
+
+cdef struct OrderUpdate:
+    int64_t ts_exchange        # ns
+    int64_t price
+    int64_t size
+    int64_t filled
+    int64_t last_price
+    int64_t last_size
+    int64_t fee
+    int64_t sequence
+    int8_t side
+    int8_t status
+    int32_t instrument
+    int price_scale
+    int size_scale
+    Text symbol
+    Text order_id
+    Text client_id
+    Text fee_asset
+
+
+cdef struct BalanceUpdate:
+    int64_t ts_exchange
+    int64_t free
+    int64_t locked
+    int64_t total
+    int64_t delta
+    bint has_totals
+    Text asset
+
+
+cdef struct PositionUpdate:
+    int64_t ts_exchange
+    int64_t amount
+    int64_t entry_price
+    int64_t unrealized_pnl
+    int8_t side
+    int32_t instrument
+    int price_scale
+    int size_scale
+    Text symbol
+
+
+cdef class PrivateDecoder(Decoder):
+    cdef public OrderRing orders
+    cdef public BalanceRing balances
+    cdef public PositionRing positions
+    cdef readonly int default_price_scale
+    cdef readonly int default_size_scale
+    cdef readonly int asset_scale       # balances, fees and PnL
+    cdef readonly int64_t order_updates
+    cdef readonly int64_t balance_updates
+    cdef readonly int64_t position_updates
+
+    cdef void resolve(self, Text symbol, int32_t* instrument, int* price_scale,
+                      int* size_scale) noexcept nogil
+    cdef int append_order(self, OrderUpdate* u, int64_t ts_receive) except -1
+    cdef int append_balance(self, BalanceUpdate* u, int64_t ts_receive) except -1
+    cdef int append_position(self, PositionUpdate* u, int64_t ts_receive) except -1

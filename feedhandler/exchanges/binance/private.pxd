@@ -1,0 +1,17 @@
+from libc.stdint cimport int64_t
+
+from feedhandler.core.ondemand cimport od_object, parser, value
+from feedhandler.core.private cimport PrivateDecoder
+
+
+cdef class BinancePrivateDecoder(PrivateDecoder):
+    cdef parser json
+    cdef readonly bint futures
+    cdef readonly int64_t expirations     # listenKeyExpired events seen
+    cdef int decode_order(self, od_object& order, int64_t event_time,
+                          int64_t ts_receive) except -1
+    cdef int decode_spot_balances(self, value& items, int64_t event_time,
+                                  int64_t ts_receive) except -1
+    cdef int decode_balance_delta(self, od_object& event, int64_t ts_receive) except -1
+    cdef int decode_account(self, od_object& account, int64_t event_time,
+                            int64_t ts_receive) except -1
