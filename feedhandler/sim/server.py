@@ -139,6 +139,11 @@ class SimConnection(WSListener):
         self._exchange._detach(self)
         self.disconnected.set()
         self._writable.set()
+        # ``history`` keeps this connection for its counters: not the frames it never sent
+        self._out = bytearray()
+        self._out_frames = 0
+        self._incoming.clear()
+        self._ping_payloads.clear()
 
     def pause_writing(self) -> None:
         self._paused = True
