@@ -356,7 +356,8 @@ FAULTS: tuple[Fault, ...] = (
           told=lambda rig: ("checksum",)),
     Fault("malformed", Reaction.TYPED_ERROR, inject_malformed),
     Fault("oversize", Reaction.RECONNECT, inject_oversize,
-          told=lambda rig: ("exceeds max_message_size",)),
+          # the listener's own check or picows' frame limit, whichever sees it first
+          told=lambda rig: ("exceeds max_message_size", "exceeding max allowed size")),
     Fault("drop", Reaction.RECONNECT, inject_drop, told=disconnected("connection lost")),
     *(Fault(f"close {code}", Reaction.RECONNECT, close_fault(code, text),
             told=disconnected(f"venue closed with code {code}"))
