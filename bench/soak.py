@@ -1,12 +1,14 @@
 """Soak: every venue at once through its simulator, with random faults, for N messages.
 
-One FeedHandler carries every registered venue (books and trades of two symbols each), the
-simulators publish as fast as it reads, and a fault from the matrix's columns goes into a random
-venue every ``--fault-every`` messages. At ten checkpoints and at the end the markets stop and
-every book must equal its simulator's true book once it has caught up (a book still differing
-after ``--settle`` seconds is a wrong book). Resident memory (VmRSS, VmHWM from
-/proc/self/status) and open file descriptors (/proc/self/fd) are read at the start, the middle
-and the end. Exits 1 on a wrong book, or when VmRSS grew by more than ``--max-rss-growth`` MB.
+One FeedHandler carries every registered venue (books, trades, tickers and candles of two
+symbols each), the simulators publish as fast as it reads, and a fault from the matrix's
+columns goes into a random venue every ``--fault-every`` messages. After the warm-up, at ten
+checkpoints and at the end the markets stop and every book must equal its simulator's true
+book once it has caught up (a book still differing after ``--settle`` seconds is a wrong
+book). Resident memory (VmRSS, VmHWM from /proc/self/status) and open file descriptors
+(/proc/self/fd) are read at the start (after the warm-up), the middle and the end; the
+simulators run in the same process, with bounded histories. Exits 1 on a wrong book, or when
+VmRSS grew by more than ``--max-rss-growth`` MB.
 
     PYTHONPATH=. python bench/soak.py --messages 10000000 [--seed S]
 """
