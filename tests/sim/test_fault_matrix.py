@@ -1,8 +1,10 @@
 """The fault matrix, one test per venue x fault: the reaction the fault calls for (reconnect,
 resync or a typed error) within the bound computed from the backoff, heartbeat and snapshot
 settings, the user told (every book hit withdrawn with a reason naming the cause, nothing served
-while withdrawn), and afterwards every book equal to the simulator's true book. A venue without
-the thing the fault acts on (a checksum) reports the cell n/a with the reason, as a skip.
+while withdrawn), and afterwards every book equal to the simulator's true book; refused
+credentials reach the user once as an AuthError and are not retried. A venue without the thing
+the fault acts on (a checksum, a private stream) reports the cell n/a with the reason, as a
+skip.
 
 The faults of one venue run in order on one simulator and FeedHandler (each starts from live,
 true books), once per module for each venue; each test then checks its own cell."""
@@ -35,8 +37,10 @@ def test_fault_outcome(matrix_row: dict[str, Cell], fault: str) -> None:
     observed = cell.observed
     assert observed is not None
     assert observed.reaction is cell.expected
-    if observed.reaction in (Reaction.TYPED_ERROR, Reaction.NONE):
+    if observed.reaction in (Reaction.TYPED_ERROR, Reaction.NONE, Reaction.AUTH_ERROR):
         assert not observed.reasons, f"a book was withdrawn: {observed.reasons}"
+        if observed.reaction is Reaction.AUTH_ERROR:   # told by the AuthError itself
+            assert 0 < observed.recovery <= cell.bound
     else:
         assert 0 < observed.recovery <= cell.bound
         assert observed.reasons, "the user was told nothing"
