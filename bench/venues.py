@@ -7,6 +7,12 @@ and they are fed to the connection's own listener: the frame path (inflate for v
 compress, simdjson decode, sequence and checksum checks, book apply, ring writes) with the
 socket and the per-event callbacks left out. A figure is printed only if the stream decoded
 without an error and, for books, the book equals the simulator's true book afterwards.
+
+The floor column is the same frames through a FeedListener whose decoder only walks every
+value with simdjson On-Demand (core.jsonwalk): the copy into the padded buffer, the inflate
+where the venue compresses, and simdjson's parse, with no number read and no book. The index
+column stops after simdjson's structural index (stage 1): the part of a message's cost no
+decoder of these frames can avoid on this machine.
 """
 
 from __future__ import annotations
@@ -20,6 +26,8 @@ import uvloop
 from feedhandler import RINGS_ONLY, FeedHandler
 from feedhandler.api import Handle
 from feedhandler.cli.demo import compare_book, endpoint_options
+from feedhandler.core.jsonwalk import JsonWalkDecoder
+from feedhandler.core.listener import FeedListener
 from feedhandler.exchanges.base import Channel
 from feedhandler.exchanges.registry import VenueInfo, venues
 from feedhandler.sim import VENUES as SIMULATORS
@@ -42,6 +50,8 @@ class Result:
     mean_bytes: float
     levels: float            # mean level changes per book message (0 for other channels)
     ns_per_message: float
+    floor_ns: float          # the same frames, every value walked (JsonWalkDecoder)
+    index_ns: float          # the same frames, structural index only
     problem: str             # why the figure is void; empty when the run checked out
 
     @property
@@ -71,7 +81,29 @@ def subscribe(fh: FeedHandler, info: VenueInfo, channel: Channel) -> Handle:
             return fh.subscribe_ohlcv(info.name, SYMBOL, timeframe, RINGS_ONLY)
 
 
-async def measure(info: VenueInfo, channel: Channel, count: int, seed: int) -> Result:
+class Unattended:
+    """The listener's handler for the floor run: nothing is delivered, nothing may fail."""
+
+    def on_fatal(self, reason: str) -> None:
+        raise RuntimeError(f"floor run: {reason}")
+
+    def on_batch(self, flags: int) -> None:
+        pass
+
+
+def floor(frames: list[bytes], compression: str, walk: bool = True) -> tuple[float, str]:
+    """ns per message to walk ``frames`` (or only index them) with no decoding, and what went
+    wrong if anything."""
+    walker = JsonWalkDecoder(walk=walk)
+    listener = FeedListener(walker, Unattended(), compression=compression)
+    start = time.perf_counter_ns()
+    listener.feed_many(frames, compression != "none")
+    elapsed = time.perf_counter_ns() - start
+    return elapsed / len(frames), f"floor: {walker.last_error}" if walker.errors else ""
+
+
+async def measure(info: VenueInfo, channel: Channel, count: int, seed: int,
+                  ready_timeout: float = 15.0) -> Result:
     adapter = info.create()
     await adapter.close()
     venue_symbol = adapter.venue_symbol(SYMBOL)
@@ -92,7 +124,7 @@ async def measure(info: VenueInfo, channel: Channel, count: int, seed: int) -> R
                     return fh.book(info.name, SYMBOL).valid
                 return rings[channel].write_count > 0
 
-            await until(ready, timeout=15.0)
+            await until(ready, timeout=ready_timeout)
             connection = fh.connection(handle)
             listener = connection.listener if connection else None
             if listener is None:
@@ -121,8 +153,11 @@ async def measure(info: VenueInfo, channel: Channel, count: int, seed: int) -> R
             if channel is Channel.BOOK:
                 difference = compare_book(fh.book(info.name, SYMBOL), exchange, venue_symbol)
                 problems += [difference] if difference else []
+    floor_ns, floor_problem = floor(frames, adapter.compression)
+    index_ns, index_problem = floor(frames, adapter.compression, walk=False)
+    problems += [p for p in (floor_problem, index_problem) if p]
     return Result(info.name, channel, len(frames), sum(map(len, frames)) / len(frames), levels,
-                  elapsed / len(frames), "; ".join(problems))
+                  elapsed / len(frames), floor_ns, index_ns, "; ".join(problems))
 
 
 async def run(args: argparse.Namespace) -> list[Result]:
@@ -135,11 +170,14 @@ async def run(args: argparse.Namespace) -> list[Result]:
         if args.venues and info.name not in args.venues:
             continue
         for channel in info.channels:
+            if args.channels and channel.value not in args.channels:
+                continue
             count = args.messages if channel is Channel.BOOK else args.messages * 2
-            result = await measure(info, channel, count, args.seed + index)
+            result = await measure(info, channel, count, args.seed + index, args.ready_timeout)
             print(f"{result.venue:<14}{result.channel.value:<8}{result.messages:>9}"
                   f"{result.mean_bytes:>8.0f}{result.levels:>8.1f}{result.ns_per_message:>9.0f}"
-                  f"{result.rate / 1e6:>9.2f}  {result.verdict}", flush=True)
+                  f"{result.rate / 1e6:>9.2f}{result.floor_ns:>8.0f}{result.index_ns:>8.0f}"
+                  f"  {result.verdict}", flush=True)
             results.append(result)
     return results
 
@@ -150,9 +188,13 @@ def main() -> None:
                         help="book messages per venue (other channels get twice as many)")
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--venues", nargs="*", help="registry names; default all")
+    parser.add_argument("--channels", nargs="*", choices=[c.value for c in Channel],
+                        help="default all the venue offers")
+    parser.add_argument("--ready-timeout", type=float, default=15.0,
+                        help="seconds to bring the subscription live (raise under valgrind)")
     args = parser.parse_args()
     print(f"{'venue':<14}{'channel':<8}{'messages':>9}{'bytes':>8}{'levels':>8}{'ns/msg':>9}"
-          f"{'M msg/s':>9}  target", flush=True)
+          f"{'M msg/s':>9}{'floor':>8}{'index':>8}  target", flush=True)
     results = uvloop.run(run(args))
     books = [r for r in results if r.channel is Channel.BOOK and not r.problem]
     trades = [r for r in results if r.channel is Channel.TRADES and not r.problem]

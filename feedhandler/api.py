@@ -15,7 +15,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import time
 from collections import defaultdict
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
@@ -54,12 +53,16 @@ from feedhandler.exchanges.base import (
     VenueAdapter,
 )
 from feedhandler.exchanges.registry import venue
-from feedhandler.metrics import LatencyHistogram
+from feedhandler.metrics import snapshot
+from feedhandler.metrics.histogram import LatencyHistogram
+from feedhandler.metrics.latency import ChannelLatency, LatencyRecorder
+from feedhandler.metrics.snapshot import Metrics, merged
 from feedhandler.net.backoff import Backoff
 from feedhandler.net.connection import Connection, Decoded, StatusEvent, StatusKind
 from feedhandler.net.pool import ConnectionPool
 
 if TYPE_CHECKING:
+    from feedhandler.metrics.prometheus import MetricsServer
     from feedhandler.record.tap import Recorder
 
 log = logging.getLogger(__name__)
@@ -161,7 +164,9 @@ class FeedHandler:
                         Channel.BALANCE: self.balances.reader(),
                         Channel.POSITIONS: self.positions.reader()}
         self.queue: asyncio.Queue[Event] = asyncio.Queue(event_queue_size)
-        self.latency = LatencyHistogram()
+        self.latencies = LatencyRecorder()
+        self.metrics_baseline: Metrics | None = None
+        self.metrics_servers: list[MetricsServer] = []
         self.overruns = 0
         self.dropped_events = 0
         self.callback_errors = 0
@@ -354,6 +359,9 @@ class FeedHandler:
     async def stop(self) -> None:
         """Closes every connection and awaits every task the FeedHandler started."""
         self.running = False
+        for server in self.metrics_servers:
+            await server.close()
+        self.metrics_servers.clear()
         for task in list(self.pending_tasks):
             task.cancel()
         await asyncio.gather(*self.pending_tasks, return_exceptions=True)
@@ -432,9 +440,30 @@ class FeedHandler:
         pool = state.pool if state else None
         return pool.connection_of(handle.subscription) if pool else None
 
+    def metrics(self) -> Metrics:
+        """Counters and latency histograms per venue, connection and channel, plus totals,
+        since the start or the last ``reset_metrics()`` (see ``feedhandler.metrics``)."""
+        return snapshot.since(snapshot.read(self, self.latencies), self.metrics_baseline)
+
+    def reset_metrics(self) -> None:
+        """``metrics()`` counts from now on; the Prometheus endpoint's counters keep growing
+        (counters there never go back)."""
+        self.metrics_baseline = snapshot.read(self, self.latencies)
+
+    async def serve_metrics(self, host: str = "127.0.0.1", port: int = 9108) -> MetricsServer:
+        """Serves ``GET /metrics`` in the Prometheus text format until ``stop()`` (or the
+        returned server's ``close()``); ``port=0`` picks a free port (``server.port``).
+        aiohttp is imported only here, for those who serve."""
+        from feedhandler.metrics.prometheus import MetricsServer
+        server = await MetricsServer.start(self, host, port)
+        self.metrics_servers.append(server)
+        return server
+
     def stats(self) -> dict[str, Any]:
         return {
-            "latency": self.latency.summary(),
+            "latency": merged(latency.receive_to_callback
+                              for record in self.latencies.records.values()
+                              for latency in record.channels.values()).summary(),
             "overruns": self.overruns,
             "dropped_events": self.dropped_events,
             "callback_errors": self.callback_errors,
@@ -474,9 +503,11 @@ class FeedHandler:
                 self.callback_errors += 1
                 log.exception("callback for %s %s failed", handle.exchange, handle.symbol)
 
-    def _new_rows(self, channel: Channel) -> list[dict[str, list[Any]]]:
+    def _new_rows(self, channel: Channel,
+                  exchange_to_receive: LatencyHistogram) -> list[dict[str, list[Any]]]:
         """The rows written since the last delivery, as Python lists (one conversion per
-        column, not per value); an overrun is counted and logged, never passed over."""
+        column, not per value), their exchange → receive latencies recorded in one C call;
+        an overrun is counted and logged, never passed over."""
         reader = self.readers[channel]
         batches = []
         while reader.pending:
@@ -486,7 +517,9 @@ class FeedHandler:
                 self.overruns += overrun.lost
                 log.error("%s ring overrun: %d rows lost before delivery", channel, overrun.lost)
                 continue
-            batches.append({name: column.tolist() for name, column in batch.columns.items()})
+            columns = batch.columns
+            exchange_to_receive.record_deltas(columns["ts_receive"], columns["ts_exchange"])
+            batches.append({name: column.tolist() for name, column in columns.items()})
         return batches
 
     def _on_batch(self, connection: Connection, flags: int) -> None:
@@ -496,33 +529,36 @@ class FeedHandler:
             except Exception:
                 self.callback_errors += 1
                 log.exception("batch callback failed")
-        now = time.time_ns()
+        record = self.latencies.of(connection)
         if flags & TRADES:
-            for rows in self._new_rows(Channel.TRADES):
+            latency = record.trades
+            for rows in self._new_rows(Channel.TRADES, latency.exchange_to_receive):
                 for instrument, ts_exchange, ts_receive, price, size, side, trade_id in zip(
                         rows["instrument"], rows["ts_exchange"], rows["ts_receive"],
                         rows["price"], rows["size"], rows["side"], rows["trade_id"],
                         strict=True):
                     handles = self.by_instrument.get((Channel.TRADES, instrument))
                     if handles:
-                        self._deliver(handles, Trade(self.instruments[instrument], price, size,
-                                                     SIDES[side], trade_id, ts_exchange,
-                                                     ts_receive))
-                        self.latency.record(now - ts_receive)
+                        event: Event = Trade(self.instruments[instrument], price, size,
+                                             SIDES[side], trade_id, ts_exchange, ts_receive)
+                        latency.receive_to_callback.record_since(ts_receive)
+                        self._deliver(handles, event)
         if flags & TICKERS:
-            for rows in self._new_rows(Channel.TICKER):
+            latency = record.ticker
+            for rows in self._new_rows(Channel.TICKER, latency.exchange_to_receive):
                 for instrument, ts_exchange, ts_receive, bid, bid_size, ask, ask_size, last in zip(
                         rows["instrument"], rows["ts_exchange"], rows["ts_receive"],
                         rows["bid_price"], rows["bid_size"], rows["ask_price"],
                         rows["ask_size"], rows["last_price"], strict=True):
                     handles = self.by_instrument.get((Channel.TICKER, instrument))
                     if handles:
-                        self._deliver(handles, Ticker(self.instruments[instrument], bid,
-                                                      bid_size, ask, ask_size, last, ts_exchange,
-                                                      ts_receive))
-                        self.latency.record(now - ts_receive)
+                        event = Ticker(self.instruments[instrument], bid, bid_size, ask,
+                                       ask_size, last, ts_exchange, ts_receive)
+                        latency.receive_to_callback.record_since(ts_receive)
+                        self._deliver(handles, event)
         if flags & CANDLES:
-            for rows in self._new_rows(Channel.OHLCV):
+            latency = record.ohlcv
+            for rows in self._new_rows(Channel.OHLCV, latency.exchange_to_receive):
                 for (instrument, ts_exchange, ts_receive, open_time, interval, open_, high, low,
                      close, volume, closed) in zip(
                         rows["instrument"], rows["ts_exchange"], rows["ts_receive"],
@@ -530,17 +566,18 @@ class FeedHandler:
                         rows["low"], rows["close"], rows["volume"], rows["closed"], strict=True):
                     handles = self.by_instrument.get((Channel.OHLCV, instrument))
                     if handles:
-                        self._deliver(handles, Candle(self.instruments[instrument], interval,
-                                                      open_time, open_, high, low, close, volume,
-                                                      bool(closed), ts_exchange, ts_receive))
-                        self.latency.record(now - ts_receive)
+                        event = Candle(self.instruments[instrument], interval, open_time,
+                                       open_, high, low, close, volume, bool(closed),
+                                       ts_exchange, ts_receive)
+                        latency.receive_to_callback.record_since(ts_receive)
+                        self._deliver(handles, event)
         if flags & BOOKS:
             for slot in connection.decoder.take_dirty():
-                self._book_event(connection, slot, BookStatus.LIVE, False, "", now)
+                self._book_event(connection, slot, BookStatus.LIVE, False, "", record.book)
         if flags & PRIVATE:
             account = self.accounts.get(connection)
             if account is not None:
-                self._private_events(account, now)
+                self._private_events(account, record.private)
 
     def _private_handles(self, account: Account, channel: Channel,
                          symbol: str) -> list[Handle]:
@@ -553,17 +590,18 @@ class FeedHandler:
             return known.symbol, known
         return venue_symbol, None
 
-    def _private_events(self, account: Account, now: int) -> None:
+    def _private_events(self, account: Account, latency: ChannelLatency) -> None:
         """The rows this account's socket read wrote (the private readers are drained after
         every read, so the pending rows are all this connection's)."""
         exchange = account.exchange
-        for rows in self._new_rows(Channel.ORDERS):
+        for rows in self._new_rows(Channel.ORDERS, latency.exchange_to_receive):
             for i, raw_symbol in enumerate(rows["symbol"]):
                 venue_symbol = raw_symbol.decode()
                 handles = self._private_handles(account, Channel.ORDERS, venue_symbol)
                 if not handles:
                     continue
                 symbol, instrument = self._symbol(rows["instrument"][i], venue_symbol)
+                latency.receive_to_callback.record_since(rows["ts_receive"][i])
                 self._deliver(handles, Order(
                     exchange, symbol, instrument, rows["order_id"][i].decode(),
                     rows["client_id"][i].decode(), SIDES[rows["side"][i]],
@@ -572,22 +610,23 @@ class FeedHandler:
                     rows["fee"][i], rows["fee_asset"][i].decode(), rows["price_scale"][i],
                     rows["size_scale"][i], rows["fee_scale"][i], rows["sequence"][i],
                     rows["ts_exchange"][i], rows["ts_receive"][i]))
-                self.latency.record(now - rows["ts_receive"][i])
-        for rows in self._new_rows(Channel.BALANCE):
+        for rows in self._new_rows(Channel.BALANCE, latency.exchange_to_receive):
             handles = self._private_handles(account, Channel.BALANCE, ACCOUNT)
             for i, asset in enumerate(rows["asset"]):
                 if handles:
+                    latency.receive_to_callback.record_since(rows["ts_receive"][i])
                     self._deliver(handles, Balance(
                         exchange, asset.decode(), rows["free"][i], rows["locked"][i],
                         rows["total"][i], rows["delta"][i], bool(rows["has_totals"][i]),
                         rows["scale"][i], rows["ts_exchange"][i], rows["ts_receive"][i]))
-        for rows in self._new_rows(Channel.POSITIONS):
+        for rows in self._new_rows(Channel.POSITIONS, latency.exchange_to_receive):
             for i, raw_symbol in enumerate(rows["symbol"]):
                 venue_symbol = raw_symbol.decode()
                 handles = self._private_handles(account, Channel.POSITIONS, venue_symbol)
                 if not handles:
                     continue
                 symbol, instrument = self._symbol(rows["instrument"][i], venue_symbol)
+                latency.receive_to_callback.record_since(rows["ts_receive"][i])
                 self._deliver(handles, Position(
                     exchange, symbol, instrument, rows["side"][i], rows["amount"][i],
                     rows["entry_price"][i], rows["unrealized_pnl"][i], rows["price_scale"][i],
@@ -600,17 +639,19 @@ class FeedHandler:
                 self.auth_errors.append(connection.auth_error)
             self.auth_failed.set()
         elif event.kind is StatusKind.BOOK_INVALID:
-            self._book_event(connection, event.slot, BookStatus.INVALID, False, event.reason,
-                             time.time_ns())
+            self._book_event(connection, event.slot, BookStatus.INVALID, False, event.reason)
         elif event.kind is StatusKind.BOOK_RESYNCED:
+            self.latencies.of(connection).book_live(event.slot)
             connection.decoder.take_dirty()
-            self._book_event(connection, event.slot, BookStatus.LIVE, True, "", time.time_ns())
+            self._book_event(connection, event.slot, BookStatus.LIVE, True, "")
         elif event.kind is StatusKind.BOOK_SYNC_FAILED:
             self._book_event(connection, event.slot, BookStatus.INVALID, False,
-                             f"sync failed: {event.reason}", time.time_ns())
+                             f"sync failed: {event.reason}")
 
     def _book_event(self, connection: Connection, slot: int, status: BookStatus,
-                    resynced: bool, reason: str, now: int) -> None:
+                    resynced: bool, reason: str, latency: ChannelLatency | None = None) -> None:
+        """Delivers a book's state; ``latency`` (an update's, not a status change's) gets
+        its exchange → receive and receive → callback times."""
         subscription = connection.book_subscriptions.get(slot)
         if subscription is None:
             return
@@ -620,8 +661,10 @@ class FeedHandler:
             return
         if status is BookStatus.LIVE and not book.valid:
             return
-        self._deliver(handles, BookUpdate(subscription.instrument, book, status, resynced,
-                                          reason, book.sequence, book.ts_exchange,
-                                          book.ts_receive))
-        if status is BookStatus.LIVE and book.ts_receive:
-            self.latency.record(now - book.ts_receive)
+        event = BookUpdate(subscription.instrument, book, status, resynced, reason,
+                           book.sequence, book.ts_exchange, book.ts_receive)
+        if latency is not None and book.ts_receive:
+            if book.ts_exchange:
+                latency.exchange_to_receive.record(book.ts_receive - book.ts_exchange)
+            latency.receive_to_callback.record_since(book.ts_receive)
+        self._deliver(handles, event)

@@ -16,6 +16,8 @@ from __future__ import annotations
 import os
 from typing import NoReturn
 
+from feedhandler.auth.redact import MIN_SECRET_LENGTH, register_secret
+
 
 class AuthError(RuntimeError):
     """The venue refused the credentials (bad key, bad signature, expired timestamp, no
@@ -51,6 +53,9 @@ class Credentials:
         self.__key = key
         self.__secret = secret
         self.__passphrase = passphrase
+        for value in (key, secret, passphrase):
+            if value is not None and len(value) >= MIN_SECRET_LENGTH:
+                register_secret(value)     # redacted wherever the FeedHandler shows text
 
     @classmethod
     def from_env(cls, venue: str, environ: dict[str, str] | None = None) -> Credentials:

@@ -12,11 +12,11 @@ from collections.abc import Sequence
 
 from rich.console import Console
 
-from feedhandler.cli import demo, record, replay, run, venues
+from feedhandler.cli import bench, demo, record, replay, run, venues
 from feedhandler.cli.base import EXIT_FAILURE, EXIT_INTERRUPTED, Command, CommandError
 
 COMMANDS: tuple[Command, ...] = (demo.COMMAND, run.COMMAND, record.COMMAND, replay.COMMAND,
-                                 venues.COMMAND)
+                                 venues.COMMAND, bench.COMMAND)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -30,12 +30,14 @@ def build_parser() -> argparse.ArgumentParser:
         subparser = commands.add_parser(command.name, help=command.help,
                                         description=command.description)
         command.configure(subparser)
-        subparser.set_defaults(run=command.run)
+        subparser.set_defaults(run=command.run, parser=subparser)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    args, unknown = build_parser().parse_known_args(argv)
+    if unknown:   # said by the command's parser, so that the message names the command
+        args.parser.error(f"unrecognized arguments: {' '.join(unknown)}")
     try:
         status: int = args.run(args, Console())
     except CommandError as error:

@@ -45,6 +45,7 @@ from feedhandler.cli.output import (
     print_line,
     print_table,
 )
+from feedhandler.cli.readout import print_metrics
 from feedhandler.core.book import OrderBook
 from feedhandler.events import BookStatus, BookUpdate, Candle, Ticker, Trade, exact
 from feedhandler.exchanges import VenueInfo, venues
@@ -95,6 +96,12 @@ def symbol_list(text: str) -> tuple[str, ...]:
     return symbols
 
 
+def port_number(text: str) -> int:
+    if not text.isdigit() or int(text) > 65535:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a TCP port (0-65535)")
+    return int(text)
+
+
 def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--duration", type=positive_number, metavar="SECONDS",
                         help="stop after SECONDS (default: run until Ctrl-C)")
@@ -111,6 +118,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seed", type=int, default=0, metavar="S",
                         help="seed of the simulated markets (venue i uses S+i; "
                         "default: %(default)s)")
+    parser.add_argument("--metrics-port", type=port_number, metavar="PORT",
+                        help="serve the metrics in the Prometheus text format at "
+                        "http://127.0.0.1:PORT/metrics while the demo runs (0: any free port)")
 
 
 @dataclass(frozen=True)
@@ -120,10 +130,12 @@ class DemoOptions:
     rate: float
     faults: bool
     seed: int
+    metrics_port: int | None = None
 
 
 def run(args: argparse.Namespace, console: Console) -> int:
-    options = DemoOptions(args.duration, args.symbols, args.rate, args.faults, args.seed)
+    options = DemoOptions(args.duration, args.symbols, args.rate, args.faults, args.seed,
+                          args.metrics_port)
     try:
         return uvloop.run(run_demo(options, console))
     except asyncio.CancelledError:
@@ -362,6 +374,12 @@ class Demo:
                                + ("; ".join(failures) or "none has a simulator"))
         demo = cls(options, journal, venues, fh, latency, failures)
         await stack.enter_async_context(fh)
+        if options.metrics_port is not None:
+            try:
+                server = await fh.serve_metrics("127.0.0.1", options.metrics_port)
+            except OSError as error:
+                raise CommandError(str(error)) from None
+            journal.add(f"metrics served at {server.url}")
         await demo.wait_connected()
         journal.start()
         demo.account = await AccountDemo.open(stack, options.seed, journal.add)
@@ -649,9 +667,12 @@ async def run_demo(options: DemoOptions, console: Console) -> int:
             await demo.settle()
             checks = demo.check_books()
             demo.poll()
+            metrics = demo.fh.metrics()
             journal.close()
             interrupts.abandonable = False
         print_summary(console, demo, checks, duration)
+        print_metrics(console, metrics, note="exchange → receive is left out: simulators "
+                      "stamp events with simulated time")
     wrong = sum(1 for check in checks if check.problem)
     if wrong or demo.failures:
         raise CommandError("; ".join(

@@ -20,6 +20,34 @@ cdef enum DecodeFlag:
     DECODED_RESYNC = 64     # a book lost sync (gap, checksum): its slot is in the resync list
     DECODED_PRIVATE = 128   # an order/balance/position event was queued
 
+cdef enum MessageKind:       # what a message was, from the flags its decode returned
+    KIND_ERROR = 0          # reported an error, whatever else it wrote
+    KIND_TRADES = 1
+    KIND_TICKER = 2
+    KIND_OHLCV = 3
+    KIND_BOOK = 4           # changed a book or lost its sync
+    KIND_PRIVATE = 5
+    KIND_CONTROL = 6
+    KIND_OTHER = 7          # wrote nothing: book updates held for a snapshot, stale, ignored
+    KINDS = 8
+
+cdef inline int message_kind(int flags) noexcept nogil:
+    if flags & DECODED_ERROR:
+        return KIND_ERROR
+    if flags & DECODED_TRADES:
+        return KIND_TRADES
+    if flags & DECODED_TICKERS:
+        return KIND_TICKER
+    if flags & DECODED_CANDLES:
+        return KIND_OHLCV
+    if flags & (DECODED_BOOKS | DECODED_RESYNC):
+        return KIND_BOOK
+    if flags & DECODED_PRIVATE:
+        return KIND_PRIVATE
+    if flags & DECODED_CONTROL:
+        return KIND_CONTROL
+    return KIND_OTHER
+
 cdef enum BookSync:
     SYNC_NONE = 0           # no book on this slot
     SYNC_WAITING = 1        # updates are buffered in ``pending`` until a snapshot arrives
@@ -51,6 +79,8 @@ cdef class Decoder:
     cdef readonly int64_t unknown
     cdef readonly int64_t gaps
     cdef readonly int64_t checksum_failures
+    cdef int64_t kind_messages[KINDS]   # messages off the socket by MessageKind (the listener
+    cdef int64_t kind_bytes[KINDS]      # counts them); bytes as decoded, after inflation
     cdef public list control        # raw messages Python must act on, in arrival order
     cdef public list pending        # (slot, raw) book updates held while a snapshot is in flight
     cdef public list private_events # raw private-channel messages (orders, balances, positions)
@@ -66,6 +96,10 @@ cdef class Decoder:
     cdef list resync_slots
 
     cdef int decode(self, const char* buf, size_t n, int64_t ts_receive) except -1
+    cdef inline void count_message(self, int flags, size_t n) noexcept nogil:
+        cdef int kind = message_kind(flags)
+        self.kind_messages[kind] += 1
+        self.kind_bytes[kind] += <int64_t>n
     cdef int32_t find_slot(self, const char* key, size_t n) noexcept nogil
     cdef OrderBook book_at(self, int32_t slot)
     cdef void mark_dirty(self, int32_t slot) noexcept nogil

@@ -14,6 +14,8 @@ class Decoded(enum.IntFlag):
     RESYNC = 64
     PRIVATE = 128
 
+MESSAGE_KINDS: tuple[str, ...]
+
 class BookSyncState(enum.IntEnum):
     NONE = 0
     WAITING = 1
@@ -59,6 +61,7 @@ class Decoder:
     def feed(self, data: bytes | bytearray | memoryview, ts_receive: int = 0) -> int: ...
     def feed_many(self, messages: Iterable[bytes | bytearray | memoryview],
                   ts_receive: int = 0) -> int: ...
+    def message_kinds(self) -> dict[str, tuple[int, int]]: ...
     def stats(self) -> dict[str, int]: ...
 
 class PassthroughDecoder(Decoder): ...

@@ -26,6 +26,10 @@ class Decoded(enum.IntFlag):
     PRIVATE = DECODED_PRIVATE
 
 
+MESSAGE_KINDS = ("error", "trades", "ticker", "ohlcv", "book", "private", "control", "other")
+"""The names of the MessageKind values of decoder.pxd, in order."""
+
+
 class BookSyncState(enum.IntEnum):
     NONE = SYNC_NONE
     WAITING = SYNC_WAITING
@@ -347,6 +351,12 @@ cdef class Decoder:
         finally:
             buffer_free(&buffer)
         return flags
+
+    def message_kinds(self) -> dict:
+        """{kind: (messages, bytes)} of the messages the listener fed this decoder, by what
+        each produced (see ``MessageKind``): the per-channel counters, kept in C."""
+        return {name: (self.kind_messages[kind], self.kind_bytes[kind])
+                for kind, name in enumerate(MESSAGE_KINDS)}
 
     def stats(self) -> dict:
         return {

@@ -3,11 +3,19 @@
 Cimported only by venue decoders, the modules that include simdjson.h.
 """
 
-from libc.stdint cimport int64_t
+from libc.stdint cimport int64_t, uint64_t
 from libc.string cimport memcmp
 
 from feedhandler.core.book cimport OrderBook
-from feedhandler.core.fixedpoint cimport DECIMAL_OK, parse_decimal, parse_json_decimal
+from feedhandler.core.fixedpoint cimport (
+    DECIMAL_OK,
+    INT64_MAX_OVER_POW10,
+    POW10,
+    is_8_digits,
+    parse_8_digits,
+    parse_decimal,
+    parse_json_decimal,
+)
 from feedhandler.core.ondemand cimport SIMDJSON_PADDING, SUCCESS, document, parser, value
 from libcpp.string_view cimport string_view
 
@@ -22,8 +30,14 @@ cdef extern from *:
         v = (v - 0x0101010101010101ULL) & ~v & 0x8080808080808080ULL;
         return v ? (unsigned int)(__builtin_ctzll(v) >> 3) : 8u;
     }
+    static inline int feedhandler_eight_zeros(const char* p) {
+        unsigned long long v;
+        memcpy(&v, p, 8);
+        return v == 0x3030303030303030ULL;
+    }
     """
     unsigned int quote_in_8 "feedhandler_quote_in_8"(const char* p) noexcept nogil
+    bint eight_zeros "feedhandler_eight_zeros"(const char* p) noexcept nogil
 
 
 cdef enum LevelStatus:
@@ -73,9 +87,14 @@ cdef inline const char* skip_space(const char* p, const char* end) noexcept nogi
     return p
 
 
-cdef inline const char* scan_decimal(const char* p, const char* end, int scale,
-                                     int64_t* out) noexcept nogil:
-    """A quoted or bare decimal at ``p`` -> ``*out``; the position after it, NULL if malformed."""
+cdef inline bint number_char(char c) noexcept nogil:
+    return <unsigned int>(<unsigned char>c - 48) < 10 or c == b'.' or c == b'-' or c == b'+' \
+        or c == b'e' or c == b'E'
+
+
+cdef inline const char* scan_decimal_delimited(const char* p, const char* end, int scale,
+                                               int64_t* out) noexcept nogil:
+    """``scan_decimal`` for every shape: the token is delimited, then ``parse_decimal``."""
     cdef const char* start
     cdef unsigned int skip
     if p < end and p[0] == b'"':
@@ -92,12 +111,70 @@ cdef inline const char* scan_decimal(const char* p, const char* end, int scale,
             return NULL
         return p + 1
     start = p
-    while p < end and (<unsigned int>(<unsigned char>p[0] - 48) < 10 or p[0] == b'.'
-                       or p[0] == b'-' or p[0] == b'+' or p[0] == b'e' or p[0] == b'E'):
+    while p < end and number_char(p[0]):
         p += 1
     if parse_decimal(start, <size_t>(p - start), scale, out) != DECIMAL_OK:
         return NULL
     return p
+
+
+cdef inline const char* scan_common_decimal(const char* p, const char* end, int scale,
+                                            int64_t* out) noexcept nogil:
+    """The shape venues send, quoted or bare, at ``p`` -> ``*out``: digits, then '.' and at
+    most ``scale`` fraction digits (then only zeros), 19 digits in all, converted in the pass that finds its end
+    (eight fraction digits per step). The position after it; NULL for any other text, which
+    the caller hands to ``parse_decimal`` (every value given here is also its value)."""
+    cdef bint quoted = p < end and p[0] == b'"'
+    cdef const char* start = p + 1 if quoted else p
+    cdef const char* q = start
+    cdef const char* fraction
+    cdef uint64_t value = 0
+    cdef unsigned int d
+    cdef int shift = scale
+    while q < end:
+        d = <unsigned int>(<unsigned char>q[0] - 48)
+        if d >= 10:
+            break
+        value = value * 10 + d
+        q += 1
+    if q == start or q - start > 19:
+        return NULL
+    if q < end and q[0] == b'.':
+        q += 1
+        fraction = q
+        while end - q >= 8 and (q - fraction) + 8 <= scale and is_8_digits(q):
+            value = value * 100000000 + parse_8_digits(q)
+            q += 8
+        while q < end and q - fraction < scale:
+            d = <unsigned int>(<unsigned char>q[0] - 48)
+            if d >= 10:
+                break
+            value = value * 10 + d
+            q += 1
+        if q == fraction or q - start - 1 > 19:
+            return NULL
+        shift = scale - <int>(q - fraction)
+        while end - q >= 8 and eight_zeros(q):      # "0.01000000" at scale 2
+            q += 8
+        while q < end and q[0] == b'0':
+            q += 1
+    if quoted:
+        if q == end or q[0] != b'"':
+            return NULL
+        q += 1
+    elif q < end and number_char(q[0]):
+        return NULL
+    if <unsigned int>shift > 18 or value > INT64_MAX_OVER_POW10[shift]:
+        return NULL
+    out[0] = <int64_t>(value * POW10[shift])
+    return q
+
+
+cdef inline const char* scan_decimal(const char* p, const char* end, int scale,
+                                     int64_t* out) noexcept nogil:
+    """A quoted or bare decimal at ``p`` -> ``*out``; the position after it, NULL if malformed."""
+    cdef const char* q = scan_common_decimal(p, end, scale, out)
+    return q if q != NULL else scan_decimal_delimited(p, end, scale, out)
 
 
 cdef inline const char* skip_scalar(const char* p, const char* end) noexcept nogil:
@@ -114,8 +191,7 @@ cdef inline const char* skip_scalar(const char* p, const char* end) noexcept nog
         return p + 4
     if end - p >= 5 and memcmp(p, b"false", 5) == 0:
         return p + 5
-    while p < end and (<unsigned int>(<unsigned char>p[0] - 48) < 10 or p[0] == b'.'
-                       or p[0] == b'-' or p[0] == b'+' or p[0] == b'e' or p[0] == b'E'):
+    while p < end and number_char(p[0]):
         p += 1
     return p if p != start else NULL
 

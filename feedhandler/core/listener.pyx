@@ -229,14 +229,17 @@ cdef class FeedListener(WSListener):
         return -1
 
     cdef int finish_message(self, bint binary, int64_t now) except -1:
+        cdef int decoded
         self.messages += 1
         self.decoder.messages += 1
         try:
-            self.flags |= self.decoder.decode(self.message.data, self.message.size, now)
+            decoded = self.decoder.decode(self.message.data, self.message.size, now)
         except Exception as exc:
             self.decoder_exceptions += 1
             self.decoder.last_error = f"{type(exc).__name__}: {exc}"
-            self.flags |= DECODED_ERROR
+            decoded = DECODED_ERROR
+        self.flags |= decoded
+        self.decoder.count_message(decoded, self.message.size)
         return 0
 
     cdef int fatal(self, str reason) except -1:

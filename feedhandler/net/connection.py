@@ -26,6 +26,7 @@ from urllib.parse import urlsplit
 from picows import WSCloseCode, WSError, WSMsgType, WSParsedURL, WSTransport, ws_connect
 
 from feedhandler.auth.credentials import AuthError
+from feedhandler.auth.redact import redact
 from feedhandler.core.book import OrderBook
 from feedhandler.core.decoder import BookSyncState, Decoded
 from feedhandler.core.listener import FeedListener
@@ -502,7 +503,7 @@ class Connection:
                 try:
                     await self.adapter.sync_book(self, subscription, slot)
                 except Exception as exc:
-                    reason = f"{type(exc).__name__}: {exc}"
+                    reason = redact(f"{type(exc).__name__}: {exc}")
                 else:
                     if self.decoder.sync_state(slot) == BookSyncState.LIVE:
                         self.books_synced += 1
@@ -554,9 +555,22 @@ class Connection:
                 log.exception("%s: replay failed", self.name)
                 self.close(dial, "replay_failed", f"{type(exc).__name__}: {exc}")
             await dial.closed.wait()
+            await self.collect_disconnect_error(dial)
             if self.auth_error is not None:
                 return
             delay = self.backoff.next_delay()
+
+    async def collect_disconnect_error(self, dial: Dial) -> None:
+        """picows keeps the error that ended a socket (e.g. an oversize frame) in a future;
+        the reason is already counted from the close handshake, so it is only logged here,
+        instead of asyncio reporting an exception that was never retrieved."""
+        if dial.transport is None:
+            return
+        try:
+            async with asyncio.timeout(self.handshake_timeout):
+                await dial.transport.wait_disconnected()
+        except Exception as exc:
+            log.debug("%s: socket ended with %s", self.name, redact(f"{type(exc).__name__}: {exc}"))
 
     async def connect(self, dial: Dial) -> None:
         url = self.adapter.ws_url(list(self.subscriptions.values()))
@@ -691,7 +705,7 @@ class Connection:
         """Ends a socket whose stream we no longer trust; the supervisor dials again."""
         if dial.closing_reason is not None or dial.transport is None:
             return
-        dial.closing_reason = (category, reason)
+        dial.closing_reason = (category, redact(reason))
         self.withdraw_books()
         dial.transport.send_close(WSCloseCode.GOING_AWAY)
         dial.transport.disconnect(graceful=False)
@@ -707,7 +721,7 @@ class Connection:
             category = "network"
         else:
             category = "error"
-        detail = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+        detail = redact(f"{type(exc).__name__}: {exc}") if str(exc) else type(exc).__name__
         self.connect_failures += 1
         self.connect_failure_reasons[category] += 1
         self.last_connect_failure = detail
@@ -726,9 +740,11 @@ class Connection:
                 for raw in decoder.take_control():
                     try:
                         self.adapter.handle_control(self, raw)
-                    except Exception:
+                    except Exception as exc:
+                        # no traceback: its message may quote the venue's text unredacted
                         self.control_errors += 1
-                        log.exception("%s: handle_control failed on %r", self.name, raw[:200])
+                        log.error("%s: handle_control failed on %s: %s", self.name,
+                                  redact(repr(raw[:200])), redact(f"{type(exc).__name__}: {exc}"))
             finally:
                 BOUND_DIAL.reset(token)
         if flags & RESYNC:
@@ -783,7 +799,8 @@ class Connection:
         received, sent = handshake.recv, handshake.sent
         if received is not None and (sent is None or handshake.recv_then_sent):
             code = getattr(received.code, "value", received.code)
-            return "closed_by_venue", f"venue closed with code {code} {received.reason or ''!r}"
+            return "closed_by_venue", redact(
+                f"venue closed with code {code} {received.reason or ''!r}")
         assert sent is not None
         if sent.code == WSCloseCode.GOING_AWAY:   # picows' ping watchdog is its only such close
             return "heartbeat", f"heartbeat: {sent.reason}"

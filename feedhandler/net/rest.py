@@ -7,30 +7,48 @@ client (connection reuse, TLS verification, timeouts) and writing one is not thi
 from __future__ import annotations
 
 import asyncio
+import math
 import ssl
 from collections.abc import Mapping
 
 import aiohttp
 
+from feedhandler.auth.redact import redact
 from feedhandler.net.backoff import Backoff
 
 
 class RestError(RuntimeError):
-    """A REST request that failed after its retries; the status and body say why."""
+    """A REST request that failed after its retries; the status and body say why (secrets
+    and query values redacted)."""
 
     def __init__(self, url: str, status: int, body: str, method: str = "GET") -> None:
         self.status = status
         self.body = body
-        super().__init__(f"{method} {url} -> {status}: {body[:200]}")
+        super().__init__(redact(f"{method} {url} -> {status}: {body[:200]}"))
+
+
+MAX_RETRY_AFTER = 60.0      # seconds: a venue's Retry-After beyond this is not waited for
+
+
+def retry_after_seconds(value: str | None) -> float:
+    """``Retry-After`` in seconds, within [0, MAX_RETRY_AFTER]: a venue's header must not be
+    able to park the sync forever (``inf``, ``1e12``) or break it (an HTTP date, garbage)."""
+    try:
+        seconds = float(value or 0)
+    except ValueError:
+        return 0.0
+    return min(seconds, MAX_RETRY_AFTER) if math.isfinite(seconds) and seconds > 0 else 0.0
 
 
 class RestClient:
     """One session per venue; ``get`` retries 429/418/5xx and network errors with backoff,
-    waiting at least what ``Retry-After`` asks."""
+    waiting at least what ``Retry-After`` asks (up to ``MAX_RETRY_AFTER``). A response body
+    longer than ``max_body_size`` is refused, not buffered."""
 
     def __init__(self, *, verify_tls: bool = True, timeout: float = 10.0, retries: int = 4,
-                 backoff: Backoff | None = None) -> None:
+                 backoff: Backoff | None = None, max_body_size: int = 16 << 20) -> None:
         self.verify_tls = verify_tls
+        self.max_body_size = max_body_size
         self.timeout = aiohttp.ClientTimeout(total=timeout)
         self.retries = retries
         self.backoff = backoff or Backoff(base=0.25, cap=8.0)
@@ -54,11 +72,14 @@ class RestClient:
             try:
                 async with self._session().request(method, url, params=params,
                                                    headers=headers, data=data) as response:
-                    body = await response.read()
+                    body = await self._read(response)
+                    if body is None:
+                        raise RestError(url, response.status, "response body exceeds "
+                                        f"max_body_size {self.max_body_size}", method)
                     if response.status == 200:
                         return body
                     retryable = response.status in (418, 429) or response.status >= 500
-                    retry_after = float(response.headers.get("Retry-After", 0) or 0)
+                    retry_after = retry_after_seconds(response.headers.get("Retry-After"))
                     error = RestError(url, response.status, body.decode("utf-8", "replace"),
                                       method)
             except (TimeoutError, aiohttp.ClientError) as exc:
@@ -68,6 +89,15 @@ class RestClient:
                 raise error
             self.retried += 1
             await asyncio.sleep(max(retry_after, self.backoff.next_delay()))
+
+    async def _read(self, response: aiohttp.ClientResponse) -> bytes | None:
+        """The body, or None once it grows past ``max_body_size``."""
+        body = bytearray()
+        async for chunk in response.content.iter_chunked(1 << 16):
+            body += chunk
+            if len(body) > self.max_body_size:
+                return None
+        return bytes(body)
 
     def _session(self) -> aiohttp.ClientSession:
         if self.session is None or self.session.closed:

@@ -139,6 +139,11 @@ class SimConnection(WSListener):
         self._exchange._detach(self)
         self.disconnected.set()
         self._writable.set()
+        # ``history`` keeps this connection for its counters: not the frames it never sent
+        self._out = bytearray()
+        self._out_frames = 0
+        self._incoming.clear()
+        self._ping_payloads.clear()
 
     def pause_writing(self) -> None:
         self._paused = True
@@ -261,18 +266,20 @@ class SimulatedExchange:
                  host: str = "127.0.0.1", port: int = 0,
                  max_pending_bytes: int = 64 * 1024 * 1024,
                  slow_consumer_timeout: float = 5.0,
-                 max_client_frame_size: int = 1024 * 1024) -> None:
+                 max_client_frame_size: int = 1024 * 1024,
+                 history: int = MarketConfig.history) -> None:
         """``rate`` is market events per second, ``FLOOD`` for as fast as clients read, or None
         to publish only through ``advance``. ``frames_per_write`` caps the frames batched into
         one socket write; ``depth``, ``changes_per_step`` and ``trade_probability`` shape the
-        market (``MarketConfig``)."""
+        market (``MarketConfig``); ``history`` bounds the level changes kept per symbol for
+        past snapshots (a long soak keeps it small, so the simulator's memory settles early)."""
         if frames_per_write < 1:
             raise ValueError("frames_per_write must be at least 1")
         self.venue = venue
         self.market = Market(venue.instruments(), MarketConfig(
             seed=seed, depth=depth, candle_intervals_ms=venue.candle_intervals_ms(),
             update_id_step=venue.update_id_step, changes_per_step=changes_per_step,
-            trade_probability=trade_probability))
+            trade_probability=trade_probability, history=history))
         self.rate = rate
         self.frames_per_write = frames_per_write
         self.keepalive = venue.keepalive if keepalive == "venue" else keepalive

@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import re
+import socket
 import subprocess
 import sys
+import time
+import urllib.request
 from pathlib import Path
 
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 
 from feedhandler.cli import main
 from feedhandler.cli.demo import compare_book
@@ -25,18 +29,23 @@ def feedhandler(*args: str, timeout: float) -> subprocess.CompletedProcess[str]:
                           capture_output=True, text=True, timeout=timeout)
 
 
-def summary_rows(stdout: str) -> dict[str, dict[str, str]]:
-    """The plain summary table, by venue: {venue: {column: cell}}."""
+def table_rows(stdout: str, title: str, key_columns: int = 1) -> dict[str, dict[str, str]]:
+    """A plain table, by its first ``key_columns`` cells: {key: {column: cell}}."""
     lines = stdout.splitlines()
-    start = next(i for i, line in enumerate(lines) if line.startswith("summary:"))
+    start = next(i for i, line in enumerate(lines) if line.startswith(title))
     header = re.split(r"\s{2,}", lines[start + 1].strip())
     rows = {}
     for line in lines[start + 2:]:
         cells = re.split(r"\s{2,}", line.strip())
         if len(cells) != len(header):
             break
-        rows[cells[0]] = dict(zip(header, cells, strict=True))
+        rows[" ".join(cells[:key_columns])] = dict(zip(header, cells, strict=True))
     return rows
+
+
+def summary_rows(stdout: str) -> dict[str, dict[str, str]]:
+    """The plain summary table, by venue: {venue: {column: cell}}."""
+    return table_rows(stdout, "summary:")
 
 
 def test_demo_piped_prints_status_lines_and_a_summary_with_every_book_right() -> None:
@@ -61,6 +70,15 @@ def test_demo_piped_prints_status_lines_and_a_summary_with_every_book_right() ->
         assert row["wrong books"] == "0", (name, row)
     books = 2 * len(names)
     assert f"wrong books: 0 of {books} compared with the simulator's true book" in out
+    # the metrics read-out (fh.metrics()) agrees with the demo's own counting
+    metrics = table_rows(out, "metrics: latency receive → callback", key_columns=2)
+    for name in names:
+        total, book = metrics[f"{name} all"], metrics[f"{name} book"]
+        assert total["messages"] == rows[name]["messages"], (name, total, rows[name])
+        assert total["reconnects"] == rows[name]["reconnects"], (name, total)
+        assert total["resyncs"] == book["resyncs"] == rows[name]["resyncs"], (name, total)
+        assert int(book["gaps"]) + int(book["checksum"]) >= 1, (name, book)
+        assert total["p50"] != "-" and int(metrics[f"{name} trades"]["messages"]) > 0
 
 
 def test_venues_lists_the_registry() -> None:
@@ -89,6 +107,7 @@ def test_the_console_script_entry_point_runs_a_command(capsys: pytest.CaptureFix
     (["demo", "--symbols", "BTC/USDT"], "'BTC/USDT' is not a unified symbol such as BTC-USDT"),
     (["demo", "--symbols", "BTC-USDT,btc-usdt"], "a symbol is listed twice"),
     (["demo", "--seed", "x"], "argument --seed: invalid int value: 'x'"),
+    (["demo", "--metrics-port", "70000"], "'70000' is not a TCP port (0-65535)"),
     (["venues", "--all"], "unrecognized arguments: --all"),
 ])
 def test_bad_arguments_exit_2_with_a_clear_message(
@@ -143,3 +162,45 @@ def test_a_book_that_keeps_the_best_levels_only_is_checked_on_those() -> None:
     prices, _ = book.levels(1)
     book.apply_delta(1, int(max(prices)), 0)
     assert compare_book(book, exchange, "ETHUSDT") == "1 of 10 asks differ"
+
+
+def test_the_demo_serves_prometheus_metrics_while_it_runs() -> None:
+    process = subprocess.Popen(
+        [sys.executable, "-m", "feedhandler", "demo", "--duration", "4", "--rate", "200",
+         "--no-faults", "--metrics-port", "0"], cwd=REPO, stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE, text=True)
+    try:
+        assert process.stdout is not None
+        url = None
+        for line in process.stdout:
+            if match := re.search(r"metrics served at (http://127\.0\.0\.1:\d+/metrics)", line):
+                url = match.group(1)
+                break
+        assert url, "the demo did not say where its metrics are"
+        text = ""
+        deadline = time.monotonic() + 20
+        while 'feedhandler_messages_total{venue="binance"' not in text:
+            assert time.monotonic() < deadline, text[:2000]
+            with urllib.request.urlopen(url, timeout=5) as response:
+                assert response.headers["Content-Type"].startswith("text/plain; version=0.0.4")
+                text = response.read().decode()
+            time.sleep(0.2)
+        families = {family.name: family for family in text_string_to_metric_families(text)}
+        labelled = {sample.labels["venue"] for sample in families["feedhandler_messages"].samples}
+        assert labelled == {info.name for info in venues()}
+        process.stdout.read()
+        assert process.wait(timeout=60) == 0, process.stderr.read() if process.stderr else ""
+    finally:
+        process.kill()
+        process.wait()
+
+
+def test_a_busy_metrics_port_is_a_clear_error() -> None:
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        result = feedhandler("demo", "--duration", "1", "--metrics-port", str(port), timeout=60)
+    assert result.returncode == 1
+    assert f"feedhandler demo: error: metrics endpoint: cannot listen on 127.0.0.1:{port}" \
+        in result.stderr, result.stderr

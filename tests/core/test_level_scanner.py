@@ -2,9 +2,12 @@
 Binance snapshot loader (every venue decoder shares the same inline scanner)."""
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from feedhandler.core.book import ASK, BID, OrderBook
 from feedhandler.core.decoder import DecodeError
+from feedhandler.core.fixedpoint import DecimalError, to_fixed
 from feedhandler.exchanges.binance.decoder import BinanceDecoder
 
 ASKS = b'[["2.0","1"]]'
@@ -135,3 +138,57 @@ def test_closing_quote_found_at_every_offset(digits: int) -> None:
     size = "1" + "0" * (digits - 1)            # 1..16 characters: the quote at every position
     book = load(f'[["1.5","{size}"],["1.25","{size}.0"]]'.encode())
     assert levels(book, BID) == [(150, int(size) * 1000), (125, int(size) * 1000)]
+
+
+DECIMAL_TEXT = st.one_of(
+    st.from_regex(r"\A-?[0-9]{0,21}(\.[0-9]{0,12})?([eE][+-]?[0-9]{1,2})?\Z"),
+    st.from_regex(r"\A[0-9]{1,20}\.[0-9]{1,12}\Z"),      # the fast path's shape, and past it
+    st.text(alphabet="0123456789.-+eE x", max_size=12),
+)
+
+
+def fixed_or_none(text: str, scale: int) -> int | None:
+    try:
+        return to_fixed(text, scale)
+    except DecimalError:
+        return None
+
+
+@settings(max_examples=600, deadline=None)
+@given(text=DECIMAL_TEXT, scale=st.integers(0, 12), quoted=st.booleans())
+def test_scanner_agrees_with_parse_decimal(text: str, scale: int, quoted: bool) -> None:
+    """The scanner's one-pass conversion gives parse_decimal's value, or refuses with it."""
+    expected = fixed_or_none(text if quoted else text.strip(" "), scale)
+    token = f'"{text}"' if quoted else text
+    decoder = BinanceDecoder()
+    book = OrderBook(0, scale)
+    slot = decoder.add_instrument("BNBBTC", 1, 0, scale, book)
+    body = f'{{"bids":[["1",{token}]],"asks":[],"lastUpdateId":7}}'.encode()
+    try:
+        decoder.apply_snapshot(slot, body)
+    except DecodeError:
+        # refused: not a decimal, or a negative size, or (bare) not a JSON number
+        assert expected is None or expected < 0 or not quoted
+        return
+    assert expected is not None and expected >= 0
+    assert levels(book, BID) == ([(1, expected)] if expected else [])
+
+
+@settings(max_examples=600, deadline=None)
+@given(text=DECIMAL_TEXT, scale=st.integers(0, 12), quoted=st.booleans(),
+       space=st.sampled_from(["", " ", "\n\t "]))
+def test_field_reader_agrees_with_parse_decimal(text: str, scale: int, quoted: bool,
+                                                space: str) -> None:
+    """read_decimal (a field's raw token, parse_json_decimal) gives the same results."""
+    expected = fixed_or_none(text if quoted else text.strip(" "), scale)
+    token = f'"{text}"' if quoted else text
+    decoder = BinanceDecoder()
+    decoder.add_instrument("BNBBTC", 1, scale, 0)
+    flags = decoder.feed(f'{{"e":"trade","E":1,"s":"BNBBTC","t":1,"p":{token}{space},"q":"1",'
+                         f'"T":1,"m":true}}'.encode())
+    rows = decoder.trades.reader(from_start=True).read()
+    if flags & 32:
+        assert expected is None or not quoted      # bare text may not be a JSON number
+        assert len(rows.price) == 0
+        return
+    assert expected is not None and rows.price.tolist() == [expected]

@@ -14,6 +14,7 @@ from itertools import count
 from typing import Any
 
 from feedhandler.auth.credentials import AuthError, Credentials
+from feedhandler.auth.redact import forget_secret, redact, register_secret
 from feedhandler.core.decoder import Decoder
 from feedhandler.exchanges.base import (
     Channel,
@@ -82,6 +83,7 @@ class BinanceVenue(VenueAdapter):
         self.heartbeat = Heartbeat(ping_interval=30.0, pong_timeout=10.0)
         self.rest = RestClient(verify_tls=verify_tls)
         self.request_ids = count(1)
+        self.subscribe_ids: set[int] = set()     # SUBSCRIBE requests not yet answered
         self.errors: list[str] = []
 
     def ws_url(self, subscriptions: Sequence[Subscription]) -> str:
@@ -105,9 +107,12 @@ class BinanceVenue(VenueAdapter):
         return BinanceDecoder(rings.trades, rings.tickers, rings.candles, futures=self.futures)
 
     def _request(self, method: str, subscriptions: Sequence[Subscription]) -> bytes:
+        request_id = next(self.request_ids)
+        if method == "SUBSCRIBE":
+            self.subscribe_ids.add(request_id)
         return json.dumps({"method": method,
                            "params": [self.stream_name(s) for s in subscriptions],
-                           "id": next(self.request_ids)}).encode()
+                           "id": request_id}).encode()
 
     def subscribe_requests(self, subscriptions: Sequence[Subscription]) -> list[bytes]:
         return [self._request("SUBSCRIBE", subscriptions)]
@@ -116,12 +121,22 @@ class BinanceVenue(VenueAdapter):
         return [self._request("UNSUBSCRIBE", subscriptions)]
 
     def handle_control(self, link: Link, raw: bytes) -> None:
+        """A refused SUBSCRIBE renews the connection: its books were synced from REST
+        snapshots that no update stream would ever follow, so they must not stay live."""
         message = json.loads(raw)
-        error = message.get("error") if isinstance(message, dict) else None
+        if not isinstance(message, dict):
+            return
+        request_id = message.get("id")
+        refused_subscribe = isinstance(request_id, int) and request_id in self.subscribe_ids
+        if refused_subscribe:
+            self.subscribe_ids.discard(request_id)
+        error = message.get("error")
         if error:
-            text = f"request {message.get('id')}: {error}"
+            text = f"request {request_id}: {error}"
             self.errors.append(text)
             log.warning("binance %s rejected %s", self.market, text)
+            if refused_subscribe:
+                link.reconnect(f"subscribe refused: {text}")
 
     async def sync_book(self, link: Link, subscription: Subscription, slot: int) -> None:
         """Binance's documented procedure: the updates since subscribing are held by the
@@ -201,6 +216,7 @@ class BinanceUserStream(PrivateVenue):
         key = body.get("listenKey") if isinstance(body, dict) else None
         if not isinstance(key, str) or not key:
             raise ValueError("listen key answer without listenKey")
+        register_secret(key)     # a bearer secret in the WebSocket URL
         self.listen_key = key
 
     def ws_url(self, subscriptions: Sequence[Subscription]) -> str:
@@ -225,8 +241,9 @@ class BinanceUserStream(PrivateVenue):
             self.listen_key = None
             link.reconnect("listen key expired")
             return
-        self.errors.append(raw[:200].decode("utf-8", "replace"))
-        log.warning("binance %s user data stream: unexpected message %r", self.market, raw[:200])
+        self.errors.append(redact(raw[:200].decode("utf-8", "replace")))
+        log.warning("binance %s user data stream: unexpected message %s", self.market,
+                    redact(repr(raw[:200])))
 
     async def keepalive(self, link: Link) -> None:
         while True:
@@ -253,3 +270,5 @@ class BinanceUserStream(PrivateVenue):
                 await self.call("DELETE", key)
         finally:
             await self.rest.close()
+            if key is not None:
+                forget_secret(key)

@@ -163,6 +163,8 @@ class GateioVenue(InBandBookVenue):
     # ---- control messages ------------------------------------------------------------------
 
     def handle_control(self, link: Link, raw: bytes) -> None:
+        """A refused subscribe renews the connection: a book synced from its REST snapshot
+        would otherwise stay live with no update stream behind it."""
         message = json.loads(raw)
         if not isinstance(message, dict):
             return
@@ -172,6 +174,8 @@ class GateioVenue(InBandBookVenue):
                     f"(id {message.get('id')}): {error}")
             self.errors.append(text)
             log.warning("gateio rejected %s", text)
+            if message.get("event") == "subscribe":
+                link.reconnect(f"subscribe refused: {text}")
 
     # ---- books -------------------------------------------------------------------------------
 

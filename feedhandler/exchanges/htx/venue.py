@@ -93,6 +93,7 @@ class HtxVenue(VenueAdapter):
         self.book_pacer = RateLimiter(requests_per_second, burst=1)
         self.request_ids = count(1)
         self.errors: list[str] = []
+        self.subscribe_ids: set[str] = set()         # sub requests not yet answered
         self.snapshot_requests: dict[str, str] = {}  # req id in flight -> refusal, "" if none
 
     def ws_url(self, subscriptions: Sequence[Subscription]) -> str:
@@ -133,7 +134,12 @@ class HtxVenue(VenueAdapter):
                                       separators=(",", ":")).encode()
 
     def subscribe_requests(self, subscriptions: Sequence[Subscription]) -> list[bytes]:
-        return [self.request("sub", self.topic(s))[1] for s in subscriptions]
+        payloads = []
+        for subscription in subscriptions:
+            request_id, payload = self.request("sub", self.topic(subscription))
+            self.subscribe_ids.add(request_id)
+            payloads.append(payload)
+        return payloads
 
     def unsubscribe_requests(self, subscriptions: Sequence[Subscription]) -> list[bytes]:
         return [self.request("unsub", self.topic(s))[1] for s in subscriptions]
@@ -141,19 +147,26 @@ class HtxVenue(VenueAdapter):
     # ---- control messages ------------------------------------------------------------------
 
     def handle_control(self, link: Link, raw: bytes) -> None:
+        """A refused ``sub`` renews the connection: a book loaded from its ``req`` snapshot
+        would otherwise stay live with no update stream behind it."""
         message = json.loads(raw)
         if not isinstance(message, dict):
             return
         if "ping" in message:
             link.send(json.dumps({"pong": message["ping"]}, separators=(",", ":")))
             return
+        request_id = str(message.get("id"))
+        refused_subscribe = request_id in self.subscribe_ids
+        self.subscribe_ids.discard(request_id)
         if message.get("status") == "error":
             text = (f"{message.get('err-code')}: {message.get('err-msg')} "
                     f"(id {message.get('id')})")
             self.errors.append(text)
-            if str(message.get("id")) in self.snapshot_requests:
-                self.snapshot_requests[str(message["id"])] = text
+            if request_id in self.snapshot_requests:
+                self.snapshot_requests[request_id] = text
             log.warning("htx rejected %s", text)
+            if refused_subscribe:
+                link.reconnect(f"subscribe refused: {text}")
 
     # ---- books -------------------------------------------------------------------------------
 

@@ -83,16 +83,29 @@ def test_limits_and_keepalive() -> None:
     assert adapter.compression == "none"
 
 
-def test_control_messages_record_errors_only() -> None:
+class RenewingLink:
+    """Records the reasons the adapter asks for the connection to be renewed."""
+
+    def __init__(self) -> None:
+        self.reconnects: list[str] = []
+
+    def reconnect(self, reason: str) -> None:
+        self.reconnects.append(reason)
+
+
+def test_control_messages_record_errors_and_a_refused_subscribe_renews() -> None:
     adapter = GateioVenue()
-    adapter.handle_control(None, b'{"time":1,"time_ms":1,"id":4,"channel":"spot.trades",'  # type: ignore[arg-type]
+    link = RenewingLink()
+    adapter.handle_control(link, b'{"time":1,"time_ms":1,"id":4,"channel":"spot.trades",'  # type: ignore[arg-type]
                                  b'"event":"subscribe","result":{"status":"success"}}')
-    assert adapter.errors == []
-    adapter.handle_control(None, b'{"time":1,"id":5,"channel":"spot.trades",'  # type: ignore[arg-type]
+    assert adapter.errors == [] and link.reconnects == []
+    adapter.handle_control(link, b'{"time":1,"id":5,"channel":"spot.trades",'  # type: ignore[arg-type]
                                  b'"event":"subscribe","error":{"code":2,'
                                  b'"message":"unknown currency pair GT_USDT"},"result":null}')
     [error] = adapter.errors
     assert "subscribe spot.trades (id 5)" in error and "unknown currency pair" in error
+    [reason] = link.reconnects
+    assert reason.startswith("subscribe refused") and "unknown currency pair" in reason
 
 
 class StubLink:
