@@ -216,6 +216,16 @@ async def test_a_refused_key_surfaces_once_and_is_not_retried(session, credentia
     assert not session.exchange.history         # refused before any socket was opened
 
 
+async def test_a_secret_that_is_not_base64_is_refused_before_any_request(session) -> None:
+    fh = FeedHandler(endpoints=endpoints(session.exchange))
+    fh.subscribe_orders("kraken", print, credentials=Credentials(KEY, "not base64 at all!"))
+    async with fh:
+        with pytest.raises(AuthError) as raised:
+            await fh.wait_connected(5)
+    assert "base64" in str(raised.value) and "not base64 at all" not in str(raised.value)
+    assert session.venue.token_replies == [] and not session.exchange.history
+
+
 async def test_a_refused_token_on_subscribe_surfaces_once(session) -> None:
     """The token answer passes, the subscribe is refused (token unknown to the server, as
     one issued elsewhere or expired): the typed error, no retry."""

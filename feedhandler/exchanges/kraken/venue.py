@@ -262,8 +262,11 @@ class KrakenPrivateStream(PrivateVenue):
         self.token = None
         self.subscribed = set()
         nonce = self.last_nonce = max(self.last_nonce + 1, self.clock.local_ms())
-        _, headers, body = auth.token_request(self.credentials.key,
-                                              self.credentials.secret, nonce)
+        try:
+            _, headers, body = auth.token_request(self.credentials.key,
+                                                  self.credentials.secret, nonce)
+        except ValueError:
+            raise AuthError("kraken", "the API secret is not base64 (Kraken's are)") from None
         try:
             raw = await self.rest.request("POST", self.token_url, headers=headers, data=body)
         except RestError as exc:
