@@ -1,0 +1,63 @@
+"""Inputs the fuzzers (fuzz/) found, minimized, each with the behaviour now required."""
+
+import pytest
+
+from feedhandler.core.book import OrderBook
+from feedhandler.core.decoder import BookSyncState, DecodeError
+from feedhandler.exchanges.binance.decoder import BinanceDecoder
+from feedhandler.exchanges.gateio.decoder import GateioDecoder
+
+# decoder-binance: a REST depth snapshot whose best bid is above its best ask was loaded and
+# the book served as valid (the diffs' crossed check never saw it)
+BINANCE_CROSSED_SNAPSHOT = b'{"lastUpdateId":8812316,"bids":[["3000.98","0.5934"]],' \
+                           b'"asks":[["3000.01","1.2"]]}'
+GATEIO_CROSSED_SNAPSHOT = b'{"id":123456,"current":1,"update":1,"asks":[["1.16","1"]],' \
+                          b'"bids":[["1.17","2"]]}'
+
+
+@pytest.mark.parametrize(("decoder_class", "key", "body"), [
+    (BinanceDecoder, "BTCUSDT", BINANCE_CROSSED_SNAPSHOT),
+    (GateioDecoder, "BTC_USDT", GATEIO_CROSSED_SNAPSHOT),
+])
+def test_a_crossed_rest_snapshot_is_refused_and_the_book_stays_withdrawn(
+        decoder_class, key: str, body: bytes) -> None:
+    decoder = decoder_class()
+    book = OrderBook(8, 8)
+    slot = decoder.add_instrument(key, 1, 8, 8, book)
+    with pytest.raises(DecodeError, match="crossed"):
+        decoder.apply_snapshot(slot, body)
+    assert not book.valid
+    assert decoder.sync_state(slot) == BookSyncState.WAITING
+    uncrossed = body.replace(b"3000.98", b"2999.98").replace(b'"1.17"', b'"1.15"')
+    decoder.apply_snapshot(slot, uncrossed)          # the retry with a sane snapshot goes live
+    assert book.valid and not book.is_crossed
+
+
+# decoder-coinbase: a level2 message whose sequence_num restarts withdraws the live books and
+# its snapshot event makes one live again in the same message; the snapshot was not counted,
+# so nothing told "withdrawn, then reloaded" from "withdrawn but still served"
+COINBASE_RESTART_WITH_SNAPSHOT = (
+    b'{"channel":"l2_data","timestamp":"2023-11-14T22:13:21.082000Z","sequence_num":0,'
+    b'"events":[{"type":"snapshot","product_id":"ETH-USDT","updates":['
+    b'{"side":"bid","event_time":"2023-11-14T22:13:21.082000Z","price_level":"99.94",'
+    b'"new_quantity":"0.0000001"},{"side":"offer","event_time":"2023-11-14T22:13:21.082000Z",'
+    b'"price_level":"100.5","new_quantity":"2"}]}]}')
+
+
+def test_a_coinbase_snapshot_that_relives_a_withdrawn_book_is_counted() -> None:
+    from feedhandler.exchanges.coinbase.decoder import CoinbaseDecoder
+
+    decoder = CoinbaseDecoder()
+    books = [OrderBook(10, 8), OrderBook(10, 8)]
+    for slot, product in enumerate(("BTC-USDT", "ETH-USDT")):
+        decoder.add_instrument(product, slot, 10, 8, books[slot])
+        decoder.feed(COINBASE_RESTART_WITH_SNAPSHOT.replace(b"ETH-USDT", product.encode())
+                     .replace(b'"sequence_num":0', b'"sequence_num":%d' % (slot + 1)))
+        decoder.announce(slot)
+    assert all(book.valid for book in books)
+    counts = [decoder.snapshot_count(slot) for slot in (0, 1)]
+    assert counts == [1, 1]
+    decoder.feed(COINBASE_RESTART_WITH_SNAPSHOT)
+    assert sorted(slot for slot, _ in decoder.take_resync()) == [0, 1]
+    assert not books[0].valid                       # withdrawn, no snapshot for it
+    assert books[1].valid and decoder.snapshot_count(1) == 2   # withdrawn, then reloaded
