@@ -4,6 +4,7 @@ import pytest
 
 from feedhandler.core.book import OrderBook
 from feedhandler.core.decoder import BookSyncState, DecodeError
+from feedhandler.core.fixedpoint import TOO_PRECISE, DecimalError, to_fixed
 from feedhandler.exchanges.binance.decoder import BinanceDecoder
 from feedhandler.exchanges.gateio.decoder import GateioDecoder
 
@@ -61,3 +62,21 @@ def test_a_coinbase_snapshot_that_relives_a_withdrawn_book_is_counted() -> None:
     assert sorted(slot for slot, _ in decoder.take_resync()) == [0, 1]
     assert not books[0].valid                       # withdrawn, no snapshot for it
     assert books[1].valid and decoder.snapshot_count(1) == 2   # withdrawn, then reloaded
+
+
+# decimal (sanitized build, UBSan): more than 19 zeros between the point and the first
+# significant digit indexed POW10[20] and beyond while folding them into a zero mantissa;
+# the value came out right only because the out-of-bounds factor was multiplied by zero
+@pytest.mark.parametrize(("text", "scale", "value"), [
+    (b"0.000000000000000000001e21", 0, 1),
+    (b"0." + b"0" * 40 + b"5e41", 0, 5),
+    (b"-0." + b"0" * 25 + b"12e30", 2, -1200000),
+])
+def test_many_leading_fraction_zeros_parse_exactly(text: bytes, scale: int, value: int) -> None:
+    assert to_fixed(text, scale) == value
+
+
+def test_many_leading_fraction_zeros_are_too_precise_at_a_small_scale() -> None:
+    with pytest.raises(DecimalError) as raised:
+        to_fixed(b"0.000000000000000000001", 8)
+    assert raised.value.status == TOO_PRECISE
