@@ -3,8 +3,7 @@
 # coverage instrumentation into fuzz/.sanitized/ (a copy of the sources), leaving the normal
 # in-place build untouched. fuzz/run.py --sanitized runs the harnesses against it.
 #
-# Needs clang (Debian: apt-get install clang-19; the ASan/UBSan/libFuzzer runtime used at run
-# time is the one atheris ships, asan_with_fuzzer.so, preloaded by run.py).
+# Needs clang and its runtimes (Debian bookworm: apt-get install clang-19 libclang-rt-19-dev).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PYTHON=${PYTHON:-/work/main/.venv/bin/python}
@@ -20,11 +19,22 @@ mkdir -p "$TREE"
 tar -cf - --exclude='*.so' --exclude='*.cpp' --exclude='__pycache__' feedhandler | tar -xf - -C "$TREE"
 cp setup.py pyproject.toml README.md "$TREE/"
 cd "$TREE"
-# -O1: the sanitizers' usual level (faster to build, still inlines); vptr checks need the
-# C++ UBSan runtime, which atheris' ASan runtime does not include
+# -O1: the sanitizers' usual level (faster to build, still inlines); no vptr/function checks
+# (they need RTTI-exact builds of CPython and simdjson to be meaningful)
 CXX=${CLANG/clang/clang++}
 CC="$CLANG" CXX="$CXX" LDSHARED="$CXX -shared" LDCXXSHARED="$CXX -shared" \
 FEEDHANDLER_SANITIZE=1 FEEDHANDLER_CXXFLAGS="-O1" \
-FEEDHANDLER_SANITIZE_FLAGS="-fsanitize=fuzzer-no-link -fno-sanitize=vptr -fno-sanitize-recover=undefined" \
+FEEDHANDLER_SANITIZE_FLAGS="-fsanitize=fuzzer-no-link -fno-sanitize=vptr,function -fno-sanitize-recover=undefined" \
     "$PYTHON" setup.py -q build_ext --inplace
-echo "sanitized extensions in $(pwd)/feedhandler"
+# The runtime preloaded at run time: clang's ASan (with UBSan) and libFuzzer in one library,
+# from this clang, so that they match the instrumentation (atheris' own asan_with_fuzzer.so
+# is an older LLVM's). ASan's preinit object cannot go in a shared library; LD_PRELOAD does
+# its job.
+RT=$("$CLANG" -print-resource-dir)/lib/linux
+OBJ=$(mktemp -d)
+(cd "$OBJ" && ar x "$RT/libclang_rt.asan-x86_64.a" && rm -f asan_preinit*.o)
+"$CXX" -shared -fPIC -o asan_with_fuzzer.so "$OBJ"/*.o -Wl,--whole-archive \
+    "$RT/libclang_rt.asan_cxx-x86_64.a" "$RT/libclang_rt.fuzzer_no_main-x86_64.a" \
+    -Wl,--no-whole-archive -lpthread -ldl -lrt -lm
+rm -rf "$OBJ"
+echo "sanitized extensions in $(pwd)/feedhandler, runtime $(pwd)/asan_with_fuzzer.so"

@@ -28,8 +28,12 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation, localcontext
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from fuzz.invariants import BrokenInvariant, DecoderWatch, check
+
+if TYPE_CHECKING:
+    from feedhandler.core.decoder import PassthroughDecoder
 
 ROOT = Path(__file__).resolve().parent.parent
 SEPARATOR = b"\x1e"          # ASCII record separator: never raw inside JSON
@@ -280,7 +284,7 @@ class RecordingHandler:
 INFLATE_LIMIT = 1 << 16
 
 
-def passthrough() -> object:
+def passthrough() -> PassthroughDecoder:
     """A decoder queueing every message for Python, on small rings (the default ones take
     milliseconds to allocate)."""
     from feedhandler.core.decoder import PassthroughDecoder

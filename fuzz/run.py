@@ -51,7 +51,10 @@ def environment(sanitized: bool) -> dict[str, str]:
         if not any(SANITIZED.glob("feedhandler/core/*.so")):
             sys.exit("run.py: no sanitized build; run bash fuzz/build_sanitized.sh first")
         env["FEEDHANDLER_FUZZ_TREE"] = str(SANITIZED)
-        env["LD_PRELOAD"] = str(Path(atheris.path()) / "asan_with_fuzzer.so")
+        runtime = SANITIZED / "asan_with_fuzzer.so"
+        if not runtime.exists():
+            runtime = Path(atheris.path()) / "asan_with_fuzzer.so"
+        env["LD_PRELOAD"] = str(runtime)
         env["ASAN_OPTIONS"] = "detect_leaks=0:allocator_may_return_null=1:abort_on_error=0"
         env["UBSAN_OPTIONS"] = "print_stacktrace=1:halt_on_error=1"
     return env

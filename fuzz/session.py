@@ -155,7 +155,7 @@ async def _record(info: VenueInfo, steps_after_live: int, seed: int) -> Session:
     simulator = create_venue(probe.name, probe.market, venue_symbols)
     for name in names:
         setattr(venue_module, name, recording)
-    connection_module.FeedListener = RecordingListener  # type: ignore[misc]
+    connection_module.FeedListener = RecordingListener
     try:
         async with SimulatedExchange(simulator, seed=seed, rate=None) as exchange:
             fh = FeedHandler(endpoints={info.name: endpoint_options(info, exchange)})
@@ -191,7 +191,7 @@ async def _record(info: VenueInfo, steps_after_live: int, seed: int) -> Session:
     finally:
         for name in names:
             setattr(venue_module, name, decoder_class)
-        connection_module.FeedListener = listener_class  # type: ignore[misc]
+        connection_module.FeedListener = listener_class
     own = [(name, args, kwargs) for owner, name, args, kwargs in transcript
            if owner is live_decoder]
     wire = captured if probe.compression != "none" else []
