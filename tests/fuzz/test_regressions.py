@@ -80,3 +80,51 @@ def test_many_leading_fraction_zeros_are_too_precise_at_a_small_scale() -> None:
     with pytest.raises(DecimalError) as raised:
         to_fixed(b"0.000000000000000000001", 8)
     assert raised.value.status == TOO_PRECISE
+
+
+# decoder-binance-usdm: a bookTicker (or trade) carrying a malformed kline object was counted
+# as an error but its ticker row was still written and the flags said TICKERS, not ERROR
+BINANCE_TICKER_WITH_BAD_KLINE = (
+    b'{"stream":"btcusdt@bookTicker","data":{"e":"bookTicker","u":8812741,"E":1700000001006,'
+    b'"T":1001017,"s":"BTCUSDT","k":{"t":1699999980001,"T":1700000039999,"s":"BTCUSDT",'
+    b'"i":"1m","o":"3000.01","c":"30code2"},"b":"3000.02","B":"0.275","a":"3000.06",'
+    b'"A":"2.738"}}')
+
+
+@pytest.mark.parametrize("futures", [False, True])
+def test_a_message_with_a_malformed_kline_is_an_error_and_writes_nothing(futures: bool) -> None:
+    from feedhandler.core.decoder import Decoded
+
+    decoder = BinanceDecoder(futures=futures)
+    decoder.add_instrument("BTCUSDT", 1, 8, 8)
+    flags = decoder.feed(BINANCE_TICKER_WITH_BAD_KLINE)
+    assert flags == Decoded.ERROR
+    assert decoder.errors == 1 and decoder.last_error == "malformed number in kline"
+    assert decoder.tickers.write_count == 0 and decoder.candles.write_count == 0
+
+
+# decoder-bybit: an in-band orderbook snapshot whose bids reach above its asks was loaded and
+# served as valid (Bybit sends no checksum, and nothing looked at the crossing)
+BYBIT_CROSSED_SNAPSHOT = (
+    b'{"topic":"orderbook.50.ETHUSDT","type":"snapshot","ts":1700000000069,"data":{'
+    b'"s":"ETHUSDT","b":[["2999.98","0.05934"],["3000.55","0.02184"]],'
+    b'"a":[["3000.01","0.5"],["3000.02","1"]],"u":1,"seq":1}}')
+
+
+@pytest.mark.parametrize("live", [False, True])
+def test_a_crossed_bybit_book_is_withdrawn(live: bool) -> None:
+    from feedhandler.core.decoder import Decoded
+    from feedhandler.exchanges.bybit.decoder import BybitDecoder
+
+    decoder = BybitDecoder(spot=True)
+    book = OrderBook(2, 5)
+    slot = decoder.add_instrument("ETHUSDT", 3, 2, 5, book)
+    decoder.configure_book(slot, 50)
+    if live:
+        decoder.feed(BYBIT_CROSSED_SNAPSHOT.replace(b'["3000.55","0.02184"]',
+                                                    b'["2999.97","0.1"]'))
+        decoder.mark_live(slot)
+        assert book.valid
+    assert decoder.feed(BYBIT_CROSSED_SNAPSHOT) & Decoded.RESYNC
+    assert not book.valid and not decoder.snapshot_loaded(slot)
+    assert decoder.take_resync() == [(slot, "crossed book after update")]
