@@ -1,4 +1,6 @@
-"""One harness under atheris: ``python fuzz/main.py NAME CORPUS_DIR [libFuzzer flags]``.
+"""One harness under atheris: ``python fuzz/main.py NAME CORPUS_DIR [libFuzzer flags]``;
+``python fuzz/main.py NAME --run FILE...`` runs those inputs once, without fuzzing (a crash
+reproduced, its traceback in full).
 
 Writes the harness's seeds to ``CORPUS_DIR/seeds`` and its token dictionary to
 ``CORPUS_DIR/tokens.dict``, then fuzzes with ``CORPUS_DIR/work`` as the growing corpus.
@@ -23,13 +25,19 @@ def dictionary_line(token: bytes) -> str:
 
 
 def main() -> None:
-    name, corpus = sys.argv[1], Path(sys.argv[2])
+    name = sys.argv[1]
     # Python coverage for the harness, its oracles and the feedhandler code it reaches; the
     # compiled decoders report theirs only in the sanitized build (-fsanitize=fuzzer-no-link)
     with atheris.instrument_imports(include=["fuzz", "feedhandler"]):
         from fuzz.harnesses import harness
 
         target = harness(name).prepare()
+    if sys.argv[2] == "--run":
+        for path in sys.argv[3:]:
+            print(f"fuzz: {name}: {path}", flush=True)
+            target.test_one(Path(path).read_bytes())
+        return
+    corpus = Path(sys.argv[2])
     seeds, work = corpus / "seeds", corpus / "work"
     seeds.mkdir(parents=True, exist_ok=True)
     work.mkdir(parents=True, exist_ok=True)
