@@ -35,6 +35,10 @@ def test_the_book_invariant_catches_a_crossed_valid_book() -> None:
         check_book(book, "test")
     book.valid = False
     check_book(book, "test")                 # a withdrawn book may be anything
+    one_sided = OrderBook(2, 2)
+    one_sided.apply_delta(BID, 105, 1)       # (the run that found this check raising
+    one_sided.valid = True                   # IndexError on it: decoder-bybit-linear)
+    check_book(one_sided, "test")
 
 
 def test_the_decimal_oracle_catches_a_wrong_value() -> None:
