@@ -139,7 +139,7 @@ def decoder_target(venue: str) -> Target:
                           f"{what}: refused snapshot left the book valid")
                 check_books(decoder, what)
                 continue
-            watch = DecoderWatch(decoder)
+            watch = DecoderWatch(decoder, venue)
             flags = decoder.feed(message)
             watch.after(flags, what)
 
