@@ -17,10 +17,13 @@ from setuptools.command.build_ext import build_ext
 
 HERE = Path(__file__).parent
 # FEEDHANDLER_CXXFLAGS adds flags to a local build, e.g. -march=native (never for wheels)
+# FEEDHANDLER_SANITIZE builds with ASan+UBSan; FEEDHANDLER_SANITIZE_FLAGS adds to those (clang's
+# -fsanitize=fuzzer-no-link for coverage-guided fuzzing: fuzz/build_sanitized.sh)
+SANITIZE = (["-fsanitize=address,undefined", "-fno-omit-frame-pointer", "-g",
+             *os.environ.get("FEEDHANDLER_SANITIZE_FLAGS", "").split()]
+            if os.environ.get("FEEDHANDLER_SANITIZE") else [])
 CXXFLAGS = ["-std=c++17", "-O3", "-DNDEBUG", "-fno-strict-aliasing",
-            *os.environ.get("FEEDHANDLER_CXXFLAGS", "").split()]
-if os.environ.get("FEEDHANDLER_SANITIZE"):
-    CXXFLAGS += ["-fsanitize=address,undefined", "-fno-omit-frame-pointer", "-g"]
+            *os.environ.get("FEEDHANDLER_CXXFLAGS", "").split(), *SANITIZE]
 
 
 def simdjson_dir() -> str:
@@ -79,7 +82,7 @@ def extensions() -> list[Extension]:
                 include_dirs=[SIMDJSON, numpy.get_include(), str(HERE / "feedhandler" / "core")],
                 libraries=["simdjson", "z"],
                 extra_compile_args=CXXFLAGS,
-                extra_link_args=CXXFLAGS[-3:] if os.environ.get("FEEDHANDLER_SANITIZE") else [],
+                extra_link_args=SANITIZE,
                 define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION")],
             )
         )

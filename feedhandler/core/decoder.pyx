@@ -299,7 +299,9 @@ cdef class Decoder:
 
     def apply_snapshot(self, int slot, data) -> None:
         """Loads a REST depth snapshot body into the slot's book and makes it live; the caller
-        then replays the updates held meanwhile. The venue's ``load_snapshot`` parses it."""
+        then replays the updates held meanwhile. The venue's ``load_snapshot`` parses it. A
+        snapshot that does not parse, or is crossed, raises DecodeError and the book stays
+        withdrawn."""
         cdef const unsigned char[::1] raw = data
         cdef PaddedBuffer buffer
         self._check_slot(slot)
@@ -313,6 +315,8 @@ cdef class Decoder:
             self.load_snapshot(slot, buffer.data, buffer.size)
         finally:
             buffer_free(&buffer)
+        if (<OrderBook>self.books[slot]).crossed():
+            raise DecodeError("depth snapshot is crossed (best bid >= best ask)")
         self.mark_live(slot)
 
     cdef int load_snapshot(self, int32_t slot, const char* buf, size_t n) except -1:

@@ -139,7 +139,8 @@ cdef inline int parse_decimal_general(const char* p, size_t n, int scale,
             significant = 1 if mantissa == 0 else significant + pending_zeros + 1
             if significant > 19:
                 return DECIMAL_TOO_PRECISE if <int>(i - start) > scale else DECIMAL_OVERFLOW
-            mantissa = mantissa * POW10[pending_zeros + 1] + d
+            # leading fraction zeros are only counted: they may be more than POW10 holds
+            mantissa = d if mantissa == 0 else mantissa * POW10[pending_zeros + 1] + d
             exponent -= pending_zeros + 1
             pending_zeros = 0
         if i == start:

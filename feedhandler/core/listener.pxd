@@ -46,6 +46,8 @@ cdef class FeedListener(WSListener):
     cdef readonly int64_t inflate_failures
     cdef readonly int64_t decoder_exceptions
 
+    cdef int receive_frame(self, WSMsgType kind, bint fin, const char* p, size_t n,
+                           int64_t now) except -1
     cdef int receive_whole(self, const char* p, size_t n, bint binary, int64_t now) except -1
     cdef int record(self, const char* p, size_t n, bint binary, int64_t now) except -1
     cdef int finish_message(self, bint binary, int64_t now) except -1

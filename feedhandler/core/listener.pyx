@@ -108,37 +108,11 @@ cdef class FeedListener(WSListener):
         self.frames += 1
         self.bytes_received += n
         self.last_receive_ns = now
-        if kind == WSMsgType.TEXT or kind == WSMsgType.BINARY:
-            if self.assembling:
-                self.fatal("new message before the previous fragmented one ended")
-                return
-            self.assembling_binary = kind == WSMsgType.BINARY
-            if frame.fin:
-                self.receive_whole(frame.payload_ptr, n, self.assembling_binary, now)
-            else:
-                self.assembling = True
-                self.compressed.size = 0
-                self.message.size = 0
-                self.append_fragment(frame.payload_ptr, n)
-        elif kind == WSMsgType.CONTINUATION:
-            if not self.assembling:
-                self.fatal("continuation frame without a message")
-                return
-            if self.append_fragment(frame.payload_ptr, n) == 0 and frame.fin:
-                self.assembling = False
-                if self.assembling_binary and self.compression != COMPRESSION_NONE:
-                    if self.recorder is not None:
-                        self.record(self.compressed.data, self.compressed.size, True, now)
-                    if self.inflate_into_message(self.compressed.data, self.compressed.size) == 0:
-                        self.finish_message(True, now)
-                else:
-                    if self.recorder is not None:
-                        self.record(self.message.data, self.message.size, self.assembling_binary,
-                                    now)
-                    self.finish_message(self.assembling_binary, now)
-        elif kind == WSMsgType.CLOSE:
+        if kind == WSMsgType.CLOSE:
             transport.send_close(frame.get_close_code(), frame.get_close_message())
             transport.disconnect()
+        elif self.receive_frame(kind, frame.fin, frame.payload_ptr, n, now):
+            return
         if frame.last_in_buffer:
             if self.recorder is not None:
                 self.recorder.read_end(now)
@@ -160,6 +134,40 @@ cdef class FeedListener(WSListener):
                       <const char*>self.pong_marker, len(self.pong_marker)) != NULL
 
     # ---- internals -----------------------------------------------------------------------
+
+    cdef int receive_frame(self, WSMsgType kind, bint fin, const char* p, size_t n,
+                           int64_t now) except -1:
+        """A data frame: whole messages decoded, fragments assembled (RFC 6455 5.4); 1 when
+        the frame broke the message sequence (the socket's other frames are not delivered)."""
+        if kind == WSMsgType.TEXT or kind == WSMsgType.BINARY:
+            if self.assembling:
+                self.fatal("new message before the previous fragmented one ended")
+                return 1
+            self.assembling_binary = kind == WSMsgType.BINARY
+            if fin:
+                self.receive_whole(p, n, self.assembling_binary, now)
+            else:
+                self.assembling = True
+                self.compressed.size = 0
+                self.message.size = 0
+                self.append_fragment(p, n)
+        elif kind == WSMsgType.CONTINUATION:
+            if not self.assembling:
+                self.fatal("continuation frame without a message")
+                return 1
+            if self.append_fragment(p, n) == 0 and fin:
+                self.assembling = False
+                if self.assembling_binary and self.compression != COMPRESSION_NONE:
+                    if self.recorder is not None:
+                        self.record(self.compressed.data, self.compressed.size, True, now)
+                    if self.inflate_into_message(self.compressed.data, self.compressed.size) == 0:
+                        self.finish_message(True, now)
+                else:
+                    if self.recorder is not None:
+                        self.record(self.message.data, self.message.size, self.assembling_binary,
+                                    now)
+                    self.finish_message(self.assembling_binary, now)
+        return 0
 
     cdef int receive_whole(self, const char* p, size_t n, bint binary, int64_t now) except -1:
         """One unfragmented message: inflated or copied into ``message``, then decoded."""
@@ -263,6 +271,17 @@ cdef class FeedListener(WSListener):
             self.bytes_received += n
             self.receive_whole(<const char*>message, <size_t>n, binary, now_ns())
         return len(messages)
+
+    def feed_frame(self, int kind, bint fin, bytes payload) -> None:
+        """One data frame (``kind`` a WSMsgType: TEXT, BINARY or CONTINUATION) as if it had
+        arrived on the socket, without delivering: the fuzzers and tests drive reassembly
+        through it."""
+        if kind != WSMsgType.TEXT and kind != WSMsgType.BINARY and kind != WSMsgType.CONTINUATION:
+            raise ValueError(f"not a data frame type: {kind}")
+        self.frames += 1
+        self.bytes_received += len(payload)
+        self.receive_frame(<WSMsgType>kind, fin, <const char*>payload, <size_t>len(payload),
+                           now_ns())
 
     def flush(self) -> None:
         """Delivers what was decoded but not yet handed over (used by tests and replay)."""

@@ -158,6 +158,7 @@ class BybitVenue(Venue):
         self.market_type = market
         self.spot = market == "spot"
         self.ws_path = f"/v5/public/{market}"
+        self.private_ws_path = PRIVATE_PATH
         listed = _LISTINGS[market]
         self._listings = {symbol: _Listing(InstrumentSpec(
             symbol, *listed.get(symbol, _GENERIC_LISTING))) for symbol in symbols}
@@ -179,7 +180,7 @@ class BybitVenue(Venue):
     # Connections and requests ------------------------------------------------------------
 
     def open_session(self, path: str, query: dict[str, str]) -> Session | HttpResponse | None:
-        private = path.rstrip("/") == PRIVATE_PATH and self.account is not None
+        private = path.rstrip("/") == self.private_ws_path and self.account is not None
         if path.rstrip("/") != self.ws_path and not private:
             return None
         self._connections += 1

@@ -48,7 +48,9 @@ EXTRA_SYMBOL = "SOL-USDT"      # the book subscribed while subscribes are refuse
 CLOSE_CODES = ((1000, "normal"), (1001, "going away"), (1011, "internal error"),
                (1013, "try again later"), (4000, "venue-specific"))
 REJECTION = "Invalid request: simulated rejection"
-REVOKED = Credentials("matrix-revoked-api-key-0001", "matrix-revoked-secret-0001")
+REVOKED_SECRETS = ("matrix-revoked-api-key-0001", "matrix-revoked-secret-0001",
+                   "matrix-revoked-passphrase")
+REVOKED = Credentials(*REVOKED_SECRETS)
 """Credentials the simulator's account does not know: a key revoked at the venue."""
 
 
@@ -234,6 +236,8 @@ def endpoint_options(rig_plan: SimulatedVenue, sim: SimulatedExchange,
                                "snapshot_timeout": settings.snapshot_timeout,
                                "full_push_timeout": settings.snapshot_timeout,
                                "requests_per_second": settings.requests_per_second}
+    if sim.venue.private_ws_path is not None:
+        offered["private_ws_url"] = f"ws://{sim.host}:{sim.port}{sim.venue.private_ws_path}"
     parameters = inspect.signature(rig_plan.info.factory).parameters
     return {name: value for name, value in offered.items() if name in parameters}
 
@@ -432,7 +436,7 @@ def check_refused_credentials(rig: Rig, cell: Cell) -> None:
     errors = rig.fh.auth_errors
     if len(errors) != 1:
         cell.problems.append(f"{len(errors)} AuthErrors reported, not one")
-    elif REVOKED.secret in str(errors[0]) or REVOKED.key in str(errors[0]):
+    elif any(secret in str(errors[0]) for secret in REVOKED_SECRETS):
         cell.problems.append("the AuthError shows the credentials")
     attempts = getattr(rig.sim.venue, "user_stream_requests", None)
     if attempts is not None and len(attempts) != 1:

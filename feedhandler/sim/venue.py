@@ -110,6 +110,8 @@ class Venue(ABC):
     ws_path: str = ""
     """The path of the venue's public WebSocket endpoint, part of ``SimulatedExchange.ws_url``
     (an instance may set its own when the path depends on the market)."""
+    private_ws_path: str | None = None
+    """Where account streams are served when that is not ``ws_path`` (Bybit's /v5/private)."""
     has_checksum: ClassVar[bool] = False
     compression: ClassVar[str] = "none"
     """"gzip": every server data frame is sent gzip-compressed as BINARY instead of TEXT."""

@@ -225,6 +225,8 @@ cdef class BinanceDecoder(Decoder):
                     if f.val().get_object().get(kline) != SUCCESS:
                         return self.fail("k is not an object")
                     flags |= self.decode_kline(kline, &ev, ts_receive)
+                    if flags & DECODED_ERROR:
+                        return flags        # the rest of a malformed message is not used
                 elif name == b'b' or name == b'a':
                     if f.val().type().get(kind) != SUCCESS:
                         return self.fail("malformed b/a field")

@@ -352,6 +352,8 @@ cdef class BybitDecoder(Decoder):
                 return DECODED_ERROR | self.lose_sync(
                     slot, "book message could not be applied", False)
         book.truncate_depth()
+        if book.crossed():
+            return self.lose_sync(slot, "crossed book after update", False)
         book.sequence = update
         book.ts_exchange = ts_ms * MS_NS
         book.ts_receive = ts_receive

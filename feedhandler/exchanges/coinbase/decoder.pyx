@@ -319,6 +319,8 @@ cdef class CoinbaseDecoder(Decoder):
         book.sequence = self.sequence
         book.ts_exchange = timestamp
         book.ts_receive = ts_receive
+        if snapshot:
+            self.slots[slot].snapshots += 1
         if snapshot and not was_live:
             self.mark_live(slot)
             self.products[slot].quiet = 1
