@@ -201,6 +201,11 @@ class PrivateVenue(VenueAdapter):
     clock: ServerClock
     login_timeout: float = 10.0
     futures: bool = False
+    subscribe_authenticates: bool = False
+    """The credentials ride on the subscribes (Kraken token, Coinbase JWT) and only their
+    reply says whether they were accepted: the connection goes live once ``handle_control``
+    calls ``link.authenticated()`` (or fails on ``link.reject_auth``) after the replayed
+    subscribes, within ``login_timeout``."""
 
     async def authenticate(self, link: Link) -> None:
         """The pre-dial step; see the class docstring."""

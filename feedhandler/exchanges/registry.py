@@ -93,9 +93,11 @@ register(VenueInfo("binance-usdm", "Binance USD-M futures", "usdm", partial(Bina
                    book_integrity="REST snapshot + pu/u update-id chaining"))
 register(VenueInfo("coinbase", "Coinbase Advanced Trade", "spot", coinbase.CoinbaseVenue,
                    ALL_CHANNELS, coinbase.TIMEFRAMES, coinbase.BOOK_DEPTHS,
+                   private_channels=coinbase.PRIVATE_CHANNELS,
                    book_integrity="WebSocket level2 snapshot + connection-wide sequence_num"))
 register(VenueInfo("kraken", "Kraken spot", "spot", kraken.KrakenVenue, ALL_CHANNELS,
                    tuple(kraken.TIMEFRAMES), kraken.BOOK_DEPTHS,
+                   private_channels=kraken.PRIVATE_CHANNELS,
                    book_integrity="WebSocket snapshot + CRC32 of the top 10 levels per message"))
 register(VenueInfo("bybit", "Bybit spot", "spot", partial(BybitVenue, "spot"), ALL_CHANNELS,
                    tuple(bybit.TIMEFRAMES), bybit.BOOK_DEPTHS["spot"],

@@ -658,6 +658,15 @@ class Connection:
         await self.send_subscribes(dial)
         if not dial.is_open:
             return
+        adapter = self.adapter
+        if isinstance(adapter, PrivateVenue) and adapter.subscribe_authenticates \
+                and self.subscriptions:
+            # the venue answers the credentials in its reply to the subscribe
+            async with asyncio.timeout(adapter.login_timeout):
+                await dial.login_answered.wait()
+            if dial.auth_error is not None:
+                self.auth_failed(dial, dial.auth_error)
+                return
         self.outbox.flush(lambda payload: self.write(dial, payload))
         if not dial.is_open:
             return

@@ -61,15 +61,17 @@ class RestClient:
 
     async def request(self, method: str, url: str,
                       params: Mapping[str, str | int] | None = None,
-                      headers: Mapping[str, str] | None = None) -> bytes:
-        """Any method; ``headers`` (API keys) are sent but never appear in a RestError."""
+                      headers: Mapping[str, str] | None = None,
+                      data: bytes | str | None = None) -> bytes:
+        """Any method; ``headers`` (API keys) are sent but never appear in a RestError;
+        ``data`` is the request body (Kraken's form-encoded signed POSTs)."""
         attempt = 0
         while True:
             attempt += 1
             self.requests += 1
             try:
                 async with self._session().request(method, url, params=params,
-                                                   headers=headers) as response:
+                                                   headers=headers, data=data) as response:
                     body = await self._read(response)
                     if body is None:
                         raise RestError(url, response.status, "response body exceeds "

@@ -4,17 +4,32 @@ Facts and their sources are in docs/venues/coinbase.md. Every message a connecti
 takes the connection's next ``sequence_num``, whatever its channel; a book message the framework
 drops (the gap fault) leaves a hole in that numbering, which is how a lost message shows on the
 real feed. The level2 snapshot sent on subscribe holds the whole simulated book.
+
+With ``account`` (a ``SimAccount``) and ``api_keys`` (CDP key name -> its EC P-256 PEM, the
+test key pair) the ``user`` channel is served too: each subscribe's JWT is checked as
+Coinbase checks it (known key, ES256 signature, ``iss``, ``kid``/``sub``, ``nbf <= now <
+exp`` on the server's clock), refused with Coinbase's ``{"type": "error", "message":
+"authentication failure"}``; the subscribe brings a snapshot of the open orders, then
+``render_account`` sends every order change as the order's cumulative figures (quantity,
+value, fees in the quote currency), as Coinbase does: no per-fill message, no balances.
+``GET /api/v3/brokerage/time`` serves the server clock. Nothing is replayed after a drop.
 """
 
 from __future__ import annotations
 
+import base64
 import json
 import time
 from collections import deque
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from decimal import ROUND_DOWN, Decimal
 from typing import Literal, cast
 
+from cryptography.hazmat.primitives.asymmetric import ec
+
+from feedhandler.exchanges.coinbase import auth
+from feedhandler.sim.account import FEE_QUANTUM, AccountEvent, OrderEvent, SimAccount
 from feedhandler.sim.market import (
     BestBidOffer,
     BookUpdate,
@@ -43,6 +58,11 @@ CANDLE_INTERVAL_MS = 300_000
 
 PRODUCT_CHANNELS = ("level2", "market_trades", "ticker", "ticker_batch", "candles", "status")
 HEARTBEATS = "heartbeats"
+USER = auth.USER_CHANNEL
+AUTH_FAILURE = "authentication failure"
+TIME_PATH = "/api/v3/brokerage/time"
+_STATUS = {"NEW": "OPEN", "PARTIALLY_FILLED": "OPEN", "FILLED": "FILLED",
+           "CANCELED": "CANCELLED", "REJECTED": "FAILED", "EXPIRED": "EXPIRED"}
 RECENT_TRADES = 50
 """Trades repeated by a market_trades snapshot (the venue's count is not documented)."""
 
@@ -103,7 +123,19 @@ class CoinbaseVenue(Venue):
     incoming_limit = IncomingLimit(8, 1.0, 1008, "rate limit exceeded")
 
     def __init__(self, market: Literal["spot"] = "spot",
-                 symbols: Sequence[str] = ("BTC-USD",)) -> None:
+                 symbols: Sequence[str] = ("BTC-USD",), *, account: SimAccount | None = None,
+                 api_keys: Mapping[str, str] | None = None,
+                 clock: Callable[[], float] = time.time) -> None:
+        """``clock`` is the server's (JWT windows, server time)."""
+        self.account = account
+        self.public_keys: dict[str, ec.EllipticCurvePublicKey] = {}
+        for name, pem in (api_keys or {}).items():
+            key = auth.load_private_key(pem)
+            assert isinstance(key, ec.EllipticCurvePrivateKey)
+            self.public_keys[name] = key.public_key()
+        self._clock = clock
+        self.auth_replies: list[str] = []       # "" accepted, else the refusal, per JWT
+        self.fees_paid: dict[int, Decimal] = {}   # order id -> cumulative fees, quote
         if market != "spot":
             raise ValueError(f"unknown Coinbase market {market!r}; use 'spot'")
         self._listings = {symbol: _Listing(InstrumentSpec(
@@ -144,7 +176,13 @@ class CoinbaseVenue(Venue):
             return _invalid("product_ids must be a list of strings")
         session = cast(CoinbaseSession, state)
         topics: tuple[str, ...]
-        if channel == HEARTBEATS:
+        if channel == USER and self.account is not None:
+            refusal = self._check_jwt(message.get("jwt"))
+            self.auth_replies.append(refusal)
+            if refusal:
+                return _invalid(AUTH_FAILURE)
+            topics = (USER,)
+        elif channel == HEARTBEATS:
             topics = (HEARTBEATS,)
         elif products:
             topics = tuple(f"{channel}:{product}" for product in products)
@@ -155,7 +193,27 @@ class CoinbaseVenue(Venue):
         request_kind = RequestKind.SUBSCRIBE if kind == "subscribe" else RequestKind.UNSUBSCRIBE
         return ClientRequest(request_kind, topics=topics, body=session)
 
+    def _check_jwt(self, token: object) -> str:
+        """Why the JWT is refused ("" when it is not): Coinbase answers every case alike."""
+        if not isinstance(token, str) or token.count(".") != 2:
+            return "no JWT"
+        try:
+            head = token.split(".")[0]
+            kid = json.loads(base64.urlsafe_b64decode(head + "=" * (-len(head) % 4))).get("kid")
+        except (ValueError, AttributeError):
+            return "JWT header unreadable"
+        public_key = self.public_keys.get(kid) if isinstance(kid, str) else None
+        if public_key is None:
+            return "unknown key"
+        try:
+            auth.verify_ws_jwt(token, public_key, int(self._clock()), kid)
+        except auth.JwtRejected as exc:
+            return str(exc)
+        return ""
+
     def is_topic(self, topic: str) -> bool:
+        if topic == USER:
+            return self.account is not None
         if topic == HEARTBEATS:
             return True
         channel, _, product = topic.partition(":")
@@ -192,6 +250,14 @@ class CoinbaseVenue(Venue):
         """What subscribing sends at once: the whole level2 book, recent trades, the current
         ticker, the open candle or the product status."""
         session = cast(CoinbaseSession, state)
+        if topic == USER:
+            assert self.account is not None
+            orders = [self._order(o.event) for o in self.account.orders.values()
+                      if o.event.status in ("NEW", "PARTIALLY_FILLED")]
+            return [self._message(session, USER, self._now_ms, json.dumps([{
+                "type": "snapshot", "orders": orders, "positions": {
+                    "perpetual_futures_positions": [], "expiring_futures_positions": []}}],
+                separators=(",", ":")))]
         channel, _, symbol = topic.partition(":")
         if channel == HEARTBEATS:
             return []
@@ -228,7 +294,53 @@ class CoinbaseVenue(Venue):
         return [self._message(session, "status", now, status)]
 
     def http(self, request: HttpRequest, market: Market) -> HttpResponse | None:
-        return None     # the WebSocket carries everything, snapshots included
+        """Only the server time: the WebSocket carries everything else, snapshots included."""
+        if request.path != TIME_PATH:
+            return None
+        ms = int(self._clock() * 1000)
+        return HttpResponse(200, json.dumps({
+            "iso": timestamp(ms).replace("000Z", "Z"), "epochSeconds": str(ms // 1000),
+            "epochMillis": str(ms)}).encode())
+
+    # Private stream ----------------------------------------------------------------------
+
+    def render_account(self, events: list[AccountEvent]) -> list[bytes]:
+        """Every order change as one ``user`` update (a template ``envelope`` numbers)."""
+        return [self._template(USER, e.ts_ms, json.dumps(
+            [{"type": "update", "orders": [self._order(e)]}], separators=(",", ":")))
+            for e in events if isinstance(e, OrderEvent)]
+
+    def fee_in_quote(self, e: OrderEvent) -> Decimal:
+        """The fill's fee in the quote currency (the account charges a buy in the base),
+        to 8 decimals."""
+        fee = e.fee * e.last_price if e.side == "BUY" else e.fee
+        return fee.quantize(FEE_QUANTUM, ROUND_DOWN)
+
+    def _order(self, e: OrderEvent) -> dict[str, str]:
+        fees = self.fees_paid.get(e.order_id, Decimal(0))
+        if e.last_size:
+            fees = self.fees_paid[e.order_id] = fees + self.fee_in_quote(e)
+        live = e.status in ("NEW", "PARTIALLY_FILLED")
+        value = e.filled * e.price
+        return {
+            "avg_price": _plain(e.price) if e.filled else "0", "cancel_reason": "",
+            "client_order_id": e.client_id,
+            "completion_percentage": _plain(e.filled / e.size * 100),
+            "contract_expiry_type": "UNKNOWN_CONTRACT_EXPIRY_TYPE",
+            "cumulative_quantity": _plain(e.filled), "filled_value": _plain(value),
+            "leaves_quantity": _plain(e.size - e.filled) if live or e.status == "REJECTED"
+            else "0",
+            "limit_price": _plain(e.price), "number_of_fills": str(e.seq if e.filled else 0),
+            "order_id": str(e.order_id), "order_side": e.side, "order_type": "Limit",
+            "outstanding_hold_amount": "0", "post_only": "false", "product_id": e.symbol,
+            "product_type": "SPOT",
+            "reject_reason": "INSUFFICIENT_FUND" if e.status == "REJECTED" else "",
+            "retail_portfolio_id": "", "risk_managed_by": "UNKNOWN_RISK_MANAGEMENT_TYPE",
+            "status": _STATUS[e.status], "stop_price": "",
+            "time_in_force": "GOOD_UNTIL_CANCELLED", "total_fees": _plain(fees),
+            "total_value_after_fees": _plain(value - fees),
+            "trigger_status": "INVALID_ORDER_TYPE", "creation_time": timestamp(e.ts_ms),
+            "end_time": "", "start_time": ""}
 
     def render_malformed(self) -> bytes:
         return b'{"channel":"l2_data","timestamp":"2023-02-09T20:32:50.714964855Z","sequence_num":'
@@ -362,6 +474,12 @@ class CoinbaseVenue(Venue):
                 f'"open":"{price(candle.open)}","close":"{price(candle.close)}",'
                 f'"volume":"{listing.size(candle.volume)}",'
                 f'"product_id":"{listing.spec.symbol}"}}]}}]')
+
+
+def _plain(value: Decimal) -> str:
+    """A decimal as Coinbase writes it: plain digits, no exponent, no trailing zeros."""
+    text = f"{value:f}"
+    return text.rstrip("0").rstrip(".") if "." in text else text
 
 
 def _invalid(detail: str) -> ClientRequest:

@@ -4,18 +4,37 @@ Facts and their sources are in docs/venues/kraken.md. Books are published the wa
 publishes them: a snapshot of the top N on subscribe, then updates carrying only what changed
 within each subscriber's top N (a level pushed out of scope is not deleted: the client truncates),
 each with the CRC32 checksum of the true top 10.
+
+With ``account`` (a ``SimAccount``) and ``api_keys`` it also serves the private side: the
+signed ``POST /0/private/GetWebSocketsToken`` checked as Kraken checks it (known key,
+``API-Sign`` with that key's secret, a nonce above the key's last one; refusals in Kraken's
+``{"error": [...]}`` form), tokens valid 900 s until first used, and ``/v2`` private
+subscribes on ``PRIVATE_PATH`` refused without a valid token ("ESession:Invalid session").
+``executions`` and ``balances`` open with a snapshot (open orders, spot balances), then
+``render_account`` frames: a new order as ``pending_new`` then ``new``, a fill as ``trade``
+(reported ``partially_filled`` even when it completes the order, as Kraken does) followed by
+``filled`` when complete, cancels as ``canceled``, and one ledger entry per balance change.
+Rejections are not streamed (Kraken answers them on ``add_order``), nor are locks (its
+balances carry totals only). Nothing missed while disconnected is replayed.
 """
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import json
 import math
+import re
 import time
 import zlib
 from collections import deque
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from decimal import Decimal
+from urllib.parse import parse_qs
 
+from feedhandler.exchanges.kraken import auth
+from feedhandler.sim.account import AccountEvent, BalanceEvent, OrderEvent, SimAccount
 from feedhandler.sim.market import (
     BestBidOffer,
     BookUpdate,
@@ -65,6 +84,11 @@ CONNECTION_ID_BASE = 13834774380200032777
 
 _DEFAULT_SNAPSHOT = {"book": True, "ticker": True, "trade": False, "ohlc": True}
 _CHANNELS = tuple(_DEFAULT_SNAPSHOT)
+PRIVATE_PATH = "/auth/v2"
+"""The private endpoint (``wss://ws-auth.kraken.com/v2`` on Kraken)."""
+PRIVATE_TOPICS = auth.PRIVATE_CHANNELS          # executions, balances
+TOKEN_LIFETIME_S = 900
+INVALID_SESSION = "ESession:Invalid session"
 
 
 def rfc3339(ms: int, fraction_digits: int = 6) -> str:
@@ -84,6 +108,7 @@ class KrakenSession:
 
     subscribed: set[str] = field(default_factory=set)
     snapshots: dict[str, bool] = field(default_factory=dict)
+    private: bool = False
 
 
 @dataclass(frozen=True)
@@ -149,7 +174,11 @@ class KrakenVenue(Venue):
     ws_path = "/v2"
     has_checksum = True
 
-    def __init__(self, market: str = "spot", symbols: Sequence[str] = ("BTC/USD",)) -> None:
+    def __init__(self, market: str = "spot", symbols: Sequence[str] = ("BTC/USD",), *,
+                 account: SimAccount | None = None, api_keys: Mapping[str, str] | None = None,
+                 clock: Callable[[], float] = time.time) -> None:
+        """``api_keys`` maps API keys to their base64 secrets; ``clock`` is the server's
+        (token lifetimes)."""
         if market != "spot":
             raise ValueError(f"unknown Kraken market {market!r}; use 'spot'")
         # Kraken sends a heartbeat about once a second and never pings; a client's silence is
@@ -159,6 +188,15 @@ class KrakenVenue(Venue):
             symbol, *_LISTINGS.get(symbol, _GENERIC_LISTING))) for symbol in symbols}
         self._market: Market | None = None
         self._connections = 0
+        self.account = account
+        self.rest_writes = account is not None
+        self.api_keys = dict(api_keys or {})
+        self._clock = clock
+        self.nonces: dict[str, int] = {}
+        self.tokens: dict[str, float | None] = {}    # token -> unused until (None: in use)
+        self.token_replies: list[list[str]] = []     # the error list of each token request
+        self.subscribe_refusals: list[str] = []
+        self.sequences: dict[str, int] = {}           # private channel -> last sequence
 
     def instruments(self) -> tuple[InstrumentSpec, ...]:
         return tuple(listing.spec for listing in self._listings.values())
@@ -169,10 +207,11 @@ class KrakenVenue(Venue):
     # Connections and requests ------------------------------------------------------------
 
     def open_session(self, path: str, query: dict[str, str]) -> Session | HttpResponse | None:
-        if path.rstrip("/") != self.ws_path:
+        private = path.rstrip("/") == PRIVATE_PATH and self.account is not None
+        if path.rstrip("/") != self.ws_path and not private:
             return None
         # the status "topic" only serves the status update every new connection gets first
-        return Session((STATUS_TOPIC,), KrakenSession())
+        return Session((STATUS_TOPIC,), KrakenSession(private=private))
 
     def parse(self, state: object, payload: bytes) -> ClientRequest:
         assert isinstance(state, KrakenSession)
@@ -190,6 +229,8 @@ class KrakenVenue(Venue):
         if method not in ("subscribe", "unsubscribe"):
             return _invalid(req_id, "Method not found", method)
         params = message.get("params")
+        if state.private:
+            return self._parse_private(state, req_id, method, params)
         if not isinstance(params, dict) or params.get("channel") not in _CHANNELS:
             return _invalid(req_id, "Channel not found", method)
         symbols = params.get("symbol")
@@ -214,6 +255,30 @@ class KrakenVenue(Venue):
                 return _invalid(req_id, "Subscription Not Found", method, symbol)
         return ClientRequest(RequestKind.UNSUBSCRIBE, req_id, topics, body=body)
 
+    def _parse_private(self, state: KrakenSession, req_id: object, method: str,
+                       params: object) -> ClientRequest:
+        """A private subscribe: the channel known, the token one this server issued and
+        still valid (unused tokens live 900 s; a used one lasts while it is in use)."""
+        if not isinstance(params, dict) or params.get("channel") not in PRIVATE_TOPICS:
+            return _invalid(req_id, "Channel not found", method)
+        channel = str(params["channel"])
+        token = params.get("token")
+        unused_until = self.tokens.get(token, 0.0) if isinstance(token, str) else 0.0
+        if unused_until is not None and unused_until <= self._clock():
+            self.subscribe_refusals.append(INVALID_SESSION)
+            return _invalid(req_id, INVALID_SESSION, method)
+        assert isinstance(token, str)
+        self.tokens[token] = None
+        snapshot = params.get("snap_orders" if channel == "executions" else "snapshot", True)
+        body = KrakenRequest(method, state, params, snapshot is True)
+        if method == "subscribe":
+            if channel in state.subscribed:
+                return _invalid(req_id, "Already subscribed", method)
+            return ClientRequest(RequestKind.SUBSCRIBE, req_id, (channel,), body=body)
+        if channel not in state.subscribed:
+            return _invalid(req_id, "Subscription Not Found", method)
+        return ClientRequest(RequestKind.UNSUBSCRIBE, req_id, (channel,), body=body)
+
     @staticmethod
     def _topic_suffix(channel: str, params: dict[str, object]) -> str | None:
         """The parameters that make a topic distinct, or None when they are invalid."""
@@ -229,6 +294,8 @@ class KrakenVenue(Venue):
         return ""
 
     def is_topic(self, topic: str) -> bool:
+        if topic in PRIVATE_TOPICS:
+            return self.account is not None
         channel, _, rest = topic.partition(":")
         symbol, _, suffix = rest.partition(":")
         if symbol not in self._listings:
@@ -247,6 +314,9 @@ class KrakenVenue(Venue):
         subscribing = body.method == "subscribe"
         replies = []
         for topic in request.topics:
+            if topic in PRIVATE_TOPICS:
+                replies.append(self._private_ack(body, topic))
+                continue
             channel, symbol, suffix = split_topic(topic)
             if subscribing:
                 body.session.subscribed.add(topic)
@@ -267,6 +337,20 @@ class KrakenVenue(Venue):
             replies.append(_response(body.method, request.request_id, success=True,
                                      result=result))
         return replies
+
+    def _private_ack(self, body: KrakenRequest, channel: str) -> bytes:
+        if body.method == "subscribe":
+            body.session.subscribed.add(channel)
+            body.session.snapshots[channel] = body.snapshot
+        else:
+            body.session.subscribed.discard(channel)
+        result: dict[str, object] = {"channel": channel}
+        if channel == "executions":
+            result.update(maxratecount=125, snap_orders=body.snapshot,
+                          snap_trades=body.params.get("snap_trades") is True)
+        else:
+            result["snapshot"] = body.snapshot
+        return _response(body.method, None, success=True, result=result)
 
     def render_list(self, request: ClientRequest, topics: list[str]) -> list[bytes]:
         return []
@@ -303,6 +387,8 @@ class KrakenVenue(Venue):
                 "api_version": "v2", "connection_id": CONNECTION_ID_BASE + self._connections,
                 "system": "online", "version": "2.0.0"}], "type": "update"},
                 separators=(",", ":")).encode()]
+        if topic in PRIVATE_TOPICS:
+            return self._private_snapshot(topic, state.snapshots.pop(topic, False))
         channel, symbol, suffix = split_topic(topic)
         listing = self._listings[symbol]
         wanted = state.snapshots.pop(topic, False)
@@ -454,8 +540,123 @@ class KrakenVenue(Venue):
 
     # REST --------------------------------------------------------------------------------
 
+    # Private stream ----------------------------------------------------------------------
+
     def http(self, request: HttpRequest, market: Market) -> HttpResponse | None:
-        return None
+        if request.path != auth.TOKEN_PATH or self.account is None:
+            return None
+        if request.method != "POST":
+            return _rest_reply(["EGeneral:Invalid arguments"])
+        return _rest_reply(*self._issue_token(request))
+
+    def _issue_token(self, request: HttpRequest) -> tuple[list[str], dict[str, object]]:
+        """Kraken's checks, in its order: the key, the signature, the nonce."""
+        key = request.headers.get("api-key", "")
+        signature = request.headers.get("api-sign", "")
+        postdata = request.body.decode("utf-8", "replace")
+        nonces = parse_qs(postdata).get("nonce", [])
+        if key not in self.api_keys:
+            errors = ["EAPI:Invalid key"]
+        elif len(nonces) != 1 or not nonces[0].isdigit():
+            errors = ["EAPI:Invalid nonce"]
+        elif not auth.verify_api_sign(self.api_keys[key], auth.TOKEN_PATH, int(nonces[0]),
+                                      postdata, signature):
+            errors = ["EAPI:Invalid signature"]
+        elif int(nonces[0]) <= self.nonces.get(key, 0):
+            errors = ["EAPI:Invalid nonce"]
+        else:
+            errors = []
+            self.nonces[key] = int(nonces[0])
+        self.token_replies.append(errors)
+        if errors:
+            return errors, {}
+        digest = hashlib.sha256(f"{key}{nonces[0]}".encode()).digest()
+        token = base64.b64encode(digest).decode().rstrip("=")
+        self.tokens[token] = self._clock() + TOKEN_LIFETIME_S
+        return [], {"token": token, "expires": TOKEN_LIFETIME_S}
+
+    @staticmethod
+    def route(frame: bytes) -> str:
+        """The topic a rendered private frame is pushed on (for ``AccountStream``)."""
+        return str(json.loads(frame)["channel"])
+
+    def _frame(self, channel: str, kind: str, data: list[dict[str, object]]) -> bytes:
+        sequence = self.sequences[channel] = 1 if kind == "snapshot" \
+            else self.sequences.get(channel, 0) + 1
+        return _dumps({"channel": channel, "type": kind, "data": data, "sequence": sequence})
+
+    def _private_snapshot(self, channel: str, wanted: bool) -> list[bytes]:
+        """What Kraken sends on subscribe: the open orders, or every asset's balance.
+        (Sequences are kept per channel for the latest subscriber: tests use one.)"""
+        account = self.account
+        assert account is not None
+        if not wanted:
+            return []
+        if channel == "executions":
+            return [self._frame(channel, "snapshot", [
+                self._open_order(o.event) for o in account.orders.values()
+                if o.event.status in ("NEW", "PARTIALLY_FILLED")])]
+        return [self._frame(channel, "snapshot", [
+            {"asset": asset, "asset_class": "currency", "balance": _num(total),
+             "wallets": [{"type": "spot", "id": "main", "balance": _num(total)}]}
+            for asset, total in account.balances.items()])]
+
+    def render_account(self, events: list[AccountEvent]) -> list[bytes]:
+        """One account step as Kraken pushes it (see the module docstring)."""
+        frames: list[bytes] = []
+        for e in events:
+            if isinstance(e, OrderEvent):
+                frames.extend(self._frame("executions", "update", [record])
+                              for record in self._execution(e))
+            elif isinstance(e, BalanceEvent) and e.change:
+                frames.append(self._frame("balances", "update", [{
+                    "ledger_id": f"L{e.seq:05d}-SIMLE-DGER{e.seq % 97:02d}",
+                    "ref_id": f"T{e.seq:05d}-SIMTR-ADE{e.seq % 89:02d}",
+                    "timestamp": rfc3339(e.ts_ms), "type": "trade", "asset": e.asset,
+                    "asset_class": "currency", "category": "trade", "wallet_type": "spot",
+                    "wallet_id": "main", "amount": _num(e.change), "fee": 0.0,
+                    "balance": _num(e.free + e.locked)}]))
+        return frames
+
+    def _open_order(self, e: OrderEvent) -> dict[str, object]:
+        return {"order_id": str(e.order_id), "cl_ord_id": e.client_id, "symbol": e.symbol,
+                "order_qty": _num(e.size), "cum_cost": _num(e.filled * e.price),
+                "cum_qty": _num(e.filled), "time_in_force": "GTC",
+                "side": "buy" if e.side == "BUY" else "sell", "order_type": "limit",
+                "limit_price": _num(e.price), "limit_price_type": "static",
+                "stop_price": 0.0, "order_status": e.status.lower(),
+                "fee_usd_equiv": 0.0, "fee_ccy_pref": "fciq", "timestamp": rfc3339(e.ts_ms)}
+
+    def _execution(self, e: OrderEvent) -> list[dict[str, object]]:
+        timestamp, order_id = rfc3339(e.ts_ms), str(e.order_id)
+        if e.status == "REJECTED":
+            return []                  # answered on add_order, not streamed
+        if e.status == "NEW":
+            pending = {**self._open_order(e), "exec_type": "pending_new",
+                       "order_status": "pending_new"}
+            return [pending, {"timestamp": timestamp, "order_status": "new",
+                              "exec_type": "new", "order_userref": 0,
+                              "order_id": order_id}]
+        if e.status == "CANCELED":
+            return [{"timestamp": timestamp, "order_status": "canceled",
+                     "exec_type": "canceled", "cum_qty": _num(e.filled),
+                     "cum_cost": _num(e.filled * e.price), "reason": "User requested",
+                     "order_userref": 0, "order_id": order_id}]
+        trade = {"order_id": order_id, "order_userref": 0, "exec_id": f"TSIM{e.seq:08d}",
+                 "exec_type": "trade", "trade_id": e.seq, "symbol": e.symbol,
+                 "side": "buy" if e.side == "BUY" else "sell", "last_qty": _num(e.last_size),
+                 "last_price": _num(e.last_price), "liquidity_ind": "m",
+                 "cost": _num(e.last_size * e.last_price), "order_type": "limit",
+                 "timestamp": timestamp, "order_status": "partially_filled",
+                 "cum_qty": _num(e.filled), "cum_cost": _num(e.filled * e.price),
+                 "avg_price": _num(e.price), "fee_usd_equiv": _num(e.fee),
+                 "fees": [{"asset": e.fee_asset, "qty": _num(e.fee)}]}
+        if e.status != "FILLED":
+            return [trade]
+        return [trade, {"order_id": order_id, "order_userref": 0, "exec_type": "filled",
+                        "order_status": "filled", "timestamp": timestamp,
+                        "cum_qty": _num(e.filled), "cum_cost": _num(e.filled * e.price),
+                        "avg_price": _num(e.price), "fee_usd_equiv": 0.0}]
 
     def render_malformed(self) -> bytes:
         return b'{"channel":"book","type":"update","data":[{"symbol":"BTC/USD","bids":[{"price":'
@@ -489,6 +690,28 @@ def _invalid(req_id: object, error: str, method: object = None,
     return ClientRequest(RequestKind.INVALID, req_id, error=ErrorReason.INVALID_REQUEST,
                          detail=error, body=_Refusal(method if isinstance(method, str) else None,
                                                      symbol))
+
+
+_NUMBER_MARK = "\x00"
+_MARKED_NUMBER = re.compile(r'"\\u0000(-?[0-9.]+)"')
+
+
+def _num(value: Decimal) -> str:
+    """A decimal to be written as a bare JSON number with its exact digits (Kraken v2 sends
+    numbers, not strings): marked here, unquoted by ``_dumps``."""
+    return f"{_NUMBER_MARK}{value:f}"
+
+
+def _dumps(message: object) -> bytes:
+    return _MARKED_NUMBER.sub(r"\1", json.dumps(message, separators=(",", ":"))).encode()
+
+
+def _rest_reply(errors: list[str], result: dict[str, object] | None = None) -> HttpResponse:
+    """Kraken's REST envelope; refusals are answered with status 200 and ``error``."""
+    body: dict[str, object] = {"error": errors}
+    if not errors:
+        body["result"] = result or {}
+    return HttpResponse(200, json.dumps(body).encode())
 
 
 def _response(method: str | None, req_id: object, **fields: object) -> bytes:

@@ -366,7 +366,8 @@ class SimulatedExchange:
             self.stats["http_requests"] += 1
             headers = {key.lower(): value for key, value in request.headers.items()}
             response = self.venue.http(HttpRequest(request.method, request.path,
-                                                   dict(request.query), headers), self.market)
+                                                   dict(request.query), headers,
+                                                   await request.read()), self.market)
             response = response or HttpResponse(404, b'{"error":"not found"}')
             return web.Response(status=response.status, body=response.body,
                                 headers=response.headers)
@@ -691,12 +692,13 @@ class SimulatedExchange:
         self.stats["events"] += len(events)
 
     def push(self, topic: str, payloads: list[bytes]) -> int:
-        """Sends venue-rendered frames (private streams) to the connections on ``topic`` now;
+        """Sends venue-rendered frames (private streams) to the connections on ``topic`` now,
+        each through ``venue.envelope`` (Coinbase numbers every message per connection);
         returns how many connections got them (0: nobody connected, the frames are gone)."""
         subscribers = [c for c in self._subscribers.get(topic, ()) if not c.closing]
         for conn in subscribers:
             for payload in payloads:
-                conn.send_text(payload)
+                conn.send_text(self.venue.envelope(conn.state, topic, payload))
             conn.flush()
         return len(subscribers)
 

@@ -67,6 +67,7 @@ class HttpRequest:
     path: str
     query: dict[str, str]
     headers: dict[str, str]
+    body: bytes = b""          # served on aiohttp only (``rest_writes``)
 
 
 @dataclass(frozen=True)

@@ -84,8 +84,6 @@ def test_bad_plans_exit_2_naming_the_problem(argv: list[str], message: str,
     ('[redis]\ncluster = "yes"\n', "redis.cluster: must be true or false, got 'yes'"),
     ('[parquet]\nseconds_per_file = 0\n', "parquet.seconds_per_file: must be a positive number"),
     ('[[subscribe]\n', "not valid TOML"),
-    ('[[subscribe]]\nvenue = "kraken"\nsymbols = ["BTC-USD"]\n[endpoints.kraken]\n'
-     'rest_url = "http://127.0.0.1:1"\n', "endpoints.kraken: "),
 ])
 def test_bad_config_files_exit_2_naming_the_key(config: str, message: str, tmp_path: Path,
                                                 capsys: pytest.CaptureFixture[str]) -> None:

@@ -2,7 +2,8 @@
 
 Facts and their sources are in docs/venues/coinbase.md. The level2 snapshot comes over the
 WebSocket right after subscribing; a book is rebuilt by unsubscribing and subscribing its level2
-channel again, which sends a fresh snapshot.
+channel again, which sends a fresh snapshot. The private stream is the ``user`` channel
+(orders) with a fresh ES256 JWT in every subscribe.
 """
 
 from __future__ import annotations
@@ -10,22 +11,29 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import secrets
 from collections.abc import Sequence
 from decimal import Decimal
 from typing import Any, cast
 
+from feedhandler.auth.credentials import AuthError, Credentials
 from feedhandler.core.decoder import BookSyncState, Decoder
 from feedhandler.exchanges.base import (
     Channel,
     ConnectionLimits,
     Heartbeat,
     Link,
+    PrivateVenue,
     Rings,
     Subscription,
     VenueAdapter,
 )
+from feedhandler.exchanges.coinbase import auth
 from feedhandler.exchanges.coinbase.decoder import CoinbaseDecoder
+from feedhandler.exchanges.coinbase.private import CoinbasePrivateDecoder
+from feedhandler.net.clock import ServerClock
 from feedhandler.net.ratelimit import RateLimiter
+from feedhandler.net.rest import RestClient
 
 log = logging.getLogger(__name__)
 
@@ -34,6 +42,11 @@ TIMEFRAMES = ("5m",)                   # the candles channel has five-minute buc
 BOOK_DEPTHS: tuple[int, ...] = ()      # level2 is the full book; no depth can be chosen
 PRICE_SCALE = 10
 SIZE_SCALE = 8
+REST_BASE = "https://api.coinbase.com"
+SERVER_TIME_PATH = "/api/v3/brokerage/time"
+PRIVATE_CHANNELS = (Channel.ORDERS,)
+JWT_SLACK_MS = 1000
+"""The user channel carries orders (and futures positions); spot balances are REST-only."""
 
 CHANNEL_NAMES = {Channel.TICKER: "ticker", Channel.TRADES: "market_trades",
                  Channel.OHLCV: "candles", Channel.BOOK: "level2"}
@@ -61,11 +74,18 @@ class CoinbaseVenue(VenueAdapter):
     channels = (Channel.TICKER, Channel.BOOK, Channel.TRADES, Channel.OHLCV)
     max_message_size = 32 << 20         # a level2 snapshot of a deep book is several MB
 
-    def __init__(self, *, ws_url: str | None = None, verify_tls: bool = True,
+    private_channels = PRIVATE_CHANNELS
+
+    def __init__(self, *, ws_url: str | None = None, private_ws_url: str | None = None,
+                 rest_url: str | None = None, verify_tls: bool = True,
                  snapshot_timeout: float = 10.0) -> None:
-        """``verify_tls`` is accepted like every venue's options; Coinbase needs no REST
-        session here (the WebSocket's TLS belongs to the connection)."""
+        """``private_ws_url`` replaces the user-channel endpoint and ``rest_url`` the REST
+        base (server time, read by the private stream); tests point them at a simulator.
+        ``verify_tls`` applies to that REST call (market data needs no REST)."""
         self.url = ws_url or WS_URL
+        self.private_url = private_ws_url or auth.PRIVATE_WS_URL
+        self.rest_base = (rest_url or REST_BASE).rstrip("/")
+        self.verify_tls = verify_tls
         self.snapshot_timeout = snapshot_timeout
         # the venue allows 8 unauthenticated messages per second per IP: stay well below
         self.limits = ConnectionLimits(streams_per_connection=60, args_per_request=60,
@@ -79,6 +99,9 @@ class CoinbaseVenue(VenueAdapter):
         self.heartbeats = 0
         self.subscriptions: dict[str, list[str]] = {}    # as the venue last acknowledged them
         self.product_status: dict[str, str] = {}
+
+    def private(self, credentials: Credentials) -> CoinbasePrivateStream:
+        return CoinbasePrivateStream(self, credentials)
 
     def ws_url(self, subscriptions: Sequence[Subscription]) -> str:
         return self.url
@@ -177,3 +200,99 @@ class CoinbaseVenue(VenueAdapter):
         link.send(self.request("unsubscribe", "level2", products))
         await self.resubscribe_limiter.acquire()
         link.send(self.request("subscribe", "level2", products))
+
+
+class CoinbasePrivateStream(PrivateVenue):
+    """One account's ``user`` channel on the user-order-data endpoint. Before every dial the
+    server time is read (``/api/v3/brokerage/time``) so each JWT's ``nbf``/``exp`` are on
+    Coinbase's clock; every subscribe (``user``, and ``heartbeats`` to keep the socket busy)
+    carries a JWT made for it (a JWT lives 120 s). ``{"type": "error", "message":
+    "authentication failure"}`` is the key refused: the typed error, no reconnect. The
+    subscribe brings a snapshot of the open orders, so after a reconnect the orders' state
+    is whole again; fills made while disconnected show in the snapshot's cumulative figures,
+    not as fills."""
+
+    name = "coinbase"
+    market = "spot"
+    private_channels = PRIVATE_CHANNELS
+    subscribe_authenticates = True
+
+    def __init__(self, venue: CoinbaseVenue, credentials: Credentials) -> None:
+        self.venue = venue
+        self.credentials = credentials
+        self.clock = ServerClock()
+        self.url = venue.private_url
+        self.time_url = venue.rest_base + SERVER_TIME_PATH
+        self.rest = RestClient(verify_tls=venue.verify_tls)
+        self.limits = ConnectionLimits(streams_per_connection=8, args_per_request=1,
+                                       requests_per_second=3.0, max_connections=1)
+        self.heartbeat = venue.heartbeat
+        self.subscribed = False
+        self.errors: list[str] = []
+
+    async def authenticate(self, link: Link) -> None:
+        try:
+            auth.load_private_key(self.credentials.secret)
+        except (auth.JwtRejected, ValueError, TypeError):
+            raise AuthError("coinbase", "the secret is not a CDP EC P-256 PEM or Ed25519 "
+                            "key") from None
+        self.subscribed = False
+        sent = self.clock.local_ms()
+        body: Any = json.loads(await self.rest.get(self.time_url))
+        received = self.clock.local_ms()
+        millis = body.get("epochMillis") if isinstance(body, dict) else None
+        if not isinstance(millis, (str, int)) or not str(millis).isdigit():
+            raise ValueError("coinbase server time answer without epochMillis")
+        self.clock.learn(int(millis), sent, received)
+
+    def ws_url(self, subscriptions: Sequence[Subscription]) -> str:
+        return self.url
+
+    def venue_symbol(self, symbol: str) -> str:
+        return self.venue.venue_symbol(symbol)
+
+    def scales(self, symbol: str) -> tuple[int, int, int]:
+        return self.venue.scales(symbol)
+
+    def new_decoder(self, rings: Rings) -> Decoder:
+        return CoinbasePrivateDecoder(rings.orders, rings.balances, rings.positions,
+                                      default_price_scale=PRICE_SCALE,
+                                      default_size_scale=SIZE_SCALE)
+
+    def jwt(self) -> str:
+        """``nbf`` a second before the server's now as estimated: the estimate can be a few
+        ms ahead, and a JWT not yet valid is refused like a bad signature."""
+        return auth.build_ws_jwt(self.credentials.key, self.credentials.secret,
+                                 (self.clock.now_ms() - JWT_SLACK_MS) // 1000,
+                                 secrets.token_hex())
+
+    def subscribe_requests(self, subscriptions: Sequence[Subscription]) -> list[bytes]:
+        """All products' orders (a symbol filter is applied on this side), one JWT each."""
+        if self.subscribed or not subscriptions:
+            return []
+        self.subscribed = True
+        heartbeats = json.dumps({"type": "subscribe", "channel": "heartbeats",
+                                 "jwt": self.jwt()}, separators=(",", ":"))
+        return [auth.subscribe_message(self.jwt()).encode(), heartbeats.encode()]
+
+    def handle_control(self, link: Link, raw: bytes) -> None:
+        message = json.loads(raw)
+        if not isinstance(message, dict):
+            return
+        if message.get("channel") == "subscriptions":
+            if any(isinstance(event, dict) and isinstance(event.get("subscriptions"), dict)
+                   and auth.USER_CHANNEL in event["subscriptions"]
+                   for event in message.get("events") or ()):
+                link.authenticated()           # the JWT was accepted
+            return
+        if message.get("type") != "error":
+            return
+        text = str(message.get("message", ""))[:200]
+        if "authentication" in text.lower():
+            link.reject_auth(AuthError("coinbase", text))
+            return
+        self.errors.append(text)
+        log.warning("coinbase private stream refused a request: %s", text)
+
+    async def release(self) -> None:
+        await self.rest.close()

@@ -1,4 +1,5 @@
-"""Kraken spot, WebSocket API v2: URL, limits, subscribe payloads, keepalive, book sync.
+"""Kraken spot, WebSocket API v2: URL, limits, subscribe payloads, keepalive, book sync;
+and the private stream (executions, balances) on a REST ``GetWebSocketsToken`` token.
 
 Facts and their sources are in docs/venues/kraken.md.
 """
@@ -11,6 +12,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from itertools import count
 from typing import Any
 
+from feedhandler.auth.credentials import AuthError, Credentials
 from feedhandler.core.decoder import Decoder
 from feedhandler.exchanges.base import (
     Channel,
@@ -18,12 +20,17 @@ from feedhandler.exchanges.base import (
     Heartbeat,
     InBandBookVenue,
     Link,
+    PrivateVenue,
     Rings,
     Subscription,
     wait_for_snapshot,
 )
+from feedhandler.exchanges.kraken import auth
 from feedhandler.exchanges.kraken.decoder import KrakenDecoder
+from feedhandler.exchanges.kraken.private import KrakenPrivateDecoder
+from feedhandler.net.clock import ServerClock
 from feedhandler.net.ratelimit import RateLimiter
+from feedhandler.net.rest import RestClient, RestError
 
 log = logging.getLogger(__name__)
 
@@ -49,6 +56,9 @@ PRECISIONS: dict[str, tuple[int, int]] = {
     "MATIC/GBP": (4, 8),
 }
 UNKNOWN_SCALES = (8, 8)        # fixed-point scales of pairs missing from the table
+PRIVATE_CHANNELS = (Channel.ORDERS, Channel.BALANCE)     # spot: no positions channel
+REFUSED_PREFIXES = ("EAPI:", "EGeneral:Permission denied", "EAccount:", "ESession:")
+"""Errors that are the credentials (or their permissions) refused; any other is retried."""
 
 
 class KrakenVenue(InBandBookVenue):
@@ -65,14 +75,23 @@ class KrakenVenue(InBandBookVenue):
     book_depths = BOOK_DEPTHS
     channels = (Channel.TICKER, Channel.BOOK, Channel.TRADES, Channel.OHLCV)
 
-    def __init__(self, *, ws_url: str | None = None,
+    private_channels = PRIVATE_CHANNELS
+
+    def __init__(self, *, ws_url: str | None = None, private_ws_url: str | None = None,
+                 rest_url: str | None = None,
                  precisions: Mapping[str, tuple[int, int]] | None = None,
                  requests_per_second: float = 5.0, snapshot_timeout: float = 10.0,
-                 verify_tls: bool = True) -> None:
+                 ping_interval: float = 10.0, verify_tls: bool = True) -> None:
         """``precisions`` adds or overrides (price, qty) decimals per pair, unified
-        (``BTC-USD``) or Kraken (``BTC/USD``) names. ``verify_tls`` is accepted like every
-        venue's endpoint options; Kraken needs no REST call, so there is nothing to verify."""
+        (``BTC-USD``) or Kraken (``BTC/USD``) names. ``private_ws_url`` and ``rest_url``
+        (the base of the token request) replace the private endpoints; tests point them at a
+        simulator. ``verify_tls`` applies to the token request (market data needs no REST).
+        ``ping_interval`` is the idle time before a ``{"method":"ping"}``, public and
+        private sockets alike."""
         self.url = ws_url or WS_URL
+        self.private_url = private_ws_url or auth.PRIVATE_WS_URL
+        self.rest_base = (rest_url or auth.REST_BASE_URL).rstrip("/")
+        self.verify_tls = verify_tls
         self.precisions = dict(PRECISIONS)
         for symbol, precision in (precisions or {}).items():
             self.precisions[self.venue_symbol(symbol)] = precision
@@ -80,7 +99,8 @@ class KrakenVenue(InBandBookVenue):
         self.limits = ConnectionLimits(streams_per_connection=100, args_per_request=20,
                                        requests_per_second=requests_per_second,
                                        max_connections=20)
-        self.heartbeat = Heartbeat(ping_interval=10.0, pong_timeout=5.0,
+        self.heartbeat = Heartbeat(ping_interval=ping_interval,
+                                   pong_timeout=min(5.0, ping_interval),
                                    text_ping=b'{"method":"ping"}', pong_marker=b'"pong"')
         # book requests leave from sync_book tasks, outside the connection's pacing
         self.book_pacer = RateLimiter(requests_per_second, burst=1)
@@ -88,6 +108,9 @@ class KrakenVenue(InBandBookVenue):
         self.unsent_books: set[tuple[Any, ...]] = set()
         self.errors: list[str] = []
         self.system_status = ""
+
+    def private(self, credentials: Credentials) -> KrakenPrivateStream:
+        return KrakenPrivateStream(self, credentials)
 
     def ws_url(self, subscriptions: Sequence[Subscription]) -> str:
         return self.url
@@ -196,3 +219,123 @@ class KrakenVenue(InBandBookVenue):
             self.snapshot_timeout, f"kraken: no {symbol} book snapshot")
         decoder.mark_live(slot)
         decoder.replay_pending(slot)
+
+
+class KrakenPrivateStream(PrivateVenue):
+    """One account's ``ws-auth`` v2 stream: before every dial a fresh token is fetched
+    (signed ``POST /0/private/GetWebSocketsToken``, nonce strictly increasing); every
+    subscribe carries it. No login message: a refused token comes back as the subscribe's
+    ``success: false``, which is the typed error, as is an ``EAPI:`` error on the token
+    request; no reconnect follows either. On (re)subscribe Kraken sends snapshots (open
+    orders, balances), so after a reconnect the state is whole again, although the events
+    missed while disconnected are not replayed one by one."""
+
+    name = "kraken"
+    market = "spot"
+    private_channels = PRIVATE_CHANNELS
+    subscribe_authenticates = True
+
+    def __init__(self, venue: KrakenVenue, credentials: Credentials) -> None:
+        self.venue = venue
+        self.credentials = credentials
+        self.clock = ServerClock()         # the nonce is a counter: no time window to meet
+        self.url = venue.private_url
+        self.token_url = venue.rest_base + auth.TOKEN_PATH
+        # no REST retries: a retried POST would resend a spent nonce; the connection
+        # manager's backoff retries the whole token request with a fresh one
+        self.rest = RestClient(verify_tls=venue.verify_tls, retries=0)
+        self.limits = ConnectionLimits(streams_per_connection=8, args_per_request=1,
+                                       requests_per_second=5.0, max_connections=1)
+        self.heartbeat = venue.heartbeat
+        self.token: str | None = None
+        self.last_nonce = 0
+        self.request_ids = count(1)
+        self.subscribed: set[str] = set()      # channels sent on the current socket
+        self.errors: list[str] = []
+
+    def refusal(self, errors: object) -> AuthError | None:
+        texts = [str(e)[:200] for e in errors] if isinstance(errors, list) else []
+        refused = [t for t in texts if t.startswith(REFUSED_PREFIXES)]
+        return AuthError("kraken", "; ".join(refused)) if refused else None
+
+    async def authenticate(self, link: Link) -> None:
+        self.token = None
+        self.subscribed = set()
+        nonce = self.last_nonce = max(self.last_nonce + 1, self.clock.local_ms())
+        try:
+            _, headers, body = auth.token_request(self.credentials.key,
+                                                  self.credentials.secret, nonce)
+        except ValueError:
+            raise AuthError("kraken", "the API secret is not base64 (Kraken's are)") from None
+        try:
+            raw = await self.rest.request("POST", self.token_url, headers=headers, data=body)
+        except RestError as exc:
+            try:
+                answer: Any = json.loads(exc.body)
+            except ValueError:
+                raise exc from None
+            refused = self.refusal(answer.get("error") if isinstance(answer, dict) else None)
+            if refused is not None:
+                raise refused from None
+            raise
+        answer = json.loads(raw)
+        if not isinstance(answer, dict):
+            raise ValueError("kraken token answer is not an object")
+        refused = self.refusal(answer.get("error"))
+        if refused is not None:
+            raise refused
+        result = answer.get("result")
+        token = result.get("token") if isinstance(result, dict) else None
+        if not isinstance(token, str) or not token:
+            raise ValueError(f"kraken token answer without a token: {answer.get('error')}")
+        self.token = token
+
+    def ws_url(self, subscriptions: Sequence[Subscription]) -> str:
+        return self.url
+
+    def venue_symbol(self, symbol: str) -> str:
+        return self.venue.venue_symbol(symbol)
+
+    def scales(self, symbol: str) -> tuple[int, int, int]:
+        return self.venue.scales(symbol)
+
+    def new_decoder(self, rings: Rings) -> Decoder:
+        return KrakenPrivateDecoder(rings.orders, rings.balances, rings.positions)
+
+    def subscribe_requests(self, subscriptions: Sequence[Subscription]) -> list[bytes]:
+        if self.token is None:
+            raise RuntimeError("kraken private stream subscribed before authenticate")
+        out = []
+        for channel in dict.fromkeys(s.channel for s in subscriptions):
+            name = "executions" if channel is Channel.ORDERS else "balances"
+            if name in self.subscribed:
+                continue
+            self.subscribed.add(name)
+            params: dict[str, bool] = ({"snap_orders": True, "snap_trades": False}
+                                       if name == "executions" else {"snapshot": True})
+            out.append(auth.subscribe_message(name, self.token,
+                                              req_id=next(self.request_ids),
+                                              **params).encode())
+        return out
+
+    def handle_control(self, link: Link, raw: bytes) -> None:
+        message = json.loads(raw)
+        if not isinstance(message, dict):
+            return
+        if message.get("success") is True and message.get("method") == "subscribe":
+            link.authenticated()               # the token was accepted
+            return
+        if message.get("success") is not False:
+            return
+        error = str(message.get("error", ""))[:200]
+        if message.get("method") in ("subscribe", "unsubscribe") \
+                and error.startswith(REFUSED_PREFIXES):
+            link.reject_auth(AuthError("kraken", error))
+            return
+        text = f"{message.get('method', 'request')} (req_id {message.get('req_id')}): {error}"
+        self.errors.append(text)
+        log.warning("kraken private stream refused %s", text)
+
+    async def release(self) -> None:
+        self.token = None
+        await self.rest.close()
