@@ -230,7 +230,7 @@ def account_frames(venue: str, futures: bool) -> list[bytes]:
         account=account)
     frames: list[bytes] = []
     for _ in range(ACCOUNT_STEPS):
-        frames += simulator.render_account(account.step())   # type: ignore[attr-defined]
+        frames += simulator.render_account(account.step())
     return frames
 
 

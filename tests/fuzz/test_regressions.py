@@ -128,3 +128,23 @@ def test_a_crossed_bybit_book_is_withdrawn(live: bool) -> None:
     assert decoder.feed(BYBIT_CROSSED_SNAPSHOT) & Decoded.RESYNC
     assert not book.valid and not decoder.snapshot_loaded(slot)
     assert decoder.take_resync() == [(slot, "crossed book after update")]
+
+
+# private-binance: a balance list whose first entry decodes and whose rest is garbage wrote
+# the first row but flagged only ERROR, and the FeedHandler delivers private rows on PRIVATE
+# only: the row waited, unreported, for the account's next message
+BINANCE_BALANCES_THEN_GARBAGE = (b'{"e":"outboundAccountPosition","E":1700000018007,"u":'
+                                 b'1700000018007,"B":[{"a":"ETH","f":"39.99598960","l":'
+                                 b'"0.00340000"}' + b"\x00" * 8 + b']}')
+
+
+def test_rows_written_before_an_error_are_reported_with_it() -> None:
+    from feedhandler.exchanges.binance.private import BinancePrivateDecoder
+
+    PRIVATE, ERROR = 128, 32
+    decoder = BinancePrivateDecoder()
+    assert decoder.feed(BINANCE_BALANCES_THEN_GARBAGE) == PRIVATE | ERROR
+    assert decoder.errors == 1 and decoder.balance_updates == 1
+    rows = decoder.balances.reader(from_start=True).read()
+    assert list(rows.asset) == [b"ETH"] and list(rows.free) == [3999598960]
+    assert decoder.feed(b'{"e":"outboundAccountPosition","B":[}') == ERROR   # nothing written
