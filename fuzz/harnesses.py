@@ -3,10 +3,11 @@
 * ``decoder-<venue>``: each registered venue's public decoder (``Session`` replays the real
   live session; input = messages separated by ``SEPARATOR``; a message starting ``SNAPSHOT``
   is a REST depth snapshot body for venues that take one).
-* ``private-<venue>``: each venue's private-stream decoder, found without a list: a
-  ``private`` module next to the venue's ``venue.py`` (``exchanges/<v>/private.pyx``) holding
-  a Decoder subclass, or an adapter method ``new_private_decoder(rings)``. A venue gains its
-  harness the moment either exists; seeds are the JSON literals of its tests.
+* ``private-<venue>``: each venue's private-stream decoder, made as the connection manager
+  makes it (``adapter.private(credentials).new_decoder(rings)`` with real private rings). A
+  venue gains its harness the moment its adapter's ``private`` stops raising
+  NotImplementedError; seeds are the JSON literals of its tests (the docs samples) and what
+  its simulator renders for a seeded ``SimAccount``.
 * ``decimal``: ``fixedpoint.to_fixed`` against an exact ``decimal.Decimal`` oracle.
 * ``inflate``: the listener's gzip/zlib/deflate path against Python's zlib.
 * ``frames``: the listener's frame reassembly (fragments, continuations, oversize) against a
@@ -27,6 +28,7 @@ import zlib
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation, localcontext
+from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -34,6 +36,9 @@ from fuzz.invariants import BrokenInvariant, DecoderWatch, check
 
 if TYPE_CHECKING:
     from feedhandler.core.decoder import PassthroughDecoder
+    from feedhandler.core.private import PrivateDecoder
+    from feedhandler.core.rings import RingBatch
+    from feedhandler.exchanges.base import PrivateVenue, Rings
 
 ROOT = Path(__file__).resolve().parent.parent
 SEPARATOR = b"\x1e"          # ASCII record separator: never raw inside JSON
@@ -168,48 +173,169 @@ def package_of(venue: str) -> str:
 
 # ---- private decoders -------------------------------------------------------------------------
 
-def private_factory(venue: str) -> Callable[[], object] | None:
-    """How to make the venue's private-stream decoder, None while it has none."""
-    from feedhandler.core.decoder import Decoder
+# a throwaway account: the decoders never see credentials, the adapter only needs them
+FUZZ_CREDENTIALS = ("fuzz-key-0000", "fuzz-secret-0000", "fuzz-passphrase")
+PRIVATE_RING_CAPACITY = 4096
+ACCOUNT_STEPS = 200
+# (symbol, base, quote, price, tick, lot, price scale, size scale): the simulated listings
+ACCOUNT_LISTINGS = (("BTC-USDT", "BTC", "USDT", "60000.0", "0.1", "0.00001", 1, 5),
+                    ("ETH-USDT", "ETH", "USDT", "3000.00", "0.01", "0.0001", 2, 4))
+
+
+def private_stream(venue: str) -> PrivateVenue | None:
+    """The venue's private-stream adapter as the FeedHandler makes it
+    (``adapter.private(credentials)``), None while the venue has none."""
+    from feedhandler.auth.credentials import Credentials
     from feedhandler.exchanges.registry import venue as lookup
+
+    info = lookup(venue)
+    if not info.private_channels:
+        return None
+    try:
+        return info.create().private(Credentials(*FUZZ_CREDENTIALS))
+    except NotImplementedError:
+        return None
+
+
+@cache
+def private_rings() -> Rings:
+    """Real private rings, shared across inputs: each message's rows are read through a
+    reader opened just before it."""
+    from feedhandler.core.rings import BalanceRing, OrderRing, PositionRing
+    from feedhandler.exchanges.base import Rings
     from fuzz.session import new_rings
 
+    public = new_rings()
+    return Rings(public.trades, public.tickers, public.candles,
+                 OrderRing(PRIVATE_RING_CAPACITY), BalanceRing(PRIVATE_RING_CAPACITY),
+                 PositionRing(PRIVATE_RING_CAPACITY))
+
+
+def account_frames(venue: str, futures: bool) -> list[bytes]:
+    """What the venue's simulator pushes for a seeded account's orders, fills, cancels and
+    balance (and position) changes: ``render_account`` over ``SimAccount`` steps."""
+    from feedhandler.exchanges.registry import venue as lookup
+    from feedhandler.sim.account import Listing, SimAccount
+    from feedhandler.sim.venues import VENUES
+
     adapter = lookup(venue).create()
-    make = getattr(adapter, "new_private_decoder", None)
-    if callable(make):
-        return lambda: make(new_rings())
-    try:
-        module = importlib.import_module(f"feedhandler.exchanges.{package_of(venue)}.private")
-    except ImportError:
-        return None
-    classes = [c for c in vars(module).values() if isinstance(c, type)
-               and issubclass(c, Decoder) and c is not Decoder and c.__module__ == module.__name__]
-    if len(classes) != 1:
-        return None
-    rings = new_rings
-    return lambda: classes[0](rings().trades, rings().tickers, rings().candles)
+    listings = [Listing(adapter.venue_symbol(symbol), base, quote, Decimal(price),
+                        Decimal(tick), Decimal(lot))
+                for symbol, base, quote, price, tick, lot, _, _ in ACCOUNT_LISTINGS]
+    account = SimAccount(listings, {"BTC": Decimal(3), "ETH": Decimal(40),
+                                    "USDT": Decimal(500000)}, futures=futures, seed=8)
+    module, _, name = VENUES[adapter.name].factory.partition(":")
+    simulator = getattr(importlib.import_module(module), name)(
+        market=adapter.market, symbols=[listing.symbol for listing in listings],
+        account=account)
+    frames: list[bytes] = []
+    for _ in range(ACCOUNT_STEPS):
+        frames += simulator.render_account(account.step())
+    return frames
+
+
+@dataclass
+class RingCursors:
+    """Where each private ring was before a message, to read exactly the rows it wrote."""
+
+    rings: Rings
+
+    def __post_init__(self) -> None:
+        from feedhandler.core.rings import RingReader
+
+        self.readers = {name: RingReader(getattr(self.rings, name))
+                        for name in ("orders", "balances", "positions")}
+
+    def written(self) -> dict[str, int]:
+        return {name: reader.pending for name, reader in self.readers.items()}
+
+    def rows(self, name: str) -> RingBatch:
+        return self.readers[name].read()
+
+
+def check_private_rows(decoder: PrivateDecoder, cursors: RingCursors, flags: int,
+                       before: dict[str, int], message: bytes, scales: dict[int, tuple[int, int]],
+                       what: str) -> None:
+    """The rows a message wrote agree with the PRIVATE flag and the decoder's counters, and
+    each is a row the callbacks can trust."""
+    from feedhandler.core.decoder import Decoded
+    from feedhandler.events import OrderStatus
+
+    written = cursors.written()
+    stats = decoder.stats()
+    for ring, counter in (("orders", "order_updates"), ("balances", "balance_updates"),
+                          ("positions", "position_updates")):
+        check(written[ring] == stats[counter] - before[counter],
+              f"{what}: {written[ring]} {ring} rows but {counter} "
+              f"+{stats[counter] - before[counter]}")
+    rows = sum(written.values())
+    check((rows > 0) == bool(flags & Decoded.PRIVATE),
+          f"{what}: {rows} private rows written but flags {flags!r}")
+    check(rows <= PRIVATE_RING_CAPACITY, f"{what}: {rows} rows from one message")
+    statuses = {int(s) for s in OrderStatus}
+    default = (decoder.default_price_scale, decoder.default_size_scale)
+    for ring in ("orders", "positions"):
+        if not written[ring]:
+            continue
+        batch = cursors.rows(ring)
+        for i in range(len(batch)):
+            where = f"{what}: {ring} row {i}"
+            instrument = int(batch.instrument[i])
+            expected = scales.get(instrument, default) if instrument >= 0 else default
+            check(instrument < 0 or instrument in scales,
+                  f"{where}: instrument {instrument} was never registered")
+            check((int(batch.price_scale[i]), int(batch.size_scale[i])) == expected,
+                  f"{where}: scales {batch.price_scale[i]}/{batch.size_scale[i]}, the "
+                  f"instrument's are {expected}")
+            check(int(batch.side[i]) in (-1, 0, 1), f"{where}: side {batch.side[i]}")
+            if ring == "orders":
+                check(int(batch.status[i]) in statuses, f"{where}: status {batch.status[i]}")
+                check(int(batch.fee_scale[i]) == decoder.asset_scale, f"{where}: fee scale")
+                order_id = bytes(batch.order_id[i])
+                check(order_id in message, f"{where}: order id {order_id!r} not in the message")
+            else:
+                check(int(batch.pnl_scale[i]) == decoder.asset_scale, f"{where}: PnL scale")
+    if written["balances"]:
+        batch = cursors.rows("balances")
+        check(bool((batch.scale == decoder.asset_scale).all()),
+              f"{what}: a balance row not at the asset scale {decoder.asset_scale}")
 
 
 def private_target(venue: str) -> Target:
-    from feedhandler.core.decoder import Decoded
+    from feedhandler.core.private import PrivateDecoder
 
-    make = private_factory(venue)
-    assert make is not None
+    stream = private_stream(venue)
+    assert stream is not None
+    rings = private_rings()
+    scales = {instrument: (price_scale, size_scale) for instrument, (*_, price_scale, size_scale)
+              in enumerate(ACCOUNT_LISTINGS)}
+    symbols = [stream.venue_symbol(listing[0]) for listing in ACCOUNT_LISTINGS]
+
+    def fresh() -> PrivateDecoder:
+        decoder = stream.new_decoder(rings)
+        check(isinstance(decoder, PrivateDecoder), f"{venue}: {decoder!r} is no PrivateDecoder")
+        assert isinstance(decoder, PrivateDecoder)
+        for instrument, symbol in enumerate(symbols):
+            decoder.add_instrument(symbol, instrument, *scales[instrument])
+        return decoder
 
     def test_one(data: bytes) -> None:
-        decoder = make()
+        decoder = fresh()
         for index, message in enumerate(split_messages(data)):
-            watch = DecoderWatch(decoder)     # type: ignore[arg-type]
-            before = len(decoder.private_events)   # type: ignore[attr-defined]
-            flags = decoder.feed(message)          # type: ignore[attr-defined]
-            watch.after(flags, f"{venue} private message {index}")
-            grew = len(decoder.private_events) > before   # type: ignore[attr-defined]
-            check(grew == bool(flags & Decoded.PRIVATE),
-                  f"{venue} private message {index}: PRIVATE flag and queue disagree")
+            what = f"{venue} private message {index}"
+            watch = DecoderWatch(decoder)
+            cursors = RingCursors(rings)
+            before = decoder.stats()
+            flags = decoder.feed(message)
+            watch.after(flags, what)
+            check_private_rows(decoder, cursors, flags, before, message, scales, what)
 
     folder = ROOT / "tests" / "exchanges" / package_of(venue)
-    seeds = json_literals(folder)
-    return Target(test_one, seeds or [b"{}"], json_tokens(seeds))
+    docs = json_literals(folder)
+    frames = account_frames(venue, stream.futures or stream.market != "spot")
+    runs = [SEPARATOR.join(frames[i:i + 6]) for i in range(0, len(frames), 23)]
+    seeds = docs + spread(frames, MAX_SEEDS) + runs
+    return Target(test_one, seeds, json_tokens(docs + frames))
 
 
 # ---- decimal parser ---------------------------------------------------------------------------
@@ -437,7 +563,7 @@ def harnesses() -> list[Harness]:
              for info in venues()]
     found += [Harness(f"private-{info.name}", partial(private_target, info.name),
                       f"{info.title} private-stream decoder")
-              for info in venues() if private_factory(info.name) is not None]
+              for info in venues() if private_stream(info.name) is not None]
     found += [Harness("decimal", decimal_target, "fixedpoint.to_fixed vs Decimal"),
               Harness("inflate", inflate_target, "listener gzip/deflate vs zlib"),
               Harness("frames", frames_target, "listener frame reassembly vs RFC 6455 model")]

@@ -88,6 +88,9 @@ cdef class PrivateDecoder(Decoder):
     cdef readonly int64_t order_updates
     cdef readonly int64_t balance_updates
     cdef readonly int64_t position_updates
+    cdef int64_t rows_message           # ``messages`` when a row was last written
+
+    cdef int fail(self, str reason) except -1
 
     cdef void resolve(self, Text symbol, int32_t* instrument, int* price_scale,
                       int* size_scale) noexcept nogil

@@ -39,6 +39,17 @@ cdef class PrivateDecoder(Decoder):
         self.default_price_scale = default_price_scale
         self.default_size_scale = default_size_scale
         self.asset_scale = asset_scale
+        self.rows_message = -1
+
+    cdef int fail(self, str reason) except -1:
+        """A message that wrote rows before going wrong (a balance list whose second entry
+        is malformed) reports PRIVATE with its ERROR: the rows are in the rings, and the
+        connection manager delivers rows only on PRIVATE, so they would otherwise wait for
+        the next private message."""
+        cdef int flags = Decoder.fail(self, reason)
+        if self.rows_message == self.messages:
+            flags |= DECODED_PRIVATE
+        return flags
 
     cdef void resolve(self, Text symbol, int32_t* instrument, int* price_scale,
                       int* size_scale) noexcept nogil:
@@ -80,6 +91,7 @@ cdef class PrivateDecoder(Decoder):
         ring.c.fee_scale[row] = self.asset_scale
         ring.c.write_count += 1
         self.order_updates += 1
+        self.rows_message = self.messages
         return DECODED_PRIVATE
 
     cdef int append_balance(self, BalanceUpdate* u, int64_t ts_receive) except -1:
@@ -97,6 +109,7 @@ cdef class PrivateDecoder(Decoder):
         ring.c.scale[row] = self.asset_scale
         ring.c.write_count += 1
         self.balance_updates += 1
+        self.rows_message = self.messages
         return DECODED_PRIVATE
 
     cdef int append_position(self, PositionUpdate* u, int64_t ts_receive) except -1:
@@ -116,6 +129,7 @@ cdef class PrivateDecoder(Decoder):
         ring.c.pnl_scale[row] = self.asset_scale
         ring.c.write_count += 1
         self.position_updates += 1
+        self.rows_message = self.messages
         return DECODED_PRIVATE
 
     def stats(self) -> dict:

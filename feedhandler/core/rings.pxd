@@ -152,7 +152,8 @@ cdef inline bint put_text(char* column, int64_t row, int width, const char* p,
     they do not fit, which the decoder reports as a decode error, never truncates."""
     if n > <size_t>width:
         return False
-    memcpy(column + row * width, p, n)
+    if n:                       # an absent field is (NULL, 0): memcpy must not see NULL
+        memcpy(column + row * width, p, n)
     memset(column + row * width + n, 0, width - n)
     return True
 

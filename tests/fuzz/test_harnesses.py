@@ -53,3 +53,29 @@ def test_the_decimal_oracle_catches_a_wrong_value() -> None:
             harness("decimal").prepare().test_one(bytes([2]) + b"1.5")
         finally:
             fixedpoint.to_fixed = real
+
+
+def test_the_private_row_checks_catch_rows_the_flags_do_not_report() -> None:
+    from fuzz.harnesses import RingCursors, check_private_rows, private_rings, private_stream
+
+    names = [n for n in NAMES if n.startswith("private-")]
+    assert names, "no private decoder harness discovered"
+    target = harness(names[0]).prepare()
+    target.test_one(target.seeds[0])                    # the real thing holds
+    stream = private_stream(names[0].removeprefix("private-"))
+    assert stream is not None
+    rings = private_rings()
+    decoder = stream.new_decoder(rings)
+    written = 0
+    for seed in target.seeds:
+        cursors, before = RingCursors(rings), decoder.stats()
+        flags = decoder.feed(seed)
+        if cursors.written()["orders"]:
+            written += 1
+            with pytest.raises(BrokenInvariant, match="rows written but flags"):
+                check_private_rows(decoder, cursors, flags & ~128, before, seed, {}, "t")
+            with pytest.raises(BrokenInvariant, match="order_updates"):
+                check_private_rows(decoder, cursors, flags, dict(before, order_updates=-5),
+                                   seed, {}, "t")
+            break
+    assert written, "no seed wrote an order row"

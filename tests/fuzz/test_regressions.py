@@ -128,3 +128,42 @@ def test_a_crossed_bybit_book_is_withdrawn(live: bool) -> None:
     assert decoder.feed(BYBIT_CROSSED_SNAPSHOT) & Decoded.RESYNC
     assert not book.valid and not decoder.snapshot_loaded(slot)
     assert decoder.take_resync() == [(slot, "crossed book after update")]
+
+
+# private-binance: a balance list whose first entry decodes and whose rest is garbage wrote
+# the first row but flagged only ERROR, and the FeedHandler delivers private rows on PRIVATE
+# only: the row waited, unreported, for the account's next message
+BINANCE_BALANCES_THEN_GARBAGE = (b'{"e":"outboundAccountPosition","E":1700000018007,"u":'
+                                 b'1700000018007,"B":[{"a":"ETH","f":"39.99598960","l":'
+                                 b'"0.00340000"}' + b"\x00" * 8 + b']}')
+
+
+def test_rows_written_before_an_error_are_reported_with_it() -> None:
+    from feedhandler.exchanges.binance.private import BinancePrivateDecoder
+
+    PRIVATE, ERROR = 128, 32
+    decoder = BinancePrivateDecoder()
+    assert decoder.feed(BINANCE_BALANCES_THEN_GARBAGE) == PRIVATE | ERROR
+    assert decoder.errors == 1 and decoder.balance_updates == 1
+    rows = decoder.balances.reader(from_start=True).read()
+    assert list(rows.asset) == [b"ETH"] and list(rows.free) == [3999598960]
+    assert decoder.feed(b'{"e":"outboundAccountPosition","B":[}') == ERROR   # nothing written
+
+
+# private-<every venue> (sanitized, UBSan): an order without a client id (or fee asset) has
+# that text as (NULL, 0), and put_text passed the NULL to memcpy; only a sanitized replay of
+# this input sees the undefined behaviour, this test keeps the input and the row it must give
+HTX_CANCEL_WITHOUT_CLIENT_ID = (b'{"action":"push","ch":"orders#ethusdt","data":{"orderId":'
+                                b'1040,"type":"buy-8-1040","symbol":"ethusdt","lastAmaet":"0",'
+                                b'"orderStatus":"canceled","eventType":"cancellation"}}')
+
+
+def test_an_order_without_client_id_or_fee_asset_writes_empty_text() -> None:
+    from feedhandler.exchanges.htx.private import HtxPrivateDecoder
+
+    decoder = HtxPrivateDecoder()
+    decoder.add_instrument("ethusdt", 0, 2, 4)
+    assert decoder.feed(HTX_CANCEL_WITHOUT_CLIENT_ID) == 128
+    row = decoder.orders.reader(from_start=True).read()
+    assert list(row.order_id) == [b"1040"] and list(row.status) == [4]
+    assert list(row.client_id) == [b""] and list(row.fee_asset) == [b""]
