@@ -58,9 +58,9 @@ class AccountDemo:
         self.orders.append(order)
         if order.status in (OrderStatus.FILLED, OrderStatus.REJECTED):
             side = "buy" if order.side > 0 else "sell"
-            self.say(f"account: {order.symbol} {side} {order.size.normalize()} @ "
-                     f"{order.price.normalize()} {order.status.name.lower()}"
-                     + (f", fee {order.fee.normalize()} {order.fee_asset}"
+            self.say(f"account: {order.symbol} {side} {order.size.normalize():f} @ "
+                     f"{order.price.normalize():f} {order.status.name.lower()}"
+                     + (f", fee {order.fee.normalize():f} {order.fee_asset}"
                         if order.status is OrderStatus.FILLED else ""))
 
     async def run(self) -> None:
