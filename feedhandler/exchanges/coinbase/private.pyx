@@ -48,6 +48,7 @@ from feedhandler.core.private cimport (
     OrderUpdate,
     PrivateDecoder,
     Text,
+    text_at,
 )
 from feedhandler.core.rings cimport CLIENT_ID_WIDTH, ORDER_ID_WIDTH, SYMBOL_WIDTH
 from feedhandler.core.timestamps cimport parse_timestamp_ns
@@ -88,13 +89,6 @@ cdef inline int64_t pow10(int n) noexcept nogil:
         p *= 10
         n -= 1
     return p
-
-
-cdef inline Text text_at(const char* data, size_t size) noexcept nogil:
-    cdef Text t
-    t.data = data
-    t.size = size
-    return t
 
 
 cdef inline bint read_string(value& v, string_view* out) noexcept nogil:

@@ -54,6 +54,7 @@ from feedhandler.core.private cimport (
     OrderUpdate,
     PrivateDecoder,
     Text,
+    text_at,
     text_of,
 )
 from feedhandler.core.rings cimport ASSET_WIDTH, CLIENT_ID_WIDTH, ORDER_ID_WIDTH, SYMBOL_WIDTH
@@ -108,13 +109,6 @@ cdef inline int optional_decimal(string_view token, int scale, int64_t* out) noe
     if token.size() == 0:
         return DECIMAL_OK
     return token_decimal(token, scale, out)
-
-
-cdef inline Text text_at(const char* data, size_t size) noexcept nogil:
-    cdef Text t
-    t.data = data
-    t.size = size
-    return t
 
 
 cdef inline bint read_string(value& v, string_view* out) noexcept nogil:
