@@ -29,7 +29,7 @@ from libcpp.string_view cimport string_view
 from cython.operator cimport dereference as deref, preincrement as inc
 
 from feedhandler.core.fixedpoint cimport DECIMAL_EMPTY, DECIMAL_OK
-from feedhandler.core.jsonread cimport iterate_whole, key_is, read_int, token_decimal
+from feedhandler.core.jsonread cimport iterate_whole, key_is, read_int, read_string, token_decimal
 from feedhandler.core.ondemand cimport (
     NO_SUCH_FIELD,
     SUCCESS,
@@ -109,10 +109,6 @@ cdef inline int optional_decimal(string_view token, int scale, int64_t* out) noe
     if token.size() == 0:
         return DECIMAL_OK
     return token_decimal(token, scale, out)
-
-
-cdef inline bint read_string(value& v, string_view* out) noexcept nogil:
-    return v.get_string().get(out[0]) == SUCCESS
 
 
 cdef class KrakenPrivateDecoder(PrivateDecoder):
