@@ -8,6 +8,7 @@ from libc.string cimport memcmp
 
 from feedhandler.core.book cimport OrderBook
 from feedhandler.core.fixedpoint cimport (
+    DECIMAL_EMPTY,
     DECIMAL_OK,
     INT64_MAX_OVER_POW10,
     POW10,
@@ -69,6 +70,20 @@ cdef inline int token_decimal(string_view token, int scale, int64_t* out) noexce
     """A raw JSON token (number or numeric string) -> exact fixed point; DecimalStatus. Kept
     tokens let a field be read before the symbol that gives its scale; absent is EMPTY."""
     return parse_json_decimal(token.data(), token.size(), scale, out)
+
+
+cdef inline int token_decimal_or_zero(string_view token, int scale, int64_t* out) noexcept nogil:
+    """``token_decimal`` where an empty or absent figure (``""``: no fill yet, no fee) reads 0."""
+    cdef int status = token_decimal(token, scale, out)
+    if status == DECIMAL_EMPTY:
+        out[0] = 0
+        return DECIMAL_OK
+    return status
+
+
+cdef inline bint read_string(value& v, string_view* out) noexcept nogil:
+    """A JSON string's contents (a view into the frame); False if ``v`` is not a string."""
+    return v.get_string().get(out[0]) == SUCCESS
 
 
 cdef inline int read_decimal(value& v, int scale, int64_t* out) noexcept nogil:

@@ -36,6 +36,24 @@ cdef inline Text text_of(string_view s) noexcept nogil:
     return t
 
 
+cdef inline Text text_at(const char* data, size_t size) noexcept nogil:
+    """A ``Text`` over ``size`` bytes at ``data`` (a decoder's copy or a slice of the frame)."""
+    cdef Text t
+    t.data = data
+    t.size = size
+    return t
+
+
+cdef inline Text number_text(string_view raw) noexcept nogil:
+    """A JSON number's digits as text (order ids some venues send as numbers): the raw
+    token less the white space On-Demand leaves after it."""
+    cdef Text t = text_of(raw)
+    while t.size and (t.data[t.size - 1] == b' ' or t.data[t.size - 1] == b'\n'
+                      or t.data[t.size - 1] == b'\r' or t.data[t.size - 1] == b'\t'):
+        t.size -= 1
+    return t
+
+
 cdef struct OrderUpdate:
     int64_t ts_exchange        # ns
     int64_t price

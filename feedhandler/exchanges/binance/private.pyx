@@ -42,6 +42,8 @@ from feedhandler.core.private cimport (
     PositionUpdate,
     PrivateDecoder,
     Text,
+    number_text,
+    text_of,
 )
 
 cdef int64_t MS = 1000000
@@ -88,26 +90,12 @@ cdef inline int order_status(string_view name) noexcept nogil:
     return ORDER_UNKNOWN
 
 
-cdef inline Text text_of(string_view s) noexcept nogil:
-    cdef Text t
-    t.data = s.data()
-    t.size = s.size()
-    return t
-
-
 cdef inline Text token_text(value& v) noexcept nogil:
     """A string's contents or a number's digits (Binance order ids are JSON numbers)."""
     cdef string_view s
-    cdef Text t
     if v.get_string().get(s) == SUCCESS:
         return text_of(s)
-    s = v.raw_json_token()
-    t.data = s.data()
-    t.size = s.size()
-    while t.size and (t.data[t.size - 1] == b' ' or t.data[t.size - 1] == b'\n'
-                      or t.data[t.size - 1] == b'\r' or t.data[t.size - 1] == b'\t'):
-        t.size -= 1
-    return t
+    return number_text(v.raw_json_token())
 
 
 cdef inline bint string_of(value& v, string_view* out) noexcept nogil:

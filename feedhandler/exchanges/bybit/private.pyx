@@ -20,8 +20,14 @@ from libc.string cimport memset
 from libcpp.string_view cimport string_view
 from cython.operator cimport dereference as deref, preincrement as inc
 
-from feedhandler.core.fixedpoint cimport DECIMAL_EMPTY, DECIMAL_OK
-from feedhandler.core.jsonread cimport iterate_whole, key_is, read_int, token_decimal
+from feedhandler.core.fixedpoint cimport DECIMAL_OK
+from feedhandler.core.jsonread cimport (
+    iterate_whole,
+    key_is,
+    read_int,
+    token_decimal,
+    token_decimal_or_zero,
+)
 from feedhandler.core.ondemand cimport (
     NO_SUCH_FIELD,
     SUCCESS,
@@ -96,15 +102,6 @@ cdef inline int order_status(string_view s) noexcept nogil:
     if key_is(s, "PartiallyFilled", 15) or key_is(s, "Filled", 6):
         return FILL_STATE
     return ORDER_UNKNOWN
-
-
-cdef inline int optional_decimal(string_view token, int scale, int64_t* out) noexcept nogil:
-    """A decimal Bybit may leave empty (``""``: not filled yet, no fee): empty reads 0."""
-    cdef int status = token_decimal(token, scale, out)
-    if status == DECIMAL_EMPTY:
-        out[0] = 0
-        return DECIMAL_OK
-    return status
 
 
 cdef inline bint read_text(value& v, Text* out) noexcept nogil:
@@ -243,9 +240,9 @@ cdef class BybitPrivateDecoder(PrivateDecoder):
             return 0
         u.ts_exchange = u.sequence * MS
         self.resolve(u.symbol, &u.instrument, &u.price_scale, &u.size_scale)
-        if optional_decimal(price, u.price_scale, &u.price) != DECIMAL_OK \
+        if token_decimal_or_zero(price, u.price_scale, &u.price) != DECIMAL_OK \
                 or token_decimal(size, u.size_scale, &u.size) != DECIMAL_OK \
-                or optional_decimal(filled, u.size_scale, &u.filled) != DECIMAL_OK:
+                or token_decimal_or_zero(filled, u.size_scale, &u.filled) != DECIMAL_OK:
             return self.fail("order price, qty or cumExecQty malformed or too precise for "
                              "the instrument's scale")
         return self.append_order(&u, ts_receive)
@@ -314,12 +311,12 @@ cdef class BybitPrivateDecoder(PrivateDecoder):
             return self.fail("execution without symbol, orderId or side")
         u.ts_exchange = u.sequence * MS
         self.resolve(u.symbol, &u.instrument, &u.price_scale, &u.size_scale)
-        if optional_decimal(price, u.price_scale, &u.price) != DECIMAL_OK \
+        if token_decimal_or_zero(price, u.price_scale, &u.price) != DECIMAL_OK \
                 or token_decimal(size, u.size_scale, &u.size) != DECIMAL_OK \
                 or token_decimal(leaves, u.size_scale, &leaves_qty) != DECIMAL_OK \
                 or token_decimal(last_price, u.price_scale, &u.last_price) != DECIMAL_OK \
                 or token_decimal(last_size, u.size_scale, &u.last_size) != DECIMAL_OK \
-                or optional_decimal(fee, self.asset_scale, &u.fee) != DECIMAL_OK:
+                or token_decimal_or_zero(fee, self.asset_scale, &u.fee) != DECIMAL_OK:
             return self.fail("execution price, quantity, leavesQty or fee malformed or out "
                              "of scale")
         if leaves_qty < 0 or leaves_qty > u.size:
@@ -364,7 +361,7 @@ cdef class BybitPrivateDecoder(PrivateDecoder):
                 inc(fit)
             if u.asset.size == 0 \
                     or token_decimal(total, self.asset_scale, &u.total) != DECIMAL_OK \
-                    or optional_decimal(locked, self.asset_scale, &u.locked) != DECIMAL_OK:
+                    or token_decimal_or_zero(locked, self.asset_scale, &u.locked) != DECIMAL_OK:
                 return flags | self.fail("wallet coin without coin, or walletBalance/locked "
                                          "malformed or beyond the asset scale")
             if u.locked < 0 or u.locked > u.total and u.total >= 0:
@@ -421,8 +418,8 @@ cdef class BybitPrivateDecoder(PrivateDecoder):
             entry = average                # later docs name the entry price avgPrice
         self.resolve(u.symbol, &u.instrument, &u.price_scale, &u.size_scale)
         if token_decimal(size, u.size_scale, &u.amount) != DECIMAL_OK \
-                or optional_decimal(entry, u.price_scale, &u.entry_price) != DECIMAL_OK \
-                or optional_decimal(pnl, self.asset_scale, &u.unrealized_pnl) != DECIMAL_OK:
+                or token_decimal_or_zero(entry, u.price_scale, &u.entry_price) != DECIMAL_OK \
+                or token_decimal_or_zero(pnl, self.asset_scale, &u.unrealized_pnl) != DECIMAL_OK:
             return self.fail("position size, entryPrice or unrealisedPnl malformed or beyond "
                              "the scale")
         if u.amount < 0 or (u.amount > 0 and direction == 0):

@@ -22,8 +22,14 @@ from libc.string cimport memcpy, memset
 from libcpp.string_view cimport string_view
 from cython.operator cimport dereference as deref, preincrement as inc
 
-from feedhandler.core.fixedpoint cimport DECIMAL_EMPTY, DECIMAL_OK
-from feedhandler.core.jsonread cimport iterate_whole, key_is, read_int, token_decimal
+from feedhandler.core.fixedpoint cimport DECIMAL_OK
+from feedhandler.core.jsonread cimport (
+    iterate_whole,
+    key_is,
+    read_int,
+    read_string,
+    token_decimal_or_zero,
+)
 from feedhandler.core.ondemand cimport (
     NO_SUCH_FIELD,
     SUCCESS,
@@ -48,6 +54,7 @@ from feedhandler.core.private cimport (
     OrderUpdate,
     PrivateDecoder,
     Text,
+    text_at,
 )
 from feedhandler.core.rings cimport CLIENT_ID_WIDTH, ORDER_ID_WIDTH, SYMBOL_WIDTH
 from feedhandler.core.timestamps cimport parse_timestamp_ns
@@ -73,32 +80,12 @@ cdef inline int order_status(string_view s) noexcept nogil:
     return ORDER_UNKNOWN
 
 
-cdef inline int optional_decimal(string_view token, int scale, int64_t* out) noexcept nogil:
-    """A figure Coinbase may leave empty or out: reads 0."""
-    cdef int status = token_decimal(token, scale, out)
-    if status == DECIMAL_EMPTY:
-        out[0] = 0
-        return DECIMAL_OK
-    return status
-
-
 cdef inline int64_t pow10(int n) noexcept nogil:
     cdef int64_t p = 1
     while n > 0:
         p *= 10
         n -= 1
     return p
-
-
-cdef inline Text text_at(const char* data, size_t size) noexcept nogil:
-    cdef Text t
-    t.data = data
-    t.size = size
-    return t
-
-
-cdef inline bint read_string(value& v, string_view* out) noexcept nogil:
-    return v.get_string().get(out[0]) == SUCCESS
 
 
 cdef class CoinbasePrivateDecoder(PrivateDecoder):
@@ -259,11 +246,11 @@ cdef class CoinbasePrivateDecoder(PrivateDecoder):
             self.resolve(text_at(state.symbol, state.symbol_size), &state.instrument,
                          &state.price_scale, &state.size_scale)
         m = state[0]
-        if optional_decimal(price, m.price_scale, &u.price) != DECIMAL_OK \
-                or optional_decimal(cum_qty, m.size_scale, &cumulative) != DECIMAL_OK \
-                or optional_decimal(leaves, m.size_scale, &leaves_qty) != DECIMAL_OK \
-                or optional_decimal(filled_value, self.asset_scale, &value_units) != DECIMAL_OK \
-                or optional_decimal(fees, self.asset_scale, &fee_units) != DECIMAL_OK:
+        if token_decimal_or_zero(price, m.price_scale, &u.price) != DECIMAL_OK \
+                or token_decimal_or_zero(cum_qty, m.size_scale, &cumulative) != DECIMAL_OK \
+                or token_decimal_or_zero(leaves, m.size_scale, &leaves_qty) != DECIMAL_OK \
+                or token_decimal_or_zero(filled_value, self.asset_scale, &value_units) != DECIMAL_OK \
+                or token_decimal_or_zero(fees, self.asset_scale, &fee_units) != DECIMAL_OK:
             if fresh:
                 self.table.forget(state)
             return self.fail("limit_price, cumulative_quantity, leaves_quantity, filled_value "

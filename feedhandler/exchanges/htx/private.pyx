@@ -40,6 +40,7 @@ from feedhandler.core.private cimport (
     OrderUpdate,
     PrivateDecoder,
     Text,
+    number_text,
     text_of,
 )
 
@@ -72,15 +73,6 @@ cdef inline int order_status(string_view s) noexcept nogil:
     if key_is(s, "rejected", 8):
         return ORDER_REJECTED
     return ORDER_UNKNOWN
-
-
-cdef inline Text token_text(string_view raw) noexcept nogil:
-    """A number's digits as text (HTX order ids are JSON numbers)."""
-    cdef Text t = text_of(raw)
-    while t.size and (t.data[t.size - 1] == b' ' or t.data[t.size - 1] == b'\n'
-                      or t.data[t.size - 1] == b'\r' or t.data[t.size - 1] == b'\t'):
-        t.size -= 1
-    return t
 
 
 cdef class HtxPrivateDecoder(PrivateDecoder):
@@ -162,7 +154,7 @@ cdef class HtxPrivateDecoder(PrivateDecoder):
                     return self.fail("order symbol is not a string")
                 u.symbol = text_of(text)
             elif key_is(key, "orderId", 7):
-                u.order_id = token_text(f.val().raw_json_token())
+                u.order_id = number_text(f.val().raw_json_token())
             elif key_is(key, "clientOrderId", 13):
                 if f.val().get_string().get(text) != SUCCESS:
                     return self.fail("clientOrderId is not a string")

@@ -29,7 +29,7 @@ from libcpp.string_view cimport string_view
 from cython.operator cimport dereference as deref, preincrement as inc
 
 from feedhandler.core.fixedpoint cimport DECIMAL_EMPTY, DECIMAL_OK
-from feedhandler.core.jsonread cimport iterate_whole, key_is, read_int, token_decimal
+from feedhandler.core.jsonread cimport iterate_whole, key_is, read_int, read_string, token_decimal
 from feedhandler.core.ondemand cimport (
     NO_SUCH_FIELD,
     SUCCESS,
@@ -54,6 +54,7 @@ from feedhandler.core.private cimport (
     OrderUpdate,
     PrivateDecoder,
     Text,
+    text_at,
     text_of,
 )
 from feedhandler.core.rings cimport ASSET_WIDTH, CLIENT_ID_WIDTH, ORDER_ID_WIDTH, SYMBOL_WIDTH
@@ -108,17 +109,6 @@ cdef inline int optional_decimal(string_view token, int scale, int64_t* out) noe
     if token.size() == 0:
         return DECIMAL_OK
     return token_decimal(token, scale, out)
-
-
-cdef inline Text text_at(const char* data, size_t size) noexcept nogil:
-    cdef Text t
-    t.data = data
-    t.size = size
-    return t
-
-
-cdef inline bint read_string(value& v, string_view* out) noexcept nogil:
-    return v.get_string().get(out[0]) == SUCCESS
 
 
 cdef class KrakenPrivateDecoder(PrivateDecoder):

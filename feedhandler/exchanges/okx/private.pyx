@@ -17,8 +17,14 @@ from libc.string cimport memset
 from libcpp.string_view cimport string_view
 from cython.operator cimport dereference as deref, preincrement as inc
 
-from feedhandler.core.fixedpoint cimport DECIMAL_EMPTY, DECIMAL_OK
-from feedhandler.core.jsonread cimport iterate_whole, key_is, read_int, token_decimal
+from feedhandler.core.fixedpoint cimport DECIMAL_OK
+from feedhandler.core.jsonread cimport (
+    iterate_whole,
+    key_is,
+    read_int,
+    token_decimal,
+    token_decimal_or_zero,
+)
 from feedhandler.core.ondemand cimport (
     NO_SUCH_FIELD,
     SUCCESS,
@@ -62,15 +68,6 @@ cdef inline int order_state(string_view s) noexcept nogil:
     if key_is(s, "canceled", 8) or key_is(s, "mmp_canceled", 12):
         return ORDER_CANCELED
     return ORDER_UNKNOWN
-
-
-cdef inline int optional_decimal(string_view token, int scale, int64_t* out) noexcept nogil:
-    """A decimal OKX leaves ``""`` when it does not apply (market ``px``, no fill): 0."""
-    cdef int status = token_decimal(token, scale, out)
-    if status == DECIMAL_EMPTY:
-        out[0] = 0
-        return DECIMAL_OK
-    return status
 
 
 cdef inline bint read_text(value& v, Text* out) noexcept nogil:
@@ -197,15 +194,15 @@ cdef class OkxPrivateDecoder(PrivateDecoder):
                 or u.status == ORDER_UNKNOWN:
             return self.fail("order without instId, ordId, side or state")
         self.resolve(u.symbol, &u.instrument, &u.price_scale, &u.size_scale)
-        if optional_decimal(price, u.price_scale, &u.price) != DECIMAL_OK \
+        if token_decimal_or_zero(price, u.price_scale, &u.price) != DECIMAL_OK \
                 or token_decimal(size, u.size_scale, &u.size) != DECIMAL_OK \
-                or optional_decimal(filled, u.size_scale, &u.filled) != DECIMAL_OK \
-                or optional_decimal(last_size, u.size_scale, &u.last_size) != DECIMAL_OK:
+                or token_decimal_or_zero(filled, u.size_scale, &u.filled) != DECIMAL_OK \
+                or token_decimal_or_zero(last_size, u.size_scale, &u.last_size) != DECIMAL_OK:
             return self.fail("order px, sz, accFillSz or fillSz malformed or too precise for "
                              "the instrument's scale")
         if u.last_size:               # a fill: its price and fee
             if token_decimal(last_price, u.price_scale, &u.last_price) != DECIMAL_OK \
-                    or optional_decimal(fee, self.asset_scale, &u.fee) != DECIMAL_OK:
+                    or token_decimal_or_zero(fee, self.asset_scale, &u.fee) != DECIMAL_OK:
                 return self.fail("order fillPx or fillFee malformed or out of scale")
             u.fee = -u.fee
             u.fee_asset = fee_asset
@@ -261,8 +258,8 @@ cdef class OkxPrivateDecoder(PrivateDecoder):
                 inc(fit)
             if u.asset.size == 0 \
                     or token_decimal(total, self.asset_scale, &u.total) != DECIMAL_OK \
-                    or optional_decimal(free, self.asset_scale, &u.free) != DECIMAL_OK \
-                    or optional_decimal(locked, self.asset_scale, &u.locked) != DECIMAL_OK:
+                    or token_decimal_or_zero(free, self.asset_scale, &u.free) != DECIMAL_OK \
+                    or token_decimal_or_zero(locked, self.asset_scale, &u.locked) != DECIMAL_OK:
                 return flags | self.fail("account detail without ccy, or cashBal/availBal/"
                                          "frozenBal malformed or beyond the asset scale")
             u.has_totals = True
