@@ -478,7 +478,7 @@ async def run_cell(rig: Rig, fault: Fault) -> Cell:
         return cell
     marks = {symbol: len(updates) for symbol, updates in rig.books.items()}
     statuses_mark = len(rig.statuses)
-    dials = len(rig.sim.history)
+    dials = rig.sim.accepted
     errors = sum(c.decoder.errors for c in rig.connections)
     hit: list[str] = []
     reacted_at: float | None = None
@@ -530,7 +530,7 @@ def observe(rig: Rig, fault: Fault, cell: Cell, marks: dict[str, int], statuses_
             dials: int, errors: int, hit: list[str], started: float,
             reacted_at: float | None) -> None:
     """Classifies what happened since the fault and checks it against the cell's expectation."""
-    renewed = len(rig.sim.history) > dials
+    renewed = rig.sim.accepted > dials
     decode_errors = sum(c.decoder.errors for c in rig.connections) - errors
     withdrawn: dict[str, tuple[list[str], float | None]] = {
         symbol: withdrawn_and_served(updates[marks[symbol]:])

@@ -139,7 +139,10 @@ class SimConnection(WSListener):
         self._exchange._detach(self)
         self.disconnected.set()
         self._writable.set()
-        # ``history`` keeps this connection for its counters: not the frames it never sent
+        # ``history`` keeps this connection for its counters: not its socket, picows state
+        # or the frames it never sent
+        self._transport = None
+        self._raw = None
         self._out = bytearray()
         self._out_frames = 0
         self._incoming.clear()
@@ -267,12 +270,14 @@ class SimulatedExchange:
                  max_pending_bytes: int = 64 * 1024 * 1024,
                  slow_consumer_timeout: float = 5.0,
                  max_client_frame_size: int = 1024 * 1024,
-                 history: int = MarketConfig.history) -> None:
+                 history: int = MarketConfig.history,
+                 keep_connections: int | None = None) -> None:
         """``rate`` is market events per second, ``FLOOD`` for as fast as clients read, or None
         to publish only through ``advance``. ``frames_per_write`` caps the frames batched into
         one socket write; ``depth``, ``changes_per_step`` and ``trade_probability`` shape the
         market (``MarketConfig``); ``history`` bounds the level changes kept per symbol for
-        past snapshots (a long soak keeps it small, so the simulator's memory settles early)."""
+        past snapshots (a long soak keeps it small, so the simulator's memory settles early);
+        ``keep_connections`` bounds ``history`` to the latest ones (None: all of them)."""
         if frames_per_write < 1:
             raise ValueError("frames_per_write must be at least 1")
         self.venue = venue
@@ -293,14 +298,16 @@ class SimulatedExchange:
         self.stats: Counter[str] = Counter()
         """Published "events", "http_requests", "idle_disconnects", "pong_timeouts",
         "rate_limit_disconnects", "slow_consumer_drops"."""
-        self.history: list[SimConnection] = []
-        """Every connection ever accepted, in order; ``connections`` has the live ones."""
+        self.history: deque[SimConnection] = deque(maxlen=keep_connections)
+        """The connections accepted, in order (the latest ``keep_connections``);
+        ``connections`` has the live ones."""
+        self.accepted = 0
+        """WebSocket connections accepted so far."""
         self._live: dict[int, SimConnection] = {}
         self._subscribers: dict[str, set[SimConnection]] = {}
         self._book_faults: set[SimConnection] = set()
         self._listen_sock: socket.socket | None = None
         self._server: asyncio.Server | None = None
-        self._paused_servers: list[asyncio.Server] = []
         self._accept_resume_at = 0.0
         self._accept_task: asyncio.Task[None] | None = None
         self._tasks: list[asyncio.Task[None]] = []
@@ -347,10 +354,9 @@ class SimulatedExchange:
         self._tasks.clear()
         for conn in self.connections:
             conn.abort()
-        for server in [*self._paused_servers, *([self._server] if self._server else [])]:
-            server.close()
-        self._server = None
-        self._paused_servers.clear()
+        if self._server is not None:
+            self._server.close()
+            self._server = None
         if self._listen_sock is not None:
             self._listen_sock.close()
             self._listen_sock = None
@@ -469,7 +475,6 @@ class SimulatedExchange:
         self._accept_resume_at = max(self._accept_resume_at, loop.time() + seconds)
         if self._server is not None:
             self._server.close()
-            self._paused_servers.append(self._server)
             self._server = None
         if self._accept_task is None:
             self._accept_task = asyncio.create_task(self._resume_accepting())
@@ -520,9 +525,10 @@ class SimulatedExchange:
         opened = self.venue.open_session(path, query)
         if opened is None or isinstance(opened, HttpResponse):
             return opened if opened is None else _http_response(opened)
-        return SimConnection(self, len(self.history) + 1, request.path.decode("latin-1"), opened)
+        return SimConnection(self, self.accepted + 1, request.path.decode("latin-1"), opened)
 
     def _attach(self, conn: SimConnection, topics: Iterable[str]) -> None:
+        self.accepted += 1
         self.history.append(conn)
         self._live[conn.id] = conn
         for topic in topics:

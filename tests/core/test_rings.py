@@ -1,5 +1,7 @@
 """Ring buffers: zero-copy reads of [cursor, write_count), overrun always reported."""
 
+import os
+
 import numpy as np
 import pytest
 
@@ -93,3 +95,18 @@ def test_ticker_and_candle_columns() -> None:
     candle = candles.reader(from_start=True).read()
     assert (candle.interval[0], candle.high[0], candle.volume[0]) == (60, 5, 77)
     assert candle.closed[0] == 1
+
+
+def _resident_kb() -> int:
+    with open("/proc/self/status") as status:
+        return next(int(line.split()[1]) for line in status if line.startswith("VmRSS:"))
+
+
+@pytest.mark.skipif(not os.path.exists("/proc/self/status"), reason="needs Linux /proc")
+def test_columns_are_resident_from_the_start() -> None:
+    before = _resident_kb()
+    ring = TradeRing(1 << 20)
+    grown = _resident_kb() - before
+    allocated = sum(column.nbytes for column in ring.columns.values()) // 1024
+    assert grown >= 0.9 * allocated, (grown, allocated)
+    assert not any(column.any() for column in ring.columns.values())
