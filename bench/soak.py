@@ -7,8 +7,9 @@ checkpoints and at the end the markets stop and every book must equal its simula
 book once it has caught up (a book still differing after ``--settle`` seconds is a wrong
 book). Resident memory (VmRSS, VmHWM from /proc/self/status) and open file descriptors
 (/proc/self/fd) are read at the start (after the warm-up), the middle and the end; the
-simulators run in the same process, with bounded histories. Exits 1 on a wrong book, or when
-VmRSS grew by more than ``--max-rss-growth`` MB.
+simulators run in the same process, with bounded histories and no closed connection kept.
+Beside VmRSS, malloc's chunks in use and free and Python's allocated blocks say where a growth
+is. Exits 1 on a wrong book, or when VmRSS grew by more than ``--max-rss-growth`` MB.
 
     PYTHONPATH=. python bench/soak.py --messages 10000000 [--seed S]
 """
@@ -18,6 +19,8 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import ctypes
+import gc
 import math
 import os
 import random
@@ -57,24 +60,52 @@ STEPS_PER_ROUND = 64           # market steps a simulator publishes between yiel
 POLL = 0.2                     # seconds between looks at the message count
 
 
+class MallInfo2(ctypes.Structure):
+    """glibc's ``struct mallinfo2``: what malloc holds, in use and free (main arena)."""
+    _fields_ = [(name, ctypes.c_size_t) for name in (
+        "arena", "ordblks", "smblks", "hblks", "hblkhd", "usmblks", "fsmblks", "uordblks",
+        "fordblks", "keepcost")]
+
+
+def _mallinfo() -> MallInfo2 | None:
+    """None off glibc (or before 2.33, which added ``mallinfo2``)."""
+    try:
+        mallinfo2 = ctypes.CDLL(None).mallinfo2
+    except AttributeError:
+        return None
+    mallinfo2.restype = MallInfo2
+    info: MallInfo2 = mallinfo2()
+    return info
+
+
 @dataclass(frozen=True)
 class Memory:
+    """Resident memory split so that growth can be placed: Python's own allocations
+    (``sys.getallocatedblocks``), malloc's chunks in use, malloc's free chunks (freed memory it
+    has not returned to the kernel), and everything else resident."""
     label: str
     messages: int
     rss_kb: int
     hwm_kb: int
     fds: int
+    python_blocks: int
+    malloc_used_kb: int | None
+    malloc_free_kb: int | None
 
     @classmethod
     def read(cls, label: str, messages: int) -> Memory:
+        gc.collect()
         fields: dict[str, int] = {}
         with open("/proc/self/status") as status:
             for line in status:
                 key, _, value = line.partition(":")
                 if key in ("VmRSS", "VmHWM"):
                     fields[key] = int(value.split()[0])
+        info = _mallinfo()
         return cls(label, messages, fields["VmRSS"], fields["VmHWM"],
-                   len(os.listdir("/proc/self/fd")))
+                   len(os.listdir("/proc/self/fd")), sys.getallocatedblocks(),
+                   None if info is None else (info.uordblks + info.hblkhd) // 1024,
+                   None if info is None else info.fordblks // 1024)
 
 
 @dataclass
@@ -146,7 +177,7 @@ async def soak(messages: int, seed: int, fault_every: int, settle: float,
         sims = [await stack.enter_async_context(SimulatedExchange(
             create_venue(plan.simulator, plan.market, [*plan.venue_symbols.values()]),
             seed=seed + index, rate=None, keepalive=None, frames_per_write=32,
-            history=SIM_HISTORY))
+            history=SIM_HISTORY, keep_connections=0))
             for index, plan in enumerate(plans)]
         fh = FeedHandler(endpoints={plan.info.name: endpoint_options(plan, sim, settings)
                                     for plan, sim in zip(plans, sims, strict=True)},
@@ -210,11 +241,17 @@ def report(console: Console, outcome: Outcome, max_growth_mb: float) -> int:
     start, end = memory[0], memory[-1]
     received = end.messages - start.messages
     every = [c for cs in outcome.connections.values() for c in cs]
+    def mb(kb: int | None) -> str:
+        return "n/a" if kb is None else f"{kb / 1024:.1f}"
+
     print_table(console, "soak: memory and file descriptors",
                 [Column("at"), Column("messages", "right"), Column("VmRSS MB", "right"),
-                 Column("VmHWM MB", "right"), Column("open fds", "right")],
-                [(m.label, format_count(m.messages), f"{m.rss_kb / 1024:.1f}",
-                  f"{m.hwm_kb / 1024:.1f}", str(m.fds)) for m in memory])
+                 Column("VmHWM MB", "right"), Column("malloc in use MB", "right"),
+                 Column("malloc free MB", "right"), Column("Python blocks", "right"),
+                 Column("open fds", "right")],
+                [(m.label, format_count(m.messages), mb(m.rss_kb), mb(m.hwm_kb),
+                  mb(m.malloc_used_kb), mb(m.malloc_free_kb), format_count(m.python_blocks),
+                  str(m.fds)) for m in memory])
     print_table(console, "soak: per venue",
                 [Column("venue"), Column("messages", "right"), Column("resyncs", "right"),
                  Column("withdrawals", "right"), Column("reconnects", "right"),
@@ -258,7 +295,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--warm-up", type=int, default=200_000, metavar="N",
                         help="messages received before the start reading, so that the "
                         "simulators' bounded histories and the allocator have settled")
-    parser.add_argument("--max-rss-growth", type=float, default=16.0, metavar="MB")
+    parser.add_argument("--max-rss-growth", type=float, default=4.0, metavar="MB")
     args = parser.parse_args(argv)
     outcome = uvloop.run(soak(args.messages, args.seed, args.fault_every, args.settle,
                               args.warm_up))
