@@ -14,7 +14,8 @@ from feedhandler.events import (
     Ticker,
     Trade,
 )
+from feedhandler.exchanges.base import SubscriptionRefused
 
 __all__ = ["RINGS_ONLY", "AuthError", "Balance", "BookStatus", "BookUpdate", "Candle",
            "Credentials", "FeedHandler", "Handle", "Order", "OrderStatus", "Position", "Side",
-           "Ticker", "Trade"]
+           "SubscriptionRefused", "Ticker", "Trade"]

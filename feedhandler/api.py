@@ -50,6 +50,7 @@ from feedhandler.exchanges.base import (
     PrivateVenue,
     Rings,
     Subscription,
+    SubscriptionRefused,
     VenueAdapter,
 )
 from feedhandler.exchanges.registry import venue
@@ -95,6 +96,7 @@ class Handle:
     callback: Callback | RingsOnly | None
     active: bool = True
     credentials: Credentials | None = None    # private subscriptions: whose account
+    refused: SubscriptionRefused | None = None  # set when the venue refused it (then inactive)
 
     @property
     def exchange(self) -> str:
@@ -175,6 +177,9 @@ class FeedHandler:
         self.pending_tasks: set[asyncio.Task[None]] = set()
         self.accounts: dict[Connection, Account] = {}
         self.auth_errors: list[AuthError] = []
+        self.refusals: list[SubscriptionRefused] = []
+        """Subscriptions the venues refused (unknown symbols...), in order: each is dropped,
+        its handles inactive with ``handle.refused`` set; the others carry on."""
         self.auth_failed = asyncio.Event()
 
     # ---- subscriptions ---------------------------------------------------------------------
@@ -647,6 +652,17 @@ class FeedHandler:
         elif event.kind is StatusKind.BOOK_SYNC_FAILED:
             self._book_event(connection, event.slot, BookStatus.INVALID, False,
                              f"sync failed: {event.reason}")
+        elif event.kind is StatusKind.SUBSCRIPTION_REFUSED and event.subscription is not None:
+            self._refused(event.subscription, event.reason)
+
+    def _refused(self, subscription: Subscription, reason: str) -> None:
+        """Ends every handle of a subscription the venue refused; the pool forgets it (and
+        closes a connection it leaves empty)."""
+        error = SubscriptionRefused(subscription, reason)
+        self.refusals.append(error)
+        for handle in list(self.handles.get(subscription.key, ())):
+            handle.refused = error
+            self.unsubscribe(handle)
 
     def _book_event(self, connection: Connection, slot: int, status: BookStatus,
                     resynced: bool, reason: str, latency: ChannelLatency | None = None) -> None:

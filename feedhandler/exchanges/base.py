@@ -103,8 +103,41 @@ class Link(Protocol):
     def decoder(self) -> Decoder: ...
     def send(self, message: bytes | str) -> None: ...
     def reconnect(self, reason: str) -> None: ...
+    def refuse(self, subscriptions: Sequence[Subscription], reason: str) -> None: ...
     def authenticated(self) -> None: ...
     def reject_auth(self, error: AuthError) -> None: ...
+
+
+class SubscriptionRefused(Exception):
+    """A subscription that cannot be served (the venue refused it: an unknown symbol, a
+    channel it does not carry): it is dropped for good, with the reason in ``reason``. An
+    adapter's ``sync_book`` raises it for a book that can never sync."""
+
+    def __init__(self, subscription: Subscription, reason: str) -> None:
+        instrument = subscription.instrument
+        super().__init__(f"{instrument.venue} {instrument.symbol} {subscription.channel}: "
+                         f"refused: {reason}")
+        self.subscription = subscription
+        self.reason = reason
+
+
+class SubscribeRequests:
+    """Which subscriptions each subscribe request carried, by request id, so that a venue's
+    refusal (which names the request, not the streams) can be put on them. Bounded: the oldest
+    unanswered requests are forgotten first."""
+
+    def __init__(self, limit: int = 1024) -> None:
+        self.limit = limit
+        self.carried: dict[str, tuple[Subscription, ...]] = {}
+
+    def sent(self, request_id: object, subscriptions: Sequence[Subscription]) -> None:
+        self.carried[str(request_id)] = tuple(subscriptions)
+        while len(self.carried) > self.limit:
+            del self.carried[next(iter(self.carried))]
+
+    def answered(self, request_id: object) -> tuple[Subscription, ...]:
+        """What the answered request carried (empty when it was no tracked subscribe)."""
+        return self.carried.pop(str(request_id), ())
 
 
 @dataclass(slots=True)

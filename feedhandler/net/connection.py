@@ -18,7 +18,7 @@ import socket
 import ssl
 import time
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, cast
 from urllib.parse import urlsplit
@@ -30,7 +30,14 @@ from feedhandler.auth.redact import redact
 from feedhandler.core.book import OrderBook
 from feedhandler.core.decoder import BookSyncState, Decoded
 from feedhandler.core.listener import FeedListener
-from feedhandler.exchanges.base import Channel, PrivateVenue, Rings, Subscription, VenueAdapter
+from feedhandler.exchanges.base import (
+    Channel,
+    PrivateVenue,
+    Rings,
+    Subscription,
+    SubscriptionRefused,
+    VenueAdapter,
+)
 from feedhandler.net.backoff import Backoff
 from feedhandler.net.outbox import Outbox
 from feedhandler.net.ratelimit import RateLimiter
@@ -57,6 +64,7 @@ class StatusKind(enum.StrEnum):
     BOOK_RESYNCED = "book_resynced"        # the book at ``slot`` is live again
     BOOK_SYNC_FAILED = "book_sync_failed"  # sync_book failed; it is retried after a delay
     AUTH_FAILED = "auth_failed"            # the venue refused the credentials: stopped for good
+    SUBSCRIPTION_REFUSED = "subscription_refused"  # the venue refused it: dropped for good
 
 
 @dataclass(frozen=True, slots=True)
@@ -242,6 +250,7 @@ class Connection:
         self.last_fatal_reason = ""
         self.books_synced = 0
         self.sync_failures = 0
+        self.refused_subscriptions = 0
         self.control_errors = 0
         self.callback_errors = 0
         self.stale_sends = 0
@@ -352,6 +361,36 @@ class Connection:
         if dial is not None and dial.is_open:
             self.close(dial, "requested", reason)
 
+    def refuse(self, subscriptions: Sequence[Subscription], reason: str) -> None:
+        """The venue refused the subscribe request that carried ``subscriptions``. One alone
+        is dropped for good (the user is told, nothing retries it); several are sent again one
+        per request, so that the venue's answers say which one it refuses, and the books among
+        them are withdrawn until their sync after that subscribe."""
+        dial = self.current
+        held = [s for s in subscriptions if s.key in self.subscriptions]
+        if dial is None or dial.pending is None or not held:
+            return
+        alone = len(held) == 1
+        for sub in held:
+            dial.sent.discard(sub.key)
+            if sub.channel is Channel.BOOK:
+                self.withdraw_book(sub, f"refused by the venue: {reason}" if alone
+                                   else f"subscribe refused, sent again alone: {reason}")
+        if not alone:
+            dial.pending.extend(held)
+            self.track(asyncio.get_running_loop().create_task(
+                self.send_subscribes(dial, one_per_request=True)))
+            return
+        sub = held[0]
+        del self.subscriptions[sub.key]
+        dial.pending = [s for s in dial.pending if s.key != sub.key]
+        if sub.channel is Channel.BOOK:
+            self.drop_book(sub)
+        self.refused_subscriptions += 1
+        log.warning("%s: %s %s refused by the venue: %s", self.name, sub.instrument.symbol,
+                    sub.channel, reason)
+        self.notify(StatusKind.SUBSCRIPTION_REFUSED, reason, -1, sub)
+
     async def add(self, subscriptions: Iterable[Subscription]) -> None:
         """Carries more subscriptions; subscribes at once when connected, else on connect."""
         new = self.register(subscriptions)
@@ -413,6 +452,7 @@ class Connection:
             "outbox_high_water": self.outbox.high_water,
             "books_synced": self.books_synced,
             "sync_failures": self.sync_failures,
+            "refused_subscriptions": self.refused_subscriptions,
             "control_errors": self.control_errors,
             "callback_errors": self.callback_errors,
             "stale_sends": self.stale_sends,
@@ -456,6 +496,14 @@ class Connection:
                 self.book_subscriptions[slot] = sub
             self.subscriptions[sub.key] = sub
         return list(new.values())
+
+    def withdraw_book(self, subscription: Subscription, reason: str) -> None:
+        """Holds one book (never served) until a sync brings it back; the user is told."""
+        slot = self.slot_of(subscription)
+        self.cancel_sync(slot)
+        self.decoder.mark_waiting(slot)
+        self.decoder.take_pending(slot)
+        self.notify(StatusKind.BOOK_INVALID, reason, slot, subscription)
 
     def drop_book(self, subscription: Subscription) -> None:
         slot = self.slot_of(subscription)
@@ -502,6 +550,9 @@ class Connection:
             while True:
                 try:
                     await self.adapter.sync_book(self, subscription, slot)
+                except SubscriptionRefused as exc:
+                    self.refuse([subscription], exc.reason)
+                    return
                 except Exception as exc:
                     reason = redact(f"{type(exc).__name__}: {exc}")
                 else:
@@ -678,10 +729,11 @@ class Connection:
         log.info("%s: connected, %d subscriptions", self.name, len(self.subscriptions))
         self.notify(StatusKind.CONNECTED)
 
-    async def send_subscribes(self, dial: Dial) -> None:
-        """Drains ``dial.pending`` in chunks of ``args_per_request`` at the venue's rate; a
-        book's sync starts once its subscribe is out, so its updates are already held."""
-        step = self.adapter.limits.args_per_request
+    async def send_subscribes(self, dial: Dial, one_per_request: bool = False) -> None:
+        """Drains ``dial.pending`` in chunks of ``args_per_request`` (or one by one) at the
+        venue's rate; a book's sync starts once its subscribe is out, so its updates are
+        already held."""
+        step = 1 if one_per_request else self.adapter.limits.args_per_request
         while dial.pending and dial.is_open:
             chunk = dial.pending[:step]
             del dial.pending[:step]

@@ -153,6 +153,7 @@ class BinanceVenue(Venue):
                               for topic in (*listing.trade_topics, *listing.depth_topics,
                                             *listing.ticker_topics)}
         self._valid_topics.update(topic for (topic,) in self._kline_topics.values())
+        self._stream_kinds = {topic.partition("@")[2] for topic in self._valid_topics}
         self._stream_prefixes: dict[str, bytes] = {}
         self._rest_limit = rest_weight_limit
         self._clock = clock
@@ -235,7 +236,11 @@ class BinanceVenue(Venue):
         return isinstance(request_id, str) and len(request_id) <= 36 and request_id.isalnum()
 
     def is_topic(self, topic: str) -> bool:
-        return topic in self._valid_topics
+        """Binance checks a stream name's form, not its symbol: a stream of a symbol it does
+        not list is accepted and stays silent (docs/venues/binance.md)."""
+        symbol, at, kind = topic.partition("@")
+        return bool(at) and symbol.isalnum() and symbol == symbol.lower() \
+            and kind in self._stream_kinds
 
     def render_ack(self, request: ClientRequest) -> list[bytes]:
         return [_reply(None, request.request_id)]

@@ -24,6 +24,7 @@ from feedhandler.exchanges.base import (
     PrivateVenue,
     Rings,
     Subscription,
+    SubscriptionRefused,
     VenueAdapter,
 )
 from feedhandler.exchanges.binance.decoder import BinanceDecoder
@@ -53,6 +54,20 @@ KEEPALIVE_INTERVAL = 30 * 60.0     # Binance: a listen key lives 60 min, PUT abo
 # invalid key / IP / permissions, bad signature, timestamp outside recvWindow
 AUTH_ERROR_CODES = {-2014, -2015, -1022, -1021}
 LISTEN_KEY_GONE = -1125            # "This listenKey does not exist."
+INVALID_SYMBOL = -1121             # "Invalid symbol."
+
+
+def rest_error_body(error: RestError) -> dict[str, Any]:
+    """Binance's JSON error body (``{"code": -1121, "msg": ...}``), empty when it is none."""
+    try:
+        body: Any = json.loads(error.body)
+    except ValueError:
+        return {}
+    return body if isinstance(body, dict) else {}
+
+
+def rest_error_code(error: RestError) -> object:
+    return rest_error_body(error).get("code")
 
 
 class BinanceVenue(VenueAdapter):
@@ -141,10 +156,17 @@ class BinanceVenue(VenueAdapter):
     async def sync_book(self, link: Link, subscription: Subscription, slot: int) -> None:
         """Binance's documented procedure: the updates since subscribing are held by the
         decoder; fetch a snapshot, load it, replay what was held (stale ones are dropped and a
-        snapshot older than the first held update is detected as a gap)."""
-        body = await self.rest.get(
-            self.rest_base + self.depth_path,
-            {"symbol": subscription.instrument.venue_symbol, "limit": self.snapshot_limit})
+        snapshot older than the first held update is detected as a gap). Binance's streams
+        accept a symbol it does not list (and stay silent); its REST answer ``-1121`` is
+        where an unknown symbol shows: that book can never sync."""
+        try:
+            body = await self.rest.get(
+                self.rest_base + self.depth_path,
+                {"symbol": subscription.instrument.venue_symbol, "limit": self.snapshot_limit})
+        except RestError as exc:
+            if rest_error_code(exc) == INVALID_SYMBOL:
+                raise SubscriptionRefused(subscription, exc.body[:200]) from exc
+            raise
         decoder = link.decoder
         assert isinstance(decoder, BinanceDecoder)
         decoder.apply_snapshot(slot, body)
@@ -190,11 +212,8 @@ class BinanceUserStream(PrivateVenue):
 
     def auth_error(self, error: RestError) -> AuthError | None:
         """The AuthError a REST failure means, None when it is transient (or the key gone)."""
-        try:
-            body: Any = json.loads(error.body)
-        except ValueError:
-            body = {}
-        code = body.get("code") if isinstance(body, dict) else None
+        body = rest_error_body(error)
+        code = body.get("code")
         if code in AUTH_ERROR_CODES or (error.status in (401, 403) and code != LISTEN_KEY_GONE):
             return AuthError(f"binance {self.market}", str(body.get("msg", error.body))[:200],
                              code)

@@ -22,6 +22,7 @@ from feedhandler.exchanges.base import (
     Link,
     PrivateVenue,
     Rings,
+    SubscribeRequests,
     Subscription,
     wait_for_snapshot,
 )
@@ -109,6 +110,7 @@ class BybitVenue(InBandBookVenue):
         self.book_pacer = RateLimiter(requests_per_second, burst=1)
         self.request_ids = count(1)
         self.unsent_books: set[tuple[Any, ...]] = set()
+        self.subscribes = SubscribeRequests()     # subscribe requests not yet answered
         self.errors: list[str] = []
 
     def private(self, credentials: Credentials) -> BybitPrivateStream:
@@ -140,33 +142,47 @@ class BybitVenue(InBandBookVenue):
             return [f"kline.{TIMEFRAMES[subscription.timeframe]}.{symbol}"]
         return [f"orderbook.{subscription.depth or DEFAULT_DEPTH}.{symbol}"]
 
-    def request(self, op: str, topics: Iterable[str]) -> list[bytes]:
-        """``op`` requests for ``topics``, at most ``args_per_request`` topics each."""
-        args = list(topics)
+    def request(self, op: str, subscriptions: Iterable[Subscription]) -> list[bytes]:
+        """``op`` requests for the subscriptions' topics, at most ``args_per_request`` each;
+        a subscribe remembers which subscriptions it carried."""
+        args = [(topic, s) for s in subscriptions for topic in self.topics(s)]
         step = self.limits.args_per_request
-        return [json.dumps({"op": op, "req_id": str(next(self.request_ids)),
-                            "args": args[i:i + step]}, separators=(",", ":")).encode()
-                for i in range(0, len(args), step)]
+        payloads = []
+        for i in range(0, len(args), step):
+            chunk = args[i:i + step]
+            req_id = str(next(self.request_ids))
+            if op == "subscribe":
+                self.subscribes.sent(req_id, list({s.key: s for _, s in chunk}.values()))
+            payloads.append(json.dumps({"op": op, "req_id": req_id,
+                                        "args": [topic for topic, _ in chunk]},
+                                       separators=(",", ":")).encode())
+        return payloads
 
     def subscribe_requests(self, subscriptions: Sequence[Subscription]) -> list[bytes]:
-        return self.request("subscribe", (topic for s in self.hold_back_books(subscriptions)
-                                          for topic in self.topics(s)))
+        return self.request("subscribe", self.hold_back_books(subscriptions))
 
     def unsubscribe_requests(self, subscriptions: Sequence[Subscription]) -> list[bytes]:
-        return self.request("unsubscribe", (topic for s in self.sent_subscriptions(subscriptions)
-                                            for topic in self.topics(s)))
+        return self.request("unsubscribe", self.sent_subscriptions(subscriptions))
 
     # ---- control messages ------------------------------------------------------------------
 
     def handle_control(self, link: Link, raw: bytes) -> None:
-        """Subscribe and unsubscribe replies; a refused one is recorded and logged."""
+        """Subscribe and unsubscribe replies; a refused one is recorded and logged, and a
+        subscribe refused for a topic Bybit does not have ("handler not found") goes to the
+        connection with what it carried (dropped for good)."""
         message = json.loads(raw)
-        if not isinstance(message, dict) or message.get("success") is not False:
+        if not isinstance(message, dict):
             return
-        text = (f"{message.get('op', 'request')} (req_id {message.get('req_id')}): "
-                f"{message.get('ret_msg')}")
+        carried = self.subscribes.answered(message.get("req_id")) \
+            if message.get("op") == "subscribe" else ()
+        if message.get("success") is not False:
+            return
+        reason = str(message.get("ret_msg"))
+        text = f"{message.get('op', 'request')} (req_id {message.get('req_id')}): {reason}"
         self.errors.append(text)
         log.warning("bybit %s rejected %s", self.market, text)
+        if carried and "handler not found" in reason:
+            link.refuse(carried, reason)
 
     # ---- books -------------------------------------------------------------------------------
 
@@ -181,8 +197,8 @@ class BybitVenue(InBandBookVenue):
         topics = self.topics(subscription)
         before = decoder.snapshot_count(slot)
         await self.resubscribe_book(link, subscription,
-                                    lambda: self.request("unsubscribe", topics),
-                                    lambda: self.request("subscribe", topics))
+                                    lambda: self.request("unsubscribe", [subscription]),
+                                    lambda: self.request("subscribe", [subscription]))
         await wait_for_snapshot(
             lambda: decoder.snapshot_count(slot) != before and decoder.snapshot_loaded(slot),
             self.snapshot_timeout, f"bybit {self.market}: no {topics[0]} snapshot")

@@ -23,6 +23,7 @@ from feedhandler.exchanges.base import (
     Link,
     PrivateVenue,
     Rings,
+    SubscribeRequests,
     Subscription,
     wait_for_snapshot,
 )
@@ -101,6 +102,7 @@ class GateioVenue(InBandBookVenue):
         self.book_pacer = RateLimiter(requests_per_second, burst=1)
         self.unsent_books: set[tuple[Any, ...]] = set()
         self.request_ids = count(1)
+        self.subscribes = SubscribeRequests()     # subscribe requests not yet answered
         self.errors: list[str] = []
 
     def ws_url(self, subscriptions: Sequence[Subscription]) -> str:
@@ -120,29 +122,36 @@ class GateioVenue(InBandBookVenue):
 
     # ---- requests --------------------------------------------------------------------------
 
-    def request(self, event: str, channel: str, payload: Sequence[str]) -> bytes:
-        body = {"time": int(time.time()), "id": next(self.request_ids), "channel": channel,
+    def request(self, event: str, channel: str, payload: Sequence[str],
+                carried: Sequence[Subscription] = ()) -> bytes:
+        request_id = next(self.request_ids)
+        if event == "subscribe":
+            self.subscribes.sent(request_id, carried)
+        body = {"time": int(time.time()), "id": request_id, "channel": channel,
                 "event": event, "payload": list(payload)}
         return json.dumps(body, separators=(",", ":")).encode()
 
-    def payloads(self, subscriptions: Sequence[Subscription]) -> list[tuple[str, list[str]]]:
-        """(channel, payload) per request: trades and book tickers take many pairs in one
-        payload, a book or a candle series takes one pair and its parameter."""
-        grouped: dict[str, list[str]] = {}
-        single: list[tuple[str, list[str]]] = []
+    def requests(self, event: str, subscriptions: Sequence[Subscription]) -> list[bytes]:
+        """One request per channel: trades and book tickers take many pairs in one payload,
+        a book or a candle series takes one pair and its parameter."""
+        grouped: dict[str, tuple[list[str], list[Subscription]]] = {}
+        single: list[tuple[str, list[str], list[Subscription]]] = []
         for sub in subscriptions:
             channel = CHANNEL_NAMES[sub.channel]
             pair = sub.instrument.venue_symbol
             if uses_obu(sub):
-                single.append(self.obu_payload(sub))
+                single.append((*self.obu_payload(sub), [sub]))
             elif sub.channel is Channel.BOOK:
-                single.append((channel, [pair, UPDATE_SPEED]))
+                single.append((channel, [pair, UPDATE_SPEED], [sub]))
             elif sub.channel is Channel.OHLCV:
                 assert sub.timeframe is not None
-                single.append((channel, [sub.timeframe, pair]))
+                single.append((channel, [sub.timeframe, pair], [sub]))
             else:
-                grouped.setdefault(channel, []).append(pair)
-        return [*grouped.items(), *single]
+                pairs, carried = grouped.setdefault(channel, ([], []))
+                pairs.append(pair)
+                carried.append(sub)
+        return [self.request(event, channel, payload, carried) for channel, payload, carried
+                in [*((c, p, s) for c, (p, s) in grouped.items()), *single]]
 
     @staticmethod
     def obu_payload(subscription: Subscription) -> tuple[str, list[str]]:
@@ -153,28 +162,32 @@ class GateioVenue(InBandBookVenue):
         return uses_obu(subscription)
 
     def subscribe_requests(self, subscriptions: Sequence[Subscription]) -> list[bytes]:
-        return [self.request("subscribe", channel, payload) for channel, payload
-                in self.payloads(self.hold_back_books(subscriptions))]
+        return self.requests("subscribe", self.hold_back_books(subscriptions))
 
     def unsubscribe_requests(self, subscriptions: Sequence[Subscription]) -> list[bytes]:
-        return [self.request("unsubscribe", channel, payload)
-                for channel, payload in self.payloads(self.sent_subscriptions(subscriptions))]
+        return self.requests("unsubscribe", self.sent_subscriptions(subscriptions))
 
     # ---- control messages ------------------------------------------------------------------
 
     def handle_control(self, link: Link, raw: bytes) -> None:
-        """A refused subscribe renews the connection: a book synced from its REST snapshot
-        would otherwise stay live with no update stream behind it."""
+        """A subscribe refused for an unknown pair or channel goes to the connection with
+        what it carried (dropped for good); another refused subscribe renews the connection:
+        a book synced from its REST snapshot must not stay live with no update stream."""
         message = json.loads(raw)
         if not isinstance(message, dict):
             return
+        carried = self.subscribes.answered(message.get("id")) \
+            if message.get("event") == "subscribe" else ()
         error = message.get("error")
         if error:
             text = (f"{message.get('event')} {message.get('channel')} "
                     f"(id {message.get('id')}): {error}")
             self.errors.append(text)
             log.warning("gateio rejected %s", text)
-            if message.get("event") == "subscribe":
+            reason = str(error.get("message", error) if isinstance(error, dict) else error)
+            if carried and reason.lower().startswith("unknown"):
+                link.refuse(carried, reason)
+            elif message.get("event") == "subscribe":
                 link.reconnect(f"subscribe refused: {text}")
 
     # ---- books -------------------------------------------------------------------------------
@@ -203,7 +216,8 @@ class GateioVenue(InBandBookVenue):
         before = decoder.snapshot_count(slot)
         await self.resubscribe_book(link, subscription,
                                     lambda: [self.request("unsubscribe", channel, payload)],
-                                    lambda: [self.request("subscribe", channel, payload)])
+                                    lambda: [self.request("subscribe", channel, payload,
+                                                          [subscription])])
         await wait_for_snapshot(lambda: decoder.snapshot_count(slot) != before,
                                     self.full_push_timeout, f"gateio: no {payload[0]} full push")
         decoder.mark_live(slot)

@@ -22,6 +22,7 @@ from feedhandler.exchanges.base import (
     Link,
     PrivateVenue,
     Rings,
+    SubscribeRequests,
     Subscription,
     VenueAdapter,
     wait_for_snapshot,
@@ -93,7 +94,7 @@ class HtxVenue(VenueAdapter):
         self.book_pacer = RateLimiter(requests_per_second, burst=1)
         self.request_ids = count(1)
         self.errors: list[str] = []
-        self.subscribe_ids: set[str] = set()         # sub requests not yet answered
+        self.subscribes = SubscribeRequests()          # sub requests not yet answered
         self.snapshot_requests: dict[str, str] = {}  # req id in flight -> refusal, "" if none
 
     def ws_url(self, subscriptions: Sequence[Subscription]) -> str:
@@ -137,7 +138,7 @@ class HtxVenue(VenueAdapter):
         payloads = []
         for subscription in subscriptions:
             request_id, payload = self.request("sub", self.topic(subscription))
-            self.subscribe_ids.add(request_id)
+            self.subscribes.sent(request_id, [subscription])
             payloads.append(payload)
         return payloads
 
@@ -147,8 +148,9 @@ class HtxVenue(VenueAdapter):
     # ---- control messages ------------------------------------------------------------------
 
     def handle_control(self, link: Link, raw: bytes) -> None:
-        """A refused ``sub`` renews the connection: a book loaded from its ``req`` snapshot
-        would otherwise stay live with no update stream behind it."""
+        """A ``sub`` refused as an invalid topic goes to the connection (dropped for good);
+        another refused ``sub`` renews the connection: a book loaded from its ``req`` snapshot
+        must not stay live with no update stream behind it."""
         message = json.loads(raw)
         if not isinstance(message, dict):
             return
@@ -156,8 +158,7 @@ class HtxVenue(VenueAdapter):
             link.send(json.dumps({"pong": message["ping"]}, separators=(",", ":")))
             return
         request_id = str(message.get("id"))
-        refused_subscribe = request_id in self.subscribe_ids
-        self.subscribe_ids.discard(request_id)
+        carried = self.subscribes.answered(request_id)
         if message.get("status") == "error":
             text = (f"{message.get('err-code')}: {message.get('err-msg')} "
                     f"(id {message.get('id')})")
@@ -165,7 +166,9 @@ class HtxVenue(VenueAdapter):
             if request_id in self.snapshot_requests:
                 self.snapshot_requests[request_id] = text
             log.warning("htx rejected %s", text)
-            if refused_subscribe:
+            if carried and str(message.get("err-msg")).startswith("invalid topic"):
+                link.refuse(carried, text)
+            elif carried:
                 link.reconnect(f"subscribe refused: {text}")
 
     # ---- books -------------------------------------------------------------------------------

@@ -22,7 +22,9 @@ from feedhandler.exchanges.base import (
     Link,
     PrivateVenue,
     Rings,
+    SubscribeRequests,
     Subscription,
+    SubscriptionRefused,
     wait_for_snapshot,
 )
 from feedhandler.exchanges.kraken import auth
@@ -56,6 +58,7 @@ PRECISIONS: dict[str, tuple[int, int]] = {
     "MATIC/GBP": (4, 8),
 }
 UNKNOWN_SCALES = (8, 8)        # fixed-point scales of pairs missing from the table
+UNKNOWN_PAIR = "Currency pair not supported"   # a subscribe refused for a pair Kraken lacks
 PRIVATE_CHANNELS = (Channel.ORDERS, Channel.BALANCE)     # spot: no positions channel
 REFUSED_PREFIXES = ("EAPI:", "EGeneral:Permission denied", "EAccount:", "ESession:")
 """Errors that are the credentials (or their permissions) refused; any other is retried."""
@@ -106,6 +109,7 @@ class KrakenVenue(InBandBookVenue):
         self.book_pacer = RateLimiter(requests_per_second, burst=1)
         self.request_ids = count(1)
         self.unsent_books: set[tuple[Any, ...]] = set()
+        self.subscribes = SubscribeRequests()     # what each subscribe request carried
         self.errors: list[str] = []
         self.system_status = ""
 
@@ -135,22 +139,27 @@ class KrakenVenue(InBandBookVenue):
 
     # ---- requests --------------------------------------------------------------------------
 
-    def request(self, method: str, channel: str, symbols: Sequence[str],
+    def request(self, method: str, channel: str, subscriptions: Sequence[Subscription],
                 **params: object) -> bytes:
-        body = {"method": method, "params": {"channel": channel, "symbol": list(symbols),
-                                             **params},
-                "req_id": next(self.request_ids)}
+        """One request; a subscribe remembers which subscriptions it carried."""
+        req_id = next(self.request_ids)
+        if method == "subscribe":
+            self.subscribes.sent(req_id, subscriptions)
+        body = {"method": method,
+                "params": {"channel": channel,
+                           "symbol": [s.instrument.venue_symbol for s in subscriptions],
+                           **params},
+                "req_id": req_id}
         return json.dumps(body, separators=(",", ":")).encode()
 
     def grouped(self, method: str, subscriptions: Iterable[Subscription]) -> list[bytes]:
         """One request per channel and parameter set, in first-seen order."""
-        groups: dict[tuple[str, tuple[tuple[str, object], ...]], list[str]] = {}
+        groups: dict[tuple[str, tuple[tuple[str, object], ...]], list[Subscription]] = {}
         for sub in subscriptions:
             channel, params = self.channel_params(sub, method)
-            groups.setdefault((channel, tuple(params.items())), []).append(
-                sub.instrument.venue_symbol)
-        return [self.request(method, channel, symbols, **dict(params))
-                for (channel, params), symbols in groups.items()]
+            groups.setdefault((channel, tuple(params.items())), []).append(sub)
+        return [self.request(method, channel, subs, **dict(params))
+                for (channel, params), subs in groups.items()]
 
     @staticmethod
     def channel_params(sub: Subscription, method: str) -> tuple[str, dict[str, object]]:
@@ -189,10 +198,18 @@ class KrakenVenue(InBandBookVenue):
             return
         error = message.get("error") or message.get("Error")
         if error or message.get("success") is False:
-            text = (f"{message.get('method', 'request')} {message.get('symbol', '')} "
+            symbol = message.get("symbol")
+            text = (f"{message.get('method', 'request')} {symbol or ''} "
                     f"(req_id {message.get('req_id')}): {error}")
             self.errors.append(text)
             log.warning("kraken rejected %s", text)
+            if message.get("method") == "subscribe" and \
+                    str(error).startswith(UNKNOWN_PAIR):
+                # the request's other symbols go again one by one (one Kraken subscribed
+                # already answers "Already subscribed", which drops nothing)
+                carried = self.subscribes.answered(message.get("req_id"))
+                if carried:
+                    link.refuse(carried, str(error))
 
     # ---- books -------------------------------------------------------------------------------
 
@@ -204,16 +221,18 @@ class KrakenVenue(InBandBookVenue):
         assert isinstance(decoder, KrakenDecoder)
         symbol = subscription.instrument.venue_symbol
         precision = self.precision(symbol)
-        if precision is None:
-            raise LookupError(f"kraken: the price and qty precision of {symbol} are unknown; "
-                              f"pass precisions={{{symbol!r}: (price_decimals, qty_decimals)}}")
+        if precision is None:   # no checksum can be verified: never a book
+            raise SubscriptionRefused(
+                subscription, f"kraken: the price and qty precision of {symbol} are unknown; "
+                f"pass precisions={{{symbol!r}: (price_decimals, qty_decimals)}}")
         depth = subscription.depth or DEFAULT_DEPTH
         decoder.configure_book(slot, depth, *precision)
         before = decoder.snapshot_count(slot)
         await self.resubscribe_book(
             link, subscription,
-            lambda: [self.request("unsubscribe", "book", [symbol], depth=depth)],
-            lambda: [self.request("subscribe", "book", [symbol], depth=depth, snapshot=True)])
+            lambda: [self.request("unsubscribe", "book", [subscription], depth=depth)],
+            lambda: [self.request("subscribe", "book", [subscription], depth=depth,
+                                  snapshot=True)])
         await wait_for_snapshot(
             lambda: decoder.snapshot_count(slot) != before and decoder.snapshot_loaded(slot),
             self.snapshot_timeout, f"kraken: no {symbol} book snapshot")

@@ -22,6 +22,7 @@ from feedhandler.exchanges.base import (
     Link,
     PrivateVenue,
     Rings,
+    SubscribeRequests,
     Subscription,
     wait_for_snapshot,
 )
@@ -71,6 +72,7 @@ SCALES: dict[str, tuple[int, int]] = {
 UNKNOWN_SCALES = (8, 8)        # fixed-point scales of instruments missing from the table
 
 UPGRADE_NOTICE = "64008"       # event "notice": the connection closes soon for an upgrade
+NO_SUCH_CHANNEL = "60018"      # event "error": the channel or instId does not exist
 
 
 class OkxVenue(InBandBookVenue):
@@ -127,6 +129,7 @@ class OkxVenue(InBandBookVenue):
         self.errors: list[str] = []
         # ids of book subscribes a sync_book waits on -> OKX's error text once refused
         self.book_requests: dict[str, str | None] = {}
+        self.subscribes = SubscribeRequests()     # subscribe requests not yet answered
 
     def private(self, credentials: Credentials) -> OkxPrivateStream:
         return OkxPrivateStream(self, credentials)
@@ -152,9 +155,13 @@ class OkxVenue(InBandBookVenue):
 
     # ---- requests --------------------------------------------------------------------------
 
-    def request(self, op: str, args: Sequence[dict[str, str]],
+    def request(self, op: str, subscriptions: Sequence[Subscription],
                 request_id: str | None = None) -> bytes:
-        body = {"id": request_id or str(next(self.request_ids)), "op": op, "args": list(args)}
+        """One request; a subscribe remembers which subscriptions it carried."""
+        request_id = request_id or str(next(self.request_ids))
+        if op == "subscribe":
+            self.subscribes.sent(request_id, subscriptions)
+        body = {"id": request_id, "op": op, "args": [self.arg(s) for s in subscriptions]}
         return json.dumps(body, separators=(",", ":")).encode()
 
     @staticmethod
@@ -173,9 +180,9 @@ class OkxVenue(InBandBookVenue):
         return {"channel": name, "instId": subscription.instrument.venue_symbol}
 
     def requests(self, op: str, subscriptions: Iterable[Subscription]) -> list[bytes]:
-        args = [self.arg(sub) for sub in subscriptions]
+        subs = list(subscriptions)
         step = self.limits.args_per_request
-        return [self.request(op, args[i:i + step]) for i in range(0, len(args), step)]
+        return [self.request(op, subs[i:i + step]) for i in range(0, len(subs), step)]
 
     def subscribe_requests(self, subscriptions: Sequence[Subscription]) -> list[bytes]:
         return self.requests("subscribe", self.hold_back_books(subscriptions))
@@ -186,16 +193,23 @@ class OkxVenue(InBandBookVenue):
     # ---- control messages ------------------------------------------------------------------
 
     def handle_control(self, link: Link, raw: bytes) -> None:
-        """Errors are kept and logged (a refused book subscribe also fails its ``sync_book`` at
-        once); an upgrade notice renews the connection before OKX closes it."""
+        """Errors are kept and logged: what a subscribe refused for good (``60018``, no such
+        channel or instrument) goes to the connection, another refused book subscribe fails
+        its ``sync_book`` at once (and is retried); an upgrade notice renews the connection
+        before OKX closes it."""
         message = json.loads(raw)
         if not isinstance(message, dict):
             return
         event = message.get("event")
+        carried = self.subscribes.answered(message.get("id")) \
+            if event in ("error", "subscribe") else ()
         if event == "error":
             text = f"{message.get('code')} {message.get('msg')} (id {message.get('id')})"
             self.errors.append(text)
             log.warning("okx rejected a request: %s", text)
+            if carried and str(message.get("code")) == NO_SUCH_CHANNEL:
+                link.refuse(carried, f"{message.get('code')} {message.get('msg')}")
+                return
             request_id = str(message.get("id"))
             if request_id in self.book_requests:
                 self.book_requests[request_id] = text
@@ -218,7 +232,7 @@ class OkxVenue(InBandBookVenue):
         arg = self.arg(subscription)
         if subscription.key not in self.unsent_books:
             await self.book_pacer.acquire()
-            link.send(self.request("unsubscribe", [arg]))
+            link.send(self.request("unsubscribe", [subscription]))
         await self.book_pacer.acquire()
         self.unsent_books.discard(subscription.key)
         request_id = str(next(self.request_ids))
@@ -230,7 +244,7 @@ class OkxVenue(InBandBookVenue):
                 f"okx refused the {arg['instId']} {arg['channel']} subscribe: {refused}")
 
         try:
-            link.send(self.request("subscribe", [arg], request_id))
+            link.send(self.request("subscribe", [subscription], request_id))
             await wait_for_snapshot(
                 lambda: decoder.snapshot_count(slot) != before and decoder.snapshot_loaded(slot),
                 self.snapshot_timeout, f"okx: no {arg['instId']} {arg['channel']} snapshot",

@@ -84,13 +84,18 @@ def test_limits_and_keepalive() -> None:
 
 
 class RenewingLink:
-    """Records the reasons the adapter asks for the connection to be renewed."""
+    """Records the reasons the adapter asks for the connection to be renewed, and what it
+    says the venue refused."""
 
     def __init__(self) -> None:
         self.reconnects: list[str] = []
+        self.refused: list[tuple[tuple[Subscription, ...], str]] = []
 
     def reconnect(self, reason: str) -> None:
         self.reconnects.append(reason)
+
+    def refuse(self, subscriptions: tuple[Subscription, ...], reason: str) -> None:
+        self.refused.append((tuple(subscriptions), reason))
 
 
 def test_control_messages_record_errors_and_a_refused_subscribe_renews() -> None:
@@ -100,12 +105,33 @@ def test_control_messages_record_errors_and_a_refused_subscribe_renews() -> None
                                  b'"event":"subscribe","result":{"status":"success"}}')
     assert adapter.errors == [] and link.reconnects == []
     adapter.handle_control(link, b'{"time":1,"id":5,"channel":"spot.trades",'  # type: ignore[arg-type]
-                                 b'"event":"subscribe","error":{"code":2,'
-                                 b'"message":"unknown currency pair GT_USDT"},"result":null}')
+                                 b'"event":"subscribe","error":{"code":3,'
+                                 b'"message":"server busy"},"result":null}')
     [error] = adapter.errors
-    assert "subscribe spot.trades (id 5)" in error and "unknown currency pair" in error
+    assert "subscribe spot.trades (id 5)" in error and "server busy" in error
     [reason] = link.reconnects
-    assert reason.startswith("subscribe refused") and "unknown currency pair" in reason
+    assert reason.startswith("subscribe refused") and "server busy" in reason
+    assert link.refused == []
+
+
+def test_a_subscribe_refused_for_an_unknown_pair_is_put_on_what_it_carried() -> None:
+    adapter = GateioVenue()
+    link = RenewingLink()
+    gt, btc = instrument("GT-USDT", 3), instrument("BTC-USDT", 0)
+    carried = (Subscription(Channel.TRADES, gt), Subscription(Channel.TRADES, btc))
+    [request] = adapter.subscribe_requests(carried)
+    request_id = json.loads(request)["id"]
+    adapter.handle_control(link, json.dumps(  # type: ignore[arg-type]
+        {"time": 1, "id": request_id, "channel": "spot.trades", "event": "subscribe",
+         "error": {"code": 2, "message": "unknown currency pair GT_USDT"},
+         "result": None}).encode())
+    assert link.refused == [(carried, "unknown currency pair GT_USDT")]
+    assert link.reconnects == []
+    adapter.handle_control(link, json.dumps(  # type: ignore[arg-type]
+        {"time": 1, "id": request_id, "channel": "spot.trades", "event": "subscribe",
+         "error": {"code": 2, "message": "unknown currency pair GT_USDT"},
+         "result": None}).encode())
+    assert len(link.refused) == 1, "an answered request is forgotten"
 
 
 class StubLink:

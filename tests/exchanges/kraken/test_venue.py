@@ -10,7 +10,7 @@ from feedhandler.core.book import OrderBook
 from feedhandler.core.decoder import BookSyncState
 from feedhandler.core.rings import CandleRing, TickerRing, TradeRing
 from feedhandler.exchanges import UnsupportedError, venue
-from feedhandler.exchanges.base import Channel, Instrument, Rings, Subscription
+from feedhandler.exchanges.base import Channel, Instrument, Rings, Subscription, SubscriptionRefused
 from feedhandler.exchanges.kraken.decoder import KrakenDecoder
 from feedhandler.exchanges.kraken.venue import KrakenVenue
 from feedhandler.sim.kraken import sample_messages
@@ -133,7 +133,7 @@ async def test_sync_book_gives_up_without_a_snapshot_and_without_a_precision() -
         await adapter.sync_book(link, Subscription(Channel.BOOK, BTC), slot)
     pepe = instrument("PEPE-USD", 3)
     slot = link.decoder.add_instrument("PEPE/USD", 3, 8, 8, OrderBook(8, 8))
-    with pytest.raises(LookupError, match="precisions="):
+    with pytest.raises(SubscriptionRefused, match="precisions="):
         await adapter.sync_book(link, Subscription(Channel.BOOK, pepe), slot)
 
 
