@@ -17,7 +17,14 @@ from feedhandler.core.fixedpoint cimport (
     parse_decimal,
     parse_json_decimal,
 )
-from feedhandler.core.ondemand cimport SIMDJSON_PADDING, SUCCESS, document, parser, value
+from feedhandler.core.ondemand cimport (
+    SIMDJSON_PADDING,
+    SUCCESS,
+    document,
+    dom_parser,
+    parser,
+    value,
+)
 from libcpp.string_view cimport string_view
 
 cdef extern from *:
@@ -60,6 +67,18 @@ cdef inline bint iterate_whole(parser& json, const char* buf, size_t n,
         return False
     doc.rewind()
     return True
+
+
+cdef inline bint iterate_validated(dom_parser& grammar, parser& json, const char* buf,
+                                   size_t n, document& doc) noexcept nogil:
+    """``iterate_whole`` after a full grammar check. On-Demand's unordered field lookups
+    rewind and assume that what they walked before was well formed (a fuzzed OKX account push
+    with a missing comma reached simdjson's unreachable code): a decoder that looks fields up
+    out of order opens its messages here. A second pass over the message: private streams
+    only, where messages are few."""
+    if grammar.parse(buf, n, False).error() != SUCCESS:
+        return False
+    return iterate_whole(json, buf, n, doc)
 
 
 cdef inline bint key_is(string_view key, const char* literal, size_t n) noexcept nogil:

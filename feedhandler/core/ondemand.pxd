@@ -55,6 +55,17 @@ cdef extern from "simdjson.h" namespace "simdjson" nogil:
         error_code error()
 
 
+cdef extern from "simdjson.h" namespace "simdjson::dom" nogil:
+    cdef cppclass dom_element "simdjson::dom::element":
+        pass
+
+    cdef cppclass dom_parser "simdjson::dom::parser":
+        """simdjson's DOM parser: validates a whole document (grammar included)."""
+        dom_parser()
+        simdjson_result[dom_element] parse(const char* buf, size_t length,
+                                           bint realloc_if_needed)
+
+
 # buffer.pxd pads by a fixed PADDING without including simdjson.h: every module that parses
 # with simdjson checks here, at compile time, that the two agree.
 cdef extern from *:

@@ -167,3 +167,29 @@ def test_an_order_without_client_id_or_fee_asset_writes_empty_text() -> None:
     row = decoder.orders.reader(from_start=True).read()
     assert list(row.order_id) == [b"1040"] and list(row.status) == [4]
     assert list(row.client_id) == [b""] and list(row.fee_asset) == [b""]
+
+
+# private-okx (sanitized, UBSan): a missing comma inside ``arg`` passed iterate_whole (the
+# brackets balance) and On-Demand's unordered lookups, which rewind and assume that what they
+# walked before was well formed, reached simdjson's unreachable code. Decoders that look
+# fields up out of order (OKX, Bybit, Coinbase private) now check the grammar first
+OKX_ACCOUNT_WITHOUT_A_COMMA = (b'{"arg":{"channel":"account"1700000039319"","uid":"6144884747'
+                               b'91936"},"eventType":"event_update","Xdata":[{"uTime":"1700000'
+                               b'000117","totalEq":"0","details":[{"availBal":"499999.","ordFro'
+                               b'zen":"0.899922","uTime":"1700000000117","upl":"0"}]}]}')
+OKX_ACCOUNT_KEYS_WITHOUT_A_COMMA = (b'{"arg":{"channel":"account""baseInterest","uid":"614488'
+                                    b'474791936"},"eventType":"event_update","d2ata":[]}')
+
+
+@pytest.mark.parametrize("venue", ["okx", "bybit", "coinbase"])
+@pytest.mark.parametrize("message", [OKX_ACCOUNT_WITHOUT_A_COMMA,
+                                     OKX_ACCOUNT_KEYS_WITHOUT_A_COMMA])
+def test_an_unordered_lookup_never_walks_a_broken_message(venue: str, message: bytes) -> None:
+    import importlib
+
+    ERROR = 32
+    module = importlib.import_module(f"feedhandler.exchanges.{venue}.private")
+    decoder = getattr(module, f"{venue.capitalize()}PrivateDecoder")()
+    assert decoder.feed(message) == ERROR
+    assert decoder.errors == 1 and decoder.last_error == "not JSON"
+    assert decoder.order_updates == decoder.balance_updates == 0

@@ -22,7 +22,7 @@ from cython.operator cimport dereference as deref, preincrement as inc
 
 from feedhandler.core.fixedpoint cimport DECIMAL_OK
 from feedhandler.core.jsonread cimport (
-    iterate_whole,
+    iterate_validated,
     key_is,
     read_int,
     token_decimal,
@@ -133,7 +133,7 @@ cdef class BybitPrivateDecoder(PrivateDecoder):
         cdef error_code found
         cdef int kind, flags = 0
         cdef int64_t created = 0
-        if not iterate_whole(self.json, buf, n, doc):
+        if not iterate_validated(self.grammar, self.json, buf, n, doc):
             return self.fail("not JSON")
         if doc.get_object().get(top) != SUCCESS:
             return self.fail("not a JSON object")

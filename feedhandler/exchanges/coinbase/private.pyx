@@ -24,7 +24,7 @@ from cython.operator cimport dereference as deref, preincrement as inc
 
 from feedhandler.core.fixedpoint cimport DECIMAL_OK
 from feedhandler.core.jsonread cimport (
-    iterate_whole,
+    iterate_validated,
     key_is,
     read_int,
     read_string,
@@ -110,7 +110,7 @@ cdef class CoinbasePrivateDecoder(PrivateDecoder):
         cdef bint snapshot
         cdef int flags = 0
         cdef int64_t sequence = 0, ts_message = 0
-        if not iterate_whole(self.json, buf, n, doc):
+        if not iterate_validated(self.grammar, self.json, buf, n, doc):
             return self.fail("not JSON")
         if doc.get_object().get(top) != SUCCESS:
             return self.fail("not a JSON object")

@@ -19,7 +19,7 @@ from cython.operator cimport dereference as deref, preincrement as inc
 
 from feedhandler.core.fixedpoint cimport DECIMAL_OK
 from feedhandler.core.jsonread cimport (
-    iterate_whole,
+    iterate_validated,
     key_is,
     read_int,
     token_decimal,
@@ -92,7 +92,7 @@ cdef class OkxPrivateDecoder(PrivateDecoder):
         cdef int kind, flags = 0
         if n == 4 and key_is(string_view(buf, 4), "pong", 4):
             return 0
-        if not iterate_whole(self.json, buf, n, doc):
+        if not iterate_validated(self.grammar, self.json, buf, n, doc):
             return self.fail("not JSON")
         if doc.get_object().get(top) != SUCCESS:
             return self.fail("not a JSON object")
