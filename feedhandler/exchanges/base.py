@@ -139,6 +139,16 @@ class SubscribeRequests:
         """What the answered request carried (empty when it was no tracked subscribe)."""
         return self.carried.pop(str(request_id), ())
 
+    def carrying(self, venue_symbols: Iterable[str]) -> tuple[Subscription, ...]:
+        """The latest request that carried one of ``venue_symbols``, forgotten: for a venue
+        whose refusal names the symbol and not the request (empty when none did)."""
+        wanted = set(venue_symbols)
+        for request_id, carried in reversed(self.carried.items()):
+            if any(s.instrument.venue_symbol in wanted for s in carried):
+                del self.carried[request_id]
+                return carried
+        return ()
+
 
 @dataclass(slots=True)
 class Rings:

@@ -26,14 +26,7 @@ REFUSED: dict[str, set[Channel]] = {
 """Channels of the unknown symbol each venue refuses; the others refuse both."""
 
 
-COINBASE = pytest.mark.xfail(
-    strict=True, reason="Coinbase's error names no request: a refused subscribe is not put on "
-    "its subscriptions yet, and the products it carried with the unknown one get no data")
-
-
-@pytest.mark.parametrize("name", [pytest.param(info.name, marks=COINBASE)
-                                  if info.name == "coinbase" else info.name
-                                  for info in venues()])
+@pytest.mark.parametrize("name", [info.name for info in venues()])
 async def test_an_unknown_symbol_is_refused_and_the_rest_flows(name: str) -> None:
     [plan] = await venue_plans([name])
     expected = REFUSED.get(name, {Channel.BOOK, Channel.TRADES})

@@ -11,9 +11,11 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import re
 import secrets
 from collections.abc import Sequence
 from decimal import Decimal
+from itertools import count
 from typing import Any, cast
 
 from feedhandler.auth.credentials import AuthError, Credentials
@@ -25,6 +27,7 @@ from feedhandler.exchanges.base import (
     Link,
     PrivateVenue,
     Rings,
+    SubscribeRequests,
     Subscription,
     VenueAdapter,
 )
@@ -43,6 +46,7 @@ BOOK_DEPTHS: tuple[int, ...] = ()      # level2 is the full book; no depth can b
 PRICE_SCALE = 10
 SIZE_SCALE = 8
 REST_BASE = "https://api.coinbase.com"
+PRODUCT_ID = re.compile(r"\b[A-Z0-9]+-[A-Z0-9]+\b")   # as a refusal names a product
 SERVER_TIME_PATH = "/api/v3/brokerage/time"
 PRIVATE_CHANNELS = (Channel.ORDERS,)
 JWT_SLACK_MS = 1000
@@ -96,6 +100,8 @@ class CoinbaseVenue(VenueAdapter):
         self.awaiting_snapshot: set[str] = set()         # level2 subscribed, sync not yet begun
         self.resubscribing: dict[Link, set[str]] = {}    # products of a resync being gathered
         self.errors: list[str] = []
+        self.request_ids = count(1)
+        self.subscribes = SubscribeRequests()     # what each subscribe request carried
         self.heartbeats = 0
         self.subscriptions: dict[str, list[str]] = {}    # as the venue last acknowledged them
         self.product_status: dict[str, str] = {}
@@ -142,6 +148,10 @@ class CoinbaseVenue(VenueAdapter):
         first: they keep the connection open when the other channels are quiet."""
         grouped = self.products_by_channel(subscriptions)
         self.awaiting_snapshot.update(grouped[Channel.BOOK])
+        for channel, products in grouped.items():
+            if products:
+                self.subscribes.sent(next(self.request_ids),
+                                     [s for s in subscriptions if s.channel is channel])
         return [self.request("subscribe", "heartbeats")] + [
             self.request("subscribe", CHANNEL_NAMES[channel], products)
             for channel, products in grouped.items() if products]
@@ -158,6 +168,11 @@ class CoinbaseVenue(VenueAdapter):
             text = " ".join(str(message[key]) for key in ("message", "reason") if key in message)
             self.errors.append(text)
             log.warning("coinbase refused a request: %s", text)
+            # the error names no request, only the product ("FOO-BAR is not a valid product"):
+            # the latest subscribe that carried it was refused whole
+            carried = self.subscribes.carrying(PRODUCT_ID.findall(text))
+            if carried:
+                link.refuse(carried, text)
             return
         channel = message.get("channel")
         for event in message.get("events", ()):
