@@ -497,19 +497,22 @@ class Connection:
             self.subscriptions[sub.key] = sub
         return list(new.values())
 
-    def withdraw_book(self, subscription: Subscription, reason: str) -> None:
-        """Holds one book (never served) until a sync brings it back; the user is told."""
-        slot = self.slot_of(subscription)
+    def hold_book(self, slot: int) -> None:
+        """Holds one book (never served) and forgets what was held for it: only a sync can
+        bring it back."""
         self.cancel_sync(slot)
         self.decoder.mark_waiting(slot)
         self.decoder.take_pending(slot)
+
+    def withdraw_book(self, subscription: Subscription, reason: str) -> None:
+        """Holds one book until a sync brings it back; the user is told."""
+        slot = self.slot_of(subscription)
+        self.hold_book(slot)
         self.notify(StatusKind.BOOK_INVALID, reason, slot, subscription)
 
     def drop_book(self, subscription: Subscription) -> None:
         slot = self.slot_of(subscription)
-        self.cancel_sync(slot)
-        self.decoder.mark_waiting(slot)
-        self.decoder.take_pending(slot)
+        self.hold_book(slot)
         self.decoder.set_book(slot, None)
         del self.book_subscriptions[slot]
         self.notify(StatusKind.BOOK_INVALID, "unsubscribed", slot, subscription)

@@ -66,10 +66,6 @@ def rest_error_body(error: RestError) -> dict[str, Any]:
     return body if isinstance(body, dict) else {}
 
 
-def rest_error_code(error: RestError) -> object:
-    return rest_error_body(error).get("code")
-
-
 class BinanceVenue(VenueAdapter):
     """One Binance market. Streams are combined (``/stream``) and subscribed by message."""
 
@@ -164,7 +160,7 @@ class BinanceVenue(VenueAdapter):
                 self.rest_base + self.depth_path,
                 {"symbol": subscription.instrument.venue_symbol, "limit": self.snapshot_limit})
         except RestError as exc:
-            if rest_error_code(exc) == INVALID_SYMBOL:
+            if rest_error_body(exc).get("code") == INVALID_SYMBOL:
                 raise SubscriptionRefused(subscription, exc.body[:200]) from exc
             raise
         decoder = link.decoder

@@ -134,7 +134,7 @@ class GateioVenue(InBandBookVenue):
     def requests(self, event: str, subscriptions: Sequence[Subscription]) -> list[bytes]:
         """One request per channel: trades and book tickers take many pairs in one payload,
         a book or a candle series takes one pair and its parameter."""
-        grouped: dict[str, tuple[list[str], list[Subscription]]] = {}
+        grouped: dict[str, tuple[str, list[str], list[Subscription]]] = {}
         single: list[tuple[str, list[str], list[Subscription]]] = []
         for sub in subscriptions:
             channel = CHANNEL_NAMES[sub.channel]
@@ -147,11 +147,11 @@ class GateioVenue(InBandBookVenue):
                 assert sub.timeframe is not None
                 single.append((channel, [sub.timeframe, pair], [sub]))
             else:
-                pairs, carried = grouped.setdefault(channel, ([], []))
+                _, pairs, carried = grouped.setdefault(channel, (channel, [], []))
                 pairs.append(pair)
                 carried.append(sub)
-        return [self.request(event, channel, payload, carried) for channel, payload, carried
-                in [*((c, p, s) for c, (p, s) in grouped.items()), *single]]
+        return [self.request(event, channel, payload, carried)
+                for channel, payload, carried in [*grouped.values(), *single]]
 
     @staticmethod
     def obu_payload(subscription: Subscription) -> tuple[str, list[str]]:

@@ -198,8 +198,7 @@ class KrakenVenue(InBandBookVenue):
             return
         error = message.get("error") or message.get("Error")
         if error or message.get("success") is False:
-            symbol = message.get("symbol")
-            text = (f"{message.get('method', 'request')} {symbol or ''} "
+            text = (f"{message.get('method', 'request')} {message.get('symbol', '')} "
                     f"(req_id {message.get('req_id')}): {error}")
             self.errors.append(text)
             log.warning("kraken rejected %s", text)
