@@ -361,6 +361,11 @@ class Connection:
         if dial is not None and dial.is_open:
             self.close(dial, "requested", reason)
 
+    def rotate(self, reason: str) -> None:
+        """A planned replacement the venue announced (``serverShutdown``) or a documented
+        connection lifetime ending: for now the same as ``reconnect``."""
+        self.reconnect(reason)
+
     def refuse(self, subscriptions: Sequence[Subscription], reason: str) -> None:
         """The venue refused the subscribe request that carried ``subscriptions``. One alone
         is dropped for good (the user is told, nothing retries it); several are sent again one
