@@ -118,5 +118,6 @@ register(VenueInfo("htx", "HTX (Huobi) spot", "spot", htx.HtxVenue, ALL_CHANNELS
                    book_integrity="WebSocket req snapshot + mbp seqNum/prevSeqNum chaining"))
 register(VenueInfo("okx", "OKX spot", "spot", okx.OkxVenue, ALL_CHANNELS, tuple(okx.TIMEFRAMES),
                    okx.BOOK_DEPTHS, private_channels=okx.PRIVATE_CHANNELS,
-                   book_integrity="WebSocket snapshot + seqId/prevSeqId chaining + CRC32 of the "
-                                  "top 25 levels per message (while OKX fills it)"))
+                   book_integrity="WebSocket snapshot (REST snapshot where none comes) + "
+                                  "seqId/prevSeqId chaining + CRC32 of the top 25 levels per "
+                                  "message (while OKX fills it)"))

@@ -16,6 +16,11 @@ before login answered 60011; then ``orders`` (instType SPOT or ANY) and ``accoun
 snapshot of every balance on subscribe), filled by ``render_account`` and routed by
 ``route``. ``GET /api/v5/public/time`` serves the server clock. Rejected orders are not pushed:
 on OKX a refused order is never live and the refusal is the order request's reply.
+
+``GET /api/v5/market/books?instId=..&sz=..`` serves the true book's top ``sz`` with its
+``seqId``. ``in_band_snapshot=False`` speaks the protocol OKX announced for 2026 (no
+``snapshot`` on subscribe: the REST one is the only snapshot); ``checksum="zero"`` sends the
+retired field as 0, ``checksum="absent"`` leaves it out.
 """
 
 from __future__ import annotations
@@ -26,6 +31,7 @@ import zlib
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
+from typing import Literal
 
 from feedhandler.exchanges.okx import auth
 from feedhandler.sim.account import AccountEvent, BalanceEvent, OrderEvent, SimAccount
@@ -53,6 +59,8 @@ from feedhandler.sim.venue import (
 )
 
 PUBLIC_PATH = "/ws/v5/public"
+BOOKS_PATH = "/api/v5/market/books"
+MAX_BOOK_SIZE = 400               # the most levels per side GET /api/v5/market/books returns
 BUSINESS_PATH = "/ws/v5/business"
 PRIVATE_PATH = "/ws/v5/private"
 PRIVATE_TOPICS = ("orders", "account")
@@ -168,10 +176,16 @@ class OkxVenue(Venue):
     def __init__(self, market: str = "spot", symbols: Sequence[str] = ("BTC-USDT",), *,
                  idle_timeout: float = IDLE_TIMEOUT, account: SimAccount | None = None,
                  api_keys: Mapping[str, tuple[str, str]] | None = None,
-                 clock: Callable[[], float] = time.time) -> None:
-        """``clock`` is the server's (login timestamps and server time)."""
+                 clock: Callable[[], float] = time.time, in_band_snapshot: bool = True,
+                 checksum: Literal["real", "zero", "absent"] = "real") -> None:
+        """``clock`` is the server's (login timestamps and server time); ``in_band_snapshot``
+        and ``checksum`` choose the book protocol (see the module's docstring)."""
         if market != "spot":
             raise ValueError(f"unknown OKX market {market!r}; use 'spot'")
+        if checksum not in ("real", "zero", "absent"):
+            raise ValueError(f"checksum must be 'real', 'zero' or 'absent', not {checksum!r}")
+        self.in_band_snapshot = in_band_snapshot
+        self.checksum_mode = checksum
         self.account = account
         self.api_keys = dict(api_keys or {})
         self._clock = clock
@@ -341,6 +355,8 @@ class OkxVenue(Venue):
                 feed.bids, feed.asks = _top(book, depth)
             if channel in SNAPSHOT_BOOKS:
                 return [self._whole_top(listing, feed, market.now_ms)]
+            if not self.in_band_snapshot:
+                return []
             return [self._book_message(listing, feed, "snapshot", sorted(
                 feed.bids.items(), reverse=True), sorted(feed.asks.items()), market.now_ms)
                 + self._book_tail(listing, feed, -1)]
@@ -419,14 +435,17 @@ class OkxVenue(Venue):
                 f',"action":"{action}","data":[{{"asks":[{_levels(listing, asks)}],'
                 f'"bids":[{_levels(listing, bids)}],"ts":"{ts_ms}"').encode()
 
-    @staticmethod
-    def _book_tail(listing: _Listing, feed: _BookFeed, prev: int,
+    def _book_tail(self, listing: _Listing, feed: _BookFeed, prev: int,
                    corrupt: bool = False) -> bytes:
-        """``checksum``, ``prevSeqId`` and ``seqId``, in OKX's order, closing the message."""
-        checksum = listing.checksum(feed)
+        """``checksum`` (as ``checksum_mode`` says), ``prevSeqId`` and ``seqId``, in OKX's
+        order, closing the message."""
+        sequence = f'"prevSeqId":{prev},"seqId":{feed.seq}}}]}}'
+        if self.checksum_mode == "absent":
+            return f",{sequence}".encode()
+        checksum = listing.checksum(feed) if self.checksum_mode == "real" else 0
         if corrupt:
             checksum = signed32((checksum ^ 0x5A5A5A5A) & 0xFFFFFFFF)
-        return f',"checksum":{checksum},"prevSeqId":{prev},"seqId":{feed.seq}}}]}}'.encode()
+        return f',"checksum":{checksum},{sequence}'.encode()
 
     @staticmethod
     def _whole_top(listing: _Listing, feed: _BookFeed, ts_ms: int) -> bytes:
@@ -472,10 +491,28 @@ class OkxVenue(Venue):
     # REST --------------------------------------------------------------------------------
 
     def http(self, request: HttpRequest, market: Market) -> HttpResponse | None:
+        if request.path == BOOKS_PATH:
+            return self._rest_book(request, market)
         if request.path != "/api/v5/public/time":
             return None
         return HttpResponse(200, json.dumps({"code": "0", "msg": "", "data": [
             {"ts": str(int(self._clock() * 1000))}]}).encode())
+
+    def _rest_book(self, request: HttpRequest, market: Market) -> HttpResponse:
+        """The true book's top ``sz`` (default 1, at most 400) and its ``seqId``; OKX answers
+        a bad request with HTTP 200 and a non-zero ``code``."""
+        listing = self._listings.get(request.query.get("instId", ""))
+        if listing is None:
+            return _rest_error("51001", "Instrument ID does not exist")
+        text = request.query.get("sz", "1")
+        if not text.isdigit() or not 1 <= int(text) <= MAX_BOOK_SIZE:
+            return _rest_error("51000", "Parameter sz error")
+        book = market.book(listing.spec.symbol)
+        bids, asks = book.snapshot().top(int(text))
+        body = (f'{{"code":"0","msg":"","data":[{{"asks":[{_levels(listing, asks)}],'
+                f'"bids":[{_levels(listing, bids)}],"ts":"{market.now_ms}",'
+                f'"seqId":{book.update_id}}}]}}')
+        return HttpResponse(200, body.encode())
 
     # Private stream ----------------------------------------------------------------------
 
@@ -533,6 +570,10 @@ class OkxVenue(Venue):
     def render_malformed(self) -> bytes:
         return (b'{"arg":{"channel":"books","instId":"BTC-USDT"},"action":"update",'
                 b'"data":[{"asks":[["')
+
+
+def _rest_error(code: str, msg: str) -> HttpResponse:
+    return HttpResponse(200, json.dumps({"code": code, "msg": msg, "data": []}).encode())
 
 
 def _num(value: Decimal) -> str:

@@ -16,7 +16,7 @@ from picows import WSMsgType
 
 from feedhandler.sim import SimulatedExchange, create_venue
 from feedhandler.sim.okx import BUSINESS_PATH, OkxVenue
-from feedhandler.sim.testing import RawClient, connect
+from feedhandler.sim.testing import RawClient, connect, http_get
 
 
 @pytest.fixture
@@ -268,3 +268,38 @@ async def test_text_ping_gets_text_pong_and_silence_is_closed() -> None:
         assert silent.close_code == 4004
         assert not pinging.disconnected.is_set()
         assert sim.stats["idle_disconnects"] == 1
+
+
+async def test_without_the_in_band_snapshot_updates_follow_the_ack_and_rest_serves_books() -> None:
+    """OKX's announced protocol: no snapshot on subscribe; ``GET /api/v5/market/books`` gives
+    the true top ``sz`` with the ``seqId`` the first later update chains from or straddles."""
+    venue = OkxVenue(symbols=("BTC-USDT",), in_band_snapshot=False, checksum="absent")
+    async with SimulatedExchange(venue, rate=None, seed=5) as sim:
+        client = await connect(sim.ws_url)
+        subscribe(client, ("books", "BTC-USDT"))
+        [ack] = await received(client)
+        assert ack["event"] == "subscribe"
+        reply = await http_get(f"{sim.http_url}/api/v5/market/books?instId=BTC-USDT&sz=400")
+        assert reply.status == 200
+        [snapshot] = json.loads(reply.body)["data"]
+        bids, asks = true_top(sim, "BTC-USDT", 400)
+        assert [float(p) for p, *_ in snapshot["bids"]] == [float(p) for p in bids]
+        assert [float(p) for p, *_ in snapshot["asks"]] == [float(p) for p in asks]
+        updates = [m for m in await advanced(sim, client, 50) if "data" in m]
+        assert updates and all(m["action"] == "update" for m in updates)
+        first = updates[0]["data"][0]
+        assert first["prevSeqId"] <= snapshot["seqId"] < first["seqId"]
+        assert all("checksum" not in m["data"][0] for m in updates)
+        for query, code in (("instId=XRP-USDT", "51001"), ("instId=BTC-USDT&sz=401", "51000")):
+            reply = await http_get(f"{sim.http_url}/api/v5/market/books?{query}")
+            assert json.loads(reply.body)["code"] == code
+
+
+async def test_checksum_zero_sends_the_retired_field_as_zero() -> None:
+    venue = OkxVenue(symbols=("BTC-USDT",), checksum="zero")
+    async with SimulatedExchange(venue, rate=None, seed=5) as sim:
+        client = await connect(sim.ws_url)
+        subscribe(client, ("books", "BTC-USDT"))
+        books = [m for m in await advanced(sim, client, 20) if "data" in m]
+        assert books[0]["action"] == "snapshot" and len(books) > 1
+        assert all(m["data"][0]["checksum"] == 0 for m in books)

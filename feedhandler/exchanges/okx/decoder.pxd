@@ -7,11 +7,10 @@ from feedhandler.core.ondemand cimport od_object, parser, value
 
 cdef class OkxDecoder(Decoder):
     cdef parser json
-    cdef readonly int64_t skipped     # book updates dropped while their book awaited a snapshot
     cdef int decode_data(self, value& data, int channel, int32_t slot, int action,
                          int64_t interval, const char* buf, size_t n,
                          int64_t ts_receive) except -1
-    cdef int decode_book(self, od_object& item, int32_t slot, int action, bint checksummed,
+    cdef int decode_book(self, od_object& item, int32_t slot, int action,
                          int64_t ts_receive) except -1
     cdef int decode_trade(self, od_object& item, int32_t slot, int64_t ts_receive) except -1
     cdef int decode_ticker(self, od_object& item, int32_t slot, int64_t ts_receive) except -1

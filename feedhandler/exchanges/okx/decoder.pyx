@@ -10,12 +10,17 @@ into exact fixed point.
 Books follow OKX's rules, enforced here in C: a ``snapshot`` replaces the book; an ``update``
 applies only if its ``prevSeqId`` is the ``seqId`` of the message before it (a heartbeat update
 repeats it), else the book is withdrawn (``lose_sync``); after every message the CRC32 of the
-top 25 levels must equal the message's signed ``checksum`` (a ``checksum`` of 0 is OKX's
-retired field and leaves the sequence rule as the only check). ``books5`` and ``bbo-tbt``
-carry no action: each of their messages is a whole snapshot. As for Kraken, a verified
-snapshot does not make a waiting book live: the updates after it are held until the adapter's
+top 25 levels must equal the message's signed ``checksum`` where one is sent (a ``checksum``
+of 0, or none, is OKX's retired field and leaves the sequence rule as the only check).
+``books5`` and ``bbo-tbt`` carry no action: each of their messages is a whole snapshot.
+
+A waiting book holds every update. An in-band snapshot drops what was held before it, and a
+verified one does not make the book live: the updates after it are held until the adapter's
 ``sync_book`` marks the book live and replays them, so the user hears of the resync before the
-book is served.
+book is served. Where OKX sends no in-band snapshot, ``sync_book`` loads the REST snapshot of
+``GET /api/v5/market/books`` (``load_snapshot``) and replays the held updates: the first after
+any snapshot follows OKX's rule (``seqId`` <= the snapshot's is dropped, then ``prevSeqId`` <=
+the snapshot's ``seqId`` < ``seqId``), every later one must chain exactly.
 """
 
 from libc.stdint cimport int32_t, int64_t
@@ -56,6 +61,8 @@ from feedhandler.core.ondemand cimport (
     value,
 )
 from feedhandler.core.rings cimport candle_append, ticker_append, trade_append
+
+from feedhandler.core.decoder import DecodeError
 
 cdef enum ChannelKind:
     CHANNEL_UNKNOWN = 0
@@ -269,10 +276,7 @@ cdef class OkxDecoder(Decoder):
             if action == ACTION_NONE:
                 return self.fail("book message without action")
             if action == ACTION_UPDATE and self.slots[slot].sync != SYNC_LIVE:
-                if self.slots[slot].loaded:
-                    return self.hold(slot, buf, n)
-                self.skipped += 1
-                return 0
+                return self.hold(slot, buf, n)
         while it != end:
             if deref(it).get(v) != SUCCESS:
                 return flags | self.fail("malformed data item")
@@ -285,18 +289,17 @@ cdef class OkxDecoder(Decoder):
             elif channel == CHANNEL_TICKERS:
                 flags |= self.decode_ticker(item, slot, ts_receive)
             else:
-                flags |= self.decode_book(item, slot, action, channel == CHANNEL_BOOK,
-                                          ts_receive)
+                flags |= self.decode_book(item, slot, action, ts_receive)
             if flags & DECODED_ERROR:
                 return flags
             inc(it)
         return flags
 
-    cdef int decode_book(self, od_object& item, int32_t slot, int action, bint checksummed,
+    cdef int decode_book(self, od_object& item, int32_t slot, int action,
                          int64_t ts_receive) except -1:
         """One book item: sequence first (a gap leaves the book untouched), then the levels,
-        then the checksum (required where ``checksummed``, verified wherever present and not
-        0: OKX announced that the field stays but reads 0 once checksums are retired). After
+        then the checksum (verified wherever present and not 0: OKX announced that the field
+        stays but reads 0 once checksums are retired, and had announced it would go). After
         the sequence the fields are looked up in OKX's order (asks, bids, ts, checksum), so
         the level arrays are skipped once and read once."""
         cdef value v
@@ -324,7 +327,15 @@ cdef class OkxDecoder(Decoder):
             if not has_prev or not has_seq:
                 self.fail("book update without seqId and prevSeqId")
                 return DECODED_ERROR | self.lose_sync(slot, "book update without seqId", False)
-            if prev_seq != book.sequence:
+            if self.slots[slot].fresh:
+                # the first update after a snapshot: OKX's rule for a REST snapshot, which
+                # an in-band one (prevSeqId == its seqId) meets too
+                if seq <= book.sequence:
+                    return 0
+                if prev_seq > book.sequence:
+                    return self.lose_sync(slot, f"prevSeqId {prev_seq} > snapshot seqId "
+                                                f"{book.sequence}", False)
+            elif prev_seq != book.sequence:
                 return self.lose_sync(slot, f"prevSeqId {prev_seq} != last seqId "
                                             f"{book.sequence}", False)
         if snapshot:
@@ -352,9 +363,9 @@ cdef class OkxDecoder(Decoder):
                 self.fail("malformed checksum")
                 return DECODED_ERROR | self.lose_sync(slot, "malformed checksum", False)
             has_checksum = True
-        elif found != NO_SUCH_FIELD or checksummed:
-            self.fail("book message without checksum")
-            return DECODED_ERROR | self.lose_sync(slot, "book message without checksum", False)
+        elif found != NO_SUCH_FIELD:
+            self.fail("malformed checksum")
+            return DECODED_ERROR | self.lose_sync(slot, "malformed checksum", False)
         book.truncate_depth()
         if has_checksum and expected != 0:
             actual = self.checksum(book)
@@ -373,6 +384,57 @@ cdef class OkxDecoder(Decoder):
         self.slots[slot].fresh = 0
         self.mark_dirty(slot)
         return DECODED_BOOKS
+
+    cdef int load_snapshot(self, int32_t slot, const char* buf, size_t n) except -1:
+        """A ``GET /api/v5/market/books`` body,
+        ``{"code":"0","msg":"","data":[{"asks":..,"bids":..,"ts":..,"seqId":..}]}``: the book
+        becomes its levels and its ``seqId``. A ``code`` other than ``"0"`` is OKX refusing
+        the request."""
+        cdef document doc
+        cdef od_object top, item
+        cdef array items
+        cdef array_iterator it, end
+        cdef value v
+        cdef string_view code
+        cdef OrderBook book = self.book_at(slot)
+        cdef int64_t seq = -1, ts_exchange = 0
+        cdef int side, status
+        if not iterate_whole(self.json, buf, n, doc) or doc.get_object().get(top) != SUCCESS:
+            raise DecodeError("order book snapshot is not a JSON object")
+        if top.find_field_unordered(string_view(b"code", 4)).get(v) == SUCCESS and (
+                v.get_string().get(code) != SUCCESS or not key_is(code, "0", 1)):
+            raise DecodeError("okx refused the order book request: "
+                              + buf[:min(n, 200)].decode("utf-8", "replace"))
+        if top.find_field_unordered(string_view(b"data", 4)).get(v) != SUCCESS or \
+                v.get_array().get(items) != SUCCESS or items.begin().get(it) != SUCCESS or \
+                items.end().get(end) != SUCCESS or not (it != end) or deref(it).get(v) != SUCCESS or \
+                v.get_object().get(item) != SUCCESS:
+            raise DecodeError("order book snapshot without data")
+        book.clear_levels()
+        for side in (ASK, BID):
+            if item.find_field_unordered(
+                    string_view(b"asks", 4) if side == ASK else string_view(b"bids", 4)
+                    ).get(v) != SUCCESS:
+                book.clear_levels()
+                raise DecodeError("order book snapshot without asks or bids")
+            status = apply_pair_levels(v, book, side, self.slots[slot].price_scale,
+                                       self.slots[slot].size_scale)
+            if status != LEVELS_OK:
+                book.clear_levels()
+                raise DecodeError("order book snapshot levels could not be applied")
+        if item.find_field_unordered(string_view(b"ts", 2)).get(v) == SUCCESS and \
+                read_ms(v, &ts_exchange) != DECIMAL_OK:
+            book.clear_levels()
+            raise DecodeError("malformed order book snapshot ts")
+        if item.find_field_unordered(string_view(b"seqId", 5)).get(v) != SUCCESS or \
+                read_int(v, &seq) != DECIMAL_OK or seq < 0:
+            book.clear_levels()
+            raise DecodeError("order book snapshot without seqId")
+        book.truncate_depth()
+        book.sequence = seq
+        book.ts_exchange = ts_exchange
+        self.mark_dirty(slot)
+        return 0
 
     cdef int32_t checksum(self, OrderBook book) noexcept nogil:
         """Signed CRC32 of ``bid1:ask1:bid2:ask2:...`` over the top 25 levels, each level

@@ -6,9 +6,11 @@ Facts and their sources are in docs/venues/okx.md.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from itertools import count
 from typing import Any
 
@@ -39,6 +41,10 @@ PUBLIC_URL = "wss://ws.okx.com:8443/ws/v5/public"
 BUSINESS_URL = "wss://ws.okx.com:8443/ws/v5/business"
 PUBLIC, BUSINESS = "public", "business"
 REST_BASE = "https://www.okx.com"
+BOOKS_PATH = "/api/v5/market/books"     # the REST book snapshot (sz up to 400)
+REST_SYNC_UPDATES = 2          # updates held before a REST sync: the procedure reads the 2nd's
+REST_SNAPSHOT_ATTEMPTS = 5     # REST snapshots fetched before a sync fails for a stale one
+REST_SNAPSHOT_RETRY = 0.2      # seconds between them
 SERVER_TIME_PATH = "/api/v5/public/time"
 PRIVATE_CHANNELS = (Channel.ORDERS, Channel.BALANCE)     # spot: no positions
 # login replies that refuse the credentials (docs/venues/okx.md, "Error replies"): invalid
@@ -81,7 +87,8 @@ class OkxVenue(InBandBookVenue):
 
     Books are subscribed by ``sync_book`` rather than by ``subscribe_requests``: the snapshot
     arrives in-band after the subscribe, so the request that asks for it is sent only once the
-    book is held, and a resync is an unsubscribe followed by a subscribe.
+    book is held, and a resync is an unsubscribe followed by a subscribe. Where OKX sends no
+    in-band snapshot, ``sync_book`` takes the REST one instead (docs/venues/okx.md).
     """
 
     name = "okx"
@@ -97,9 +104,9 @@ class OkxVenue(InBandBookVenue):
                  ping_interval: float = 20.0, verify_tls: bool = True) -> None:
         """``ws_url`` is the public endpoint; the business and private ones default to it
         with its last path segment renamed, so a simulator serving every path needs one URL.
-        ``rest_url`` is the REST base (server time, for the private login). ``scales`` adds
-        or overrides (price, size) decimals per instrument. ``verify_tls`` applies to that
-        REST call (market data needs no REST)."""
+        ``rest_url`` is the REST base (book snapshots where OKX sends none in-band, server
+        time for the private login). ``scales`` adds or overrides (price, size) decimals per
+        instrument. ``verify_tls`` applies to the REST calls."""
         self.public_url = ws_url or PUBLIC_URL
         self.business_url = business_ws_url or business_of(self.public_url)
         self.private_url = private_ws_url or (auth.PRIVATE_WS_URL if ws_url is None else
@@ -127,8 +134,9 @@ class OkxVenue(InBandBookVenue):
         self.request_ids = count(1)
         self.unsent_books: set[tuple[Any, ...]] = set()
         self.errors: list[str] = []
-        # ids of book subscribes a sync_book waits on -> OKX's error text once refused
-        self.book_requests: dict[str, str | None] = {}
+        # ids of the book subscribes sync_book tasks wait on
+        self.book_requests: dict[str, BookRequest] = {}
+        self.rest = RestClient(verify_tls=verify_tls)
         self.subscribes = SubscribeRequests()     # subscribe requests not yet answered
 
     def private(self, credentials: Credentials) -> OkxPrivateStream:
@@ -210,49 +218,113 @@ class OkxVenue(InBandBookVenue):
             if carried and str(message.get("code")) == NO_SUCH_CHANNEL:
                 link.refuse(carried, f"{message.get('code')} {message.get('msg')}")
                 return
-            request_id = str(message.get("id"))
-            if request_id in self.book_requests:
-                self.book_requests[request_id] = text
+            book_request = self.book_requests.get(str(message.get("id")))
+            if book_request is not None:
+                book_request.refused = text
         elif event == "notice":
             log.warning("okx notice %s: %s", message.get("code"), message.get("msg"))
             if str(message.get("code")) == UPGRADE_NOTICE:
                 link.reconnect(f"okx notice {UPGRADE_NOTICE}: service upgrade")
         elif event in ("subscribe", "unsubscribe"):
             log.debug("okx %s %s", event, message.get("arg"))
+            book_request = self.book_requests.get(str(message.get("id")))
+            if event == "subscribe" and book_request is not None:
+                book_request.held_at_ack = len(held_updates(link.decoder, book_request.slot))
 
     # ---- books -------------------------------------------------------------------------------
 
     async def sync_book(self, link: Link, subscription: Subscription, slot: int) -> None:
-        """OKX's procedure: (re)subscribe the book; once the decoder has loaded and verified a
-        snapshot newer than the request, make the book live and replay the updates it held."""
+        """OKX's procedure: (re)subscribe the book, holding its updates. Once the decoder has
+        loaded and verified an in-band snapshot newer than the request, make the book live and
+        replay the updates held since. Where none comes (OKX announced their removal): once
+        updates arrive after the subscribe's ack without one, or ``snapshot_timeout`` passed
+        with updates held, sync from the REST snapshot (``rest_sync``)."""
         decoder = link.decoder
         assert isinstance(decoder, OkxDecoder)
         decoder.configure_book(slot, subscription.depth or DEFAULT_DEPTH)
         before = decoder.snapshot_count(slot)
         arg = self.arg(subscription)
-        if subscription.key not in self.unsent_books:
-            await self.book_pacer.acquire()
-            link.send(self.request("unsubscribe", [subscription]))
-        await self.book_pacer.acquire()
-        self.unsent_books.discard(subscription.key)
-        request_id = str(next(self.request_ids))
-        self.book_requests[request_id] = None
+        request = BookRequest(slot)
+
+        def subscribe() -> list[bytes]:
+            request.id = str(next(self.request_ids))    # after the unsubscribe's: in order
+            self.book_requests[request.id] = request
+            return [self.request("subscribe", [subscription], request.id)]
+
+        def in_band() -> bool:
+            return decoder.snapshot_count(slot) != before and decoder.snapshot_loaded(slot)
+
+        def without_snapshot() -> bool:
+            return request.held_at_ack is not None and \
+                len(held_updates(decoder, slot)) >= request.held_at_ack + REST_SYNC_UPDATES
 
         def refusal() -> Exception | None:
-            refused = self.book_requests[request_id]
-            return None if refused is None else RuntimeError(
-                f"okx refused the {arg['instId']} {arg['channel']} subscribe: {refused}")
+            return None if request.refused is None else RuntimeError(
+                f"okx refused the {arg['instId']} {arg['channel']} subscribe: {request.refused}")
 
         try:
-            link.send(self.request("subscribe", [subscription], request_id))
-            await wait_for_snapshot(
-                lambda: decoder.snapshot_count(slot) != before and decoder.snapshot_loaded(slot),
-                self.snapshot_timeout, f"okx: no {arg['instId']} {arg['channel']} snapshot",
-                refusal)
+            await self.resubscribe_book(
+                link, subscription, lambda: [self.request("unsubscribe", [subscription])],
+                subscribe)
+            try:
+                await wait_for_snapshot(lambda: in_band() or without_snapshot(),
+                                        self.snapshot_timeout,
+                                        f"okx: no {arg['instId']} {arg['channel']} snapshot",
+                                        refusal)
+            except TimeoutError:
+                if len(held_updates(decoder, slot)) < REST_SYNC_UPDATES:
+                    raise
         finally:
-            del self.book_requests[request_id]
-        decoder.mark_live(slot)
+            self.book_requests.pop(request.id, None)
+        if in_band():
+            decoder.mark_live(slot)
+        else:
+            await self.rest_sync(decoder, subscription, slot)
         decoder.replay_pending(slot)
+
+    async def rest_sync(self, decoder: OkxDecoder, subscription: Subscription,
+                        slot: int) -> None:
+        """Loads the REST snapshot (``GET /api/v5/market/books``) into the waiting book,
+        refetched while its ``seqId`` is below the second held update's ``prevSeqId`` (the
+        snapshot must not be older than the stream held); the caller replays the held updates,
+        of which the decoder drops those the snapshot covers."""
+        second = int(json.loads(held_updates(decoder, slot)[1])["data"][0]["prevSeqId"])
+        inst_id = subscription.instrument.venue_symbol
+        params: dict[str, str | int] = {"instId": inst_id,
+                                        "sz": subscription.depth or DEFAULT_DEPTH}
+        seq = -1
+        for attempt in range(REST_SNAPSHOT_ATTEMPTS):
+            if attempt:
+                await asyncio.sleep(REST_SNAPSHOT_RETRY)
+            decoder.apply_snapshot(slot, await self.rest.get(self.rest_base + BOOKS_PATH,
+                                                             params))
+            book = decoder.book(slot)
+            assert book is not None            # apply_snapshot refuses a slot without one
+            seq = book.sequence
+            if seq >= second:
+                return
+            decoder.mark_waiting(slot)
+        raise RuntimeError(f"okx: the {inst_id} REST snapshot stayed older than the stream "
+                           f"(seqId {seq} < prevSeqId {second})")
+
+    async def close(self) -> None:
+        await self.rest.close()
+
+
+@dataclass(slots=True)
+class BookRequest:
+    """A book subscribe a ``sync_book`` waits on: OKX's error text once refused, and how many
+    updates the book held when OKX acknowledged it (None before the ack)."""
+
+    slot: int
+    id: str = ""                      # set once the subscribe is built
+    refused: str | None = None
+    held_at_ack: int | None = None
+
+
+def held_updates(decoder: Decoder, slot: int) -> list[bytes]:
+    """The raw updates the decoder holds for ``slot``, oldest first."""
+    return [raw for held_slot, raw in decoder.pending if held_slot == slot]
 
 
 def business_of(public_url: str) -> str:

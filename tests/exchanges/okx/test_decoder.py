@@ -10,6 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from feedhandler.core.book import OrderBook
+from feedhandler.core.decoder import DecodeError
 from feedhandler.exchanges.okx.decoder import OkxDecoder
 from feedhandler.sim.okx import sample_messages
 
@@ -181,7 +182,17 @@ def test_a_skipped_seq_id_withdraws_the_book_untouched() -> None:
     assert decoder.feed(lost) == RESYNC
     assert decoder.gaps == 1 and decoder.sync_state(slot) == WAITING
     assert not decoder.book(slot).valid and levels(decoder, slot, ASK) == before
-    assert decoder.take_resync() == [(slot, "prevSeqId 123458 != last seqId 123456")]
+    assert decoder.take_resync() == [(slot, "prevSeqId 123458 > snapshot seqId 123456")]
+
+
+def test_a_skipped_seq_id_after_the_first_update_withdraws_the_book() -> None:
+    decoder, slot = decoder_with_book()
+    raw, _ = doc_snapshot()
+    decoder.feed(raw)
+    go_live(decoder, slot)
+    assert decoder.feed(message("update", [], [], 123457, 123456, 0)) == BOOKS
+    assert decoder.feed(message("update", [], [], 123460, 123458, 0)) == RESYNC
+    assert decoder.take_resync() == [(slot, "prevSeqId 123458 != last seqId 123457")]
 
 
 def test_a_wrong_checksum_on_an_update_withdraws_the_book() -> None:
@@ -205,13 +216,17 @@ def test_a_zero_checksum_is_the_retired_field_and_only_the_sequence_is_checked()
     assert decoder.feed(message("update", [], [], 123459, 123458, 0)) == RESYNC
 
 
-def test_a_books_message_without_checksum_or_sequence_is_an_error() -> None:
+def test_a_books_message_without_checksum_is_unchecked_and_without_sequence_an_error() -> None:
     decoder, slot = decoder_with_book()
     raw, _ = doc_snapshot()
-    decoder.feed(raw)
+    no_checksum = json.loads(raw)
+    del no_checksum["data"][0]["checksum"]
+    assert decoder.feed(json.dumps(no_checksum).encode()) == 0
     go_live(decoder, slot)
-    assert decoder.feed(message("update", [], [], 123457, 123456, None)) & ERROR
-    assert not decoder.book(slot).valid
+    assert decoder.feed(message("update", [["8476.5", "1", "0", "1"]], [], 123457, 123456,
+                                None)) == BOOKS
+    assert decoder.book(slot).valid and decoder.stats()["errors"] == 0
+    assert decoder.feed(message("update", [], [], 123459, 123458, None)) == RESYNC
     decoder, slot = decoder_with_book()
     decoder.feed(raw)
     go_live(decoder, slot)
@@ -224,8 +239,9 @@ def test_updates_before_the_snapshot_are_dropped_and_after_it_held_in_order() ->
     decoder, slot = decoder_with_book()
     raw, data = doc_snapshot()
     stale = message("update", [], [], 99, 98, 1)
-    assert decoder.feed(stale) == 0 and decoder.skipped == 1
+    assert decoder.feed(stale) == 0 and decoder.pending == [(slot, stale)]
     decoder.feed(raw)
+    assert decoder.pending == []
     bids = [data["bids"][0], ["8476.5", "1", "0", "1"], *data["bids"][1:]]
     held = message("update", [["8476.5", "1", "0", "1"]], [], 123457, 123456,
                    rule_checksum(bids, data["asks"]))
@@ -455,3 +471,51 @@ def test_random_bytes_never_crash(payload: bytes) -> None:
     decoder, _ = decoder_with_book()
     decoder.feed(payload)
     assert decoder.errors + decoder.unknown + len(decoder.take_control()) <= 1
+
+
+def rest_body(bids, asks, seq: int, code: str = "0") -> bytes:
+    """A ``GET /api/v5/market/books`` answer (OKX's REST order book, with its seqId)."""
+    return json.dumps({"code": code, "msg": "", "data": [
+        {"asks": asks, "bids": bids, "ts": "1597026383085", "seqId": seq}]}).encode()
+
+
+def test_rest_snapshot_then_okx_first_update_rule_then_strict_chaining() -> None:
+    """OKX's REST procedure: held updates the snapshot covers are dropped, the first applied
+    satisfies prevSeqId <= snapshot seqId < seqId, later ones chain exactly."""
+    decoder, slot = decoder_with_book()
+    _, data = doc_snapshot()
+    covered = message("update", [["8476.5", "9", "0", "1"]], [], 123450, 123440, 0)
+    straddling = message("update", [["8476.5", "1", "0", "1"]], [], 123460, 123450, 0)
+    following = message("update", [], [["8476.99", "3", "0", "1"]], 123461, 123460, 0)
+    for raw in (covered, straddling, following):
+        assert decoder.feed(raw) == 0
+    decoder.apply_snapshot(slot, rest_body(data["bids"], data["asks"], 123456))
+    assert decoder.sync_state(slot) == LIVE and decoder.book(slot).sequence == 123456
+    assert decoder.replay_pending(slot) == BOOKS
+    book = decoder.book(slot)
+    assert book.sequence == 123461 and (847650, 10**8) in levels(decoder, slot, BID)
+    assert (847699, 3 * 10**8) in levels(decoder, slot, ASK)
+    assert decoder.stats()["gaps"] == 0 and book.valid
+
+
+def test_a_rest_snapshot_older_than_the_first_held_update_is_a_gap() -> None:
+    decoder, slot = decoder_with_book()
+    _, data = doc_snapshot()
+    decoder.feed(message("update", [], [], 123470, 123460, 0))
+    decoder.apply_snapshot(slot, rest_body(data["bids"], data["asks"], 123456))
+    assert decoder.replay_pending(slot) == RESYNC
+    assert decoder.take_resync() == [(slot, "prevSeqId 123460 > snapshot seqId 123456")]
+
+
+@pytest.mark.parametrize("body", [
+    b'{"code":"51001","msg":"Instrument ID does not exist","data":[]}',
+    b'{"code":"0","msg":"","data":[]}',
+    b'{"code":"0","msg":"","data":[{"asks":[],"bids":[],"ts":"1"}]}',
+    b'{"code":"0","msg":"","data":[{"asks":[["x","1","0","1"]],"bids":[],"seqId":5}]}',
+    b'not json',
+])
+def test_a_bad_rest_snapshot_raises_and_the_book_stays_withdrawn(body: bytes) -> None:
+    decoder, slot = decoder_with_book()
+    with pytest.raises(DecodeError):
+        decoder.apply_snapshot(slot, body)
+    assert decoder.sync_state(slot) == WAITING and not decoder.book(slot).valid

@@ -141,3 +141,43 @@ async def test_a_refused_book_subscribe_fails_the_sync_at_once_and_is_retried(si
         await books_equal_the_true_books(fh, sim, "okx", {"BTC-USDT": "BTC-USDT"})
     received = sim.history[0].received
     assert (received["subscribe"], received["unsubscribe"]) == (3, 2)
+
+
+@pytest.mark.parametrize("in_band, checksum", [
+    (True, "zero"), (True, "absent"), (False, "real"), (False, "zero"), (False, "absent")])
+async def test_books_sync_with_or_without_the_in_band_snapshot_and_checksum(
+        in_band: bool, checksum: str) -> None:
+    """Without the in-band snapshot (OKX's announced protocol) the books sync from
+    ``GET /api/v5/market/books``; a checksum of 0, or none, is not checked and no error."""
+    venue = SimOkx(symbols=SYMBOLS, in_band_snapshot=in_band, checksum=checksum)
+    async with SimulatedExchange(venue, seed=5, rate=None) as sim:
+        fh = handler(sim, rest_url=sim.http_url)
+        books = record_books(fh, "okx", SYMBOLS)
+        async with fh:
+            async with pumping(sim):
+                await until(lambda: synced(books) and all(len(u) >= 5 for u in books.values()))
+            await books_equal_the_true_books(fh, sim, "okx", PAIRS)
+            [connection] = fh.venues["okx"].pool.connections
+            assert connection.decoder.errors == 0 and connection.sync_failures == 0
+        assert sim.stats["http_requests"] == (0 if in_band else len(SYMBOLS))
+        for updates in books.values():
+            assert not any(u.status is BookStatus.INVALID for u in updates[:-1])
+
+
+async def test_a_gap_resyncs_a_book_from_the_rest_snapshot() -> None:
+    venue = SimOkx(symbols=SYMBOLS, in_band_snapshot=False, checksum="zero")
+    async with SimulatedExchange(venue, seed=7, rate=None) as sim:
+        fh = handler(sim, rest_url=sim.http_url)
+        books = record_books(fh, "okx", SYMBOLS)
+        async with fh:
+            async with pumping(sim):
+                await until(lambda: synced(books))
+                fetched = sim.stats["http_requests"]
+                sim.gap("BTC-USDT")
+                await until(lambda: healed(books["BTC-USDT"]))
+            await books_equal_the_true_books(fh, sim, "okx", PAIRS)
+        served = list(books["BTC-USDT"])
+        assert sim.stats["http_requests"] > fetched
+    invalid = [u for u in served if u.status is BookStatus.INVALID]
+    assert "prevSeqId" in invalid[0].reason
+    assert_nothing_served_while_invalid(served)
