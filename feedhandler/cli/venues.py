@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import argparse
+import asyncio
+import json
+from typing import Any
 
 from rich.console import Console
 
@@ -15,10 +18,21 @@ COLUMNS = (Column("venue"), Column("market"), Column("channels"), Column("privat
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
-    """No options: the registry is the whole answer."""
+    parser.add_argument("--json", action="store_true",
+                        help="print a JSON list instead: per venue its channels with the "
+                             "WebSocket URL each is carried on, its REST base, book depths, "
+                             "private channels and the private stream's URL")
+
+
+async def describe_all() -> list[dict[str, Any]]:
+    """Every registered venue as ``VenueInfo.describe`` gives it."""
+    return [await info.describe() for info in venues()]
 
 
 def run(args: argparse.Namespace, console: Console) -> int:
+    if args.json:
+        print(json.dumps(asyncio.run(describe_all()), indent=2))
+        return EXIT_OK
     rows = [(info.name, info.market, ", ".join(channel.value for channel in info.channels),
              ", ".join(channel.value for channel in info.private_channels) or "-",
              ", ".join(info.timeframes) or "-", ", ".join(map(str, info.book_depths)) or "-",
@@ -31,5 +45,6 @@ def run(args: argparse.Namespace, console: Console) -> int:
 COMMAND = Command(
     "venues", "list the implemented venues and what each supports",
     "List every venue in the exchange registry: market, channels, private channels, candle "
-    "timeframes, book depths and how its books are kept verifiably in sync.",
+    "timeframes, book depths and how its books are kept verifiably in sync; with --json also "
+    "the WebSocket URL of each channel, the REST base and the private stream's URL.",
     configure, run)

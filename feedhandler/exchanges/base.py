@@ -173,6 +173,7 @@ class VenueAdapter(ABC):
     timeframes: Sequence[str] = ()
     book_depths: Sequence[int] = ()
     channels: Sequence[Channel] = (Channel.TICKER, Channel.BOOK, Channel.TRADES, Channel.OHLCV)
+    rest_base: str = ""    # REST base URL (book snapshots, server time, tokens); "" when unused
 
     @abstractmethod
     def ws_url(self, subscriptions: Sequence[Subscription]) -> str:

@@ -11,7 +11,8 @@ from dataclasses import dataclass, field
 from functools import partial
 from typing import Any
 
-from feedhandler.exchanges.base import Channel, VenueAdapter
+from feedhandler.auth.credentials import Credentials
+from feedhandler.exchanges.base import Channel, Instrument, Subscription, VenueAdapter
 from feedhandler.exchanges.binance import venue as binance
 from feedhandler.exchanges.binance.venue import BinanceVenue
 from feedhandler.exchanges.bybit import venue as bybit
@@ -42,6 +43,35 @@ class VenueInfo:
     def create(self, **options: Any) -> VenueAdapter:
         return self.factory(**options)
 
+    async def describe(self) -> dict[str, Any]:
+        """What the venue offers and where, as JSON-ready data: the adapter (with its default
+        URLs) says which WebSocket URL and endpoint each channel is carried on, its REST base,
+        and its private stream's URL (None where it is learned at login, e.g. a listen key)."""
+        adapter = self.create()
+        try:
+            endpoints = {}
+            for channel in self.channels:
+                subscription = sample_subscription(self, adapter, channel)
+                endpoints[channel.value] = {"ws_url": adapter.ws_url([subscription]),
+                                            "endpoint": adapter.endpoint_key(subscription)}
+            private_ws_url = None
+            if self.private_channels:
+                stream = adapter.private(PLACEHOLDER_CREDENTIALS)
+                try:
+                    private_ws_url = stream.ws_url([])
+                except RuntimeError:     # dialled only after authenticate learned the URL
+                    private_ws_url = None
+            return {"name": self.name, "title": self.title, "market": self.market,
+                    "channels": [channel.value for channel in self.channels],
+                    "endpoints": endpoints, "rest_url": adapter.rest_base or None,
+                    "timeframes": list(self.timeframes),
+                    "book_depths": list(self.book_depths),
+                    "book_integrity": self.book_integrity,
+                    "private_channels": [channel.value for channel in self.private_channels],
+                    "private_ws_url": private_ws_url}
+        finally:
+            await adapter.close()
+
     def check(self, channel: Channel, timeframe: str | None = None,
               depth: int | None = None) -> None:
         if channel not in self.channels:
@@ -59,6 +89,20 @@ class VenueInfo:
             offered = ", ".join(c.value for c in self.private_channels) or "none yet"
             raise UnsupportedError(f"{self.name} has no private {channel.value} channel "
                                    f"(private channels: {offered})")
+
+
+PLACEHOLDER_CREDENTIALS = Credentials("placeholder", "placeholder", "placeholder")
+"""Build a private stream's adapter to read its URL; never sent (nothing is dialled)."""
+SAMPLE_SYMBOL = "BTC-USDT"
+
+
+def sample_subscription(info: VenueInfo, adapter: VenueAdapter, channel: Channel,
+                        symbol: str = SAMPLE_SYMBOL) -> Subscription:
+    """A subscription of ``channel`` to ask the adapter where it is carried (its first
+    timeframe for candles, its default depth for books)."""
+    instrument = Instrument(0, info.name, symbol, adapter.venue_symbol(symbol), info.market)
+    timeframe = info.timeframes[0] if channel is Channel.OHLCV else None
+    return Subscription(channel, instrument, timeframe)
 
 
 REGISTRY: dict[str, VenueInfo] = {}
