@@ -303,6 +303,8 @@ class SimulatedExchange:
         ``connections`` has the live ones."""
         self.accepted = 0
         """WebSocket connections accepted so far."""
+        self.muted: Callable[[str], bool] | None = None
+        """Topics (the venue's names) that publish nothing, not even on subscribe: ``mute``."""
         self._live: dict[int, SimConnection] = {}
         self._subscribers: dict[str, set[SimConnection]] = {}
         self._book_faults: set[SimConnection] = set()
@@ -461,6 +463,11 @@ class SimulatedExchange:
             c.refuse_pings = refuse
         return self._inject("refuse_pings", conn, apply)
 
+    def mute(self, topics: Callable[[str], bool]) -> None:
+        """From now on, the topics ``topics(name)`` holds for stay silent (subscribes are still
+        acknowledged): a channel a venue stopped serving on this URL."""
+        self.muted = topics
+
     def reject_subscribe(self, reason: str, conn: SimConnection | None = None) -> int:
         """Refuse the next subscribe request with the venue's error carrying ``reason``."""
         def apply(c: SimConnection) -> None:
@@ -546,6 +553,8 @@ class SimulatedExchange:
             return
         conn.topics[topic] = None
         self._subscribers.setdefault(topic, set()).add(conn)
+        if self.muted is not None and self.muted(topic):
+            return
         for frame in self.venue.initial_frames(conn.state, topic, self.market):
             conn.send_text(frame)
 
@@ -680,7 +689,7 @@ class SimulatedExchange:
             touched: list[SimConnection] = []
             for topic in venue.topics(event):
                 subscribers = index.get(topic)
-                if not subscribers:
+                if not subscribers or (self.muted is not None and self.muted(topic)):
                     continue
                 payload = venue.render(event, topic, market)
                 for conn in subscribers:
