@@ -7,6 +7,7 @@ Facts and their sources are in docs/venues/okx.md.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 from collections.abc import Iterable, Mapping, Sequence
@@ -266,19 +267,21 @@ class OkxVenue(InBandBookVenue):
             await self.resubscribe_book(
                 link, subscription, lambda: [self.request("unsubscribe", [subscription])],
                 subscribe)
-            try:
+            with contextlib.suppress(TimeoutError):
                 await wait_for_snapshot(lambda: in_band() or without_snapshot(),
-                                        self.snapshot_timeout,
-                                        f"okx: no {arg['instId']} {arg['channel']} snapshot",
-                                        refusal)
-            except TimeoutError:
-                if len(held_updates(decoder, slot)) < REST_SYNC_UPDATES:
-                    raise
+                                        self.snapshot_timeout, "", refusal)
         finally:
             self.book_requests.pop(request.id, None)
         if in_band():
             decoder.mark_live(slot)
         else:
+            # OKX acknowledges a subscribe before its first update: what was held until then
+            # belongs to the subscription just dropped (its seqIds need not chain to these)
+            drop_held(decoder, slot, request.held_at_ack or 0)
+            if len(held_updates(decoder, slot)) < REST_SYNC_UPDATES:
+                raise TimeoutError(f"okx: no {arg['instId']} {arg['channel']} snapshot within "
+                                   f"{self.snapshot_timeout} s, nor the {REST_SYNC_UPDATES} "
+                                   "updates a REST sync needs")
             await self.rest_sync(decoder, subscription, slot)
         decoder.replay_pending(slot)
 
@@ -325,6 +328,13 @@ class BookRequest:
 def held_updates(decoder: Decoder, slot: int) -> list[bytes]:
     """The raw updates the decoder holds for ``slot``, oldest first."""
     return [raw for held_slot, raw in decoder.pending if held_slot == slot]
+
+
+def drop_held(decoder: Decoder, slot: int, count: int) -> None:
+    """Forgets the oldest ``count`` updates held for ``slot``."""
+    if count:
+        kept = decoder.take_pending(slot)[count:]     # take_pending replaces decoder.pending
+        decoder.pending.extend((slot, raw) for raw in kept)
 
 
 def business_of(public_url: str) -> str:

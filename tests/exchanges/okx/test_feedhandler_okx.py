@@ -148,10 +148,12 @@ async def test_a_refused_book_subscribe_fails_the_sync_at_once_and_is_retried(si
 async def test_books_sync_with_or_without_the_in_band_snapshot_and_checksum(
         in_band: bool, checksum: str) -> None:
     """Without the in-band snapshot (OKX's announced protocol) the books sync from
-    ``GET /api/v5/market/books``; a checksum of 0, or none, is not checked and no error."""
+    ``GET /api/v5/market/books`` as soon as updates follow the subscribe's ack without one
+    (long before ``snapshot_timeout``); a checksum of 0, or none, is not checked and no
+    error."""
     venue = SimOkx(symbols=SYMBOLS, in_band_snapshot=in_band, checksum=checksum)
     async with SimulatedExchange(venue, seed=5, rate=None) as sim:
-        fh = handler(sim, rest_url=sim.http_url)
+        fh = handler(sim, rest_url=sim.http_url, snapshot_timeout=60.0)
         books = record_books(fh, "okx", SYMBOLS)
         async with fh:
             async with pumping(sim):
@@ -167,7 +169,7 @@ async def test_books_sync_with_or_without_the_in_band_snapshot_and_checksum(
 async def test_a_gap_resyncs_a_book_from_the_rest_snapshot() -> None:
     venue = SimOkx(symbols=SYMBOLS, in_band_snapshot=False, checksum="zero")
     async with SimulatedExchange(venue, seed=7, rate=None) as sim:
-        fh = handler(sim, rest_url=sim.http_url)
+        fh = handler(sim, rest_url=sim.http_url, snapshot_timeout=60.0)
         books = record_books(fh, "okx", SYMBOLS)
         async with fh:
             async with pumping(sim):

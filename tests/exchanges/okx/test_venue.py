@@ -10,7 +10,14 @@ from feedhandler.core.book import OrderBook
 from feedhandler.core.decoder import Decoder
 from feedhandler.exchanges.base import PRIVATE_CHANNELS, Channel, Instrument, Subscription
 from feedhandler.exchanges.okx.decoder import OkxDecoder
-from feedhandler.exchanges.okx.venue import BUSINESS_URL, PUBLIC_URL, OkxVenue, business_of
+from feedhandler.exchanges.okx.venue import (
+    BUSINESS_URL,
+    PUBLIC_URL,
+    OkxVenue,
+    business_of,
+    drop_held,
+    held_updates,
+)
 from feedhandler.exchanges.registry import UnsupportedError, venue
 
 BTC = Instrument(1, "okx", "BTC-USDT", "BTC-USDT", price_scale=1, size_scale=8)
@@ -174,3 +181,18 @@ def test_registry_entry() -> None:
             info.check(Channel.BOOK, depth=depth)
     with pytest.raises(UnsupportedError):
         info.check(Channel.OHLCV, timeframe="7m")
+
+
+def test_drop_held_forgets_the_oldest_updates_of_one_book_only() -> None:
+    decoder = OkxDecoder()
+    btc = decoder.add_instrument("BTC-USDT", 0, 1, 8, OrderBook(price_scale=1, size_scale=8))
+    eth = decoder.add_instrument("ETH-USDT", 1, 2, 6, OrderBook(price_scale=2, size_scale=6))
+    for seq in range(1, 5):
+        for inst in ("BTC-USDT", "ETH-USDT"):
+            decoder.feed(json.dumps({
+                "arg": {"channel": "books", "instId": inst}, "action": "update",
+                "data": [{"asks": [], "bids": [], "ts": "1", "prevSeqId": seq - 1,
+                          "seqId": seq}]}).encode())
+    drop_held(decoder, btc, 3)
+    assert [json.loads(raw)["data"][0]["seqId"] for raw in held_updates(decoder, btc)] == [4]
+    assert len(held_updates(decoder, eth)) == 4
