@@ -38,6 +38,7 @@ from rich.console import Console
 
 from feedhandler.api import FeedHandler
 from feedhandler.auth.credentials import AuthError, Credentials
+from feedhandler.auth.redact import redact
 from feedhandler.cli.base import EXIT_FAILURE, EXIT_OK, Command, CommandError
 from feedhandler.cli.demo import endpoint_options, positive_number, symbol_list
 from feedhandler.cli.output import Column, print_line, print_table
@@ -45,7 +46,7 @@ from feedhandler.cli.record import name_list
 from feedhandler.events import BookStatus, BookUpdate, Candle, Event, Ticker, Trade
 from feedhandler.exchanges import VenueInfo, venue, venues
 from feedhandler.exchanges.base import Channel
-from feedhandler.exchanges.registry import UnsupportedError
+from feedhandler.exchanges.registry import UnsupportedError, sample_subscription
 from feedhandler.record import Recorder
 from feedhandler.sim import VENUES as SIMULATORS
 from feedhandler.sim import SimulatedExchange, create_venue
@@ -81,6 +82,7 @@ class ChannelCheck:
     """What one channel of one venue delivered in the window, and what went wrong."""
 
     channel: str
+    ws_url: str = ""                                         # where it was subscribed
     messages: int = 0
     timestamps_checked: int = 0
     timestamps_off: int = 0
@@ -93,10 +95,12 @@ class ChannelCheck:
     max_skew: float = DEFAULT_MAX_SKEW
 
     def skew(self, seconds: float) -> None:
+        """One exchange timestamp, ``seconds`` ahead of the venue-side clock (< 0: behind)."""
         self.timestamps_checked += 1
         if abs(seconds) > abs(self.worst_skew_s):
             self.worst_skew_s = seconds
-        self.timestamps_off += 0 if abs(seconds) <= self.max_skew else 1
+        if abs(seconds) > self.max_skew:
+            self.timestamps_off += 1
 
     @property
     def verdict(self) -> Verdict:
@@ -112,7 +116,8 @@ class ChannelCheck:
 
     def as_json(self) -> dict[str, Any]:
         return {"channel": self.channel, "verdict": self.verdict.value, "reason": self.reason,
-                "messages": self.messages, "timestamps_checked": self.timestamps_checked,
+                "ws_url": self.ws_url or None, "messages": self.messages,
+                "timestamps_checked": self.timestamps_checked,
                 "timestamps_off": self.timestamps_off,
                 "worst_skew_s": round(self.worst_skew_s, 3)}
 
@@ -189,6 +194,10 @@ class VenueCheck:
         problems; called once, after the window closed and before the FeedHandler stops."""
         self.open = False
         state = fh.venues.get(self.info.name)
+        if state is not None:
+            for channel in self.info.channels:
+                self.channels[channel].ws_url = redact(state.adapter.ws_url(
+                    [sample_subscription(self.info, state.adapter, channel)]))
         connections = state.pool.connections if state and state.pool else []
         accounts = [a.connection for a in state.accounts.values()
                     if a.connection is not None] if state else []
@@ -210,7 +219,8 @@ class VenueCheck:
             if check.problems:
                 continue
             if not check.messages:
-                check.problems.append(f"silent: no {channel.value} message in {duration:g} s"
+                check.problems.append(f"silent: no {channel.value} message in {duration:g} s "
+                                      f"on {check.ws_url}"
                                       + (f" (connect failed: {failures[-1]})" if failures
                                          else ""))
             if channel is Channel.BOOK:

@@ -68,7 +68,9 @@ async def test_a_silent_channel_fails_and_the_row_says_so() -> None:
     okx = await run_okx(lambda name, sim: sim.mute(lambda topic: topic.startswith("trades:")))
     trades = okx.channels["trades"]
     assert trades.verdict is Verdict.FAIL
-    assert trades.reason == "silent: no trades message in 2 s"
+    assert trades.reason == f"silent: no trades message in 2 s on {trades.ws_url}"
+    assert trades.ws_url.endswith("/ws/v5/public")
+    assert okx.channels["ohlcv"].ws_url.endswith("/ws/v5/business")
     assert {name: c.verdict for name, c in okx.channels.items()
             if name in ("ticker", "book", "ohlcv")} == dict.fromkeys(
                 ("ticker", "book", "ohlcv"), Verdict.PASS)
