@@ -236,6 +236,11 @@ class VenueCheck:
                     f"than {self.max_skew:g} s from the receive time "
                     f"(worst {check.worst_skew_s:+.1f} s)")
 
+        for channel in self.info.private_channels:
+            check = self.channels[channel]
+            if not (check.skipped or check.note or check.problems):
+                check.problems.append("no private stream answered")
+
     def as_json(self) -> dict[str, Any]:
         return {"venue": self.info.name, "passed": self.passed, "error": self.error or None,
                 "symbols": list(self.symbols),
