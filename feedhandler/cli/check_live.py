@@ -415,6 +415,12 @@ def run(args: argparse.Namespace, console: Console) -> int:
             venue(name)
     except UnsupportedError as error:
         args.parser.error(f"argument --venue: {error}")
+    if args.record is not None:
+        try:
+            args.record.mkdir(parents=True, exist_ok=True)
+        except OSError as error:
+            raise CommandError(f"cannot write to {args.record}: "
+                               f"{error.strerror or error}") from None
     options = CheckOptions(args.venue, args.symbol, args.duration, args.max_skew,
                            args.simulated, args.record)
     report = args.report or Path(time.strftime("check-live-%Y%m%dT%H%M%SZ.json",

@@ -133,6 +133,13 @@ def test_bad_arguments_exit_2(argv: list[str], message: str,
     assert message in capsys.readouterr().err
 
 
+def test_an_unwritable_record_directory_is_a_clear_error(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    (tmp_path / "file").write_text("")
+    assert main(["check-live", "--simulated", "--record", str(tmp_path / "file" / "rec")]) == 1
+    assert "cannot write to" in capsys.readouterr().err
+
+
 KEY, SECRET, PASSPHRASE = "check-live-okx-key", "check-live-okx-secret", "check-live-pass"
 
 
