@@ -37,6 +37,7 @@ from feedhandler.exchanges.okx import auth
 from feedhandler.sim.account import AccountEvent, BalanceEvent, OrderEvent, SimAccount
 from feedhandler.sim.market import (
     BestBidOffer,
+    BookSnapshot,
     BookUpdate,
     Candle,
     InstrumentSpec,
@@ -507,12 +508,17 @@ class OkxVenue(Venue):
         text = request.query.get("sz", "1")
         if not text.isdigit() or not 1 <= int(text) <= MAX_BOOK_SIZE:
             return _rest_error("51000", "Parameter sz error")
-        book = market.book(listing.spec.symbol)
-        bids, asks = book.snapshot().top(int(text))
+        snapshot = self.rest_snapshot(market, listing.spec.symbol)
+        bids, asks = snapshot.top(int(text))
         body = (f'{{"code":"0","msg":"","data":[{{"asks":[{_levels(listing, asks)}],'
                 f'"bids":[{_levels(listing, bids)}],"ts":"{market.now_ms}",'
-                f'"seqId":{book.update_id}}}]}}')
+                f'"seqId":{snapshot.update_id}}}]}}')
         return HttpResponse(200, body.encode())
+
+    def rest_snapshot(self, market: Market, symbol: str) -> BookSnapshot:
+        """The book the REST endpoint answers with: the true one now (a test may serve an
+        older one, as a REST replica lagging the stream would)."""
+        return market.book(symbol).snapshot()
 
     # Private stream ----------------------------------------------------------------------
 

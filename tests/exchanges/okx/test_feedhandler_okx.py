@@ -10,6 +10,7 @@ import pytest
 
 from feedhandler import BookStatus, BookUpdate, Candle, FeedHandler, Ticker, Trade
 from feedhandler.sim import SimulatedExchange
+from feedhandler.sim.market import BookSnapshot, Market
 from feedhandler.sim.okx import BUSINESS_PATH, PUBLIC_PATH
 from feedhandler.sim.okx import OkxVenue as SimOkx
 from feedhandler.sim.testing import (
@@ -183,3 +184,33 @@ async def test_a_gap_resyncs_a_book_from_the_rest_snapshot() -> None:
     invalid = [u for u in served if u.status is BookStatus.INVALID]
     assert "prevSeqId" in invalid[0].reason
     assert_nothing_served_while_invalid(served)
+
+
+class LaggingRest(SimOkx):
+    """Its first REST answer per instrument comes from a replica 40 updates behind the stream,
+    older than the updates the client holds: OKX's procedure fetches the snapshot again."""
+
+    def __init__(self, **options: object) -> None:
+        super().__init__(**options)   # type: ignore[arg-type]
+        self.answered: set[str] = set()
+
+    def rest_snapshot(self, market: Market, symbol: str) -> BookSnapshot:
+        if symbol in self.answered:
+            return super().rest_snapshot(market, symbol)
+        self.answered.add(symbol)
+        return market.book_at(symbol, market.book(symbol).update_id - 40)
+
+
+async def test_a_rest_snapshot_older_than_the_held_updates_is_fetched_again() -> None:
+    venue = LaggingRest(symbols=SYMBOLS, in_band_snapshot=False, checksum="zero")
+    async with SimulatedExchange(venue, seed=3, rate=None) as sim:
+        sim.advance(200)
+        fh = handler(sim, rest_url=sim.http_url, snapshot_timeout=60.0)
+        books = record_books(fh, "okx", SYMBOLS)
+        async with fh:
+            async with pumping(sim):
+                await until(lambda: synced(books))
+            await books_equal_the_true_books(fh, sim, "okx", PAIRS)
+            [connection] = fh.venues["okx"].pool.connections
+            assert connection.sync_failures == 0 and connection.decoder.gaps == 0
+        assert sim.stats["http_requests"] == 2 * len(SYMBOLS)
