@@ -91,8 +91,9 @@ class VenueInfo:
                                    f"(private channels: {offered})")
 
 
-PLACEHOLDER_CREDENTIALS = Credentials("placeholder", "placeholder", "placeholder")
-"""Build a private stream's adapter to read its URL; never sent (nothing is dialled)."""
+PLACEHOLDER_CREDENTIALS = Credentials("unused", "unused", "unused")
+"""Build a private stream's adapter to read its URL; never sent (nothing is dialled). Shorter
+than ``MIN_SECRET_LENGTH``, so they are not registered as secrets to redact."""
 SAMPLE_SYMBOL = "BTC-USDT"
 
 

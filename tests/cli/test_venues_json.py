@@ -7,6 +7,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
+from feedhandler.auth.redact import redact
 from feedhandler.cli import main
 from feedhandler.exchanges import venues
 from feedhandler.exchanges.base import PRIVATE_CHANNELS, Channel
@@ -61,3 +62,8 @@ def test_channels_on_separate_endpoints_show_their_own_url(listed) -> None:
     htx = listed["htx"]["endpoints"]
     assert htx[Channel.BOOK]["ws_url"] != htx[Channel.TRADES]["ws_url"]
     assert listed["okx"]["private_ws_url"].endswith("/ws/v5/private")
+
+
+def test_describing_the_venues_registers_no_secret(listed) -> None:
+    """The placeholder credentials a private stream's URL is read with are not secrets."""
+    assert redact("unused placeholder text") == "unused placeholder text"
