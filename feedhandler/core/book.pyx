@@ -661,6 +661,12 @@ cdef class OrderBook:
             return None
         return price, self.best_size(ASK)
 
+    def touch(self):
+        """``(bid_price, bid_size, ask_price, ask_size)`` in one call, 0 for an empty side: what
+        an event captures so it keeps stating the book as it was (no level objects, no None)."""
+        return (self.best_price(BID), self.best_size(BID), self.best_price(ASK),
+                self.best_size(ASK))
+
     def top(self, int side, Py_ssize_t n):
         """Up to ``n`` levels best first, as fresh int64 arrays."""
         cdef int64_t[::1] price_view, size_view
