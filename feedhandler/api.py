@@ -738,7 +738,7 @@ class FeedHandler:
         closes a connection it leaves empty)."""
         error = SubscriptionRefused(subscription, reason)
         self.refusals.append(error)
-        for handle in list(self.handles.get(subscription.key, ())):
+        for handle in self.handles.get(subscription.key, ()):
             handle.refused = error
             self.unsubscribe(handle)
 

@@ -203,12 +203,11 @@ class BookUpdate(NamedTuple):
     @classmethod
     def capture(cls, instrument: Instrument, book: OrderBook, status: BookStatus,
                 resynced: bool, reason: str) -> BookUpdate:
-        """The update stating ``book`` as it is now (its touch only while LIVE)."""
+        """The update stating ``book`` as it is now (its best levels only while LIVE); one C
+        call and no Python-level ``__new__``: this runs once per book per socket read."""
         if status is BookStatus.LIVE:
-            bid_price, bid_size, ask_price, ask_size = book.touch()
-            return cls(instrument, book, status, resynced, reason, book.sequence,
-                       book.ts_exchange, book.ts_receive, bid_price, bid_size, ask_price,
-                       ask_size, book.update_count)
+            return tuple.__new__(cls, (instrument, book, status, resynced, reason,
+                                       *book.event_fields()))
         return cls(instrument, book, status, resynced, reason, book.sequence, book.ts_exchange,
                    book.ts_receive, 0, 0, 0, 0, book.update_count)
 
