@@ -437,32 +437,31 @@ class FeedHandler:
         except TimeoutError:
             raise ConnectTimeout(timeout or 0.0, self._unconnected()) from None
 
-    def _connections(self) -> list[Connection]:
-        """Every connection, public and private."""
+    def _connections(self, state: VenueState | None = None) -> list[Connection]:
+        """Every connection, public and private (of one venue with ``state``)."""
         connections = []
-        for state in self.venues.values():
-            if state.pool is not None:
-                connections += state.pool.connections
-            connections += [account.connection for account in state.accounts.values()
+        for each in self.venues.values() if state is None else (state,):
+            if each.pool is not None:
+                connections += each.pool.connections
+            connections += [account.connection for account in each.accounts.values()
                             if account.connection is not None]
         return connections
 
     def _unconnected(self) -> dict[str, str]:
-        """Each venue with a connection that is not up (or a subscription not yet placed on
-        one), with the last error of each such connection."""
+        """Each venue with a connection that is not up or a subscription not yet placed on
+        one, and why (the last error of each such connection)."""
         found: dict[str, list[str]] = defaultdict(list)
-        for connection in self._connections():
-            if not connection.ready.is_set():
-                found[connection.adapter.name].append(
-                    f"{connection.name}: {last_error(connection)}")
+        for name, state in self.venues.items():
+            found[name] += [f"{connection.name}: {last_error(connection)}"
+                            for connection in self._connections(state)
+                            if not connection.ready.is_set()]
         for handles in self.handles.values():
-            subscription = handles[0].subscription
-            pool = self.venues[subscription.instrument.venue].pool
-            if pool is None or pool.connection_of(subscription) is None:
-                found[subscription.instrument.venue].append(
-                    f"{subscription.instrument.symbol} {subscription.channel}: not yet placed "
-                    "on a connection")
-        return {name: "; ".join(errors) for name, errors in found.items()}
+            sub = handles[0].subscription
+            pool = self.venues[sub.instrument.venue].pool
+            if pool is None or pool.connection_of(sub) is None:
+                found[sub.instrument.venue].append(
+                    f"{sub.instrument.symbol} {sub.channel}: not yet placed on a connection")
+        return {name: "; ".join(errors) for name, errors in found.items() if errors}
 
     async def __aenter__(self) -> FeedHandler:
         await self.start()
