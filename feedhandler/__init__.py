@@ -1,9 +1,10 @@
 """feedhandler: fast, exact crypto-exchange market data for Python."""
 
-from feedhandler.api import RINGS_ONLY, FeedHandler, Handle
+from feedhandler.api import RINGS_ONLY, ConnectTimeout, FeedHandler, Handle
 from feedhandler.auth.credentials import AuthError, Credentials
 from feedhandler.events import (
     Balance,
+    BookMoved,
     BookStatus,
     BookUpdate,
     Candle,
@@ -16,6 +17,6 @@ from feedhandler.events import (
 )
 from feedhandler.exchanges.base import SubscriptionRefused
 
-__all__ = ["RINGS_ONLY", "AuthError", "Balance", "BookStatus", "BookUpdate", "Candle",
-           "Credentials", "FeedHandler", "Handle", "Order", "OrderStatus", "Position", "Side",
-           "SubscriptionRefused", "Ticker", "Trade"]
+__all__ = ["RINGS_ONLY", "AuthError", "Balance", "BookMoved", "BookStatus", "BookUpdate",
+           "Candle", "ConnectTimeout", "Credentials", "FeedHandler", "Handle", "Order",
+           "OrderStatus", "Position", "Side", "SubscriptionRefused", "Ticker", "Trade"]

@@ -16,7 +16,7 @@ import asyncio
 import contextlib
 import logging
 from collections import defaultdict
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -77,6 +77,12 @@ ACCOUNT = "*account*"    # venue symbol of an account-wide private subscription 
 Callback = Callable[[Any], None]
 
 
+def without(items: tuple[Any, ...], item: Any) -> tuple[Any, ...]:
+    """``items`` less the first ``item`` (ValueError when absent, as ``list.remove``)."""
+    index = items.index(item)
+    return items[:index] + items[index + 1:]
+
+
 class RingsOnly:
     """Pass ``RINGS_ONLY`` as the callback: the data only lands in the rings (read them with
     ``fh.trades.reader()`` etc., e.g. from ``subscribe_batches``); no event object is built."""
@@ -86,6 +92,27 @@ class RingsOnly:
 
 
 RINGS_ONLY = RingsOnly()
+
+
+class ConnectTimeout(TimeoutError):
+    """Connections still not up when ``wait_connected`` or ``run`` stopped waiting;
+    ``venues`` maps each venue to the last error of its connections that are not up."""
+
+    def __init__(self, timeout: float, venues: dict[str, str]) -> None:
+        self.timeout = timeout
+        self.venues = venues
+        waiting = "; ".join(f"{name} ({error})" for name, error in venues.items())
+        super().__init__(f"not connected after {timeout:g} s: {waiting}")
+
+
+def last_error(connection: Connection) -> str:
+    """Why a connection is not up, as far as it knows."""
+    if not connection.connects:
+        return connection.last_connect_failure or "no answer yet"
+    cause = f"disconnected: {connection.last_disconnect_reason}"
+    if connection.last_connect_failure:
+        cause += f"; last connect failure: {connection.last_connect_failure}"
+    return cause
 
 
 @dataclass(eq=False)
@@ -157,8 +184,10 @@ class FeedHandler:
         self.handshake_timeout = handshake_timeout
         self.venues: dict[str, VenueState] = {}
         self.instruments: list[Instrument] = []
-        self.handles: dict[tuple[Any, ...], list[Handle]] = defaultdict(list)
-        self.by_instrument: dict[tuple[Channel, int], list[Handle]] = defaultdict(list)
+        # subscribers as tuples, replaced (never mutated) on a change: delivery iterates the
+        # tuple the event found, so a callback that (un)subscribes cannot change who gets it
+        self.handles: dict[tuple[Any, ...], tuple[Handle, ...]] = {}
+        self.by_instrument: dict[tuple[Channel, int], tuple[Handle, ...]] = {}
         self.readers = {Channel.TRADES: self.trades.reader(),
                         Channel.TICKER: self.tickers.reader(),
                         Channel.OHLCV: self.candles.reader(),
@@ -172,7 +201,7 @@ class FeedHandler:
         self.overruns = 0
         self.dropped_events = 0
         self.callback_errors = 0
-        self.batch_callbacks: list[Callable[[int], None]] = []
+        self.batch_callbacks: tuple[Callable[[int], None], ...] = ()
         self.running = False
         self.pending_tasks: set[asyncio.Task[None]] = set()
         self.accounts: dict[Connection, Account] = {}
@@ -224,13 +253,15 @@ class FeedHandler:
         """``callback(flags)`` once per socket read that wrote rows or changed books, before
         any per-event callback: read ``fh.trades`` / ``fh.tickers`` / ``fh.candles`` with your
         own ``reader()`` and no event object is built for you. ``flags`` is a ``Decoded``."""
-        self.batch_callbacks.append(callback)
+        self.batch_callbacks = (*self.batch_callbacks, callback)
 
     def unsubscribe_batches(self, callback: Callable[[int], None]) -> None:
-        self.batch_callbacks.remove(callback)
+        self.batch_callbacks = without(self.batch_callbacks, callback)
 
     def unsubscribe(self, handle: Handle) -> None:
-        """Stops delivery to this handle; the venue subscription ends with its last handle."""
+        """Stops delivery to this handle from the next event on (called from a callback, the
+        event being delivered still reaches every handle it found); the venue subscription
+        ends with its last handle."""
         if not handle.active:
             return
         handle.active = False
@@ -238,9 +269,10 @@ class FeedHandler:
         if handle.credentials is not None:
             self._unsubscribe_private(handle)
             return
-        self.handles[sub.key].remove(handle)
         if handle.callback is not RINGS_ONLY:
-            self.by_instrument[(sub.channel, sub.instrument.id)].remove(handle)
+            route = (sub.channel, sub.instrument.id)
+            self.by_instrument[route] = without(self.by_instrument[route], handle)
+        self.handles[sub.key] = without(self.handles[sub.key], handle)
         if not self.handles[sub.key]:
             del self.handles[sub.key]
             state = self.venues[sub.instrument.venue]
@@ -267,9 +299,10 @@ class FeedHandler:
                                      f"{existing.depth}; one book per instrument")
         handle = Handle(sub, callback)
         first = sub.key not in self.handles
-        self.handles[sub.key].append(handle)
+        self.handles[sub.key] = (*self.handles.get(sub.key, ()), handle)
         if callback is not RINGS_ONLY:
-            self.by_instrument[(channel, instrument.id)].append(handle)
+            route = (channel, instrument.id)
+            self.by_instrument[route] = (*self.by_instrument.get(route, ()), handle)
         if first and self.running:
             self._spawn(self._pool(state).add([sub]))
         return handle
@@ -384,13 +417,51 @@ class FeedHandler:
             self.recorder.close()
 
     async def wait_connected(self, timeout: float | None = None) -> None:
-        """Raises ``AuthError`` when a venue refused an account's credentials."""
-        for state in self.venues.values():
-            if state.pool is not None:
-                await state.pool.wait_connected(timeout)
-            for account in state.accounts.values():
-                if account.connection is not None:
-                    await account.connection.wait_connected(timeout)
+        """Returns once every subscription made so far, before or after the start, is carried
+        by a connected socket (subscriptions replayed, outbox flushed). Raises
+        ``ConnectTimeout`` naming each venue still unconnected after ``timeout`` seconds with
+        its last error, and ``AuthError`` as soon as a venue refuses an account's
+        credentials."""
+        try:
+            async with asyncio.timeout(timeout):
+                while self.pending_tasks:    # subscription changes made since the start
+                    await asyncio.wait(list(self.pending_tasks))
+                waits = [asyncio.ensure_future(connection.wait_connected())
+                         for connection in self._connections()]
+                try:
+                    for connected in asyncio.as_completed(waits):
+                        await connected
+                finally:
+                    for waiting in waits:
+                        waiting.cancel()
+        except TimeoutError:
+            raise ConnectTimeout(timeout or 0.0, self._unconnected()) from None
+
+    def _connections(self, state: VenueState | None = None) -> list[Connection]:
+        """Every connection, public and private (of one venue with ``state``)."""
+        connections = []
+        for each in self.venues.values() if state is None else (state,):
+            if each.pool is not None:
+                connections += each.pool.connections
+            connections += [account.connection for account in each.accounts.values()
+                            if account.connection is not None]
+        return connections
+
+    def _unconnected(self) -> dict[str, str]:
+        """Each venue with a connection that is not up or a subscription not yet placed on
+        one, and why (the last error of each such connection)."""
+        found: dict[str, list[str]] = defaultdict(list)
+        for name, state in self.venues.items():
+            found[name] += [f"{connection.name}: {last_error(connection)}"
+                            for connection in self._connections(state)
+                            if not connection.ready.is_set()]
+        for handles in self.handles.values():
+            sub = handles[0].subscription
+            pool = self.venues[sub.instrument.venue].pool
+            if pool is None or pool.connection_of(sub) is None:
+                found[sub.instrument.venue].append(
+                    f"{sub.instrument.symbol} {sub.channel}: not yet placed on a connection")
+        return {name: "; ".join(errors) for name, errors in found.items() if errors}
 
     async def __aenter__(self) -> FeedHandler:
         await self.start()
@@ -399,15 +470,21 @@ class FeedHandler:
     async def __aexit__(self, *exc: object) -> None:
         await self.stop()
 
-    def run(self, duration: float | None = None) -> None:
-        """Runs on uvloop until ``duration`` seconds passed (or forever, until Ctrl-C);
-        raises ``AuthError`` as soon as a venue refuses an account's credentials."""
+    def run(self, duration: float | None = None, connect_timeout: float = 30.0) -> None:
+        """Runs on uvloop until ``duration`` seconds passed (or forever, until Ctrl-C).
+        Raises ``ConnectTimeout`` (each venue and its last error) when a venue has not
+        connected within ``connect_timeout`` seconds, or by the end of a shorter
+        ``duration``; ``AuthError`` as soon as a venue refuses an account's credentials."""
         import uvloop
 
         async def main() -> None:
             async with self:
+                deadline = (None if duration is None
+                            else asyncio.get_running_loop().time() + duration)
+                await self.wait_connected(connect_timeout if duration is None
+                                          else min(duration, connect_timeout))
                 with contextlib.suppress(TimeoutError):
-                    async with asyncio.timeout(duration):
+                    async with asyncio.timeout_at(deadline):
                         await self.auth_failed.wait()
                 if self.auth_errors:
                     raise self.auth_errors[0]
@@ -491,7 +568,7 @@ class FeedHandler:
         if not task.cancelled() and task.exception() is not None:
             log.error("feedhandler task failed", exc_info=task.exception())
 
-    def _deliver(self, handles: list[Handle], event: Event) -> None:
+    def _deliver(self, handles: Sequence[Handle], event: Event) -> None:
         for handle in handles:
             callback = handle.callback
             if callback is RINGS_ONLY:
@@ -660,7 +737,7 @@ class FeedHandler:
         closes a connection it leaves empty)."""
         error = SubscriptionRefused(subscription, reason)
         self.refusals.append(error)
-        for handle in list(self.handles.get(subscription.key, ())):
+        for handle in self.handles.get(subscription.key, ()):
             handle.refused = error
             self.unsubscribe(handle)
 
@@ -677,8 +754,7 @@ class FeedHandler:
             return
         if status is BookStatus.LIVE and not book.valid:
             return
-        event = BookUpdate(subscription.instrument, book, status, resynced, reason,
-                           book.sequence, book.ts_exchange, book.ts_receive)
+        event = BookUpdate.capture(subscription.instrument, book, status, resynced, reason)
         if latency is not None and book.ts_receive:
             if book.ts_exchange:
                 latency.exchange_to_receive.record(book.ts_receive - book.ts_exchange)

@@ -167,12 +167,23 @@ class BookStatus(enum.StrEnum):
     INVALID = "invalid"    # withdrawn (gap, checksum, disconnect): do not use until resynced
 
 
+class BookMoved(RuntimeError):
+    """``BookUpdate.top()`` was asked for levels the shared book no longer holds: it has
+    applied later updates or been withdrawn since the event (or the event is INVALID)."""
+
+
 class BookUpdate(NamedTuple):
     """The book changed (once per socket read), or its status did.
 
     ``resynced`` is True on the first update after the book was rebuilt from a snapshot, so a
     consumer knows the deltas in between were not seen. When ``status`` is INVALID, ``reason``
     says why and the book must not be used until a LIVE update arrives.
+
+    An update states the book as it was when it happened, however late it is read (a queue
+    consumed by ``async for``, a slow callback): ``sequence``, ``status``, ``best_bid`` and
+    ``best_ask`` are captured then. ``book`` is the shared live book, which moves on; ``top()``
+    reads it only while it still holds this update's state and raises ``BookMoved`` once it
+    has changed or been withdrawn, so a withdrawn book is never served as this update's.
     """
 
     instrument: Instrument
@@ -183,6 +194,22 @@ class BookUpdate(NamedTuple):
     sequence: int
     ts_exchange: int
     ts_receive: int
+    bid_price_ticks: int    # best bid at the update, 0 when the side was empty or INVALID
+    bid_size_lots: int
+    ask_price_ticks: int
+    ask_size_lots: int
+    update_count: int       # the book's ``update_count`` at the update: how ``top`` knows
+
+    @classmethod
+    def capture(cls, instrument: Instrument, book: OrderBook, status: BookStatus,
+                resynced: bool, reason: str) -> BookUpdate:
+        """The update stating ``book`` as it is now (its best levels only while LIVE); one C
+        call and no Python-level ``__new__``: this runs once per book per socket read."""
+        if status is BookStatus.LIVE:
+            return tuple.__new__(cls, (instrument, book, status, resynced, reason,
+                                       *book.event_fields()))
+        return cls(instrument, book, status, resynced, reason, book.sequence, book.ts_exchange,
+                   book.ts_receive, 0, 0, 0, 0, book.update_count)
 
     @property
     def exchange(self) -> str:
@@ -194,26 +221,35 @@ class BookUpdate(NamedTuple):
 
     @property
     def best_bid(self) -> tuple[Decimal, Decimal] | None:
-        level = self.book.best_bid() if self.status is BookStatus.LIVE else None
-        if level is None:
+        """Price and size of the best bid at this update (None: no bid, or INVALID)."""
+        if not self.bid_price_ticks:
             return None
-        return exact(level[0], self.instrument.price_scale), exact(level[1],
-                                                                   self.instrument.size_scale)
+        return (exact(self.bid_price_ticks, self.instrument.price_scale),
+                exact(self.bid_size_lots, self.instrument.size_scale))
 
     @property
     def best_ask(self) -> tuple[Decimal, Decimal] | None:
-        level = self.book.best_ask() if self.status is BookStatus.LIVE else None
-        if level is None:
+        """Price and size of the best ask at this update (None: no ask, or INVALID)."""
+        if not self.ask_price_ticks:
             return None
-        return exact(level[0], self.instrument.price_scale), exact(level[1],
-                                                                   self.instrument.size_scale)
+        return (exact(self.ask_price_ticks, self.instrument.price_scale),
+                exact(self.ask_size_lots, self.instrument.size_scale))
 
     def top(self, n: int = 10) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-        """Float prices and sizes of the best ``n`` bids and asks (best first)."""
+        """Float prices and sizes of the best ``n`` bids and asks (best first), read from the
+        shared book while it still holds this update's state; else ``BookMoved``."""
+        book = self.book
         if self.status is not BookStatus.LIVE:
-            raise RuntimeError(f"book {self.symbol} is {self.status}: {self.reason}")
-        bid_prices, bid_sizes = self.book.top_float(0, n)
-        ask_prices, ask_sizes = self.book.top_float(1, n)
+            raise BookMoved(f"{self.exchange} {self.symbol}: this update withdrew the book "
+                            f"({self.reason})")
+        if not book.valid:
+            raise BookMoved(f"{self.exchange} {self.symbol}: the book was withdrawn after this "
+                            f"update (sequence {self.sequence})")
+        if book.update_count != self.update_count or book.sequence != self.sequence:
+            raise BookMoved(f"{self.exchange} {self.symbol}: the book moved past this update "
+                            f"(sequence {self.sequence}, now {book.sequence})")
+        bid_prices, bid_sizes = book.top_float(0, n)
+        ask_prices, ask_sizes = book.top_float(1, n)
         return bid_prices, bid_sizes, ask_prices, ask_sizes
 
 

@@ -79,6 +79,9 @@ class OrderBook:
         """Keeps the best depth_limit levels per side, for venues that send top-N books."""
     def best_bid(self) -> tuple[int, int] | None: ...
     def best_ask(self) -> tuple[int, int] | None: ...
+    def event_fields(self) -> tuple[int, int, int, int, int, int, int, int]:
+        """(sequence, ts_exchange, ts_receive, bid_price, bid_size, ask_price, ask_size,
+        update_count), 0 for an empty side: what a BookUpdate captures."""
     def top(self, side: int, n: int) -> tuple[_Int64Array, _Int64Array]: ...
     def top_into(self, side: int, prices: _Int64Array, sizes: _Int64Array) -> int:
         """No allocation, for polling loops; returns how many levels were written."""

@@ -661,6 +661,14 @@ cdef class OrderBook:
             return None
         return price, self.best_size(ASK)
 
+    def event_fields(self):
+        """``(sequence, ts_exchange, ts_receive, bid_price, bid_size, ask_price, ask_size,
+        update_count)`` in one call, 0 for an empty side: what a ``BookUpdate`` captures so it
+        keeps stating the book as it was when it happened, at the cost of one tuple."""
+        return (self.sequence, self.ts_exchange, self.ts_receive, self.best_price(BID),
+                self.best_size(BID), self.best_price(ASK), self.best_size(ASK),
+                self.update_count)
+
     def top(self, int side, Py_ssize_t n):
         """Up to ``n`` levels best first, as fresh int64 arrays."""
         cdef int64_t[::1] price_view, size_view

@@ -128,8 +128,7 @@ def event(channel: Channel, instrument: Instrument, row: Mapping[str, str]) -> E
             book.valid = True
             book.sequence = int(row["sequence"])
             book.ts_exchange, book.ts_receive = ts_exchange, ts_receive
-            return BookUpdate(instrument, book, BookStatus.LIVE, False, "", book.sequence,
-                              ts_exchange, ts_receive)
+            return BookUpdate.capture(instrument, book, BookStatus.LIVE, False, "")
     raise ValueError(f"no events for channel {channel!r}")
 
 
