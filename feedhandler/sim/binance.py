@@ -99,6 +99,7 @@ SERVER_TIME_PATH = "/api/v3/time"
 USDM_TIERS = ("public", "market")
 USDM_PRIVATE_PATH = "/private/ws"
 SUBSCRIBE_SIGNATURE = "userDataStream.subscribe.signature"
+RECV_WINDOW_MS = 5000      # Binance's default recvWindow
 _EXECUTION_TYPES = {"NEW": "NEW", "PARTIALLY_FILLED": "TRADE", "FILLED": "TRADE",
                     "CANCELED": "CANCELED", "REJECTED": "REJECTED", "EXPIRED": "EXPIRED"}
 _METHODS = "`SUBSCRIBE`, `UNSUBSCRIBE`, `LIST_SUBSCRIPTIONS`, `SET_PROPERTY`, `GET_PROPERTY`"
@@ -207,6 +208,8 @@ class BinanceVenue(Venue):
         self.listen_keys: dict[str, str] = {}          # active listen key -> its API key
         self.user_stream_requests: list[tuple[str, int]] = []
         """(method, status) of every listen-key REST call and WebSocket API subscribe."""
+        self.subscribe_params: list[dict[str, object]] = []
+        """The params of every ``userDataStream.subscribe.signature`` received."""
         self._key_random = random.Random(0)
 
     def instruments(self) -> tuple[InstrumentSpec, ...]:
@@ -332,11 +335,18 @@ class BinanceVenue(Venue):
             return WsApiCall(400, -1102, "Mandatory parameter 'apiKey', 'timestamp' or "
                                          "'signature' was not sent, was empty/null, or "
                                          "malformed.")
+        self.subscribe_params.append(dict(params))
         account_key = self.api_keys.get(str(params["apiKey"]))
         if account_key is None or self.account is None:
             return WsApiCall(401, -2015, "Invalid API-key, IP, or permissions for action.")
         if not auth.verify(account_key, params):
             return WsApiCall(400, -1022, "Signature for this request is not valid.")
+        timestamp, window = params["timestamp"], params.get("recvWindow", RECV_WINDOW_MS)
+        now_ms = int(self._clock() * 1000)
+        if not isinstance(timestamp, int) or not isinstance(window, int) \
+                or not now_ms - window <= timestamp < now_ms + 1000:
+            return WsApiCall(400, -1021, "Timestamp for this request is outside of the "
+                                         "recvWindow.")
         return WsApiCall()
 
     def _valid_id(self, request_id: object) -> bool:
