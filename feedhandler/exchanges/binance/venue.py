@@ -328,7 +328,7 @@ class BinanceWsApiStream(BinanceUserStream):
                 self.unexpected(raw)
             return
         request_id = message.get("id")
-        if request_id not in self.subscribes:
+        if not isinstance(request_id, str) or request_id not in self.subscribes:
             return self.unexpected(raw)
         self.subscribes.discard(request_id)
         result = message.get("result")
