@@ -60,7 +60,7 @@ from feedhandler.metrics.latency import ChannelLatency, LatencyRecorder
 from feedhandler.metrics.snapshot import Metrics, merged
 from feedhandler.net.backoff import Backoff
 from feedhandler.net.connection import Connection, Decoded, StatusEvent, StatusKind
-from feedhandler.net.pool import ConnectionPool
+from feedhandler.net.pool import ConnectionPool, describe_down
 
 if TYPE_CHECKING:
     from feedhandler.metrics.prometheus import MetricsServer
@@ -390,7 +390,11 @@ class FeedHandler:
                 await state.pool.wait_connected(timeout)
             for account in state.accounts.values():
                 if account.connection is not None:
-                    await account.connection.wait_connected(timeout)
+                    try:
+                        await account.connection.wait_connected(timeout)
+                    except TimeoutError:
+                        raise TimeoutError(f"not connected within {timeout} s: "
+                                           + describe_down(account.connection)) from None
 
     async def __aenter__(self) -> FeedHandler:
         await self.start()

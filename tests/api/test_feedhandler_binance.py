@@ -215,12 +215,17 @@ async def test_against_the_retired_protocol_the_client_fails_visibly(market: str
                 await fh.wait_connected(5)
                 await until(lambda: len(got) == 4 and all(got.values()))
                 return
-            with pytest.raises(TimeoutError):
+            with pytest.raises(TimeoutError) as raised:
                 await fh.wait_connected(1.5)
             failures = {connection.adapter.endpoint_key(next(iter(
                 connection.subscriptions.values()))): connection.stats()
                 for connection in pool.connections}
     assert sorted(failures) == ["market", "public"]
+    # the error names every channel left without a connection, and why
+    message = str(raised.value)
+    for channel in ("book", "ticker", "trades", "ohlcv"):
+        assert f"{channel} BTC-USDT" in message
+    assert message.count("received 404") == 2
     for stats in failures.values():
         assert stats["connects"] == 0 and stats["connect_failures"] >= 1
         assert "404" in stats["last_connect_failure"]

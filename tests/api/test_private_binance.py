@@ -410,7 +410,7 @@ async def test_against_the_retired_protocol_the_private_stream_fails_visibly(
             original = connection.on_status
             connection.on_status = lambda c, e: (statuses.append((e.kind, e.reason)),
                                                  original(c, e))
-            with pytest.raises(TimeoutError):
+            with pytest.raises(TimeoutError) as raised:
                 await session.fh.wait_connected(1.5)
             events = session.stream.step(10)
             await asyncio.sleep(0.1)
@@ -420,3 +420,5 @@ async def test_against_the_retired_protocol_the_private_stream_fails_visibly(
     assert statuses and all(kind is StatusKind.CONNECT_FAILED and "404" in reason
                             for kind, reason in statuses)
     assert f"{session.name}:private: connect failed" in caplog.text
+    assert f"{session.name}:private (balance, orders" in str(raised.value)
+    assert "received 404" in str(raised.value)
