@@ -60,7 +60,7 @@ from feedhandler.metrics.latency import ChannelLatency, LatencyRecorder
 from feedhandler.metrics.snapshot import Metrics, merged
 from feedhandler.net.backoff import Backoff
 from feedhandler.net.connection import Connection, Decoded, StatusEvent, StatusKind
-from feedhandler.net.pool import ConnectionPool
+from feedhandler.net.pool import ConnectionPool, describe_down
 
 if TYPE_CHECKING:
     from feedhandler.metrics.prometheus import MetricsServer
@@ -103,16 +103,6 @@ class ConnectTimeout(TimeoutError):
         self.venues = venues
         waiting = "; ".join(f"{name} ({error})" for name, error in venues.items())
         super().__init__(f"not connected after {timeout:g} s: {waiting}")
-
-
-def last_error(connection: Connection) -> str:
-    """Why a connection is not up, as far as it knows."""
-    if not connection.connects:
-        return connection.last_connect_failure or "no answer yet"
-    cause = f"disconnected: {connection.last_disconnect_reason}"
-    if connection.last_connect_failure:
-        cause += f"; last connect failure: {connection.last_connect_failure}"
-    return cause
 
 
 @dataclass(eq=False)
@@ -452,7 +442,7 @@ class FeedHandler:
         one, and why (the last error of each such connection)."""
         found: dict[str, list[str]] = defaultdict(list)
         for name, state in self.venues.items():
-            found[name] += [f"{connection.name}: {last_error(connection)}"
+            found[name] += [describe_down(connection)
                             for connection in self._connections(state)
                             if not connection.ready.is_set()]
         for handles in self.handles.values():

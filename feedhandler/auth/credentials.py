@@ -4,8 +4,13 @@ Environment variables (``Credentials.from_env("binance-usdm")``), the venue name
 with ``-`` as ``_``:
 
 - ``FEEDHANDLER_<VENUE>_API_KEY``
-- ``FEEDHANDLER_<VENUE>_API_SECRET``
+- ``FEEDHANDLER_<VENUE>_API_SECRET``, or ``FEEDHANDLER_<VENUE>_API_SECRET_FILE``: a file holding
+  it (a PEM private key, e.g. a Binance Ed25519 key, spans several lines)
 - ``FEEDHANDLER_<VENUE>_API_PASSPHRASE`` (OKX, Coinbase legacy keys; optional elsewhere)
+
+A secret is an HMAC secret, or a private key in PEM (``-----BEGIN PRIVATE KEY-----``) where the
+venue signs with a key pair (Binance Ed25519 / RSA keys, Coinbase CDP keys); every line of a
+PEM's body is redacted on its own as well.
 
 e.g. ``FEEDHANDLER_BINANCE_USDM_API_KEY``. ``from_env`` falls back to the venue's family
 (``FEEDHANDLER_BINANCE_API_KEY`` for ``binance-usdm``) when the market-specific ones are unset.
@@ -53,7 +58,9 @@ class Credentials:
         self.__key = key
         self.__secret = secret
         self.__passphrase = passphrase
-        for value in (key, secret, passphrase):
+        pem_body = [line for line in secret.splitlines() if not line.startswith("-----")] \
+            if "-----BEGIN" in secret else []
+        for value in (key, secret, passphrase, *pem_body):
             if value is not None and len(value) >= MIN_SECRET_LENGTH:
                 register_secret(value)     # redacted wherever the FeedHandler shows text
 
@@ -67,6 +74,14 @@ class Credentials:
             prefixes.append(env_prefix(family))
         for prefix in prefixes:
             key, secret = env.get(prefix + "_API_KEY"), env.get(prefix + "_API_SECRET")
+            secret_file = env.get(prefix + "_API_SECRET_FILE")
+            if key and not secret and secret_file:
+                try:
+                    with open(secret_file, encoding="ascii") as file:
+                        secret = file.read()
+                except (OSError, ValueError) as exc:
+                    raise AuthError(venue, f"cannot read {prefix}_API_SECRET_FILE: "
+                                           f"{type(exc).__name__}") from None
             if key and secret:
                 return cls(key, secret, env.get(prefix + "_API_PASSPHRASE") or None)
         names = " or ".join(f"{p}_API_KEY/{p}_API_SECRET" for p in prefixes)

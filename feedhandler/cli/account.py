@@ -1,4 +1,4 @@
-"""The demo's simulated Binance spot account: a private stream (listen key, orders,
+"""The demo's simulated Binance spot account: a private stream (WebSocket API, orders,
 balances) against ``SimAccount``, each update checked against the simulator's truth."""
 
 from __future__ import annotations

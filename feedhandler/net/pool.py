@@ -116,8 +116,14 @@ class ConnectionPool:
         await asyncio.gather(*(connection.stop() for connection in connections))
 
     async def wait_connected(self, timeout: float | None = None) -> None:
-        async with asyncio.timeout(timeout):
-            await asyncio.gather(*(c.wait_connected() for c in self.connections))
+        """Returns once every connection is live; a timeout names each connection still down,
+        the channels it carries and why it is down (its last connect failure)."""
+        try:
+            async with asyncio.timeout(timeout):
+                await asyncio.gather(*(c.wait_connected() for c in self.connections))
+        except TimeoutError:
+            down = [describe_down(c) for c in self.connections if not c.connected]
+            raise TimeoutError(f"not connected within {timeout} s: " + "; ".join(down)) from None
 
     def stats(self) -> list[dict[str, Any]]:
         return [connection.stats() for connection in self.connections]
@@ -132,3 +138,17 @@ class ConnectionPool:
         connection.start()
         self.connections.append(connection)
         return connection
+
+
+def describe_down(connection: Connection) -> str:
+    """``binance#2 (ohlcv BTC-USDT, trades BTC-USDT): <why it is down>``: its last connect
+    failure, or the disconnect (and failures since) when it was up before."""
+    carried = sorted({f"{s.channel} {s.instrument.symbol}".rstrip()
+                      for s in connection.subscriptions.values()})
+    if not connection.connects:
+        reason = connection.last_connect_failure or "no answer yet"
+    else:
+        reason = f"disconnected: {connection.last_disconnect_reason}"
+        if connection.last_connect_failure:
+            reason += f"; last connect failure: {connection.last_connect_failure}"
+    return f"{connection.name} ({', '.join(carried)}): {reason}"

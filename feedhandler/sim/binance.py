@@ -1,15 +1,24 @@
 """Binance spot and USD-M futures wire format for the simulated exchange.
 
 Facts and their sources are in docs/venues/binance.md; where the two segments differ the
-``market`` switch ("spot" or "usdm") decides.
+``market`` switch ("spot" or "usdm") decides, and ``protocol`` chooses between today's
+protocol ("current") and the one Binance retired ("legacy"), so that tests can show a client
+notices: legacy spot serves user data only through a listen key (``/ws/<listenKey>``), legacy
+USD-M serves market data only on the single ``/stream`` (``/ws``) and user data on
+``/ws/<listenKey>``. Current USD-M serves ``/public`` (books, book tickers) and ``/market``
+(trades, klines), each only its tier's streams, and user data on
+``/private/ws?listenKey=..&events=..``, delivering only the events listed.
 
-With ``account`` (a ``SimAccount``) and ``api_keys`` it also serves the user data stream:
-the listen-key REST endpoints (POST / PUT / DELETE, the ``X-MBX-APIKEY`` header checked, an
-unknown key answered with Binance's error JSON and status) and ``/ws/<listenKey>``, whose
-sessions are on ``USER_TOPIC``; ``render_account`` turns account events into
-executionReport / outboundAccountPosition (spot) or ORDER_TRADE_UPDATE / ACCOUNT_UPDATE
-(USD-M). Listen-key requests are not signed on Binance (USER_STREAM security), so the
-secret of a key pair is not checked here.
+With ``account`` (a ``SimAccount``) and ``api_keys`` it also serves the user data stream.
+Spot (current): ``/ws-api/v3`` answers ``userDataStream.subscribe.signature``, verifying the
+signature against the account's key (``api_keys`` maps an API key to its HMAC secret, or to
+the PEM public key of an Ed25519 / RSA key pair, as Binance keeps it), and wraps each event
+as ``{"subscriptionId":..,"event":{...}}``. Listen keys (USD-M, legacy spot): the REST
+endpoints (POST / PUT / DELETE, the ``X-MBX-APIKEY`` header checked, an unknown key answered
+with Binance's error JSON and status); listen-key requests are not signed on Binance
+(USER_STREAM security). ``render_account`` turns account events into executionReport /
+outboundAccountPosition (spot) or ORDER_TRADE_UPDATE / ACCOUNT_UPDATE (USD-M);
+``user_topic`` says which topic each rendered frame goes to (route of ``AccountStream``).
 """
 
 from __future__ import annotations
@@ -22,6 +31,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Literal, cast
 
+from feedhandler.exchanges.binance import auth
 from feedhandler.sim.account import (
     AccountEvent,
     BalanceEvent,
@@ -53,6 +63,7 @@ from feedhandler.sim.venue import (
 )
 
 BinanceMarket = Literal["spot", "usdm"]
+Protocol = Literal["current", "legacy"]
 
 KLINE_INTERVALS_MS = {
     "1s": 1_000, "1m": 60_000, "3m": 180_000, "5m": 300_000, "15m": 900_000,
@@ -83,6 +94,12 @@ _SPOT_DEPTH_WEIGHTS = ((100, 5), (500, 25), (1000, 50), (5000, 250))
 _USDM_DEPTH_WEIGHTS = {5: 2, 10: 2, 20: 2, 50: 2, 100: 5, 500: 10, 1000: 20}
 USER_TOPIC = "userdata"
 USER_STREAM_PATHS = {"spot": "/api/v3/userDataStream", "usdm": "/fapi/v1/listenKey"}
+WS_API_PATH = "/ws-api/v3"
+SERVER_TIME_PATH = "/api/v3/time"
+USDM_TIERS = ("public", "market")
+USDM_PRIVATE_PATH = "/private/ws"
+SUBSCRIBE_SIGNATURE = "userDataStream.subscribe.signature"
+RECV_WINDOW_MS = 5000      # Binance's default recvWindow
 _EXECUTION_TYPES = {"NEW": "NEW", "PARTIALLY_FILLED": "TRADE", "FILLED": "TRADE",
                     "CANCELED": "CANCELED", "REJECTED": "REJECTED", "EXPIRED": "EXPIRED"}
 _METHODS = "`SUBSCRIBE`, `UNSUBSCRIBE`, `LIST_SUBSCRIPTIONS`, `SET_PROPERTY`, `GET_PROPERTY`"
@@ -90,9 +107,25 @@ _METHODS = "`SUBSCRIBE`, `UNSUBSCRIBE`, `LIST_SUBSCRIPTIONS`, `SET_PROPERTY`, `G
 
 @dataclass
 class BinanceSession:
-    """Per-connection state: whether payloads are wrapped as combined-stream events."""
+    """Per-connection state: whether payloads are wrapped as combined-stream events, which
+    endpoint was dialled ("stream"; USD-M "public" / "market"; "ws-api"; "user" for a
+    listen-key stream) and, on the WebSocket API, the user data subscription's id."""
 
     combined: bool
+    endpoint: str = "stream"
+    subscription_id: int | None = None
+    subscriptions: int = 0
+
+
+@dataclass(frozen=True)
+class WsApiCall:
+    """A WebSocket API request as ``ClientRequest.body``: the answer's status, error code
+    and message (status 200: accepted, as ``subscription_id``)."""
+
+    status: int = 200
+    code: int = 0
+    msg: str = ""
+    subscription_id: int = 0
 
 
 class _Listing:
@@ -126,12 +159,19 @@ class BinanceVenue(Venue):
     def __init__(self, market: BinanceMarket = "spot", symbols: Sequence[str] = ("BTCUSDT",),
                  *, rest_weight_limit: int | None = 6000,
                  clock: Callable[[], float] = time.time, account: SimAccount | None = None,
-                 api_keys: Mapping[str, str] | None = None) -> None:
+                 api_keys: Mapping[str, str] | None = None,
+                 protocol: Protocol = "current") -> None:
         """``rest_weight_limit`` is the REST request weight allowed per wall-clock minute of
-        ``clock`` (None: no limit)."""
+        ``clock`` (None: no limit). ``api_keys`` maps an API key to its HMAC secret or PEM
+        public key. ``protocol="legacy"`` speaks the protocol Binance retired (see the
+        module docstring)."""
         if market not in _LISTINGS:
             raise ValueError(f"unknown Binance market {market!r}; use 'spot' or 'usdm'")
+        if protocol not in ("current", "legacy"):
+            raise ValueError(f"unknown Binance protocol {protocol!r}; use 'current' or 'legacy'")
         self.market_type: BinanceMarket = market
+        self.protocol: Protocol = protocol
+        self.tiered = market == "usdm" and protocol == "current"
         spot = market == "spot"
         self.keepalive = Keepalive(20.0, 60.0, pong_must_echo=True) if spot \
             else Keepalive(180.0, 600.0)
@@ -161,10 +201,15 @@ class BinanceVenue(Venue):
         self._rest_used = 0
         self.account = account
         self.rest_writes = account is not None
+        self.has_server_shutdown = spot
         self.api_keys = dict(api_keys or {})
+        self.listen_key_flow = market == "usdm" or protocol == "legacy"
         self.user_stream_path = USER_STREAM_PATHS[market]
         self.listen_keys: dict[str, str] = {}          # active listen key -> its API key
-        self.user_stream_requests: list[tuple[str, int]] = []   # (method, HTTP status)
+        self.user_stream_requests: list[tuple[str, int]] = []
+        """(method, status) of every listen-key REST call and WebSocket API subscribe."""
+        self.subscribe_params: list[dict[str, object]] = []
+        """The params of every ``userDataStream.subscribe.signature`` received."""
         self._key_random = random.Random(0)
 
     def instruments(self) -> tuple[InstrumentSpec, ...]:
@@ -176,10 +221,20 @@ class BinanceVenue(Venue):
     # Connections and requests ------------------------------------------------------------
 
     def open_session(self, path: str, query: dict[str, str]) -> Session | HttpResponse | None:
-        if path.startswith("/ws/") and path[len("/ws/"):] in self.listen_keys:
-            return Session((USER_TOPIC,), BinanceSession(combined=False))
+        if self.market_type == "spot" and self.protocol == "current" and path == WS_API_PATH:
+            return Session((), BinanceSession(combined=False, endpoint="ws-api"))
+        if self.listen_key_flow:
+            user = self._user_session(path, query)
+            if user is not None:
+                return user
+        endpoint = "stream"
+        if self.tiered:
+            endpoint, _, path = path.lstrip("/").partition("/")
+            if endpoint not in USDM_TIERS:
+                return None
+            path = "/" + path
         if path == "/ws":
-            return Session((), BinanceSession(combined=False))
+            return Session((), BinanceSession(combined=False, endpoint=endpoint))
         streams: tuple[str, ...]
         if path.startswith("/ws/"):
             streams = (path[len("/ws/"):],)
@@ -189,11 +244,38 @@ class BinanceVenue(Venue):
             combined = True
         else:
             return None
-        unknown = [name for name in streams if not self.is_topic(name)]
+        unknown = [name for name in streams if not self._serves(endpoint, name)]
         if unknown:
             return HttpResponse(400, json.dumps(
                 {"code": 2, "msg": f"Invalid request: invalid stream {unknown[0]}"}).encode())
-        return Session(streams, BinanceSession(combined=combined))
+        return Session(streams, BinanceSession(combined=combined, endpoint=endpoint))
+
+    def _user_session(self, path: str, query: dict[str, str]) -> Session | None:
+        """A listen-key stream: ``/private/ws?listenKey=..&events=..`` (current USD-M, only
+        the events listed) or ``/ws/<listenKey>`` (legacy)."""
+        if self.tiered:
+            if path != USDM_PRIVATE_PATH or query.get("listenKey") not in self.listen_keys:
+                return None
+            events = [e for e in query.get("events", "").split("/") if e]
+            return Session(tuple(f"{USER_TOPIC}@{e}" for e in events),
+                           BinanceSession(combined=False, endpoint="user"))
+        if path.startswith("/ws/") and path[len("/ws/"):] in self.listen_keys:
+            return Session((USER_TOPIC,), BinanceSession(combined=False, endpoint="user"))
+        return None
+
+    def _serves(self, endpoint: str, topic: str) -> bool:
+        """A stream this endpoint carries: USD-M's /public books and book tickers, its
+        /market the rest."""
+        if not self.is_topic(topic):
+            return False
+        return endpoint == "stream" or tier_of(topic) == endpoint
+
+    def user_topic(self, frame: bytes) -> str:
+        """The topic a rendered account frame is pushed on (``AccountStream``'s route):
+        current USD-M sessions get only the event types they listed."""
+        if not self.tiered:
+            return USER_TOPIC
+        return f"{USER_TOPIC}@{json.loads(frame)['e']}"
 
     def parse(self, state: object, payload: bytes) -> ClientRequest:
         try:
@@ -205,6 +287,8 @@ class BinanceVenue(Venue):
                                         f"column {column}")
         if not isinstance(message, dict):
             return _invalid(None, "Invalid request: expected a JSON object")
+        if cast(BinanceSession, state).endpoint == "ws-api":
+            return self._parse_ws_api(cast(BinanceSession, state), message)
         request_id = message.get("id")
         if "method" not in message:
             return _invalid(request_id, "Invalid request: missing field `method`")
@@ -216,6 +300,11 @@ class BinanceVenue(Venue):
             if not isinstance(params, list) or not all(isinstance(p, str) for p in params):
                 return _invalid(request_id, "Invalid request: params must be a list of streams")
             kind = RequestKind.SUBSCRIBE if method == "SUBSCRIBE" else RequestKind.UNSUBSCRIBE
+            wrong_tier = [p for p in params if self.is_topic(p)
+                          and not self._serves(cast(BinanceSession, state).endpoint, p)]
+            if kind is RequestKind.SUBSCRIBE and wrong_tier:
+                return _invalid(request_id, f"Invalid request: stream {wrong_tier[0]} is not "
+                                            "served on this endpoint")
             return ClientRequest(kind, request_id, tuple(params))
         if method == "LIST_SUBSCRIPTIONS":
             return ClientRequest(RequestKind.LIST, request_id)
@@ -223,6 +312,42 @@ class BinanceVenue(Venue):
             return ClientRequest(RequestKind.OTHER, request_id, body=message)
         return _invalid(request_id,
                         f"Invalid request: unknown variant `{method}`, expected one of {_METHODS}")
+
+    def _parse_ws_api(self, state: BinanceSession, message: dict[str, object]) -> ClientRequest:
+        """``userDataStream.subscribe.signature`` becomes a subscribe of the account's events
+        once its key and signature check out; anything else is refused."""
+        request_id = message.get("id")
+        call = self._subscribe_signature(message)
+        self.user_stream_requests.append((str(message.get("method")), call.status))
+        if call.status != 200:
+            return ClientRequest(RequestKind.INVALID, request_id, error=ErrorReason.REJECTED,
+                                 detail=call.msg, body=call)
+        state.subscription_id = state.subscriptions
+        state.subscriptions += 1
+        return ClientRequest(RequestKind.SUBSCRIBE, request_id, (USER_TOPIC,),
+                             body=WsApiCall(subscription_id=state.subscription_id))
+
+    def _subscribe_signature(self, message: dict[str, object]) -> WsApiCall:
+        if message.get("method") != SUBSCRIBE_SIGNATURE:
+            return WsApiCall(400, -1020, "This request is not supported by this simulator.")
+        params = message.get("params")
+        if not isinstance(params, dict) or not {"apiKey", "timestamp", "signature"} <= set(params):
+            return WsApiCall(400, -1102, "Mandatory parameter 'apiKey', 'timestamp' or "
+                                         "'signature' was not sent, was empty/null, or "
+                                         "malformed.")
+        self.subscribe_params.append(dict(params))
+        account_key = self.api_keys.get(str(params["apiKey"]))
+        if account_key is None or self.account is None:
+            return WsApiCall(401, -2015, "Invalid API-key, IP, or permissions for action.")
+        if not auth.verify(account_key, params):
+            return WsApiCall(400, -1022, "Signature for this request is not valid.")
+        timestamp, window = params["timestamp"], params.get("recvWindow", RECV_WINDOW_MS)
+        now_ms = int(self._clock() * 1000)
+        if not isinstance(timestamp, int) or not isinstance(window, int) \
+                or not now_ms - window <= timestamp < now_ms + 1000:
+            return WsApiCall(400, -1021, "Timestamp for this request is outside of the "
+                                         "recvWindow.")
+        return WsApiCall()
 
     def _valid_id(self, request_id: object) -> bool:
         if isinstance(request_id, bool):
@@ -237,12 +362,18 @@ class BinanceVenue(Venue):
 
     def is_topic(self, topic: str) -> bool:
         """Binance checks a stream name's form, not its symbol: a stream of a symbol it does
-        not list is accepted and stays silent (docs/venues/binance.md)."""
+        not list is accepted and stays silent (docs/venues/binance.md). The account's events
+        are a topic of the WebSocket API's sessions."""
+        if topic == USER_TOPIC:
+            return self.market_type == "spot" and self.protocol == "current"
         symbol, at, kind = topic.partition("@")
         return bool(at) and symbol.isalnum() and symbol == symbol.lower() \
             and kind in self._stream_kinds
 
     def render_ack(self, request: ClientRequest) -> list[bytes]:
+        if isinstance(request.body, WsApiCall):
+            return [_compact({"id": request.request_id, "status": 200,
+                              "result": {"subscriptionId": request.body.subscription_id}})]
         return [_reply(None, request.request_id)]
 
     def render_list(self, request: ClientRequest, topics: list[str]) -> list[bytes]:
@@ -250,6 +381,10 @@ class BinanceVenue(Venue):
 
     def render_error(self, request: ClientRequest, reason: ErrorReason,
                      detail: str) -> list[bytes]:
+        if isinstance(request.body, WsApiCall):
+            call = request.body
+            return [_compact({"id": request.request_id, "status": call.status,
+                              "error": {"code": call.code, "msg": call.msg}})]
         code = 3 if reason is ErrorReason.INVALID_JSON else 2
         if reason is ErrorReason.UNKNOWN_TOPIC:
             detail = "Invalid request: invalid stream"
@@ -298,7 +433,10 @@ class BinanceVenue(Venue):
         return self._render_kline(listing, event)
 
     def envelope(self, state: object, topic: str, payload: bytes) -> bytes:
-        if not cast(BinanceSession, state).combined:
+        session = cast(BinanceSession, state)
+        if session.endpoint == "ws-api":
+            return b'{"subscriptionId":%d,"event":%s}' % (session.subscription_id or 0, payload)
+        if not session.combined:
             return payload
         prefix = self._stream_prefixes.get(topic)
         if prefix is None:
@@ -351,10 +489,13 @@ class BinanceVenue(Venue):
     # REST --------------------------------------------------------------------------------
 
     def http(self, request: HttpRequest, market: Market) -> HttpResponse | None:
-        if request.path == self.user_stream_path and self.account is not None:
+        if request.path == self.user_stream_path and self.account is not None \
+                and self.listen_key_flow:
             response = self._user_stream(request)
             self.user_stream_requests.append((request.method, response.status))
             return response
+        if request.path == SERVER_TIME_PATH and self.market_type == "spot":
+            return HttpResponse(200, _compact({"serverTime": int(self._clock() * 1000)}))
         if request.path != self.depth_path:
             return None
         symbol = request.query.get("symbol", "")
@@ -407,6 +548,22 @@ class BinanceVenue(Venue):
         if request.method == "DELETE":
             del self.listen_keys[key]
         return HttpResponse(200, b"{}")
+
+    def render_server_shutdown(self, state: object, now_ms: int) -> bytes:
+        """Binance's announcement that this server shuts down: raw or combined on the market
+        streams, an ``event`` on the WebSocket API."""
+        session = cast(BinanceSession, state)
+        event = f'{{"e":"serverShutdown","E":{now_ms}}}'
+        if session.endpoint == "ws-api":
+            return f'{{"event":{event}}}'.encode()
+        if session.combined:
+            return f'{{"stream":"!serverShutdown","data":{event}}}'.encode()
+        return event.encode()
+
+    def event_stream_terminated(self) -> list[bytes]:
+        """The event that ends a WebSocket API user data subscription (the socket stays open);
+        ``SimulatedExchange.end_topic(USER_TOPIC, ...)`` sends it and unsubscribes."""
+        return [_compact({"e": "eventStreamTerminated", "E": int(self._clock() * 1000)})]
 
     def expire_listen_keys(self) -> list[bytes]:
         """Forgets every listen key; returns the listenKeyExpired frames to push."""
@@ -498,6 +655,13 @@ class BinanceVenue(Venue):
             return self._rest_used, max(1, int(60 - now % 60))
         self._rest_used += weight
         return self._rest_used, None
+
+
+def tier_of(topic: str) -> str:
+    """The USD-M endpoint that carries a stream: books and book tickers on /public, the rest
+    (trades, klines) on /market (docs/venues/binance.md)."""
+    kind = topic.partition("@")[2]
+    return "public" if kind.startswith("depth") or kind == "bookTicker" else "market"
 
 
 def _invalid(request_id: object, detail: str) -> ClientRequest:

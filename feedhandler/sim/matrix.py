@@ -328,6 +328,10 @@ async def inject_slow_handshake(rig: Rig) -> None:
     rig.sim.drop()
 
 
+async def inject_server_shutdown(rig: Rig) -> None:
+    rig.sim.server_shutdown()
+
+
 async def inject_rejected_subscribe(rig: Rig) -> None:
     """Every live connection refuses its next subscribe; a new book is then subscribed."""
     rig.sim.reject_subscribe(REJECTION)
@@ -372,6 +376,8 @@ FAULTS: tuple[Fault, ...] = (
           lambda s: s.heartbeat_detection, quiet=True, told=disconnected("heartbeat")),
     Fault("slow handshake", Reaction.RECONNECT, inject_slow_handshake,
           lambda s: s.slow_handshake_seconds, told=disconnected("connection lost")),
+    Fault("server shutdown", Reaction.RECONNECT, inject_server_shutdown,
+          told=disconnected("serverShutdown")),
     Fault("subscribe rejected", Reaction.RESYNC, inject_rejected_subscribe, scope="new",
           told=lambda rig: ("sync failed", "subscribe refused")),
     Fault("auth refused", Reaction.AUTH_ERROR, inject_refused_credentials, scope="none"),

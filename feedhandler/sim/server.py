@@ -457,6 +457,28 @@ class SimulatedExchange:
         payload = self.venue.render_oversize(nbytes)
         return self._inject("oversize", conn, lambda c: self._send_now(c, payload))
 
+    def server_shutdown(self, conn: SimConnection | None = None) -> int:
+        """Announce that the server is about to shut down (Binance ``serverShutdown``): the
+        client should move to a new connection now; this one stays open."""
+        if not self.venue.has_server_shutdown:
+            raise UnsupportedFault(f"{self.venue.name} announces no server shutdown")
+        return self._inject("server_shutdown", conn, lambda c: self._send_now(
+            c, self.venue.render_server_shutdown(c.state, self.market.now_ms)))
+
+    def end_topic(self, topic: str, payloads: list[bytes]) -> int:
+        """The venue ends ``topic`` for every connection on it (Binance's
+        ``eventStreamTerminated``): ``payloads`` are sent, then the connections are
+        unsubscribed; the sockets stay open."""
+        targets = [c for c in self._subscribers.get(topic, ()) if not c.closing]
+        for conn in targets:
+            conn.faults["end_topic"] += 1
+            self.faults["end_topic"] += 1
+            for payload in payloads:
+                conn.send_text(self.venue.envelope(conn.state, topic, payload))
+            conn.flush()
+            self._unsubscribe(conn, topic)
+        return len(targets)
+
     def refuse_pings(self, refuse: bool = True, conn: SimConnection | None = None) -> int:
         """Stop (or resume) answering WebSocket pings and venue text pings."""
         def apply(c: SimConnection) -> None:

@@ -113,6 +113,8 @@ class Venue(ABC):
     private_ws_path: str | None = None
     """Where account streams are served when that is not ``ws_path`` (Bybit's /v5/private)."""
     has_checksum: ClassVar[bool] = False
+    has_server_shutdown: bool = False
+    """The venue announces a server shutdown in-band (``render_server_shutdown``)."""
     compression: ClassVar[str] = "none"
     """"gzip": every server data frame is sent gzip-compressed as BINARY instead of TEXT."""
     keepalive: Keepalive | None = None
@@ -204,6 +206,10 @@ class Venue(ABC):
     @abstractmethod
     def http(self, request: HttpRequest, market: Market) -> HttpResponse | None:
         """Serve a plain HTTP request (REST); None for 404."""
+
+    def render_server_shutdown(self, state: object, now_ms: int) -> bytes:
+        """The in-band notice that the server is about to shut down (``has_server_shutdown``)."""
+        raise NotImplementedError(f"{self.name} announces no server shutdown")
 
     def render_malformed(self) -> bytes:
         """A frame payload that is not valid JSON: a message cut short."""

@@ -137,3 +137,98 @@ async def test_batch_interface_hands_ring_rows_without_event_objects(sim) -> Non
     assert fh.queue.empty()                       # nothing was turned into an event
     assert ids == sorted(ids) and len(set(ids)) == len(ids)
     assert any(flags & Decoded.TRADES for flags in reads)
+
+
+def subscribe_all(fh: FeedHandler, name: str, got: dict[type, list]) -> None:
+    fh.subscribe_trades(name, "BTC-USDT", got.setdefault(Trade, []).append)
+    fh.subscribe_ohlcv(name, "BTC-USDT", "1m", got.setdefault(Candle, []).append)
+    fh.subscribe_ticker(name, "BTC-USDT", got.setdefault(Ticker, []).append)
+    fh.subscribe_order_book(name, "BTC-USDT", got.setdefault(BookUpdate, []).append)
+
+
+async def test_usdm_books_and_tickers_come_from_public_trades_and_candles_from_market() -> None:
+    venue = SimBinance("usdm", symbols=["BTCUSDT"])
+    async with SimulatedExchange(venue, seed=3, rate=2000) as exchange:
+        # each endpoint's URL given on its own; the base points nowhere
+        fh = FeedHandler(endpoints={"binance-usdm": {
+            "ws_url": "ws://127.0.0.1:9", "rest_url": exchange.http_url,
+            "public_ws_url": exchange.ws_url + "/public/stream",
+            "market_ws_url": exchange.ws_url + "/market/stream"}})
+        got: dict[type, list] = {}
+        subscribe_all(fh, "binance-usdm", got)
+        async with fh:
+            await until(lambda: len(got) == 4 and all(len(v) >= 3 for v in got.values()))
+            book = fh.book("binance-usdm", "BTC-USDT")
+            await until(lambda: book.valid)
+            bids, asks = true_levels(exchange, "BTCUSDT", book.sequence)
+            assert book_levels(book, 0) == bids and book_levels(book, 1) == asks
+        served = {conn.path.split("?")[0]: sorted(conn.topics) for conn in exchange.history}
+    assert served == {"/public/stream": ["btcusdt@bookTicker", "btcusdt@depth@100ms"],
+                      "/market/stream": ["btcusdt@aggTrade", "btcusdt@kline_1m"]}
+
+
+async def test_server_shutdown_rotates_the_connection_and_the_books_stay_exact() -> None:
+    venue = SimBinance("spot", symbols=["BTCUSDT", "ETHUSDT"])
+    async with SimulatedExchange(venue, seed=5, rate=2000) as exchange:
+        fh, name = handler_for("spot", exchange)
+        updates: list[BookUpdate] = []
+        fh.subscribe_order_book(name, "BTC-USDT", updates.append)
+        fh.subscribe_trades(name, "ETH-USDT", RINGS_ONLY)
+        async with fh:
+            await until(lambda: any(u.resynced for u in updates))
+            (connection,) = fh.venues[name].pool.connections  # type: ignore[union-attr]
+            shutdown_at = len(updates)
+            assert exchange.server_shutdown() == 1
+            await until(lambda: connection.reconnects == 1 and connection.connected)
+            await until(lambda: len(exchange.connections) == 1)
+            await until(lambda: any(u.resynced for u in updates[shutdown_at:]))
+            book = fh.book(name, "BTC-USDT")
+            await until(lambda: book.valid)
+            bids, asks = true_levels(exchange, "BTCUSDT", book.sequence)
+            assert book_levels(book, 0) == bids and book_levels(book, 1) == asks
+            stats = connection.stats()
+    assert stats["disconnect_reasons"] == {"requested": 1}
+    assert stats["last_disconnect_reason"] == "serverShutdown"
+    assert stats["decoder"]["unknown"] == 0 and stats["decoder"]["errors"] == 0
+    assert exchange.history[0].faults["server_shutdown"] == 1
+
+
+@pytest.mark.parametrize("market", ["spot", "usdm"])
+async def test_against_the_retired_protocol_the_client_fails_visibly(market: str) -> None:
+    """Legacy spot market data is unchanged (so it flows); legacy USD-M has only /stream:
+    the connections for each USD-M tier fail to dial, wait_connected times out."""
+    venue = SimBinance(market, symbols=["BTCUSDT"], protocol="legacy")
+    async with SimulatedExchange(venue, seed=3, rate=1000) as exchange:
+        fh, name = handler_for(market, exchange)
+        statuses: list[tuple[str, str]] = []
+        got: dict[type, list] = {}
+        subscribe_all(fh, name, got)
+        async with fh:
+            pool = fh.venues[name].pool
+            assert pool is not None
+            for connection in pool.connections:
+                original = connection.on_status
+                connection.on_status = lambda c, e, original=original: (
+                    statuses.append((c.adapter.ws_url(list(c.subscriptions.values())),
+                                     e.reason)), original(c, e))  # type: ignore[misc]
+            if market == "spot":
+                await fh.wait_connected(5)
+                await until(lambda: len(got) == 4 and all(got.values()))
+                return
+            with pytest.raises(TimeoutError) as raised:
+                await fh.wait_connected(1.5)
+            failures = {connection.adapter.endpoint_key(next(iter(
+                connection.subscriptions.values()))): connection.stats()
+                for connection in pool.connections}
+    assert sorted(failures) == ["market", "public"]
+    # the error names every channel left without a connection, and why
+    message = str(raised.value)
+    for channel in ("book", "ticker", "trades", "ohlcv"):
+        assert f"{channel} BTC-USDT" in message
+    assert message.count("received 404") == 2
+    for stats in failures.values():
+        assert stats["connects"] == 0 and stats["connect_failures"] >= 1
+        assert "404" in stats["last_connect_failure"]
+    assert {url.rsplit("/", 2)[-2] for url, _ in statuses} == {"market", "public"}
+    assert all("404" in reason for _, reason in statuses)
+    assert not any(got.values())

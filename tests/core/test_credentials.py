@@ -40,3 +40,26 @@ def test_from_env_reads_the_documented_names_with_family_fallback() -> None:
 def test_empty_values_are_refused() -> None:
     with pytest.raises(ValueError):
         Credentials("", SECRET)
+
+
+def test_a_pem_secret_can_come_from_a_file_and_each_body_line_is_redacted(tmp_path) -> None:
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import ed25519
+
+    from feedhandler.auth.redact import redact
+
+    pem = ed25519.Ed25519PrivateKey.generate().private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption()).decode()
+    path = tmp_path / "binance-ed25519.pem"
+    path.write_text(pem)
+    env = {"FEEDHANDLER_BINANCE_API_KEY": KEY,
+           "FEEDHANDLER_BINANCE_API_SECRET_FILE": str(path)}
+    credentials = Credentials.from_env("binance", env)
+    assert credentials.secret == pem
+    (body,) = [line for line in pem.splitlines() if not line.startswith("-----")]
+    assert body not in redact(f"signing with {body} failed") and body not in repr(credentials)
+    env["FEEDHANDLER_BINANCE_API_SECRET_FILE"] = str(tmp_path / "missing.pem")
+    with pytest.raises(AuthError, match="API_SECRET_FILE: FileNotFoundError") as raised:
+        Credentials.from_env("binance", env)
+    assert str(tmp_path) not in str(raised.value)

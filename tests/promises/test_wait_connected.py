@@ -53,7 +53,7 @@ async def test_a_timeout_names_the_venue_and_its_last_error(silent_port: int) ->
         with pytest.raises(ConnectTimeout) as raised:
             await fh.wait_connected(1.0)
     assert list(raised.value.venues) == ["binance"]
-    assert "binance#1: ConnectionRefusedError" in str(raised.value), raised.value
+    assert "binance#1 (trades BTC-USDT): ConnectionRefusedError" in str(raised.value), raised.value
 
 
 def test_run_raises_when_a_venue_never_connected(silent_port: int) -> None:
@@ -64,4 +64,4 @@ def test_run_raises_when_a_venue_never_connected(silent_port: int) -> None:
     with pytest.raises(ConnectTimeout) as raised:
         fh.run(duration=1.5)
     assert list(raised.value.venues) == ["binance"]
-    assert "binance#1: ConnectionRefusedError" in str(raised.value), raised.value
+    assert "binance#1 (trades BTC-USDT): ConnectionRefusedError" in str(raised.value), raised.value

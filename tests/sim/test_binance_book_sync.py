@@ -58,12 +58,13 @@ class BinanceBookClient:
         self.applied += 1
 
 
-@pytest.mark.parametrize(("market", "depth_path"), [("spot", "/api/v3/depth"),
-                                                    ("usdm", "/fapi/v1/depth")])
-async def test_synced_book_equals_true_book(market: str, depth_path: str) -> None:
+@pytest.mark.parametrize(("market", "depth_path", "ws_path"),
+                         [("spot", "/api/v3/depth", "/ws"),
+                          ("usdm", "/fapi/v1/depth", "/public/ws")])
+async def test_synced_book_equals_true_book(market: str, depth_path: str, ws_path: str) -> None:
     venue = create_venue("binance", market, ["BTCUSDT", "ETHUSDT"])
     async with SimulatedExchange(venue, rate=4000, keepalive=None, seed=11) as sim:
-        client = await connect(sim.ws_url + "/ws/btcusdt@depth@100ms")
+        client = await connect(sim.ws_url + ws_path + "/btcusdt@depth@100ms")
         buffered = [json.loads(await client.next_text()) for _ in range(5)]
         snapshot = (await http_get(f"{sim.http_url}{depth_path}?symbol=BTCUSDT&limit=1000")).json()
         book = BinanceBookClient(sim.market.instrument("BTCUSDT"), futures=market == "usdm")

@@ -11,6 +11,7 @@ import re
 from picows import WSError, WSMsgType, ws_connect
 
 from feedhandler.sim import BookUpdate, SimulatedExchange, Trade, create_venue
+from feedhandler.sim.binance import BinanceVenue as SimBinance
 from feedhandler.sim.testing import RawClient, connect, http_get
 
 DECIMAL_8 = re.compile(r"^\d+\.\d{8}$")
@@ -69,7 +70,7 @@ async def test_bad_requests_get_binance_errors(spot: SimulatedExchange) -> None:
 
 
 async def test_usdm_request_ids_must_be_unsigned_integers(usdm: SimulatedExchange) -> None:
-    client = await connect(usdm.ws_url + "/ws")
+    client = await connect(usdm.ws_url + "/market/ws")
     client.send_json({"method": "LIST_SUBSCRIPTIONS", "id": "abc"})
     reply = await client.next_json()
     assert reply["error"] == {"code": 2,
@@ -153,12 +154,13 @@ async def test_spot_payloads_have_binance_fields_and_8_decimals(spot: SimulatedE
 
 
 async def test_usdm_payloads_carry_pu_and_transaction_times(usdm: SimulatedExchange) -> None:
-    client = await connect(usdm.ws_url + "/stream?streams=btcusdt@depth@100ms/"
-                           "btcusdt@aggTrade/btcusdt@bookTicker")
+    public = await connect(usdm.ws_url + "/public/stream?streams=btcusdt@depth@100ms/"
+                           "btcusdt@bookTicker")
+    client = await connect(usdm.ws_url + "/market/stream?streams=btcusdt@aggTrade")
     events = usdm.advance(500)
     await asyncio.sleep(0.1)
     by_stream: dict[str, list[dict]] = {}
-    for payload in client.drain():
+    for payload in public.drain() + client.drain():
         message = json.loads(payload)
         by_stream.setdefault(message["stream"], []).append(message["data"])
     depths = by_stream["btcusdt@depth@100ms"]
@@ -189,7 +191,7 @@ async def test_more_than_five_messages_a_second_disconnects_on_spot(
 
 
 async def test_usdm_allows_ten_messages_a_second(usdm: SimulatedExchange) -> None:
-    client = await connect(usdm.ws_url + "/ws")
+    client = await connect(usdm.ws_url + "/public/ws")
     for request_id in range(10):
         client.send_json({"method": "LIST_SUBSCRIPTIONS", "id": request_id})
     for request_id in range(10):
@@ -232,3 +234,51 @@ async def test_same_seed_puts_the_same_bytes_on_the_wire() -> None:
     first, again, other = await record(5), await record(5), await record(6)
     assert first == again
     assert first != other
+
+
+async def refused(url: str) -> str:
+    """The handshake error a URL the simulator does not serve gets."""
+    try:
+        await ws_connect(RawClient, url)
+    except WSError as exc:
+        return str(exc)
+    raise AssertionError(f"{url} was accepted")
+
+
+async def test_usdm_tiers_serve_only_their_streams(usdm: SimulatedExchange) -> None:
+    market = await connect(usdm.ws_url + "/market/ws")
+    market.send_json({"method": "SUBSCRIBE", "params": ["btcusdt@aggTrade", "btcusdt@kline_1m"],
+                      "id": 1})
+    assert await market.reply_to(1) == {"result": None, "id": 1}
+    market.send_json({"method": "SUBSCRIBE", "params": ["btcusdt@depth@100ms"], "id": 2})
+    assert "not served on this endpoint" in (await market.reply_to(2))["error"]["msg"]
+    public = await connect(usdm.ws_url + "/public/stream?streams=btcusdt@bookTicker")
+    public.send_json({"method": "SUBSCRIBE", "params": ["btcusdt@aggTrade"], "id": 3})
+    assert "not served on this endpoint" in (await public.reply_to(3))["error"]["msg"]
+    assert "400" in await refused(usdm.ws_url + "/public/ws/btcusdt@aggTrade")
+    for retired in ("/stream?streams=btcusdt@aggTrade", "/ws", "/ws/btcusdt@depth"):
+        assert "404" in await refused(usdm.ws_url + retired)
+
+
+async def test_legacy_usdm_serves_only_the_single_stream_url() -> None:
+    venue = SimBinance("usdm", ["BTCUSDT"], protocol="legacy")
+    async with SimulatedExchange(venue, rate=None) as legacy:
+        client = await connect(legacy.ws_url + "/stream?streams=btcusdt@aggTrade/"
+                               "btcusdt@depth@100ms")
+        legacy.advance(100)
+        await asyncio.sleep(0.05)
+        assert {json.loads(p)["stream"] for p in client.drain()} == {
+            "btcusdt@aggTrade", "btcusdt@depth@100ms"}
+        for current in ("/public/stream?streams=btcusdt@bookTicker", "/market/ws"):
+            assert "404" in await refused(legacy.ws_url + current)
+
+
+async def test_server_shutdown_is_announced_raw_combined_and_on_the_ws_api(
+        spot: SimulatedExchange) -> None:
+    raw = await connect(spot.ws_url + "/ws/btcusdt@trade")
+    combined = await connect(spot.ws_url + "/stream?streams=btcusdt@trade")
+    assert spot.server_shutdown() == 2
+    assert (await raw.next_json()).keys() == {"e", "E"}
+    message = await combined.next_json()
+    assert message["stream"] == "!serverShutdown" and message["data"]["e"] == "serverShutdown"
+    assert not raw.disconnected.is_set() and spot.faults["server_shutdown"] == 2

@@ -27,7 +27,7 @@ async def test_standalone_sim_prints_urls_serves_and_stops_on_sigterm() -> None:
                              r"http=(http://127\.0\.0\.1:\d+)\n", line)
         assert match, line
         ws_url, http_url = match.groups()
-        client = await connect(ws_url + "/stream?streams=ethusdt@depth")
+        client = await connect(ws_url + "/public/stream?streams=ethusdt@depth")
         message = await client.next_json()
         assert message["stream"] == "ethusdt@depth" and "pu" in message["data"]
         snapshot = await http_get(http_url + "/fapi/v1/depth?symbol=ETHUSDT&limit=5")

@@ -62,12 +62,12 @@ async def test_stall_holds_frames_then_delivers_them_in_order() -> None:
         assert sim.faults["stall"] == 1 and not client.disconnected.is_set()
 
 
-@pytest.mark.parametrize("market", ["spot", "usdm"])
-async def test_gap_loses_the_next_depth_message(market: str) -> None:
+@pytest.mark.parametrize(("market", "path"), [("spot", "/ws"), ("usdm", "/public/ws")])
+async def test_gap_loses_the_next_depth_message(market: str, path: str) -> None:
     venue = create_venue("binance", market, ["BTCUSDT"])
     async with SimulatedExchange(venue, rate=None, keepalive=None) as sim:
-        client = await connect(sim.ws_url + "/ws/btcusdt@depth")
-        witness = await connect(sim.ws_url + "/ws/btcusdt@depth")
+        client = await connect(sim.ws_url + path + "/btcusdt@depth")
+        witness = await connect(sim.ws_url + path + "/btcusdt@depth")
         sim.advance(20)
         await asyncio.sleep(0.05)
         before = [json.loads(p) for p in client.drain()]

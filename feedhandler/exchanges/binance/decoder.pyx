@@ -1,6 +1,7 @@
 # distutils: language = c++
 """Binance spot and USD-M futures market data: depthUpdate, trade, aggTrade, bookTicker,
-kline, 24hrTicker, subscription acks and errors (see docs/venues/binance.md).
+kline, 24hrTicker, subscription acks and errors, serverShutdown (queued as a control message,
+raw or combined; see docs/venues/binance.md).
 
 One pass over each message's fields writes straight into the rings and the book. Depth
 sequence rules are enforced here in C: spot ``U == previous u + 1`` (the first update after a
@@ -58,6 +59,7 @@ cdef enum EventKind:
     EVENT_BOOK_TICKER = 4
     EVENT_KLINE = 5
     EVENT_24H_TICKER = 6
+    EVENT_SERVER_SHUTDOWN = 7
 
 cdef enum Verdict:
     VERDICT_APPLY = 0
@@ -79,6 +81,8 @@ cdef inline int event_kind(string_view name) noexcept nogil:
         return EVENT_KLINE
     if key_is(name, "24hrTicker", 10):
         return EVENT_24H_TICKER
+    if key_is(name, "serverShutdown", 14):
+        return EVENT_SERVER_SHUTDOWN
     return EVENT_UNKNOWN
 
 
@@ -188,6 +192,8 @@ cdef class BinanceDecoder(Decoder):
                     if ev.kind == EVENT_UNKNOWN:
                         self.unknown += 1
                         return 0
+                    if ev.kind == EVENT_SERVER_SHUTDOWN:
+                        return self.queue_control(buf, n)   # the adapter rotates
                 elif name == b's':
                     if f.val().get_string().get(text) != SUCCESS:
                         return self.fail("symbol is not a string")

@@ -1,12 +1,15 @@
 # distutils: language = c++
 """Binance user data streams, spot and USD-M futures, straight into the private rings.
 
-Spot: executionReport (orders), outboundAccountPosition (balances: free + locked),
-balanceUpdate (a balance delta), listenKeyExpired. USD-M: ORDER_TRADE_UPDATE (the order in
-``o``), ACCOUNT_UPDATE (balances in ``a.B``, positions in ``a.P``), listenKeyExpired. Field
-names and their sources are in docs/venues/binance.md (Private streams). listenKeyExpired is
-queued as a control message: the adapter renews the listen key and the connection. Other
-event types (listStatus, MARGIN_CALL, ...) are counted in ``unknown``.
+Spot (WebSocket API, each event wrapped as ``{"subscriptionId":..,"event":{...}}``):
+executionReport (orders), outboundAccountPosition (balances: free + locked), balanceUpdate (a
+balance delta); eventStreamTerminated and serverShutdown are queued as control messages, as
+are the replies to requests (``{"id":..,"status":..}``). USD-M (raw listen-key payloads):
+ORDER_TRADE_UPDATE (the order in ``o``), ACCOUNT_UPDATE (balances in ``a.B``, positions in
+``a.P``), listenKeyExpired (queued as a control message: the adapter renews the listen key and
+the connection). Field names and their sources are in docs/venues/binance.md (Private
+streams). Other event types (listStatus, externalLockUpdate, MARGIN_CALL, ...) are counted in
+``unknown``.
 """
 
 from libc.stdint cimport int64_t
@@ -56,6 +59,8 @@ cdef enum EventKind:
     EVENT_LISTEN_KEY_EXPIRED = 4
     EVENT_ORDER_TRADE_UPDATE = 5
     EVENT_ACCOUNT_UPDATE = 6
+    EVENT_STREAM_TERMINATED = 7
+    EVENT_SERVER_SHUTDOWN = 8
 
 
 cdef inline int event_kind(string_view name) noexcept nogil:
@@ -71,6 +76,10 @@ cdef inline int event_kind(string_view name) noexcept nogil:
         return EVENT_ORDER_TRADE_UPDATE
     if key_is(name, "ACCOUNT_UPDATE", 14):
         return EVENT_ACCOUNT_UPDATE
+    if key_is(name, "eventStreamTerminated", 21):
+        return EVENT_STREAM_TERMINATED
+    if key_is(name, "serverShutdown", 14):
+        return EVENT_SERVER_SHUTDOWN
     return EVENT_UNKNOWN
 
 
@@ -110,7 +119,8 @@ cdef inline bint string_of(value& v, string_view* out) noexcept nogil:
 
 
 cdef class BinancePrivateDecoder(PrivateDecoder):
-    """Decodes one account's user data stream (raw ``/ws/<listenKey>`` payloads)."""
+    """Decodes one account's user data stream: WebSocket API events (spot, wrapped as
+    ``{"subscriptionId":..,"event":{...}}``) and raw listen-key payloads (USD-M)."""
 
     def __init__(self, *args, bint futures=False, **kwargs):
         super().__init__(*args, **kwargs)
@@ -118,19 +128,59 @@ cdef class BinancePrivateDecoder(PrivateDecoder):
 
     cdef int decode(self, const char* buf, size_t n, int64_t ts_receive) except -1:
         cdef document doc
-        cdef od_object top, inner
+        cdef od_object top, event
         cdef object_iterator it, end
         cdef field f
-        cdef string_view key, text
-        cdef int kind = EVENT_UNKNOWN
-        cdef int64_t event_time = 0
-        cdef int flags = 0
+        cdef string_view key
         if not iterate_whole(self.json, buf, n, doc):
             return self.fail("not JSON")
         if doc.get_object().get(top) != SUCCESS:
             return self.fail("not a JSON object")
         if top.begin().get(it) != SUCCESS or top.end().get(end) != SUCCESS:
             return self.fail("malformed JSON object")
+        if not (it != end):
+            self.unknown += 1
+            return 0
+        while it != end:
+            if deref(it).get(f) != SUCCESS:
+                return self.fail("malformed message field")
+            key = f.escaped_key()
+            if key_is(key, "event", 5):
+                if f.val().get_object().get(event) != SUCCESS:
+                    return self.fail("event is not an object")
+                return self.decode_event(doc, event, True, buf, n, ts_receive)
+            if key_is(key, "e", 1):
+                doc.rewind()
+                if doc.get_object().get(top) != SUCCESS:
+                    return self.fail("malformed JSON object")
+                return self.decode_event(doc, top, False, buf, n, ts_receive)
+            inc(it)
+        return self.queue_control(buf, n)   # a reply to a request (or the venue's error)
+
+    cdef bint event_again(self, document& doc, bint wrapped, od_object* out) noexcept:
+        """The event object read from its start again (executionReport and balanceUpdate
+        carry their fields on the event itself, after ``e``)."""
+        cdef od_object top
+        cdef value v
+        doc.rewind()
+        if doc.get_object().get(top) != SUCCESS:
+            return False
+        if not wrapped:
+            out[0] = top
+            return True
+        return top.find_field_unordered(string_view(b"event", 5)).get(v) == SUCCESS \
+            and v.get_object().get(out[0]) == SUCCESS
+
+    cdef int decode_event(self, document& doc, od_object& event, bint wrapped,
+                          const char* buf, size_t n, int64_t ts_receive) except -1:
+        cdef od_object inner
+        cdef object_iterator it, end
+        cdef field f
+        cdef string_view key, text
+        cdef int kind = EVENT_UNKNOWN
+        cdef int64_t event_time = 0
+        if event.begin().get(it) != SUCCESS or event.end().get(end) != SUCCESS:
+            return self.fail("malformed event")
         while it != end:
             if deref(it).get(f) != SUCCESS:
                 return self.fail("malformed event field")
@@ -145,15 +195,16 @@ cdef class BinancePrivateDecoder(PrivateDecoder):
                 if kind == EVENT_LISTEN_KEY_EXPIRED:
                     self.expirations += 1
                     return self.queue_control(buf, n)
+                if kind == EVENT_STREAM_TERMINATED or kind == EVENT_SERVER_SHUTDOWN:
+                    return self.queue_control(buf, n)
             elif key_is(key, "E", 1):
                 if read_int(f.val(), &event_time) != DECIMAL_OK:
                     return self.fail("malformed event time")
             elif kind == EVENT_UNKNOWN:
                 pass
             elif kind == EVENT_EXECUTION_REPORT:
-                # the order's fields are the event's own: read the rest as the order
-                doc.rewind()
-                if doc.get_object().get(inner) != SUCCESS:
+                # the order's fields are the event's own: read the event again as the order
+                if not self.event_again(doc, wrapped, &inner):
                     return self.fail("malformed executionReport")
                 return self.decode_order(inner, event_time, ts_receive)
             elif kind == EVENT_ORDER_TRADE_UPDATE and key_is(key, "o", 1):
@@ -163,8 +214,7 @@ cdef class BinancePrivateDecoder(PrivateDecoder):
             elif kind == EVENT_ACCOUNT_POSITION and key_is(key, "B", 1):
                 return self.decode_spot_balances(f.val(), event_time, ts_receive)
             elif kind == EVENT_BALANCE_UPDATE:
-                doc.rewind()
-                if doc.get_object().get(inner) != SUCCESS:
+                if not self.event_again(doc, wrapped, &inner):
                     return self.fail("malformed balanceUpdate")
                 return self.decode_balance_delta(inner, ts_receive)
             elif kind == EVENT_ACCOUNT_UPDATE and key_is(key, "a", 1):
@@ -173,10 +223,8 @@ cdef class BinancePrivateDecoder(PrivateDecoder):
                 return self.decode_account(inner, event_time, ts_receive)
             inc(it)
         if kind == EVENT_UNKNOWN:
-            if top.begin().get(it) == SUCCESS and not (it != end):
-                self.unknown += 1
-                return 0
-            return self.queue_control(buf, n)   # a reply to a request (or the venue's error)
+            self.unknown += 1
+            return 0
         return self.fail("user data event without its payload")
 
     cdef int decode_order(self, od_object& order, int64_t event_time,

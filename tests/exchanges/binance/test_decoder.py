@@ -164,6 +164,15 @@ def test_crossed_result_is_never_served() -> None:
     assert decoder.take_resync() == [(slot, "crossed book after update")]
 
 
+def test_server_shutdown_goes_to_the_adapter_raw_or_combined() -> None:
+    decoder = BinanceDecoder(futures=True)
+    raw = b'{"e":"serverShutdown","E":1778198400000}'
+    combined = b'{"stream":"!serverShutdown","data":{"e":"serverShutdown","E":1778198400000}}'
+    assert decoder.feed(raw) == CONTROL and decoder.feed(combined) == CONTROL
+    assert decoder.take_control() == [raw, combined]
+    assert decoder.stats()["unknown"] == 0 and decoder.stats()["errors"] == 0
+
+
 def test_unknown_symbols_and_events_are_counted_and_skipped() -> None:
     decoder = BinanceDecoder()
     decoder.add_instrument("BNBBTC", 3, 8, 8)

@@ -1,5 +1,6 @@
 """BinancePrivateDecoder on payloads shaped like the user-data-stream examples of Binance's
-docs (field names per docs/venues/binance.md), and on what must be refused."""
+docs (field names per docs/venues/binance.md), and on what must be refused. Spot events come
+wrapped by the WebSocket API (``{"subscriptionId":..,"event":{...}}``); USD-M events raw."""
 
 import pytest
 
@@ -33,9 +34,14 @@ ACCOUNT_UPDATE = (
     b'"up":"2850.21200","mt":"isolated","iw":"13200.70726908","ps":"SHORT"}]}}')
 
 
+def wrapped(event: bytes, subscription: int = 0) -> bytes:
+    """A spot event as the WebSocket API sends it."""
+    return b'{"subscriptionId":%d,"event":%s}' % (subscription, event)
+
+
 def test_execution_report_is_one_exact_order_row() -> None:
     d = BinancePrivateDecoder()
-    assert d.feed(EXECUTION_REPORT) == PRIVATE
+    assert d.feed(wrapped(EXECUTION_REPORT)) == PRIVATE
     row = d.orders.reader(from_start=True).read()
     assert row.order_id[0] == b"4293153" and row.client_id[0] == b"mUvoqJxFIILMdfAW5iGSOW"
     assert row.symbol[0] == b"ETHBTC" and row.instrument[0] == -1
@@ -49,9 +55,35 @@ def test_a_cancel_reports_the_original_client_id() -> None:
     d = BinancePrivateDecoder()
     cancel = EXECUTION_REPORT.replace(b'"C":""', b'"C":"original-id"').replace(
         b'"X":"PARTIALLY_FILLED"', b'"X":"CANCELED"')
-    assert d.feed(cancel) == PRIVATE
+    assert d.feed(wrapped(cancel)) == PRIVATE
     row = d.orders.reader(from_start=True).read()
     assert row.client_id[0] == b"original-id" and row.status[0] == 4
+
+
+def test_a_wrapped_event_decodes_wherever_the_wrapper_puts_its_fields() -> None:
+    d = BinancePrivateDecoder()
+    assert d.feed(b'{"event":%s,"subscriptionId":3}' % ACCOUNT_POSITION) == PRIVATE
+    assert d.feed(wrapped(BALANCE_UPDATE, 3)) == PRIVATE
+    assert d.feed(wrapped(EXECUTION_REPORT, 3)) == PRIVATE
+    b = d.balances.reader(from_start=True).read()
+    assert list(b.asset) == [b"ETH", b"BTC", b"BTC"] and list(b.delta) == [0, 0, 100 * 10**8]
+    assert d.orders.reader(from_start=True).read().order_id[0] == b"4293153"
+    assert d.errors == 0
+
+
+def test_ws_api_replies_and_connection_events_go_to_the_adapter() -> None:
+    d = BinancePrivateDecoder()
+    messages = [
+        b'{"id":"uds-1","status":200,"result":{"subscriptionId":0}}',
+        b'{"id":"uds-2","status":401,"error":{"code":-2015,"msg":"Invalid API-key, IP, or '
+        b'permissions for action."}}',
+        wrapped(b'{"e":"eventStreamTerminated","E":1728973001334}'),
+        b'{"event":{"e":"serverShutdown","E":1770123456789}}',
+    ]
+    for raw in messages:
+        assert d.feed(raw) == CONTROL
+    assert d.take_control() == messages
+    assert d.errors == 0 and d.unknown == 0
 
 
 def test_registered_symbols_use_their_scales() -> None:
@@ -100,6 +132,9 @@ def test_listen_key_expired_goes_to_the_adapter() -> None:
     EXECUTION_REPORT.replace(b'"c":"mUvoqJxFIILMdfAW5iGSOW"', b'"c":"' + b"x" * 49 + b'"'),
     ACCOUNT_UPDATE.replace(b'"pa":"-20"', b'"pa":[1]'),
     EXECUTION_REPORT.replace(b'"S":"BUY"', b'"S":"UP"'),
+    b'{"subscriptionId":0,"event":[1]}', b'{"subscriptionId":0,"event":{"e":7}}',
+    wrapped(EXECUTION_REPORT.replace(b'"X":"PARTIALLY_FILLED"', b'"X":1')),
+    wrapped(b'{"e":"executionReport","E":1}'),
 ])
 def test_malformed_events_are_typed_errors(raw: bytes) -> None:
     d = BinancePrivateDecoder()
@@ -110,6 +145,8 @@ def test_malformed_events_are_typed_errors(raw: bytes) -> None:
 
 def test_unknown_events_are_counted() -> None:
     d = BinancePrivateDecoder()
-    assert d.feed(b'{"e":"listStatus","E":1}') == 0
+    assert d.feed(wrapped(b'{"e":"listStatus","E":1}')) == 0
+    assert d.feed(wrapped(b'{"e":"externalLockUpdate","E":1,"a":"BTC","d":"1"}')) == 0
     assert d.feed(b'{"e":"MARGIN_CALL","E":1,"cw":"3.1"}') == 0
-    assert d.unknown == 2 and d.errors == 0
+    assert d.feed(b"{}") == 0
+    assert d.unknown == 4 and d.errors == 0
