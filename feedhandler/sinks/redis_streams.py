@@ -250,13 +250,16 @@ class RedisStreamSink(Sink):
     async def send(self, entries: list[Entry]) -> None:
         """XADDs ``entries``, pipelined; each one is counted written once Redis took it (or
         holds it already: a retry of an entry that landed), or failed once refused for
-        ``retry_for`` seconds."""
-        for start in range(0, len(entries), PIPELINE_COMMANDS):
-            await self._send(entries[start:start + PIPELINE_COMMANDS])
-
-    async def _send(self, entries: list[Entry]) -> None:
-        todo = entries
+        ``retry_for`` seconds from its first refusal, or from the refusal that cost an earlier
+        pipeline of this call its rows (so a backlog of many pipelines waits out an outage
+        once, not once per pipeline)."""
         give_up_at: float | None = None
+        for start in range(0, len(entries), PIPELINE_COMMANDS):
+            give_up_at = await self._send(entries[start:start + PIPELINE_COMMANDS], give_up_at)
+
+    async def _send(self, entries: list[Entry], give_up_at: float | None) -> float | None:
+        todo = entries
+        refusals = False
         while todo:
             replies = await self._replies([self._xadd(entry) for entry in todo])
             refused: list[tuple[Entry, BaseException]] = []
@@ -274,10 +277,13 @@ class RedisStreamSink(Sink):
                 refused += await self._confirm(duplicates, written)
             self.ledger.written.update(written)
             if not refused:
+                give_up_at = None       # through: a later refusal waits afresh
                 break
             now = time.monotonic()
             if give_up_at is None:
                 give_up_at = now + self.retry_for
+            if not refusals:
+                refusals = True
                 self.ledger.retried.update(entry.channel for entry, _ in refused)
             self.counters["refused"] += len(refused)
             self.refusals.note((reply for _, reply in refused), max(0.0, give_up_at - now))
@@ -289,8 +295,9 @@ class RedisStreamSink(Sink):
             # each stream's entries in id order, displaced ones (new ids) after the rest
             todo = sorted((entry for entry, _ in refused),
                           key=lambda entry: (entry.stream, StreamId.parse(entry.id)))
-        if give_up_at is not None:
+        if refusals:
             self.backoff.reset()
+        return give_up_at
 
     async def _confirm(self, duplicates: list[Entry],
                        written: Counter[str]) -> list[tuple[Entry, BaseException]]:

@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 import redis.asyncio as aioredis
 
+from feedhandler.core.rings import TradeRing
 from feedhandler.events import Trade
 from feedhandler.exchanges.base import Channel
 from feedhandler.sim import SimulatedExchange
@@ -25,11 +26,13 @@ from feedhandler.sim.testing import until
 from feedhandler.sinks.base import SinkRunner
 from feedhandler.sinks.redis_streams import RedisStreamSink, StreamConsumer
 from feedhandler.sinks.testing import (
+    INSTRUMENTS,
     REDIS_SERVER,
     SYMBOLS,
     RedisServer,
     free_port,
     subscribed_handler,
+    trade_batch,
 )
 
 REPO = Path(__file__).resolve().parents[2]
@@ -230,3 +233,23 @@ async def test_feedhandler_run_past_the_bound_counts_rows_lost_and_exits_1(
     assert failed > 0, err
     assert status == 1, err
     assert "rows lost" in err.splitlines()[-1], err
+
+
+async def test_an_entry_refused_while_a_later_one_landed_is_written_not_taken_for_a_duplicate(
+        redis_server: RedisServer) -> None:
+    """A refusal that ends mid-pipeline: Redis refused a stream's entry, then took the next one.
+    The retry of the first is answered "equal or smaller", as a retry of an entry that landed
+    is; it must be found missing and written at a new id, not counted as a duplicate."""
+    sink = RedisStreamSink(redis_server.url)
+    await sink.open(INSTRUMENTS)
+    try:
+        entries = await sink.entries([trade_batch(TradeRing(1 << 10), 4)])
+        await sink.send(entries[2:])     # the later entry of each stream landed...
+        await sink.send(entries)         # ...and the pass is retried
+    finally:
+        await sink.close()
+    stored = await stored_trades(redis_server.url)
+    assert sorted(stored) == [("BTC-USDT", 1), ("BTC-USDT", 3), ("ETH-USDT", 2),
+                              ("ETH-USDT", 4)]
+    assert sink.stats()["duplicates"] == 2 and sink.stats()["displaced"] == 2
+    assert sink.stats()["added"] == 4 and sink.stats()["lost"] == 0
