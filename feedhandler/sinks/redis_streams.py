@@ -35,7 +35,7 @@ from typing import Any, NamedTuple
 
 import redis.asyncio as aioredis
 from redis.asyncio.connection import parse_url
-from redis.exceptions import BusyLoadingError, ResponseError
+from redis.exceptions import BusyLoadingError, OutOfMemoryError, ReadOnlyError, ResponseError
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
@@ -58,6 +58,8 @@ PIPELINE_COMMANDS = 10_000    # XADDs per round trip
 REFUSED = (RedisConnectionError, RedisTimeoutError, BusyLoadingError, ConnectionError,
            OSError, ResponseError)   # no answer, or an error reply: retried within retry_for
 DUPLICATE = "equal or smaller than the target stream top item"
+REPLY_CODES: dict[type, str] = {OutOfMemoryError: "OOM", ReadOnlyError: "READONLY",
+                                BusyLoadingError: "LOADING"}   # redis-py strips the code
 
 
 class Entry(NamedTuple):
@@ -91,9 +93,22 @@ def pack(command: tuple[str, ...]) -> bytes:
 def refusal_kind(reply: BaseException) -> str:
     """What a refusal is, for the log: the error reply's code (OOM, READONLY, LOADING, ...) or
     the exception's type."""
-    if isinstance(reply, ResponseError) and str(reply):
+    code = REPLY_CODES.get(type(reply))
+    if code is not None:
+        return code
+    if type(reply) is ResponseError and str(reply):
         return str(reply).split(None, 1)[0]
     return type(reply).__name__
+
+
+def info_field(reply: Any, name: str) -> Any:
+    """A field of an XINFO STREAM reply, parsed (a dict) or raw (a flat list of pairs)."""
+    pairs = reply.items() if isinstance(reply, dict) else zip(reply[::2], reply[1::2],
+                                                              strict=True)
+    for key, value in pairs:
+        if (key.decode() if isinstance(key, bytes) else key) == name:
+            return value
+    return None
 
 
 class StreamId(NamedTuple):
@@ -118,6 +133,7 @@ class RefusalReport:
         self.unreported: Counter[str] = Counter()
         self.examples: dict[str, str] = {}
         self.last: dict[str, float] = {}
+        self.told = False      # a refusal was logged: its end will be too
 
     def note(self, refusals: Iterable[BaseException], retry_left: float) -> None:
         now = time.monotonic()
@@ -127,10 +143,17 @@ class RefusalReport:
             self.examples.setdefault(kind, str(reply) or kind)
         for kind, count in list(self.unreported.items()):
             if now - self.last.get(kind, -float("inf")) >= self.interval:
-                log.warning("redis sink: %d XADDs refused (%s: %s); retrying each for up to "
+                log.warning("redis sink: %d writes refused (%s: %s); retrying each for up to "
                             "%.1f s more", count, kind, self.examples.pop(kind), retry_left)
                 self.last[kind] = now
+                self.told = True
                 del self.unreported[kind]
+
+    def recovered(self) -> None:
+        if self.told:
+            log.warning("redis sink: Redis takes writes again; every refused row so far was "
+                        "written or counted lost")
+            self.told = False
 
 
 class RedisStreamSink(Sink):
@@ -297,20 +320,44 @@ class RedisStreamSink(Sink):
                           key=lambda entry: (entry.stream, StreamId.parse(entry.id)))
         if refusals:
             self.backoff.reset()
+            if give_up_at is None:
+                self.refusals.recovered()
         return give_up_at
 
     async def _confirm(self, duplicates: list[Entry],
                        written: Counter[str]) -> list[tuple[Entry, BaseException]]:
-        """Each "duplicate" read back at its id: there, it is written (counted into
-        ``written``); missing, it was refused while a later entry landed, and goes again with a
-        new id; unanswered, it stays refused."""
+        """Each "duplicate" read back at its id: there, or trimmed since it landed (below the
+        stream's first entry, in a stream ``MAXLEN`` trimmed: more entries added than it
+        holds), it is written (counted into ``written``); otherwise it was refused while a
+        later entry landed, and goes again with a new id; unanswered, it stays refused. (A
+        refused entry passes for a trimmed one only if a pipeline landed ``maxlen`` entries of
+        its stream after it.)"""
         replies = await self._replies([("XRANGE", entry.stream, entry.id, entry.id)
                                        for entry in duplicates])
         refused: list[tuple[Entry, BaseException]] = []
+        missing = []
         for entry, reply in zip(duplicates, replies, strict=True):
             if isinstance(reply, BaseException):
                 refused.append((entry, reply))
             elif reply:
+                written[entry.channel] += 1
+                self.counters["duplicates"] += 1
+            else:
+                missing.append(entry)
+        if not missing:
+            return refused
+        streams = sorted({entry.stream for entry in missing})
+        infos = dict(zip(streams, await self._replies(
+            [("XINFO", "STREAM", stream) for stream in streams]), strict=True))
+        for entry in missing:
+            info = infos[entry.stream]
+            if isinstance(info, BaseException):
+                refused.append((entry, info))
+                continue
+            first = info_field(info, "first-entry")
+            added = info_field(info, "entries-added")      # Redis 7+; before, assumed trimmed
+            trimmed = added is None or int(added) > int(info_field(info, "length"))
+            if trimmed and first and StreamId.parse(entry.id) < StreamId.parse(first[0]):
                 written[entry.channel] += 1
                 self.counters["duplicates"] += 1
             else:

@@ -97,12 +97,13 @@ async def exchange() -> AsyncIterator[SimulatedExchange]:
         yield running
 
 
+@pytest.mark.parametrize("packed", [True, False], ids=["hiredis-packed", "redis-py-pipeline"])
 async def test_oom_and_readonly_windows_within_the_bound_lose_no_row(
         redis_server: RedisServer, exchange: SimulatedExchange,
-        caplog: pytest.LogCaptureFixture) -> None:
+        caplog: pytest.LogCaptureFixture, packed: bool) -> None:
     fh = subscribed_handler(exchange, channels=(Channel.TRADES,))
     produced = fh.trades.reader()
-    sink = RedisStreamSink(redis_server.url, retry_base=0.02, retry_cap=0.2)
+    sink = RedisStreamSink(redis_server.url, retry_base=0.02, retry_cap=0.2, packed=packed)
     runner = SinkRunner(fh, sink, channels=(Channel.TRADES,))
     with caplog.at_level(logging.WARNING, logger="feedhandler.sinks"):
         async with runner:
@@ -235,12 +236,13 @@ async def test_feedhandler_run_past_the_bound_counts_rows_lost_and_exits_1(
     assert "rows lost" in err.splitlines()[-1], err
 
 
+@pytest.mark.parametrize("packed", [True, False], ids=["hiredis-packed", "redis-py-pipeline"])
 async def test_an_entry_refused_while_a_later_one_landed_is_written_not_taken_for_a_duplicate(
-        redis_server: RedisServer) -> None:
+        redis_server: RedisServer, packed: bool) -> None:
     """A refusal that ends mid-pipeline: Redis refused a stream's entry, then took the next one.
     The retry of the first is answered "equal or smaller", as a retry of an entry that landed
     is; it must be found missing and written at a new id, not counted as a duplicate."""
-    sink = RedisStreamSink(redis_server.url)
+    sink = RedisStreamSink(redis_server.url, packed=packed)
     await sink.open(INSTRUMENTS)
     try:
         entries = await sink.entries([trade_batch(TradeRing(1 << 10), 4)])
