@@ -134,6 +134,8 @@ class RefusalReport:
         self.examples: dict[str, str] = {}
         self.last: dict[str, float] = {}
         self.told = False      # a refusal was logged: its end will be too
+        self.lost = 0          # rows lost since the last line saying so
+        self.last_lost = -float("inf")
 
     def note(self, refusals: Iterable[BaseException], retry_left: float) -> None:
         now = time.monotonic()
@@ -148,6 +150,19 @@ class RefusalReport:
                 self.last[kind] = now
                 self.told = True
                 del self.unreported[kind]
+
+    def rows_lost(self, count: int, last_refusal: BaseException, retry_for: float,
+                  total: int) -> None:
+        """At most one line per ``interval`` however often passes lose rows."""
+        self.lost += count
+        now = time.monotonic()
+        if now - self.last_lost >= self.interval:
+            log.error("redis sink: %d rows lost: Redis refused them for %g s (last: %s: %s); "
+                      "%d lost so far", self.lost, retry_for, refusal_kind(last_refusal),
+                      last_refusal, total)
+            self.lost = 0
+            self.last_lost = now
+            self.told = True
 
     def recovered(self) -> None:
         if self.told:
@@ -369,9 +384,8 @@ class RedisStreamSink(Sink):
     def _lose(self, entries: list[Entry], last_refusal: BaseException) -> None:
         self.ledger.failed.update(entry.channel for entry in entries)
         self.counters["lost"] += len(entries)
-        log.error("redis sink: %d rows lost: Redis refused them for %g s (last: %s: %s); %d "
-                  "lost so far", len(entries), self.retry_for, refusal_kind(last_refusal),
-                  last_refusal, self.counters["lost"])
+        self.refusals.rows_lost(len(entries), last_refusal, self.retry_for,
+                                self.counters["lost"])
 
     def _xadd(self, entry: Entry) -> tuple[str, ...]:
         trim = ("MAXLEN", "~", str(self.maxlen)) if self.maxlen is not None else ()
