@@ -1,5 +1,6 @@
 """Promise: a Parquet row counts as written only once its file is complete and in place. A file
-that cannot be written (a full disk: a real tmpfs of a few MB, filled mid-run) keeps its rows
+that cannot be written (a full disk: a real tmpfs of a few MB filled mid-run, and, where no
+tmpfs can be mounted too, pyarrow's writes failing with ENOSPC) keeps its rows
 and is retried, within the bound nothing is lost, past it the rows are counted lost; a
 SIGKILLed ``feedhandler run`` leaves complete files holding everything older than the
 durability window; readers (``pandas.read_parquet``, pyarrow datasets) never see a file in
@@ -19,9 +20,11 @@ import threading
 import time
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 import pyarrow.dataset as ds
+import pyarrow.parquet as pq
 import pytest
 
 from feedhandler.exchanges.base import Channel
@@ -38,28 +41,60 @@ FULL_FOR = 1.5          # seconds the disk stays full
 WRITTEN = re.compile(r"parquet: ([\d,]+) rows written")
 
 
-@pytest.fixture
-def small_disk(tmp_path: Path) -> Iterator[Path]:
-    """A tmpfs of a few MB, so that it can be filled for real."""
+class Disk:
+    """A small disk to fill: a real tmpfs of a few MB (root), or pyarrow's file writes
+    failing with ENOSPC while full, a partial file left behind as a full disk leaves one."""
+
+    def __init__(self, path: Path, real: bool) -> None:
+        self.path = path
+        self.real = real
+        self.full = False
+
+    def fill(self) -> None:
+        if self.real:
+            fill(self.path)
+        self.full = True
+
+    def free(self) -> None:
+        if self.real:
+            (self.path / "filler").unlink()
+        self.full = False
+
+
+@pytest.fixture(params=["tmpfs", "injected"])
+def small_disk(request: pytest.FixtureRequest, tmp_path: Path,
+               monkeypatch: pytest.MonkeyPatch) -> Iterator[Disk]:
     mount = tmp_path / "disk"
     mount.mkdir()
+    if request.param == "injected":
+        disk = Disk(mount, real=False)
+        write_table = pq.write_table
+
+        def failing_when_full(table: Any, where: Any, **options: Any) -> None:
+            if disk.full:
+                Path(where).write_bytes(b"PAR1")
+                raise OSError(errno.ENOSPC, "No space left on device (injected)")
+            write_table(table, where, **options)
+
+        monkeypatch.setattr(pq, "write_table", failing_when_full)
+        yield disk
+        return
     if os.geteuid() != 0:
-        pytest.skip("mounting a small tmpfs needs root")
+        pytest.skip("mounting a small tmpfs needs root (the injected disk runs instead)")
     mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={DISK_BYTES}", "tmpfs",
                               str(mount)], capture_output=True)
     if mounted.returncode != 0:
         pytest.skip(f"cannot mount a tmpfs here: {mounted.stderr.decode().strip()}")
     try:
-        yield mount
+        yield Disk(mount, real=True)
     finally:
         subprocess.run(["umount", "-l", str(mount)], check=False)
 
 
-def fill(disk: Path) -> Path:
+def fill(disk: Path) -> None:
     """Every free byte of ``disk`` taken by one file."""
-    filler = disk / "filler"
     chunk = b"\0" * (64 << 10)
-    with open(filler, "wb", buffering=0) as out:
+    with open(disk / "filler", "wb", buffering=0) as out:
         with contextlib.suppress(OSError):
             while True:
                 out.write(chunk)
@@ -69,7 +104,6 @@ def fill(disk: Path) -> Path:
             except OSError as error:
                 assert error.errno == errno.ENOSPC
                 break
-    return filler
 
 
 @pytest.fixture
@@ -99,29 +133,29 @@ def trades_in_files(directory: Path) -> list[tuple[str, int]]:
     return list(zip(table["symbol"].to_pylist(), table["trade_id"].to_pylist(), strict=True))
 
 
-async def run_through_a_full_disk(exchange: SimulatedExchange, disk: Path,
+async def run_through_a_full_disk(exchange: SimulatedExchange, disk: Disk,
                                   retry_for: float = RETRY_FOR) -> tuple[SinkRunner, list, list]:
     fh = subscribed_handler(exchange, channels=(Channel.TRADES,))
     produced = fh.trades.reader()
-    sink = ParquetSink(disk / "data", durability_window=0.2, retry_base=0.02, retry_cap=0.1,
+    sink = ParquetSink(disk.path / "data", durability_window=0.2, retry_base=0.02, retry_cap=0.1,
                        retry_for=retry_for)
     runner = SinkRunner(fh, sink, channels=(Channel.TRADES,))
     async with runner:
         async with fh:
             await until(lambda: sum(runner.stats.written.values()) >= 500)
-            filler = await asyncio.to_thread(fill, disk)
+            await asyncio.to_thread(disk.fill)
             failures = sink.stats()["failed_files"]
             await until(lambda: sink.stats()["failed_files"] >= failures + 3)
             await asyncio.sleep(FULL_FOR)
-            filler.unlink()
+            disk.free()
             after = fh.trades.write_count
             await until(lambda: fh.trades.write_count >= after + 300)
         await until(lambda: runner.pending() == 0)
-    return runner, produced_trades(produced), trades_in_files(disk / "data")
+    return runner, produced_trades(produced), trades_in_files(disk.path / "data")
 
 
 async def test_a_full_disk_within_the_bound_loses_nothing_and_written_is_on_disk(
-        small_disk: Path, exchange: SimulatedExchange) -> None:
+        small_disk: Disk, exchange: SimulatedExchange) -> None:
     runner, produced, stored = await run_through_a_full_disk(exchange, small_disk)
     stats = runner.stats
     written = sum(stats.written.values())
@@ -130,11 +164,11 @@ async def test_a_full_disk_within_the_bound_loses_nothing_and_written_is_on_disk
     assert set(stored) == set(produced), f"{len(set(produced) - set(stored)):,} rows missing"
     assert not stats.failed and not stats.dropped and stats.held() == 0
     assert stats.retried[Channel.TRADES] > 0
-    assert not list((small_disk / "data").rglob("*.tmp")), "a failed file was left behind"
+    assert not list((small_disk.path / "data").rglob("*.tmp")), "a failed file was left behind"
 
 
 async def test_a_full_disk_past_the_bound_counts_rows_lost_never_written(
-        small_disk: Path, exchange: SimulatedExchange) -> None:
+        small_disk: Disk, exchange: SimulatedExchange) -> None:
     runner, produced, stored = await run_through_a_full_disk(exchange, small_disk,
                                                              retry_for=0.3)
     stats = runner.stats
@@ -144,7 +178,7 @@ async def test_a_full_disk_past_the_bound_counts_rows_lost_never_written(
     assert written + failed + sum(stats.dropped.values()) == len(produced)
     assert len(set(produced) - set(stored)) == failed, "every missing row is counted lost"
     assert stats.held() == 0
-    assert pd.read_parquet(small_disk / "data" / "trades").shape[0] == written
+    assert pd.read_parquet(small_disk.path / "data" / "trades").shape[0] == written
 
 
 def dead_pid() -> int:
