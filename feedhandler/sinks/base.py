@@ -81,7 +81,8 @@ class Sink(ABC):
     ``settles_rows``: the sink counts every row it is handed into ``ledger`` itself, as
     ``written`` once its destination holds it and ``failed`` once it gives up on it (after
     ``retry_for`` seconds of retries); otherwise the runner counts a write's rows by whether
-    ``write`` returned or raised. ``due_at`` asks for a ``write`` (with no rows, if none came)
+    ``write`` returned or raised (a settling sink that raises keeps them held until they
+    settle or the runner stops). ``due_at`` asks for a ``write`` (with no rows, if none came)
     by a time: a file to complete, a retry to make."""
 
     name = "sink"

@@ -85,6 +85,11 @@ def decimal_array(ticks: np.ndarray, scales: np.ndarray, target: int,
 
 
 class ParquetSink(BlockingSink):
+    """Files under ``directory``, each completed within ``durability_window`` seconds of its
+    oldest row (or at ``rows_per_file``), in row groups of ``rows_per_group``; a file that
+    fails is tried again with backoff (``retry_base``..``retry_cap`` seconds) for up to
+    ``retry_for`` seconds, then its rows are counted lost (``ledger.failed``)."""
+
     name = "parquet"
     settles_rows = True
 
@@ -117,6 +122,9 @@ class ParquetSink(BlockingSink):
         self.completed: list[Path] = []
         self.failed_files = 0
         self.file_count = 0
+        self.buffered_rows = 0       # an int: stats() reads it from the event loop's thread
+        self.unreported_lost = 0
+        self.last_error = ""
         self.last_report = -float("inf")
 
     def open_blocking(self) -> None:
@@ -137,6 +145,7 @@ class ParquetSink(BlockingSink):
                 if rows is None:
                     rows = self.filling[batch.channel] = FileRows(batch.channel, now)
                 rows.add(self.record_batch(batch))
+                self.buffered_rows += len(batch)
         for channel, rows in list(self.filling.items()):
             if rows.rows >= self.rows_per_file or now - rows.oldest >= self.durability_window:
                 self.queued.append(self.filling.pop(channel))
@@ -151,11 +160,11 @@ class ParquetSink(BlockingSink):
             if now < self.next_attempt:
                 time.sleep(self.next_attempt - now)
             self.complete_files(time.monotonic())
+        self.report(time.monotonic(), final=True)
 
     def stats(self) -> dict[str, Any]:
         return {"files": len(self.completed), "failed_files": self.failed_files,
-                "buffered_rows": sum(rows.rows for rows in (*self.filling.values(),
-                                                            *self.queued))}
+                "buffered_rows": self.buffered_rows}
 
     # ---- files -----------------------------------------------------------------------------
 
@@ -173,6 +182,7 @@ class ParquetSink(BlockingSink):
                 self.queued.popleft()
                 self.completed.append(path)
                 self.ledger.written[rows.channel] += rows.rows
+                self.buffered_rows -= rows.rows
                 self.backoff.reset()
                 self.next_attempt = -float("inf")
         oldest = min((rows.oldest for rows in self.filling.values()), default=float("inf"))
@@ -190,16 +200,27 @@ class ParquetSink(BlockingSink):
         for rows in lost:
             self.queued.remove(rows)
             self.ledger.failed[rows.channel] += rows.rows
+            self.buffered_rows -= rows.rows
+            self.unreported_lost += rows.rows
         self.next_attempt = now + self.backoff.next_delay()
-        if lost:
-            log.error("parquet sink: %d rows lost: their files failed for %g s (%s: %s)",
-                      sum(rows.rows for rows in lost), self.retry_for, type(error).__name__,
-                      error)
-        elif now - self.last_report >= REPORT_INTERVAL:
-            log.warning("parquet sink: a file could not be written (%s: %s); %d rows kept and "
-                        "retried for up to %g s", type(error).__name__, error,
-                        sum(rows.rows for rows in self.queued), self.retry_for)
-            self.last_report = now
+        self.last_error = f"{type(error).__name__}: {error}"
+        self.report(now)
+
+    def report(self, now: float, final: bool = False) -> None:
+        """At most one line per ``REPORT_INTERVAL``: rows lost since the last, or rows kept."""
+        if not final and now - self.last_report < REPORT_INTERVAL:
+            return
+        if self.unreported_lost:
+            log.error("parquet sink: %d rows lost: their files failed for %g s (%s)",
+                      self.unreported_lost, self.retry_for, self.last_error)
+            self.unreported_lost = 0
+        elif self.queued and not final:
+            log.warning("parquet sink: a file could not be written (%s); %d rows kept and "
+                        "retried for up to %g s", self.last_error, self.buffered_rows,
+                        self.retry_for)
+        else:
+            return
+        self.last_report = now
 
     def write_file(self, rows: FileRows) -> Path:
         """``rows`` as one complete, synced file in place; nothing left behind on failure."""
