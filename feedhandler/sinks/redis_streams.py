@@ -128,7 +128,8 @@ class RefusalReport:
     """Refusals logged per kind: the first of a kind at once, then at most one line per kind
     every ``interval`` seconds with how many there were since."""
 
-    def __init__(self, interval: float = REPORT_INTERVAL) -> None:
+    def __init__(self, retry_for: float, interval: float = REPORT_INTERVAL) -> None:
+        self.retry_for = retry_for
         self.interval = interval
         self.unreported: Counter[str] = Counter()
         self.examples: dict[str, str] = {}
@@ -136,6 +137,7 @@ class RefusalReport:
         self.told = False      # a refusal was logged: its end will be too
         self.lost = 0          # rows lost since the last line saying so
         self.last_lost = -float("inf")
+        self.last_refusal = ""
 
     def note(self, refusals: Iterable[BaseException], retry_left: float) -> None:
         now = time.monotonic()
@@ -151,15 +153,18 @@ class RefusalReport:
                 self.told = True
                 del self.unreported[kind]
 
-    def rows_lost(self, count: int, last_refusal: BaseException, retry_for: float,
-                  total: int) -> None:
-        """At most one line per ``interval`` however often passes lose rows."""
+    def rows_lost(self, count: int, last_refusal: BaseException, total: int) -> None:
         self.lost += count
+        self.last_refusal = f"{refusal_kind(last_refusal)}: {last_refusal}"
+        self.tell_lost(total)
+
+    def tell_lost(self, total: int, final: bool = False) -> None:
+        """At most one line per ``interval`` however often passes lose rows; ``final`` (at
+        close) tells of the rest."""
         now = time.monotonic()
-        if now - self.last_lost >= self.interval:
-            log.error("redis sink: %d rows lost: Redis refused them for %g s (last: %s: %s); "
-                      "%d lost so far", self.lost, retry_for, refusal_kind(last_refusal),
-                      last_refusal, total)
+        if self.lost and (final or now - self.last_lost >= self.interval):
+            log.error("redis sink: %d rows lost: Redis refused them for %g s (last: %s); %d "
+                      "lost so far", self.lost, self.retry_for, self.last_refusal, total)
             self.lost = 0
             self.last_lost = now
             self.told = True
@@ -203,7 +208,7 @@ class RedisStreamSink(Sink):
         self.last_ids: dict[str, StreamId] = {}
         self.described: set[int] = set()       # instruments already in the instruments hash
         self.connection: RespConnection | None = None
-        self.refusals = RefusalReport()
+        self.refusals = RefusalReport(retry_for)
         self.counters = {"added": 0, "duplicates": 0, "displaced": 0, "refused": 0,
                          "retries": 0, "lost": 0}
 
@@ -215,6 +220,7 @@ class RedisStreamSink(Sink):
         await self.client.ping()
 
     async def close(self) -> None:
+        self.refusals.tell_lost(self.counters["lost"], final=True)
         if self.client is not None and self.owns_client:
             await self.client.aclose()
         self.client = None
@@ -233,8 +239,7 @@ class RedisStreamSink(Sink):
             for batch in batches:
                 self.ledger.failed[batch.channel] += len(batch)
             self.counters["lost"] += lost
-            log.error("redis sink: %d rows lost: Redis refused to describe their streams for "
-                      "%g s: %s: %s", lost, self.retry_for, type(error).__name__, error)
+            self.refusals.rows_lost(lost, error, self.counters["lost"])
             return
         await self.send(entries)
 
@@ -384,8 +389,7 @@ class RedisStreamSink(Sink):
     def _lose(self, entries: list[Entry], last_refusal: BaseException) -> None:
         self.ledger.failed.update(entry.channel for entry in entries)
         self.counters["lost"] += len(entries)
-        self.refusals.rows_lost(len(entries), last_refusal, self.retry_for,
-                                self.counters["lost"])
+        self.refusals.rows_lost(len(entries), last_refusal, self.counters["lost"])
 
     def _xadd(self, entry: Entry) -> tuple[str, ...]:
         trim = ("MAXLEN", "~", str(self.maxlen)) if self.maxlen is not None else ()

@@ -255,3 +255,21 @@ async def test_an_entry_refused_while_a_later_one_landed_is_written_not_taken_fo
                               ("ETH-USDT", 4)]
     assert sink.stats()["duplicates"] == 2 and sink.stats()["displaced"] == 2
     assert sink.stats()["added"] == 4 and sink.stats()["lost"] == 0
+
+
+async def test_rows_whose_instrument_redis_refuses_to_describe_are_counted_lost(
+        redis_server: RedisServer) -> None:
+    """The first row of an instrument also writes its description (HSET), which OOM refuses
+    as it refuses XADDs: retried within the bound, then the pass is lost, not written."""
+    control = aioredis.from_url(redis_server.url)
+    await control.config_set("maxmemory", 1)
+    sink = RedisStreamSink(redis_server.url, retry_base=0.01, retry_cap=0.05, retry_for=0.3)
+    await sink.open(INSTRUMENTS)
+    try:
+        await sink.write([trade_batch(TradeRing(1 << 10), 6)])
+    finally:
+        await sink.close()
+        await control.config_set("maxmemory", 0)
+        await control.aclose()
+    assert sink.ledger.failed[Channel.TRADES] == 6 and not sink.ledger.written
+    assert sink.stats()["retries"] > 0 and await stored_trades(redis_server.url) == []
