@@ -4,8 +4,9 @@ stdout, Redis Streams and/or Parquet files, until a duration or Ctrl-C.
 Subscriptions come from flags (one venue) or a TOML file (any number), outputs from ``--out``
 or the file. Everything is checked against the exchange registry before anything connects; a
 bad flag or file exits 2 naming the offending key, a failure while running (a sink that cannot
-be reached, a venue that never connected, rows lost in failed writes) exits 1. Data goes to
-stdout only with ``--out stdout``; status lines and warnings go to stderr.
+be reached, a venue that never connected, any row lost: dropped behind or failed past the retry
+bound) exits 1. Data goes to stdout only with ``--out stdout``; status lines and warnings go to
+stderr.
 """
 
 from __future__ import annotations
@@ -33,7 +34,15 @@ from feedhandler.cli.base import EXIT_INTERRUPTED, EXIT_OK, Command, CommandErro
 from feedhandler.cli.demo import Interrupts, positive_number, symbol_list
 from feedhandler.exchanges.base import Channel
 from feedhandler.exchanges.registry import UnsupportedError, venue
-from feedhandler.sinks.base import BOOK_DEPTH, BOOK_INTERVAL, MARKET_CHANNELS, Sink, SinkRunner
+from feedhandler.sinks.base import (
+    BOOK_DEPTH,
+    BOOK_INTERVAL,
+    DURABILITY_WINDOW,
+    MARKET_CHANNELS,
+    RETRY_FOR,
+    Sink,
+    SinkRunner,
+)
 from feedhandler.sinks.stdout import StdoutSink
 
 EXIT_BAD_ARGUMENTS = 2          # as argparse exits for a bad flag
@@ -42,15 +51,13 @@ CLOCK_SLACK = 0.01              # timers may fire this much early
 DEFAULT_TIMEFRAME = "1m"        # when the venue offers it, else its first
 REDIS_SCHEMES = ("redis://", "rediss://", "unix://")
 CONFIG_KEYS = {"out", "duration", "book_depth", "book_interval", "status_interval",
-               "subscribe", "endpoints", "redis", "parquet"}
+               "retry_for", "durability_window", "subscribe", "endpoints", "redis", "parquet"}
 SUBSCRIBE_KEYS = {"venue", "symbols", "channels", "timeframe", "depth"}
 ENDPOINT_KEYS = {"ws_url", "rest_url"}
 REDIS_KEYS: dict[str, tuple[Any, str]] = {
     "prefix": (str, "a string"), "maxlen": (int, "a whole number"),
     "cluster": (bool, "true or false")}
-PARQUET_KEYS: dict[str, tuple[Any, str]] = {
-    "rows_per_file": (int, "a whole number"),
-    "seconds_per_file": ((int, float), "a positive number")}
+PARQUET_KEYS: dict[str, tuple[Any, str]] = {"rows_per_file": (int, "a whole number")}
 
 
 class ConfigError(Exception):
@@ -75,6 +82,8 @@ class RunPlan:
     book_depth: int = BOOK_DEPTH
     book_interval: float = BOOK_INTERVAL
     status_interval: float = STATUS_INTERVAL
+    retry_for: float = RETRY_FOR
+    durability_window: float = DURABILITY_WINDOW
     redis: dict[str, Any] = field(default_factory=dict)
     parquet: dict[str, Any] = field(default_factory=dict)
 
@@ -142,6 +151,22 @@ def configure(parser: argparse.ArgumentParser) -> None:
                         f"(default: {BOOK_INTERVAL:g})")
     parser.add_argument("--status-interval", type=positive_number, metavar="SECONDS",
                         help=f"a status line on stderr this often (default: {STATUS_INTERVAL:g})")
+    parser.add_argument("--retry-for", type=non_negative_number, metavar="SECONDS",
+                        help="retry a row Redis refused or a Parquet file that failed this long, "
+                        f"then count it lost and exit 1 at the end (default: {RETRY_FOR:g})")
+    parser.add_argument("--durability-window", type=positive_number, metavar="SECONDS",
+                        help="Parquet: complete a file at least this often, the most a crash "
+                        f"can lose (default: {DURABILITY_WINDOW:g})")
+
+
+def non_negative_number(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not value >= 0 or math.isinf(value):
+        raise argparse.ArgumentTypeError(f"must be a number >= 0, got {text!r}")
+    return value
 
 
 # ---- the plan: config file, then flags, then the registry's word -----------------------------
@@ -193,6 +218,13 @@ def plan_from_config(data: dict[str, Any], name: str) -> RunPlan:
         plan.book_interval = positive(data["book_interval"], "book_interval")
     if "status_interval" in data:
         plan.status_interval = positive(data["status_interval"], "status_interval")
+    if "durability_window" in data:
+        plan.durability_window = positive(data["durability_window"], "durability_window")
+    if "retry_for" in data:
+        retry_for = typed(data["retry_for"], (int, float), "retry_for", "a number >= 0")
+        if not retry_for >= 0 or math.isinf(retry_for):
+            raise fail("retry_for", f"must be a number >= 0, got {retry_for!r}")
+        plan.retry_for = float(retry_for)
     for i, entry in enumerate(typed(data.get("subscribe", []), list, "subscribe",
                                     "a list of [[subscribe]] tables")):
         where = f"subscribe[{i}]"
@@ -232,8 +264,6 @@ def plan_from_config(data: dict[str, Any], name: str) -> RunPlan:
             typed(value, kind, f"{section}.{key}", what)
             if kind is int and value < 1:
                 raise fail(f"{section}.{key}", f"must be at least 1, got {value!r}")
-            if kind == (int, float):
-                positive(value, f"{section}.{key}")
         setattr(plan, section, dict(options))
     return plan
 
@@ -260,7 +290,8 @@ def build_plan(args: argparse.Namespace) -> RunPlan:
         check_output(target)
     for name, urls in args.endpoint or ():
         plan.endpoints[name] = urls
-    for name in ("duration", "book_depth", "book_interval", "status_interval"):
+    for name in ("duration", "book_depth", "book_interval", "status_interval", "retry_for",
+                 "durability_window"):
         if getattr(args, name) is not None:
             setattr(plan, name, getattr(args, name))
     return plan
@@ -323,9 +354,10 @@ def create_sink(target: str, plan: RunPlan) -> Sink:
             return StdoutSink()
         if target.startswith(REDIS_SCHEMES):
             from feedhandler.sinks.redis_streams import RedisStreamSink
-            return RedisStreamSink(target, **plan.redis)
+            return RedisStreamSink(target, retry_for=plan.retry_for, **plan.redis)
         from feedhandler.sinks.parquet import ParquetSink
-        return ParquetSink(target.removeprefix("parquet:"), **plan.parquet)
+        return ParquetSink(target.removeprefix("parquet:"), retry_for=plan.retry_for,
+                           durability_window=plan.durability_window, **plan.parquet)
     except ImportError as error:
         raise CommandError(f"--out {redacted(target)}: {error.name} is not installed "
                            "(pip install 'feedhandler[sinks]')") from None
@@ -405,9 +437,10 @@ async def run_feed(fh: FeedHandler, plan: RunPlan, sinks: list[Sink],
     if gone:
         print("feedhandler run: stopped: stdout was closed by its reader", file=sys.stderr)
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())   # no flush error
-    problems = [f"{runner.sink.name}: {sum(runner.stats.failed.values())} rows lost in failed "
-                "writes" for runner in runners if runner.stats.failed_writes
-                and runner.sink not in gone]
+    problems = [f"{runner.sink.name}: {runner.stats.lost():,} rows lost "
+                f"({sum(runner.stats.failed.values()):,} failed, "
+                f"{sum(runner.stats.dropped.values()):,} dropped behind)"
+                for runner in runners if runner.stats.lost() and runner.sink not in gone]
     problems += [f"{name} never connected: {reason}" for name, reason in never.items()]
     if problems:
         raise CommandError("; ".join(problems))
@@ -430,7 +463,8 @@ COMMAND = Command(
     "Subscribe to venues (from flags for one venue, or a TOML --config for any number) and "
     "write every trade, ticker, candle and top-N book snapshot to stdout as JSON lines, to "
     "Redis Streams (one stream per venue/channel/symbol) and/or to Parquet files, exact "
-    "decimals throughout. Status lines go to stderr. Exits 2 for a bad flag or config (naming "
-    "the key), 1 when a sink cannot be opened, a venue never connects or rows are lost in "
-    "failed writes.",
+    "decimals throughout. Status lines go to stderr: rows written (Redis acknowledged them, "
+    "their Parquet file is complete), dropped (the sink fell a ring behind), failed (refused "
+    "past --retry-for), retried, held and pending. Exits 2 for a bad flag or config (naming "
+    "the key), 1 when a sink cannot be opened, a venue never connects or any row is lost.",
     configure, run)

@@ -8,6 +8,13 @@ so the ring is the bounded buffer: a sink that falls a whole ring behind loses t
 and ``RingOverrun`` says exactly how many. They are counted per channel, logged (at most once
 per ``report_interval``) and shown in ``stats()``. Nothing here blocks the event loop, and
 books are only ever read.
+
+Every row handed to a sink ends up counted once: ``written`` when its destination holds it,
+``failed`` when the sink gave up on it (``dropped`` and ``failed`` rows are the lost ones).
+A sink that ``settles_rows`` counts its own rows into its ``ledger`` (Redis per entry
+acknowledged, Parquet when a file is complete), possibly well after ``write`` returned; for any
+other sink a ``write`` that returns wrote its rows and one that raises lost them. Rows still
+unsettled when the runner stops are counted failed.
 """
 
 from __future__ import annotations
@@ -37,7 +44,9 @@ log = logging.getLogger(__name__)
 BOOK_DEPTH = 10          # levels per side in a book snapshot
 BOOK_INTERVAL = 1.0      # seconds between snapshots of a book that keeps changing
 REPORT_INTERVAL = 5.0    # at most one "rows dropped" warning this often
-STOP_TIMEOUT = 10.0      # for the last write at stop
+STOP_TIMEOUT = 10.0      # for the last write at stop, on top of the sink's retry_for
+RETRY_FOR = 30.0         # seconds a sink retries a row its destination refused before it is lost
+DURABILITY_WINDOW = 5.0  # seconds a sink may hold a row before it is written (Parquet's files)
 BOOKS_FLAG = int(Decoded.BOOKS)
 
 
@@ -67,12 +76,22 @@ class SinkClosed(Exception):
 class Sink(ABC):
     """Somewhere batches go. ``write`` may take its time (it runs in the runner's task, never
     in the FeedHandler's callbacks) and must not keep a reference to a batch it has not
-    finished with once it returns."""
+    finished with once it returns.
+
+    ``settles_rows``: the sink counts every row it is handed into ``ledger`` itself, as
+    ``written`` once its destination holds it and ``failed`` once it gives up on it (after
+    ``retry_for`` seconds of retries); otherwise the runner counts a write's rows by whether
+    ``write`` returned or raised (a settling sink that raises keeps them held until they
+    settle or the runner stops). ``due_at`` asks for a ``write`` (with no rows, if none came)
+    by a time: a file to complete, a retry to make."""
 
     name = "sink"
+    settles_rows = False
+    retry_for = 0.0
 
     def __init__(self) -> None:
         self.instruments: Sequence[Instrument] = ()
+        self.ledger = SinkStats()
 
     async def open(self, instruments: Sequence[Instrument]) -> None:
         """``instruments`` is the FeedHandler's list (row ``instrument`` indexes it); it grows
@@ -85,6 +104,10 @@ class Sink(ABC):
 
     async def close(self) -> None:  # noqa: B027 (a hook: most sinks hold nothing to release)
         """Flushes and releases whatever the sink holds."""
+
+    def due_at(self) -> float | None:
+        """The ``time.monotonic()`` by which the sink wants ``write`` called, or None."""
+        return None
 
     def stats(self) -> dict[str, Any]:
         return {}
@@ -132,20 +155,42 @@ class BlockingSink(Sink):
 
 @dataclass
 class SinkStats:
-    """What became of every row since the runner started: written, dropped because the sink
-    fell a ring behind, or lost in a write that failed."""
+    """What became of every row, per channel: ``handed`` to the sink, then ``written`` (its
+    destination holds it: Redis acknowledged it, its Parquet file is complete and in place) or
+    ``failed`` (lost: refused or failing past the sink's retry bound, or unsettled at stop);
+    ``dropped`` (lost) when the sink fell a whole ring behind and never got it. ``retried``
+    counts rows whose first attempt failed, whatever became of them. Rows handed but neither
+    written nor failed yet are ``held()`` by the sink."""
 
+    handed: Counter[str] = field(default_factory=Counter)
     written: Counter[str] = field(default_factory=Counter)
-    dropped: Counter[str] = field(default_factory=Counter)
     failed: Counter[str] = field(default_factory=Counter)
+    dropped: Counter[str] = field(default_factory=Counter)
+    retried: Counter[str] = field(default_factory=Counter)
     writes: int = 0
     failed_writes: int = 0
     book_snapshots: int = 0
 
+    def held(self) -> int:
+        return sum(self.handed.values()) - sum(self.written.values()) - sum(self.failed.values())
+
+    def lost(self) -> int:
+        return sum(self.dropped.values()) + sum(self.failed.values())
+
+    def fail_held(self) -> int:
+        """Every row still held counted failed (the sink is closed: nothing more will land)."""
+        held = 0
+        for channel, handed in self.handed.items():
+            rest = handed - self.written[channel] - self.failed[channel]
+            if rest > 0:
+                self.failed[channel] += rest
+                held += rest
+        return held
+
     def as_dict(self) -> dict[str, Any]:
-        return {"written": {str(k): v for k, v in self.written.items()},
-                "dropped": {str(k): v for k, v in self.dropped.items()},
-                "failed": {str(k): v for k, v in self.failed.items()}, "writes": self.writes,
+        counters = {name: {str(k): v for k, v in getattr(self, name).items()}
+                    for name in ("handed", "written", "failed", "dropped", "retried")}
+        return {**counters, "held": self.held(), "writes": self.writes,
                 "failed_writes": self.failed_writes, "book_snapshots": self.book_snapshots}
 
 
@@ -173,7 +218,7 @@ class SinkRunner:
         self.book_depth = book_depth
         self.book_interval = book_interval
         self.report_interval = report_interval
-        self.stats = SinkStats()
+        self.stats = sink.ledger
         self.rings: dict[Channel, Ring] = {Channel.TRADES: fh.trades, Channel.TICKER: fh.tickers,
                                            Channel.OHLCV: fh.candles}
         self.readers = {channel: self.rings[channel].reader()
@@ -199,13 +244,15 @@ class SinkRunner:
 
     async def stop(self, timeout: float = STOP_TIMEOUT) -> None:
         """The last rows written, then the sink closed; a write still stuck after ``timeout``
-        seconds is abandoned and its rows counted as failed."""
+        seconds (plus the sink's ``retry_for``) is abandoned, and every row the sink has not
+        settled by then is counted as failed."""
         if self.task is None:
             return
         with contextlib.suppress(ValueError):
             self.fh.unsubscribe_batches(self._on_batch)
         self.closing = True
         self.wakeup.set()
+        timeout += self.sink.retry_for
         try:
             await asyncio.wait_for(self.task, timeout)
         except TimeoutError:
@@ -213,8 +260,14 @@ class SinkRunner:
                       timeout)
         finally:
             self.task = None
-            await self.sink.close()
-            self._report_drops(final=True)
+            try:
+                await self.sink.close()
+            finally:
+                unsettled = self.stats.fail_held()
+                if unsettled:
+                    log.error("%s sink: %d rows never written by the time it closed: lost",
+                              self.sink.name, unsettled)
+                self._report_drops(final=True)
 
     async def __aenter__(self) -> SinkRunner:
         await self.start()
@@ -235,6 +288,10 @@ class SinkRunner:
         books = Channel.BOOK in self.channels
         while not self.closing:
             timeout = self.book_interval if books and self.books_changed else None
+            due = self.sink.due_at()
+            if due is not None:
+                until_due = max(0.0, due - time.monotonic())
+                timeout = until_due if timeout is None else min(timeout, until_due)
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self.wakeup.wait(), timeout)
             self.wakeup.clear()
@@ -264,15 +321,20 @@ class SinkRunner:
         return batches
 
     async def _write(self, batches: list[Batch]) -> None:
-        if not batches:
+        due = self.sink.due_at()
+        if not batches and (due is None or due > time.monotonic()):
             return
+        self._count(self.stats.handed, batches)
+        settles = self.sink.settles_rows
         try:
             await self.sink.write(batches)
         except SinkClosed:
-            self._count(self.stats.failed, batches)
+            if not settles:
+                self._count(self.stats.failed, batches)
             self.stats.failed_writes += 1
         except Exception as error:
-            self._count(self.stats.failed, batches)
+            if not settles:
+                self._count(self.stats.failed, batches)
             self.stats.failed_writes += 1
             now = time.monotonic()
             if self.stats.failed_writes == 1 or now - self.last_failure >= self.report_interval:
@@ -283,11 +345,13 @@ class SinkRunner:
                           type(error).__name__, error,
                           exc_info=error if self.stats.failed_writes == 1 else None)
         except asyncio.CancelledError:
-            self._count(self.stats.failed, batches)
+            if not settles:
+                self._count(self.stats.failed, batches)
             self.stats.failed_writes += 1
             raise
         else:
-            self._count(self.stats.written, batches)
+            if not settles:
+                self._count(self.stats.written, batches)
             self.stats.writes += 1
 
     @staticmethod
@@ -364,7 +428,10 @@ class SinkRunner:
                 **self.sink.stats()}
 
     def status_line(self) -> str:
+        """Written, then the lost rows (dropped behind, failed past the retry bound), the rows
+        that needed a retry, the rows the sink holds and those still in the rings."""
         stats = self.stats
         return (f"{self.sink.name}: {sum(stats.written.values()):,} rows written, "
                 f"{sum(stats.dropped.values()):,} dropped, {sum(stats.failed.values()):,} "
-                f"failed, {self.pending():,} pending")
+                f"failed, {sum(stats.retried.values()):,} retried, {stats.held():,} held, "
+                f"{self.pending():,} pending")

@@ -1,15 +1,17 @@
 """Parquet files: trades, tickers, candles and top-N book snapshots, a schema per channel,
-written on the sink's own thread in row groups by pyarrow.
+written on the sink's own thread by pyarrow.
 
-Layout: ``<directory>/<channel>/<UTC start>-<pid>-<n>.parquet`` (channel ``trades``,
-``ticker``, ``ohlcv`` or ``book``). A file is written under a ``.tmp`` name and renamed when it
-is complete (``rows_per_file`` rows, ``seconds_per_file`` seconds, or ``close``), so anything
-reading the directory (``pandas.read_parquet(dir)``, ``polars.read_parquet(dir + "/*.parquet")``)
-only ever sees whole files; shards writing to one directory never collide (the pid).
+Layout: ``<directory>/<channel>/<UTC time>-<pid>-<n>.parquet`` (channel ``trades``,
+``ticker``, ``ohlcv`` or ``book``); shards writing to one directory never collide (the pid).
 
-Rows wait in memory until a channel has ``rows_per_group`` of them, or its oldest is
-``seconds_per_file`` old at a write, then go out as one row group; a file's age counts from
-its oldest row, so a quiet channel's rows reach a whole file in about ``seconds_per_file`` too.
+A row is written when its file is complete and in place, and only then: the file is written
+whole under a hidden name (``.<name>.parquet.tmp``, which pyarrow datasets, ``pandas.read_parquet``
+and ``*.parquet`` globs ignore), fsynced, renamed to its final name and the directory fsynced.
+Rows wait in memory for at most ``durability_window`` seconds (or until a channel has
+``rows_per_file``): that is what a crash can lose. A file that cannot be written (a full disk)
+is removed and its rows kept and tried again with backoff, each for up to ``retry_for`` seconds
+from its first failure, then counted lost. Hidden leftovers of a writer that died are removed
+at the next open.
 
 Prices and sizes are exact: ``decimal128(38, decimal_scale)`` (default 18 decimals: every
 instrument's int64 fixed point fits, whatever its own scale), which pandas reads as
@@ -19,8 +21,11 @@ instrument's int64 fixed point fits, whatever its own scale), which pandas reads
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import os
 import time
+from collections import deque
 from pathlib import Path
 from typing import Any
 
@@ -29,13 +34,22 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from feedhandler.exchanges.base import Channel
-from feedhandler.sinks.base import Batch, BlockingSink
+from feedhandler.net.backoff import Backoff
+from feedhandler.sinks.base import (
+    DURABILITY_WINDOW,
+    REPORT_INTERVAL,
+    RETRY_FOR,
+    Batch,
+    BlockingSink,
+)
 from feedhandler.sinks.records import SIDE_NAMES
+
+log = logging.getLogger(__name__)
 
 DECIMAL_SCALE = 18
 ROWS_PER_GROUP = 100_000
 ROWS_PER_FILE = 1_000_000
-SECONDS_PER_FILE = 300.0
+IN_PROGRESS_SUFFIX = ".parquet.tmp"
 LOW32 = np.uint64(0xFFFFFFFF)
 THIRTY_TWO = np.uint64(32)
 TIMESTAMP = pa.timestamp("ns", tz="UTC")
@@ -71,92 +85,163 @@ def decimal_array(ticks: np.ndarray, scales: np.ndarray, target: int,
 
 
 class ParquetSink(BlockingSink):
+    """Files under ``directory``, each completed within ``durability_window`` seconds of its
+    oldest row (or at ``rows_per_file``), in row groups of ``rows_per_group``; a file that
+    fails is tried again with backoff (``retry_base``..``retry_cap`` seconds) for up to
+    ``retry_for`` seconds, then its rows are counted lost (``ledger.failed``)."""
+
     name = "parquet"
+    settles_rows = True
 
     def __init__(self, directory: str | os.PathLike[str], *,
                  decimal_scale: int = DECIMAL_SCALE, rows_per_group: int = ROWS_PER_GROUP,
                  rows_per_file: int = ROWS_PER_FILE,
-                 seconds_per_file: float = SECONDS_PER_FILE, compression: str = "zstd") -> None:
+                 durability_window: float = DURABILITY_WINDOW, retry_for: float = RETRY_FOR,
+                 retry_base: float = 0.05, retry_cap: float = 2.0,
+                 compression: str = "zstd") -> None:
         super().__init__()
         if not 0 <= decimal_scale <= 18:
             raise ValueError(f"decimal_scale must be within 0..18, got {decimal_scale}")
-        if rows_per_group < 1 or rows_per_file < 1 or seconds_per_file <= 0:
-            raise ValueError("rows_per_group, rows_per_file and seconds_per_file must be positive")
+        if rows_per_group < 1 or rows_per_file < 1 or durability_window <= 0:
+            raise ValueError("rows_per_group, rows_per_file and durability_window must be "
+                             "positive")
+        if retry_for < 0:
+            raise ValueError(f"retry_for must be >= 0, got {retry_for}")
         self.directory = Path(directory)
         self.decimal_scale = decimal_scale
         self.rows_per_group = rows_per_group
         self.rows_per_file = rows_per_file
-        self.seconds_per_file = seconds_per_file
+        self.durability_window = durability_window
+        self.retry_for = retry_for
         self.compression = compression
-        self.files: dict[Channel, ChannelFile] = {}
-        self.pending: dict[Channel, list[pa.RecordBatch]] = {}
-        self.pending_rows: dict[Channel, int] = {}
-        self.pending_since: dict[Channel, float] = {}      # monotonic, of the oldest row
+        self.backoff = Backoff(retry_base, retry_cap, reset_after=0.0)
+        self.filling: dict[Channel, FileRows] = {}      # rows waiting for their file
+        self.queued: deque[FileRows] = deque()          # due, or failed and to be tried again
+        self.next_attempt = -float("inf")               # monotonic: backoff after a failure
+        self.due = float("inf")                         # monotonic: read by the runner's loop
         self.completed: list[Path] = []
+        self.failed_files = 0
         self.file_count = 0
+        self.buffered_rows = 0       # an int: stats() reads it from the event loop's thread
+        self.unreported_lost = 0
+        self.last_error = ""
+        self.last_report = -float("inf")
 
     def open_blocking(self) -> None:
         self.directory.mkdir(parents=True, exist_ok=True)
+        for leftover in self.directory.glob(f"*/*{IN_PROGRESS_SUFFIX}"):
+            if not writer_alive(leftover):
+                with contextlib.suppress(OSError):
+                    leftover.unlink()
+
+    def due_at(self) -> float | None:
+        return None if self.due == float("inf") else self.due
 
     def write_blocking(self, batches: list[Batch]) -> None:
         now = time.monotonic()
         for batch in batches:
-            if not len(batch):
-                continue
-            record_batch = self.record_batch(batch)
-            self.pending.setdefault(batch.channel, []).append(record_batch)
-            self.pending_rows[batch.channel] = self.pending_rows.get(batch.channel, 0) \
-                + len(batch)
-            self.pending_since.setdefault(batch.channel, now)
-        for channel in list(self.pending):
-            if (self.pending_rows[channel] >= self.rows_per_group
-                    or now - self.pending_since[channel] >= self.seconds_per_file):
-                self.flush(channel)
+            if len(batch):
+                rows = self.filling.get(batch.channel)
+                if rows is None:
+                    rows = self.filling[batch.channel] = FileRows(batch.channel, now)
+                rows.add(self.record_batch(batch))
+                self.buffered_rows += len(batch)
+        for channel, rows in list(self.filling.items()):
+            if rows.rows >= self.rows_per_file or now - rows.oldest >= self.durability_window:
+                self.queued.append(self.filling.pop(channel))
+        self.complete_files(now)
 
     def close_blocking(self) -> None:
-        for channel in list(self.pending):
-            self.flush(channel)
-        for channel in list(self.files):
-            self.finish(channel)
+        """Every row into a file, retrying (a full disk) for up to ``retry_for`` seconds."""
+        self.queued.extend(self.filling.values())
+        self.filling.clear()
+        while self.queued:
+            now = time.monotonic()
+            if now < self.next_attempt:
+                time.sleep(self.next_attempt - now)
+            self.complete_files(time.monotonic())
+        self.report(time.monotonic(), final=True)
 
     def stats(self) -> dict[str, Any]:
-        return {"files": len(self.completed), "open_files": len(self.files),
-                "buffered_rows": sum(self.pending_rows.values())}
+        return {"files": len(self.completed), "failed_files": self.failed_files,
+                "buffered_rows": self.buffered_rows}
 
     # ---- files -----------------------------------------------------------------------------
 
-    def flush(self, channel: Channel) -> None:
-        """The channel's buffered rows as one row group; the file rolled when full or old."""
-        batches = self.pending.pop(channel, [])
-        rows = self.pending_rows.pop(channel, 0)
-        oldest = self.pending_since.pop(channel, time.monotonic())
-        if not batches:
-            return
-        file = self.files.get(channel)
-        if file is None:
-            file = self.files[channel] = self.new_file(channel, batches[0].schema, oldest)
-        file.writer.write_table(pa.Table.from_batches(batches, batches[0].schema))
-        file.rows += rows
-        if file.rows >= self.rows_per_file or time.monotonic() - file.oldest >= \
-                self.seconds_per_file:
-            self.finish(channel)
+    def complete_files(self, now: float) -> None:
+        """The queued files written in order until one fails; then every queued file waits
+        for the backoff, and those failing for ``retry_for`` seconds are lost."""
+        if now >= self.next_attempt:
+            while self.queued:
+                rows = self.queued[0]
+                try:
+                    path = self.write_file(rows)
+                except (OSError, pa.ArrowException) as error:
+                    self.failed(now, error)
+                    break
+                self.queued.popleft()
+                self.completed.append(path)
+                self.ledger.written[rows.channel] += rows.rows
+                self.buffered_rows -= rows.rows
+                self.backoff.reset()
+                self.next_attempt = -float("inf")
+        oldest = min((rows.oldest for rows in self.filling.values()), default=float("inf"))
+        self.due = min(oldest + self.durability_window,
+                       self.next_attempt if self.queued else float("inf"))
 
-    def new_file(self, channel: Channel, schema: pa.Schema, oldest: float) -> ChannelFile:
-        folder = self.directory / channel.value
+    def failed(self, now: float, error: BaseException) -> None:
+        self.failed_files += 1
+        for rows in self.queued:
+            if rows.failing_since is None:
+                rows.failing_since = now
+                self.ledger.retried[rows.channel] += rows.rows
+        lost = [rows for rows in self.queued
+                if rows.failing_since is not None and now - rows.failing_since >= self.retry_for]
+        for rows in lost:
+            self.queued.remove(rows)
+            self.ledger.failed[rows.channel] += rows.rows
+            self.buffered_rows -= rows.rows
+            self.unreported_lost += rows.rows
+        self.next_attempt = now + self.backoff.next_delay()
+        self.last_error = f"{type(error).__name__}: {error}"
+        self.report(now)
+
+    def report(self, now: float, final: bool = False) -> None:
+        """At most one line per ``REPORT_INTERVAL``: rows lost since the last, or rows kept."""
+        if not final and now - self.last_report < REPORT_INTERVAL:
+            return
+        if self.unreported_lost:
+            log.error("parquet sink: %d rows lost: their files failed for %g s (%s)",
+                      self.unreported_lost, self.retry_for, self.last_error)
+            self.unreported_lost = 0
+        elif self.queued and not final:
+            log.warning("parquet sink: a file could not be written (%s); %d rows kept and "
+                        "retried for up to %g s", self.last_error, self.buffered_rows,
+                        self.retry_for)
+        else:
+            return
+        self.last_report = now
+
+    def write_file(self, rows: FileRows) -> Path:
+        """``rows`` as one complete, synced file in place; nothing left behind on failure."""
+        folder = self.directory / rows.channel.value
         folder.mkdir(parents=True, exist_ok=True)
         self.file_count += 1
         stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
         path = folder / f"{stamp}-{os.getpid()}-{self.file_count}.parquet"
-        temporary = path.with_name(path.name + ".tmp")
-        return ChannelFile(path, temporary, pq.ParquetWriter(temporary, schema,
-                                                             compression=self.compression),
-                           oldest)
-
-    def finish(self, channel: Channel) -> None:
-        file = self.files.pop(channel)
-        file.writer.close()
-        file.temporary.rename(file.path)
-        self.completed.append(file.path)
+        temporary = folder / f".{path.stem}{IN_PROGRESS_SUFFIX}"
+        try:
+            pq.write_table(pa.Table.from_batches(rows.batches), temporary,
+                           row_group_size=self.rows_per_group, compression=self.compression)
+            fsync(temporary)
+            temporary.rename(path)
+            fsync(folder)
+        except BaseException:
+            for leftover in (temporary, path):
+                with contextlib.suppress(OSError):
+                    leftover.unlink()
+            raise
+        return path
 
     # ---- rows -> Arrow ---------------------------------------------------------------------
 
@@ -218,13 +303,37 @@ class ParquetSink(BlockingSink):
         return pa.RecordBatch.from_pydict(arrays, metadata=metadata)
 
 
-class ChannelFile:
-    """One channel's file being written."""
+class FileRows:
+    """One file's rows, kept until the file is complete and in place."""
 
-    def __init__(self, path: Path, temporary: Path, writer: pq.ParquetWriter,
-                 oldest: float) -> None:
-        self.path = path
-        self.temporary = temporary
-        self.writer = writer
+    def __init__(self, channel: Channel, oldest: float) -> None:
+        self.channel = channel
+        self.batches: list[pa.RecordBatch] = []
         self.rows = 0
-        self.oldest = oldest     # monotonic time its first row arrived: the file's age
+        self.oldest = oldest                        # monotonic time its first row came
+        self.failing_since: float | None = None     # monotonic time of its first failure
+
+    def add(self, batch: pa.RecordBatch) -> None:
+        self.batches.append(batch)
+        self.rows += batch.num_rows
+
+
+def fsync(path: Path) -> None:
+    descriptor = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(descriptor)
+    finally:
+        os.close(descriptor)
+
+
+def writer_alive(leftover: Path) -> bool:
+    """Whether the process that named this in-progress file (``.<time>-<pid>-<n>...``) still
+    runs here: its file may still become complete."""
+    try:
+        pid = int(leftover.name.lstrip(".").split("-")[1])
+        os.kill(pid, 0)
+    except (IndexError, ValueError, ProcessLookupError):
+        return False
+    except PermissionError:
+        return True
+    return True

@@ -4,6 +4,7 @@ pandas and polars."""
 from __future__ import annotations
 
 import asyncio
+import time
 from decimal import Decimal
 from pathlib import Path
 
@@ -109,18 +110,22 @@ async def test_every_channel_is_written_exact_and_pandas_and_polars_read_it(
     assert compared >= 2
 
 
-async def test_a_slow_trickle_still_reaches_a_file_after_seconds_per_file(
+async def test_a_slow_trickle_reaches_a_file_within_the_durability_window(
         tmp_path: Path) -> None:
-    sink = ParquetSink(tmp_path, seconds_per_file=0.2)
+    sink = ParquetSink(tmp_path, durability_window=0.2)
     await sink.open(INSTRUMENTS)
     ring = TradeRing(1 << 10)
     try:
         await sink.write([trade_batch(ring, 3)])
-        assert sink.stats() == {"files": 0, "open_files": 0, "buffered_rows": 3}
+        assert sink.stats() == {"files": 0, "failed_files": 0, "buffered_rows": 3}
+        assert not sink.ledger.written, "rows in memory are not written yet"
+        due = sink.due_at()
+        assert due is not None and 0.1 < due - time.monotonic() <= 0.2
         await asyncio.sleep(0.25)
-        await sink.write([trade_batch(ring, 2, first_id=4)])
+        await sink.write([])        # the runner's call when due, rows or not
         assert sink.stats()["files"] == 1 and sink.stats()["buffered_rows"] == 0
-        assert len(pd.read_parquet(tmp_path / "trades")) == 5
+        assert sink.ledger.written[Channel.TRADES] == 3 and sink.due_at() is None
+        assert len(pd.read_parquet(tmp_path / "trades")) == 3
     finally:
         await sink.close()
 
