@@ -173,6 +173,10 @@ class VenueAdapter(ABC):
     timeframes: Sequence[str] = ()
     book_depths: Sequence[int] = ()
     channels: Sequence[Channel] = (Channel.TICKER, Channel.BOOK, Channel.TRADES, Channel.OHLCV)
+    connection_lifetime: float | None = None
+    """Seconds a connection may live, where the venue documents a limit (None: unlimited).
+    A connection rotates itself (``Link.rotate``, make before break) a margin before it ends;
+    tests shorten it on the adapter instance."""
 
     @abstractmethod
     def ws_url(self, subscriptions: Sequence[Subscription]) -> str:
