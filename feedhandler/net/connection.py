@@ -259,6 +259,8 @@ class Connection:
         self.connects = 0
         self.reconnects = 0
         self.rotations = 0                # planned replacements made without a gap
+        self.retired_stats: Counter[str] = Counter()        # decoders a rotation replaced
+        self.retired_kinds: dict[str, tuple[int, int]] = {}
         self.rotation_failures = 0        # planned replacements that fell back to a reconnect
         self.last_rotation_failure = ""
         self.disconnects = 0
@@ -504,8 +506,29 @@ class Connection:
             "stale_sends": self.stale_sends,
             "authentications": self.authentications,
             "backoff_attempt": self.backoff.attempt,
-            "decoder": self.decoder.stats(),
+            "decoder": self.decoder_stats(),
         }
+
+    def decoder_stats(self) -> dict[str, Any]:
+        """The decoder's counters over the connection's life: a rotation's switch hands the
+        stream to a new decoder, and the counters of those it replaced are kept here."""
+        return {name: value + self.retired_stats[name] if isinstance(value, int) else value
+                for name, value in self.decoder.stats().items()}
+
+    def message_kinds(self) -> dict[str, tuple[int, int]]:
+        """``Decoder.message_kinds`` over the connection's life (see ``decoder_stats``)."""
+        kinds = self.decoder.message_kinds()
+        for name, (messages, size) in self.retired_kinds.items():
+            current = kinds.get(name, (0, 0))
+            kinds[name] = (current[0] + messages, current[1] + size)
+        return kinds
+
+    def retire_decoder(self, decoder: Decoder) -> None:
+        self.retired_stats.update({name: value for name, value in decoder.stats().items()
+                                   if isinstance(value, int)})
+        for name, (messages, size) in decoder.message_kinds().items():
+            before = self.retired_kinds.get(name, (0, 0))
+            self.retired_kinds[name] = (before[0] + messages, before[1] + size)
 
     # ---- subscriptions and books -----------------------------------------------------------
 
@@ -957,6 +980,7 @@ class Connection:
         decoder.trades, shared.trades = shared.trades, decoder.trades
         decoder.tickers, shared.tickers = shared.tickers, decoder.tickers
         decoder.candles, shared.candles = shared.candles, decoder.candles
+        self.retire_decoder(shared)
         self.decoder = decoder
         new = replacement.dial
         new.pending = []

@@ -145,6 +145,7 @@ async def test_an_announced_shutdown_rotates_without_a_gap():
         async with run.market_moving():
             await asyncio.sleep(0.3)
             (connection,) = run.connections
+            kinds = connection.message_kinds()
             connection.rotate("serverShutdown")
             connection.rotate("serverShutdown")          # a second one while it runs: ignored
             await until(lambda: connection.stats()["rotations"] == 1, WAIT)
@@ -153,6 +154,13 @@ async def test_an_announced_shutdown_rotates_without_a_gap():
         assert_no_gap(run, rotations=1)
         assert run.sim.accepted == 2
         assert run.sim.history[0].disconnected.is_set()
+        # the counters carry over the switch to the replacement's decoder
+        after = connection.message_kinds()
+        assert all(after[kind][0] >= kinds[kind][0] for kind in kinds)
+        assert after["book"][0] > kinds["book"][0] > 0
+        assert sum(messages for messages, _ in after.values()) == connection.stats()["messages"]
+        metrics = run.fh.metrics().venues["binance"].connections[0]
+        assert metrics.rotations == 1 and metrics.reconnects == 0
 
 
 @pytest.mark.parametrize("venue", ["binance", "okx"])
