@@ -248,6 +248,7 @@ class Connection:
         self.slot_instruments: list[Instrument] = []            # the decoder's slots, in order
         self.current: Dial | None = None
         self.rotation: Replacement | None = None                # a replacement being made
+        self.lifetime_timer: asyncio.Task[None] | None = None    # the current socket's
         self.rotation_timeout = rotation_timeout
         self.supervisor: asyncio.Task[None] | None = None
         self.tasks: set[asyncio.Task[None]] = set()
@@ -870,14 +871,19 @@ class Connection:
     # ---- rotation (make before break) ---------------------------------------------------------
 
     def schedule_rotation(self, dial: Dial) -> None:
-        """Rotates ``dial`` a margin before the venue's documented lifetime ends."""
+        """Rotates ``dial`` a margin before the venue's documented lifetime ends (one timer
+        per connection: the previous socket's is cancelled)."""
         lifetime = self.adapter.connection_lifetime
+        if self.lifetime_timer is not None:
+            self.lifetime_timer.cancel()
+            self.lifetime_timer = None
         if lifetime is None:
             return
         due = dial.opened_at + lifetime - min(ROTATION_MARGIN, lifetime / 4)
-        self.track(asyncio.get_running_loop().create_task(
+        self.lifetime_timer = asyncio.get_running_loop().create_task(
             self.rotate_when_due(dial, due - time.monotonic()),
-            name=f"feedhandler:{self.name}:lifetime"))
+            name=f"feedhandler:{self.name}:lifetime")
+        self.track(self.lifetime_timer)
 
     async def rotate_when_due(self, dial: Dial, delay: float) -> None:
         await asyncio.sleep(max(0.0, delay))

@@ -204,3 +204,16 @@ async def test_stop_during_a_rotation_leaves_no_task_and_no_open_socket(
     await kit.wait_until(lambda: all(s.closed.is_set() for s in venue.sessions),
                          what="both sockets closed")
     assert connection.rotation is None
+
+
+async def test_each_connection_keeps_one_lifetime_timer_over_reconnects(
+        venue, make_connection, kit):
+    adapter = kit.FakeAdapter(venue)
+    adapter.connection_lifetime = 3600.0
+    connection = make_connection(adapter, three_subs(kit))
+    await live(kit, venue, connection)
+    for sessions in (2, 3, 4):
+        venue.drop()
+        await live(kit, venue, connection, sessions=sessions)
+    timers = [t for t in kit.pending_tasks() if t.get_name().endswith(":lifetime")]
+    assert len(timers) == 1
