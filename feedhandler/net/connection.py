@@ -389,8 +389,9 @@ class Connection:
         """A planned replacement (the venue announced a shutdown, or its documented connection
         lifetime is ending), made before the old socket is let go: books stay live and every
         trade is delivered once (``feedhandler.net.rotation``). A second call while one runs is
-        ignored. What cannot be made so (a private stream, a recorded connection, a socket not
-        yet live, a replacement that fails) falls back to ``reconnect``."""
+        ignored (one announced on the replacement socket itself follows the switch). What cannot
+        be made so (a private stream, a recorded connection, a socket not yet live, a
+        replacement that fails) falls back to ``reconnect``."""
         dial = self.current
         if self.rotation is not None or self.stopping:
             return
@@ -967,7 +968,7 @@ class Connection:
         if not replacement.dial.is_open:
             raise RotationFailed("the replacement closed")
         shared = self.decoder
-        replacement.hand_over(shared, [instrument.id for instrument in self.slot_instruments])
+        handed = replacement.hand_over(shared, [i.id for i in self.slot_instruments])
         withdrawn = []
         for slot, subscription in self.book_subscriptions.items():
             book, synced = shared.book(slot), decoder.book(slot)
@@ -1004,7 +1005,8 @@ class Connection:
             old.closing_reason = ("rotated", redact(replacement.reason))
             old.transport.send_close(WSCloseCode.OK)
             old.transport.disconnect()
-        log.info("%s: rotated to a new socket (%s)", self.name, replacement.reason)
+        log.info("%s: rotated to a new socket (%s); %d trades it held handed over", self.name,
+                 replacement.reason, handed)
         for slot, subscription in withdrawn:
             self.books_synced += 1
             self.notify(StatusKind.BOOK_RESYNCED, "", slot, subscription)
@@ -1015,6 +1017,8 @@ class Connection:
                 self.callback_errors += 1
                 log.exception("%s: on_batch callback failed", self.name)
         self.schedule_rotation(new)
+        if replacement.announced is not None:
+            self.rotate(replacement.announced)
 
     def end_rotation(self, replacement: Replacement, failure: str) -> None:
         """The rotation is over: switched (``failure`` empty), or given up, which closes the
@@ -1037,7 +1041,11 @@ class Connection:
         if dial is not self.current:
             rotation = self.rotation
             if rotation is not None and dial is rotation.dial:
-                rotation.handle_batch(flags, CONTROL, RESYNC)
+                # the replacement's reads reach the adapter only: nothing goes to the user
+                if flags & CONTROL:
+                    self.handle_control(dial, rotation, rotation.decoder.take_control())
+                if flags & RESYNC and (lost := rotation.decoder.take_resync()):
+                    rotation.fail(f"a book lost sync on the replacement: {lost[0][1]}")
             return
         decoder = self.decoder
         if flags & CONTROL:

@@ -86,6 +86,7 @@ class Replacement:
         self.failure: str | None = None
         self.failed = asyncio.Event()
         self.ended = asyncio.Event()          # switched, or given up
+        self.announced: str | None = None     # a shutdown announced on the replacement
 
     # ---- the Link the adapter sees for the replacement socket --------------------------------
 
@@ -98,7 +99,9 @@ class Replacement:
         self.fail(reason)
 
     def rotate(self, reason: str) -> None:
-        """Already rotating."""
+        """The replacement's own server announced a shutdown: the connection rotates again
+        once it has switched to it."""
+        self.announced = reason
 
     def refuse(self, subscriptions: Sequence[Subscription], reason: str) -> None:
         self.fail(f"refused on the replacement: {reason}")
@@ -113,19 +116,6 @@ class Replacement:
         if self.failure is None:
             self.failure = redact(reason)
             self.failed.set()
-
-    # ---- the replacement socket's reads --------------------------------------------------------
-
-    def handle_batch(self, flags: int, control: int, resync: int) -> None:
-        """Control messages go to the adapter (acks, in-band snapshots' bookkeeping, pings);
-        a book losing sync on the replacement ends the rotation. Nothing reaches the user."""
-        decoder = self.decoder
-        if flags & control:
-            self.connection.handle_control(self.dial, self, decoder.take_control())
-        if flags & resync:
-            lost = decoder.take_resync()
-            if lost:
-                self.fail(f"a book lost sync on the replacement: {lost[0][1]}")
 
     # ---- the switch -----------------------------------------------------------------------------
 

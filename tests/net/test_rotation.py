@@ -217,3 +217,48 @@ async def test_each_connection_keeps_one_lifetime_timer_over_reconnects(
         await live(kit, venue, connection, sessions=sessions)
     timers = [t for t in kit.pending_tasks() if t.get_name().endswith(":lifetime")]
     assert len(timers) == 1
+
+
+def announcing_adapter(kit, venue):
+    """The fake adapter, rotating its link on a ``serverShutdown`` event as the Binance
+    adapter does."""
+
+    class Announcing(kit.FakeAdapter):
+        def handle_control(self, link, raw):
+            if b"serverShutdown" in raw:
+                link.rotate("serverShutdown")
+                return
+            super().handle_control(link, raw)
+
+    return Announcing(venue)
+
+
+async def test_a_shutdown_announced_by_the_venue_rotates_the_connection(
+        venue, make_connection, kit):
+    adapter = announcing_adapter(kit, venue)
+    log = kit.StatusLog()
+    connection = make_connection(adapter, three_subs(kit), on_status=log)
+    await live(kit, venue, connection)
+    mark = len(log.events)
+
+    venue.sessions[0].send({"event": "serverShutdown"})
+    await kit.wait_until(lambda: connection.stats()["rotations"] == 1, what="rotated")
+    assert log.events[mark:] == [] and venue.sessions[0].close_code == 1000
+
+
+async def test_a_shutdown_announced_on_the_replacement_rotates_again_after_the_switch(
+        venue, make_connection, kit):
+    adapter = announcing_adapter(kit, venue)
+    adapter.sync_delay = 0.2
+    log = kit.StatusLog()
+    connection = make_connection(adapter, three_subs(kit), on_status=log)
+    await live(kit, venue, connection)
+    mark = len(log.events)
+
+    connection.rotate("connection lifetime ending")
+    await kit.wait_until(lambda: len(venue.sessions) == 2 and venue.sessions[1].subscribed(),
+                         what="replacement subscribing")
+    venue.sessions[1].send({"event": "serverShutdown"})
+    await kit.wait_until(lambda: connection.stats()["rotations"] == 2, what="rotated twice")
+    assert len(venue.sessions) == 3 and venue.sessions[1].closed.is_set()
+    assert log.events[mark:] == []
