@@ -46,7 +46,7 @@ from feedhandler.exchanges.base import (
 from feedhandler.net.backoff import Backoff
 from feedhandler.net.outbox import Outbox
 from feedhandler.net.ratelimit import RateLimiter
-from feedhandler.net.rotation import Replacement, RotationFailed
+from feedhandler.net.rotation import Replacement, RotationFailed, hand_over
 
 if TYPE_CHECKING:
     from feedhandler.core.decoder import Decoder
@@ -968,7 +968,8 @@ class Connection:
         if not replacement.dial.is_open:
             raise RotationFailed("the replacement closed")
         shared = self.decoder
-        handed = replacement.hand_over(shared, [i.id for i in self.slot_instruments])
+        handed = hand_over(replacement.rings, Rings(shared.trades, shared.tickers, shared.candles),
+                           [i.id for i in self.slot_instruments])
         withdrawn = []
         for slot, subscription in self.book_subscriptions.items():
             book, synced = shared.book(slot), decoder.book(slot)

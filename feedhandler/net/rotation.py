@@ -24,7 +24,6 @@ held more than its ring keeps, the rotation fails and falls back to a reconnect)
 from __future__ import annotations
 
 import asyncio
-import logging
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
@@ -38,9 +37,6 @@ if TYPE_CHECKING:
     from feedhandler.auth.credentials import AuthError
     from feedhandler.core.decoder import Decoder
     from feedhandler.net.connection import Connection, Dial
-
-log = logging.getLogger(__name__)
-
 
 class RotationFailed(RuntimeError):
     """The replacement could not be made: the connection reconnects instead."""
@@ -117,50 +113,52 @@ class Replacement:
             self.failure = redact(reason)
             self.failed.set()
 
-    # ---- the switch -----------------------------------------------------------------------------
 
-    def hand_over(self, shared: Decoder, instruments: Sequence[int]) -> int:
-        """Appends the held rows the old socket did not deliver to ``shared``'s rings (the rule
-        in the module docstring); returns the trades handed over."""
-        ids = np.asarray(instruments, dtype=np.int32)
-        trades = held_rows(self.rings.trades)
-        tickers = held_rows(self.rings.tickers)
-        candles = held_rows(self.rings.candles)
+def hand_over(held: Rings, shared: Rings, instruments: Sequence[int]) -> int:
+    """Appends the rows a replacement ``held`` that the old socket did not deliver to the
+    ``shared`` rings, by the rule in the module docstring (``instruments``: the connection's);
+    returns the trades handed over."""
+    ids = np.asarray(instruments, dtype=np.int32)
+    trades = held_rows(held.trades)
+    tickers = held_rows(held.tickers)
+    candles = held_rows(held.candles)
 
-        sent = retained(shared.trades)
-        mine = np.isin(sent["instrument"], ids)
-        delivered = set(zip(*(sent[name][mine].tolist() for name in TRADE_KEY), strict=True))
-        handed = 0
-        rows = zip(*(trades[name].tolist() for name in (*TRADE_KEY, "ts_receive")), strict=True)
-        for *key, ts_receive in rows:
-            if tuple(key) in delivered:
-                continue
-            instrument, ts_exchange, price, size, side, trade_id = key
-            shared.trades.append(instrument, ts_exchange, ts_receive, price, size, side, trade_id)
-            handed += 1
+    sent = retained(shared.trades)
+    mine = np.isin(sent["instrument"], ids)
+    delivered = set(zip(*(sent[name][mine].tolist() for name in TRADE_KEY), strict=True))
+    handed = 0
+    rows = zip(*(trades[name].tolist() for name in (*TRADE_KEY, "ts_receive")), strict=True)
+    for *key, ts_receive in rows:
+        if tuple(key) in delivered:
+            continue
+        instrument, ts_exchange, price, size, side, trade_id = key
+        shared.trades.append(instrument, ts_exchange, ts_receive, price, size, side, trade_id)
+        handed += 1
 
-        sent = retained(shared.tickers)
-        newest_ticker: dict[int, int] = {}
-        for instrument, ts_exchange in zip(sent["instrument"].tolist(),
-                                           sent["ts_exchange"].tolist(), strict=True):
-            newest_ticker[instrument] = max(newest_ticker.get(instrument, ts_exchange), ts_exchange)
-        for row in zip(*(tickers[name].tolist() for name in TICKER_COLUMNS), strict=True):
-            if row[1] > newest_ticker.get(row[0], -1):
-                shared.tickers.append(*row)
+    sent = retained(shared.tickers)
+    mine = np.isin(sent["instrument"], ids)
+    newest_ticker: dict[int, int] = {}
+    for instrument, ts_exchange in zip(sent["instrument"][mine].tolist(),
+                                       sent["ts_exchange"][mine].tolist(), strict=True):
+        newest_ticker[instrument] = max(newest_ticker.get(instrument, ts_exchange), ts_exchange)
+    for row in zip(*(tickers[name].tolist() for name in TICKER_COLUMNS), strict=True):
+        if row[1] > newest_ticker.get(row[0], -1):
+            shared.tickers.append(*row)
 
-        sent = retained(shared.candles)
-        newest: dict[tuple[int, int], tuple[int, int]] = {}
-        for instrument, interval, open_time, ts_exchange in zip(
-                *(sent[name].tolist() for name in CANDLE_ORDER), strict=True):
-            series, order = (instrument, interval), (open_time, ts_exchange)
-            newest[series] = max(newest.get(series, order), order)
-        for (instrument, ts_exchange, ts_receive, open_time, interval, open_, high, low, close,
-             volume, closed) in zip(*(candles[name].tolist() for name in CANDLE_COLUMNS),
-                                    strict=True):
-            if (open_time, ts_exchange) > newest.get((instrument, interval), (-1, -1)):
-                shared.candles.append(instrument, ts_exchange, ts_receive, open_time, interval,
-                                      open_, high, low, close, volume, bool(closed))
-        return handed
+    sent = retained(shared.candles)
+    mine = np.isin(sent["instrument"], ids)
+    newest: dict[tuple[int, int], tuple[int, int]] = {}
+    for instrument, interval, open_time, ts_exchange in zip(
+            *(sent[name][mine].tolist() for name in CANDLE_ORDER), strict=True):
+        series, order = (instrument, interval), (open_time, ts_exchange)
+        newest[series] = max(newest.get(series, order), order)
+    for (instrument, ts_exchange, ts_receive, open_time, interval, open_, high, low, close,
+         volume, closed) in zip(*(candles[name].tolist() for name in CANDLE_COLUMNS),
+                                strict=True):
+        if (open_time, ts_exchange) > newest.get((instrument, interval), (-1, -1)):
+            shared.candles.append(instrument, ts_exchange, ts_receive, open_time, interval,
+                                  open_, high, low, close, volume, bool(closed))
+    return handed
 
 
 TRADE_KEY = ("instrument", "ts_exchange", "price", "size", "side", "trade_id")
