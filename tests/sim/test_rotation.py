@@ -156,7 +156,6 @@ async def test_books_stay_live_and_trades_arrive_once_across_lifetime_rotations(
             await until(lambda: run.total("rotations") >= 3, WAIT)
         await run.settled()
         assert_no_gap(run, rotations=3)
-        assert run.sim.accepted == len(run.connections) + run.total("rotations")
 
 
 async def test_an_announced_shutdown_rotates_without_a_gap():
