@@ -174,6 +174,10 @@ class VenueAdapter(ABC):
     book_depths: Sequence[int] = ()
     channels: Sequence[Channel] = (Channel.TICKER, Channel.BOOK, Channel.TRADES, Channel.OHLCV)
     rest_base: str = ""    # REST base URL (book snapshots, server time, tokens); "" when unused
+    connection_lifetime: float | None = None
+    """Seconds a connection may live, where the venue documents a limit (None: unlimited).
+    A connection rotates itself (``Link.rotate``, make before break) a margin before it ends;
+    tests shorten it on the adapter instance."""
 
     @abstractmethod
     def ws_url(self, subscriptions: Sequence[Subscription]) -> str:

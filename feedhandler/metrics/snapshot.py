@@ -84,6 +84,7 @@ class ConnectionMetrics:
     checksum_failures: int
     resyncs: int
     reconnects: int
+    rotations: int              # planned replacements made without a gap (net/rotation.py)
     disconnects: int
     connect_failures: int
     channels: dict[str, ChannelMetrics]
@@ -180,27 +181,27 @@ PRIVATE = "private"
 
 def channel_metrics(connection: Connection, record: ConnectionRecord, channel: Channel,
                     kinds: dict[str, tuple[int, int]]) -> ChannelMetrics:
-    decoder = connection.decoder
+    counts = connection.decoder_stats()
     latency: ChannelLatency = record.channels[channel]
     book = channel is Channel.BOOK
     messages, size = kinds.get(channel.value, (0, 0))
     return ChannelMetrics(
         channel.value, sum(1 for s in connection.subscriptions.values() if s.channel is channel),
-        messages, size, decoder.gaps if book else 0, decoder.checksum_failures if book else 0,
+        messages, size, counts["gaps"] if book else 0, counts["checksum_failures"] if book else 0,
         record.resyncs if book else 0, latency.exchange_to_receive.copy(),
         latency.receive_to_callback.copy())
 
 
 def connection_metrics(venue: str, connection: Connection,
                        record: ConnectionRecord) -> ConnectionMetrics:
-    kinds = connection.decoder.message_kinds()
+    kinds = connection.message_kinds()
     stats = connection.stats()
     return ConnectionMetrics(
         venue, connection.name, connection.connected,
         sum(messages for messages, _ in kinds.values()), stats["bytes"], kinds["error"][0],
-        kinds["control"][0], kinds["other"][0], connection.decoder.gaps,
-        connection.decoder.checksum_failures, record.resyncs, connection.reconnects,
-        connection.disconnects, connection.connect_failures,
+        kinds["control"][0], kinds["other"][0], stats["decoder"]["gaps"],
+        stats["decoder"]["checksum_failures"], record.resyncs, connection.reconnects,
+        connection.rotations, connection.disconnects, connection.connect_failures,
         {channel.value: channel_metrics(connection, record, channel, kinds)
          for channel in CHANNELS} if not isinstance(connection.adapter, PrivateVenue) else
         {PRIVATE: private_metrics(connection, record, kinds)})

@@ -6,6 +6,9 @@ supervisor task (for a private stream: authenticates first, then logs in on the 
 book synchronisation, flushes what the user sent meanwhile, then waits for the socket to end and
 dials again after a jittered backoff. Whenever the stream can no longer be trusted (socket lost,
 a message thrown away, a gap) its books are withdrawn first, so a stale book is never served.
+A planned replacement (``rotate``: a venue's announced shutdown, or the venue's documented
+connection lifetime ending) is made before the old socket is let go, with no gap: see
+``feedhandler.net.rotation``.
 """
 
 from __future__ import annotations
@@ -27,11 +30,13 @@ from picows import WSCloseCode, WSError, WSMsgType, WSParsedURL, WSTransport, ws
 
 from feedhandler.auth.credentials import AuthError
 from feedhandler.auth.redact import redact
-from feedhandler.core.book import OrderBook
+from feedhandler.core.book import ASK, BID, OrderBook
 from feedhandler.core.decoder import BookSyncState, Decoded
 from feedhandler.core.listener import FeedListener
 from feedhandler.exchanges.base import (
     Channel,
+    Instrument,
+    Link,
     PrivateVenue,
     Rings,
     Subscription,
@@ -41,6 +46,7 @@ from feedhandler.exchanges.base import (
 from feedhandler.net.backoff import Backoff
 from feedhandler.net.outbox import Outbox
 from feedhandler.net.ratelimit import RateLimiter
+from feedhandler.net.rotation import Replacement, RotationFailed, hand_over
 
 if TYPE_CHECKING:
     from feedhandler.core.decoder import Decoder
@@ -51,6 +57,11 @@ log = logging.getLogger(__name__)
 # plain ints for the per-read tests: an IntFlag ``&`` costs about 0.7 us, an int one 12 ns
 CONTROL = int(Decoded.CONTROL)
 RESYNC = int(Decoded.RESYNC)
+HANDED_OVER = int(Decoded.TRADES | Decoded.TICKERS | Decoded.CANDLES | Decoded.BOOKS)
+
+ROTATION_MARGIN = 300.0
+"""Seconds before a documented connection lifetime ends at which the connection rotates
+(a quarter of the lifetime when that is shorter)."""
 
 class CapacityError(RuntimeError):
     """More subscriptions than the venue lets a connection (or a pool) carry."""
@@ -103,6 +114,7 @@ class Dial:
         self.pending: list[Subscription] | None = None       # not yet subscribed; None: no replay
         self.sent: set[tuple[Any, ...]] = set()              # keys subscribed on this socket
         self.live = False                                    # replayed and flushed
+        self.opened_at = 0.0                                 # monotonic time of the handshake
         self.login_answered = asyncio.Event()                # private: the venue answered login
         self.auth_error: AuthError | None = None
 
@@ -151,7 +163,7 @@ class Dial:
     # FeedListener handler interface
     def on_connected(self, transport: WSTransport) -> None:
         self.transport = transport
-        if self.connection.current is not self:
+        if not self.connection.serves(self):
             transport.disconnect(graceful=False)
 
     def on_batch(self, flags: int) -> None:
@@ -199,8 +211,11 @@ class Connection:
         book_factory: BookFactory = default_book,
         name: str = "",
         recorder: Recorder | None = None,
+        rotation_timeout: float = 30.0,
     ) -> None:
-        """``handshake_timeout`` bounds a whole dial (TCP, TLS, WebSocket upgrade).
+        """``handshake_timeout`` bounds a whole dial (TCP, TLS, WebSocket upgrade);
+        ``rotation_timeout`` a whole rotation (dial, subscribes, book syncs) before it gives
+        up and reconnects instead.
         ``wss://`` is verified against the system's CAs unless ``ssl_context`` is given or
         ``verify_tls=False``. ``book_factory`` makes the book of each BOOK subscription.
         ``recorder`` (feedhandler.record) records every message and decoder call, for replay."""
@@ -230,7 +245,11 @@ class Connection:
         self.book_factory = book_factory
         self.subscriptions: dict[tuple[Any, ...], Subscription] = {}
         self.book_subscriptions: dict[int, Subscription] = {}   # slot -> its BOOK subscription
+        self.slot_instruments: list[Instrument] = []            # the decoder's slots, in order
         self.current: Dial | None = None
+        self.rotation: Replacement | None = None                # a replacement being made
+        self.lifetime_timer: asyncio.Task[None] | None = None    # the current socket's
+        self.rotation_timeout = rotation_timeout
         self.supervisor: asyncio.Task[None] | None = None
         self.tasks: set[asyncio.Task[None]] = set()
         self.sync_tasks: dict[int, asyncio.Task[None]] = {}
@@ -240,6 +259,11 @@ class Connection:
         # counters
         self.connects = 0
         self.reconnects = 0
+        self.rotations = 0                # planned replacements made without a gap
+        self.retired_stats: Counter[str] = Counter()        # decoders a rotation replaced
+        self.retired_kinds: dict[str, tuple[int, int]] = {}
+        self.rotation_failures = 0        # planned replacements that fell back to a reconnect
+        self.last_rotation_failure = ""
         self.disconnects = 0
         self.disconnect_reasons: Counter[str] = Counter()
         self.last_disconnect_reason = ""
@@ -362,9 +386,24 @@ class Connection:
             self.close(dial, "requested", reason)
 
     def rotate(self, reason: str) -> None:
-        """A planned replacement the venue announced (``serverShutdown``) or a documented
-        connection lifetime ending: for now the same as ``reconnect``."""
-        self.reconnect(reason)
+        """A planned replacement (the venue announced a shutdown, or its documented connection
+        lifetime is ending), made before the old socket is let go: books stay live and every
+        trade is delivered once (``feedhandler.net.rotation``). A second call while one runs is
+        ignored (one announced on the replacement socket itself follows the switch). What cannot
+        be made so (a private stream, a recorded connection, a socket not yet live, a
+        replacement that fails) falls back to ``reconnect``."""
+        dial = self.current
+        if self.rotation is not None or self.stopping:
+            return
+        if dial is None or not dial.live or not dial.is_open or self.private \
+                or self.tap is not None:
+            self.reconnect(reason)
+            return
+        replacement = Replacement(self, Dial(self), reason)
+        self.rotation = replacement
+        log.info("%s: rotating (%s)", self.name, reason)
+        self.track(asyncio.get_running_loop().create_task(
+            self.run_rotation(dial, replacement), name=f"feedhandler:{self.name}:rotation"))
 
     def refuse(self, subscriptions: Sequence[Subscription], reason: str) -> None:
         """The venue refused the subscribe request that carried ``subscriptions``. One alone
@@ -397,7 +436,9 @@ class Connection:
         self.notify(StatusKind.SUBSCRIPTION_REFUSED, reason, -1, sub)
 
     async def add(self, subscriptions: Iterable[Subscription]) -> None:
-        """Carries more subscriptions; subscribes at once when connected, else on connect."""
+        """Carries more subscriptions; subscribes at once when connected, else on connect
+        (after a rotation in progress, which carries the subscriptions it started with)."""
+        await self.rotation_ended()
         new = self.register(subscriptions)
         dial = self.current
         if new and dial is not None and dial.pending is not None:
@@ -407,6 +448,7 @@ class Connection:
 
     async def remove(self, subscriptions: Iterable[Subscription]) -> None:
         """Stops carrying these; the venue gets unsubscribe requests for what it was sent."""
+        await self.rotation_ended()
         removed = [self.subscriptions.pop(s.key) for s in subscriptions
                    if s.key in self.subscriptions]
         if self.tap is not None:
@@ -443,6 +485,9 @@ class Connection:
             "subscriptions": len(self.subscriptions),
             "connects": self.connects,
             "reconnects": self.reconnects,
+            "rotations": self.rotations,
+            "rotation_failures": self.rotation_failures,
+            "last_rotation_failure": self.last_rotation_failure,
             "disconnects": self.disconnects,
             "disconnect_reasons": dict(self.disconnect_reasons),
             "last_disconnect_reason": self.last_disconnect_reason,
@@ -463,8 +508,29 @@ class Connection:
             "stale_sends": self.stale_sends,
             "authentications": self.authentications,
             "backoff_attempt": self.backoff.attempt,
-            "decoder": self.decoder.stats(),
+            "decoder": self.decoder_stats(),
         }
+
+    def decoder_stats(self) -> dict[str, Any]:
+        """The decoder's counters over the connection's life: a rotation's switch hands the
+        stream to a new decoder, and the counters of those it replaced are kept here."""
+        return {name: value + self.retired_stats[name] if isinstance(value, int) else value
+                for name, value in self.decoder.stats().items()}
+
+    def message_kinds(self) -> dict[str, tuple[int, int]]:
+        """``Decoder.message_kinds`` over the connection's life (see ``decoder_stats``)."""
+        kinds = self.decoder.message_kinds()
+        for name, (messages, size) in self.retired_kinds.items():
+            current = kinds.get(name, (0, 0))
+            kinds[name] = (current[0] + messages, current[1] + size)
+        return kinds
+
+    def retire_decoder(self, decoder: Decoder) -> None:
+        self.retired_stats.update({name: value for name, value in decoder.stats().items()
+                                   if isinstance(value, int)})
+        for name, (messages, size) in decoder.message_kinds().items():
+            before = self.retired_kinds.get(name, (0, 0))
+            self.retired_kinds[name] = (before[0] + messages, before[1] + size)
 
     # ---- subscriptions and books -----------------------------------------------------------
 
@@ -496,6 +562,7 @@ class Connection:
             if slot < 0:
                 slot = self.decoder.add_instrument(instrument.venue_symbol, instrument.id,
                                                    instrument.price_scale, instrument.size_scale)
+                self.slot_instruments.append(instrument)
             if sub.channel is Channel.BOOK:
                 self.decoder.set_book(slot, self.book_factory(sub))
                 self.book_subscriptions[slot] = sub
@@ -613,8 +680,12 @@ class Connection:
             except Exception as exc:
                 log.exception("%s: replay failed", self.name)
                 self.close(dial, "replay_failed", f"{type(exc).__name__}: {exc}")
-            await dial.closed.wait()
-            await self.collect_disconnect_error(dial)
+            while True:
+                await dial.closed.wait()
+                await self.collect_disconnect_error(dial)
+                if self.current is dial or self.current is None:
+                    break
+                dial = self.current     # a rotation moved delivery to its replacement
             if self.auth_error is not None:
                 return
             delay = self.backoff.next_delay()
@@ -631,13 +702,17 @@ class Connection:
         except Exception as exc:
             log.debug("%s: socket ended with %s", self.name, redact(f"{type(exc).__name__}: {exc}"))
 
-    async def connect(self, dial: Dial) -> None:
+    async def connect(self, dial: Dial, decoder: Decoder | None = None) -> None:
+        """Dials ``dial``'s socket, its listener feeding ``decoder`` (the connection's own
+        unless a rotation's replacement brings its own)."""
         url = self.adapter.ws_url(list(self.subscriptions.values()))
         heartbeat = self.adapter.heartbeat
+        if decoder is None:
+            decoder = self.decoder if self.tap is None else self.tap.decoder
 
         def listener_factory() -> FeedListener:
             dial.listener = FeedListener(
-                self.decoder if self.tap is None else self.tap.decoder, dial,
+                decoder, dial,
                 max_message_size=self.adapter.max_message_size,
                 compression=self.adapter.compression, ping_payload=heartbeat.text_ping,
                 pong_marker=heartbeat.pong_marker)
@@ -659,6 +734,7 @@ class Connection:
         if dial.transport is None:
             # picows returns normally when the peer hung up mid-handshake
             raise ConnectionResetError("connection closed during the WebSocket handshake")
+        dial.opened_at = time.monotonic()
 
     async def login(self, dial: Dial) -> None:
         """A private stream's login on the new socket: sends the adapter's login requests and
@@ -736,6 +812,7 @@ class Connection:
         self.ready.set()
         log.info("%s: connected, %d subscriptions", self.name, len(self.subscriptions))
         self.notify(StatusKind.CONNECTED)
+        self.schedule_rotation(dial)
 
     async def send_subscribes(self, dial: Dial, one_per_request: bool = False) -> None:
         """Drains ``dial.pending`` in chunks of ``args_per_request`` (or one by one) at the
@@ -754,8 +831,12 @@ class Connection:
                 if sub.channel is Channel.BOOK and sub.key in self.subscriptions:
                     self.start_sync(dial, self.slot_of(sub))
 
+    def serves(self, dial: Dial) -> bool:
+        """Whether ``dial`` is the socket delivering, or the replacement being made for it."""
+        return dial is self.current or (self.rotation is not None and dial is self.rotation.dial)
+
     def write(self, dial: Dial, payload: bytes) -> bool:
-        if dial is not self.current or not dial.is_open:
+        if not self.serves(dial) or not dial.is_open:
             return False
         assert dial.transport is not None
         dial.transport.send(WSMsgType.TEXT, payload)
@@ -788,25 +869,188 @@ class Connection:
         log.warning("%s: connect failed (%s): %s", self.name, category, detail)
         self.notify(StatusKind.CONNECT_FAILED, detail)
 
+    # ---- rotation (make before break) ---------------------------------------------------------
+
+    def schedule_rotation(self, dial: Dial) -> None:
+        """Rotates ``dial`` a margin before the venue's documented lifetime ends (one timer
+        per connection: the previous socket's is cancelled)."""
+        lifetime = self.adapter.connection_lifetime
+        if self.lifetime_timer is not None:
+            self.lifetime_timer.cancel()
+            self.lifetime_timer = None
+        if lifetime is None:
+            return
+        due = dial.opened_at + lifetime - min(ROTATION_MARGIN, lifetime / 4)
+        self.lifetime_timer = asyncio.get_running_loop().create_task(
+            self.rotate_when_due(dial, due - time.monotonic()),
+            name=f"feedhandler:{self.name}:lifetime")
+        self.track(self.lifetime_timer)
+
+    async def rotate_when_due(self, dial: Dial, delay: float) -> None:
+        await asyncio.sleep(max(0.0, delay))
+        if self.current is dial and dial.is_open:
+            self.rotate("connection lifetime ending")
+
+    async def rotation_ended(self) -> None:
+        rotation = self.rotation
+        if rotation is not None:
+            await rotation.ended.wait()
+
+    async def run_rotation(self, old: Dial, replacement: Replacement) -> None:
+        """Makes the replacement, then switches to it; any failure ends the replacement and
+        falls back to a reconnect of ``old`` (withdraw and resync), within
+        ``rotation_timeout``."""
+        try:
+            async with asyncio.timeout(self.rotation_timeout):
+                await self.connect(replacement.dial, replacement.decoder)
+                await self.bring_up(replacement)
+            self.switch(old, replacement)
+        except asyncio.CancelledError:
+            self.end_rotation(replacement, "cancelled")
+            raise
+        except Exception as exc:
+            failure = replacement.failure or redact(
+                f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__)
+            self.end_rotation(replacement, failure)
+            self.rotation_failures += 1
+            self.last_rotation_failure = failure
+            log.warning("%s: rotation failed (%s); reconnecting instead", self.name, failure)
+            if self.current is old:
+                self.reconnect(f"{replacement.reason}; rotation failed: {failure}")
+
+    async def bring_up(self, replacement: Replacement) -> None:
+        """Subscribes everything on the replacement and syncs each book there, as a reconnect's
+        replay would, while the old socket keeps delivering."""
+        dial = replacement.dial
+        syncs: list[asyncio.Future[Any]] = []
+        failed: asyncio.Future[Any] = asyncio.ensure_future(replacement.failed.wait())
+        try:
+            for chunk in self.chunks(list(self.subscriptions.values())):
+                dial.sent.update(s.key for s in chunk)
+                for payload in self.adapter.subscribe_requests(chunk):
+                    await self.rate_limiter.acquire()
+                    if replacement.failure is not None or not self.write(dial, payload):
+                        raise RotationFailed(replacement.failure or "the replacement closed")
+                syncs.extend(asyncio.ensure_future(self.sync_replacement_book(replacement, sub))
+                             for sub in chunk if sub.channel is Channel.BOOK)
+            pending: set[asyncio.Future[Any]] = set(syncs)
+            while pending and not failed.done():
+                done, pending = await asyncio.wait({*pending, failed},
+                                                   return_when=asyncio.FIRST_COMPLETED)
+                pending.discard(failed)
+                for task in done - {failed}:
+                    task.result()       # a sync that raised ends the rotation
+        finally:
+            for task in (*syncs, failed):
+                task.cancel()
+            await asyncio.gather(*syncs, failed, return_exceptions=True)
+        if replacement.failure is not None:
+            raise RotationFailed(replacement.failure)
+        for slot in self.book_subscriptions:
+            if replacement.decoder.sync_state(slot) != BookSyncState.LIVE:
+                raise RotationFailed("a book did not go live on the replacement")
+
+    async def sync_replacement_book(self, replacement: Replacement,
+                                    subscription: Subscription) -> None:
+        BOUND_DIAL.set(replacement.dial)   # this task runs in its own copy of the context
+        await self.adapter.sync_book(replacement, subscription, self.slot_of(subscription))
+
+    def switch(self, old: Dial, replacement: Replacement) -> None:
+        """Moves delivery to the replacement in one step of the loop: held rows handed over
+        (``Replacement.hand_over``), the replacement's books copied into the books the user
+        holds, its decoder made the connection's, the old socket closed."""
+        if self.current is not old or not old.live or not old.is_open:
+            raise RotationFailed("the socket it replaces ended first")
+        decoder = replacement.decoder
+        if replacement.carried != frozenset(self.subscriptions) \
+                or decoder.slot_count != len(self.slot_instruments):
+            raise RotationFailed("the subscriptions changed meanwhile")
+        if not replacement.dial.is_open:
+            raise RotationFailed("the replacement closed")
+        shared = self.decoder
+        handed = hand_over(replacement.rings, Rings(shared.trades, shared.tickers, shared.candles),
+                           [i.id for i in self.slot_instruments])
+        withdrawn = []
+        for slot, subscription in self.book_subscriptions.items():
+            book, synced = shared.book(slot), decoder.book(slot)
+            assert book is not None and synced is not None
+            if not book.valid:
+                withdrawn.append((slot, subscription))
+            book.replace(*synced.levels(BID), *synced.levels(ASK))
+            book.sequence = synced.sequence
+            book.ts_exchange, book.ts_receive = synced.ts_exchange, synced.ts_receive
+            shared.set_book(slot, None)      # the old socket's decoder lets go of it
+            decoder.set_book(slot, book)
+            decoder.mark_live(slot)
+        for slot in list(self.sync_tasks):
+            self.cancel_sync(slot)
+        # whatever the old socket still decodes goes into the replacement's discarded rings
+        decoder.trades, shared.trades = shared.trades, decoder.trades
+        decoder.tickers, shared.tickers = shared.tickers, decoder.tickers
+        decoder.candles, shared.candles = shared.candles, decoder.candles
+        self.retire_decoder(shared)
+        self.decoder = decoder
+        new = replacement.dial
+        new.pending = []
+        new.live = True
+        self.current = new
+        self.end_rotation(replacement, "")
+        self.rotations += 1
+        self.connected_at = new.opened_at
+        if old.listener is not None:
+            self.closed_messages += old.listener.messages
+            self.closed_bytes += old.listener.bytes_received
+            old.listener = None
+        old.live = False
+        if old.transport is not None:
+            old.closing_reason = ("rotated", redact(replacement.reason))
+            old.transport.send_close(WSCloseCode.OK)
+            old.transport.disconnect()
+        log.info("%s: rotated to a new socket (%s); %d trades it held handed over", self.name,
+                 replacement.reason, handed)
+        for slot, subscription in withdrawn:
+            self.books_synced += 1
+            self.notify(StatusKind.BOOK_RESYNCED, "", slot, subscription)
+        if self.on_batch is not None:
+            try:
+                self.on_batch(self, HANDED_OVER)
+            except Exception:
+                self.callback_errors += 1
+                log.exception("%s: on_batch callback failed", self.name)
+        self.schedule_rotation(new)
+        if replacement.announced is not None:
+            self.rotate(replacement.announced)
+
+    def end_rotation(self, replacement: Replacement, failure: str) -> None:
+        """The rotation is over: switched (``failure`` empty), or given up, which closes the
+        replacement socket and leaves the books to the old one."""
+        if self.rotation is replacement:
+            self.rotation = None
+        replacement.ended.set()
+        dial = replacement.dial
+        if failure and dial is not self.current:
+            if dial.transport is not None and dial.closing_reason is None:
+                dial.closing_reason = ("rotation_failed", failure)
+                dial.transport.send_close(WSCloseCode.GOING_AWAY)
+                dial.transport.disconnect(graceful=False)
+            elif dial.transport is None:
+                dial.abort()
+
     # ---- listener events ---------------------------------------------------------------------
 
     def handle_batch(self, dial: Dial, flags: int) -> None:
         if dial is not self.current:
+            rotation = self.rotation
+            if rotation is not None and dial is rotation.dial:
+                # the replacement's reads reach the adapter only: nothing goes to the user
+                if flags & CONTROL:
+                    self.handle_control(dial, rotation, rotation.decoder.take_control())
+                if flags & RESYNC and (lost := rotation.decoder.take_resync()):
+                    rotation.fail(f"a book lost sync on the replacement: {lost[0][1]}")
             return
         decoder = self.decoder
         if flags & CONTROL:
-            token = BOUND_DIAL.set(dial)
-            try:
-                for raw in decoder.take_control():
-                    try:
-                        self.adapter.handle_control(self, raw)
-                    except Exception as exc:
-                        # no traceback: its message may quote the venue's text unredacted
-                        self.control_errors += 1
-                        log.error("%s: handle_control failed on %s: %s", self.name,
-                                  redact(repr(raw[:200])), redact(f"{type(exc).__name__}: {exc}"))
-            finally:
-                BOUND_DIAL.reset(token)
+            self.handle_control(dial, self, decoder.take_control())
         if flags & RESYNC:
             for slot, reason in decoder.take_resync():
                 subscription = self.book_subscriptions.get(slot)
@@ -822,7 +1066,27 @@ class Connection:
                 self.callback_errors += 1
                 log.exception("%s: on_batch callback failed", self.name)
 
+    def handle_control(self, dial: Dial, link: Link, messages: list[bytes]) -> None:
+        """Passes the control messages read on ``dial`` to the adapter, with ``link`` (the
+        connection, or a rotation's replacement) to answer through."""
+        token = BOUND_DIAL.set(dial)
+        try:
+            for raw in messages:
+                try:
+                    self.adapter.handle_control(link, raw)
+                except Exception as exc:
+                    # no traceback: its message may quote the venue's text unredacted
+                    self.control_errors += 1
+                    log.error("%s: handle_control failed on %s: %s", self.name,
+                              redact(repr(raw[:200])), redact(f"{type(exc).__name__}: {exc}"))
+        finally:
+            BOUND_DIAL.reset(token)
+
     def handle_fatal(self, dial: Dial, reason: str) -> None:
+        rotation = self.rotation
+        if rotation is not None and dial is rotation.dial:
+            rotation.fail(reason)
+            return
         if dial is not self.current:
             return
         self.fatal_errors += 1
@@ -831,6 +1095,12 @@ class Connection:
         self.close(dial, "fatal", reason)
 
     def handle_disconnected(self, dial: Dial) -> None:
+        rotation = self.rotation
+        if rotation is not None:
+            if dial is rotation.dial:
+                rotation.fail("the replacement socket ended")
+            elif dial is self.current:
+                rotation.fail("the socket it replaces ended first")
         if dial is not self.current:
             return
         if dial.listener is not None:

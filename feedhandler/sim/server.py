@@ -107,6 +107,8 @@ class SimConnection(WSListener):
         self._last_ping_at = 0.0
         self.last_activity = 0.0
         """Loop time of the last frame either way (a venue's ``idle_timeout`` reads it)."""
+        self.opened_at = 0.0
+        """Loop time of the handshake (``connection_lifetime`` reads it)."""
 
     def __repr__(self) -> str:
         return f"<SimConnection #{self.id} {self.path} topics={list(self.topics)}>"
@@ -129,6 +131,7 @@ class SimConnection(WSListener):
         self._transport = transport
         self._raw = transport.underlying_transport
         self._last_ping_at = self.last_activity = asyncio.get_running_loop().time()
+        self.opened_at = self.last_activity
         self._exchange._attach(self, self._initial_topics)
 
     def on_ws_frame(self, transport: WSTransport, frame: WSFrame) -> None:
@@ -271,13 +274,16 @@ class SimulatedExchange:
                  slow_consumer_timeout: float = 5.0,
                  max_client_frame_size: int = 1024 * 1024,
                  history: int = MarketConfig.history,
-                 keep_connections: int | None = None) -> None:
+                 keep_connections: int | None = None,
+                 connection_lifetime: float | None = None) -> None:
         """``rate`` is market events per second, ``FLOOD`` for as fast as clients read, or None
         to publish only through ``advance``. ``frames_per_write`` caps the frames batched into
         one socket write; ``depth``, ``changes_per_step`` and ``trade_probability`` shape the
         market (``MarketConfig``); ``history`` bounds the level changes kept per symbol for
         past snapshots (a long soak keeps it small, so the simulator's memory settles early);
-        ``keep_connections`` bounds ``history`` to the latest ones (None: all of them)."""
+        ``keep_connections`` bounds ``history`` to the latest ones (None: all of them);
+        ``connection_lifetime`` closes every connection (1001 "connection lifetime") that many
+        seconds after its handshake, as Binance does at 24 h (None: never)."""
         if frames_per_write < 1:
             raise ValueError("frames_per_write must be at least 1")
         self.venue = venue
@@ -293,11 +299,12 @@ class SimulatedExchange:
         self.max_pending_bytes = max_pending_bytes
         self.slow_consumer_timeout = slow_consumer_timeout
         self.max_client_frame_size = max_client_frame_size
+        self.connection_lifetime = connection_lifetime
         self.faults: Counter[str] = Counter()
         """Injected faults by name, one count per connection affected."""
         self.stats: Counter[str] = Counter()
-        """Published "events", "http_requests", "idle_disconnects", "pong_timeouts",
-        "rate_limit_disconnects", "slow_consumer_drops"."""
+        """Published "events", "http_requests", "idle_disconnects", "lifetime_disconnects",
+        "pong_timeouts", "rate_limit_disconnects", "slow_consumer_drops"."""
         self.history: deque[SimConnection] = deque(maxlen=keep_connections)
         """The connections accepted, in order (the latest ``keep_connections``);
         ``connections`` has the live ones."""
@@ -346,6 +353,8 @@ class SimulatedExchange:
             self._tasks.append(asyncio.create_task(self._heartbeat(self.keepalive)))
         if self.venue.idle_timeout is not None:
             self._tasks.append(asyncio.create_task(self._close_idle(self.venue.idle_timeout)))
+        if self.connection_lifetime is not None:
+            self._tasks.append(asyncio.create_task(self._end_lifetimes(self.connection_lifetime)))
         return self
 
     async def stop(self) -> None:
@@ -687,6 +696,17 @@ class SimulatedExchange:
                     self.stats["idle_disconnects"] += 1
                     code, reason = self.venue.idle_close
                     conn.close(code, reason)
+
+    async def _end_lifetimes(self, lifetime: float) -> None:
+        """Closes each connection ``lifetime`` seconds after its handshake."""
+        loop = asyncio.get_running_loop()
+        while True:
+            await asyncio.sleep(min(lifetime / 20, 0.05))
+            now = loop.time()
+            for conn in self.connections:
+                if now - conn.opened_at >= lifetime and not conn.closing:
+                    self.stats["lifetime_disconnects"] += 1
+                    conn.close(1001, "connection lifetime")
 
     def _ping(self, conn: SimConnection, keepalive: Keepalive, now: float) -> None:
         payload = str(self.market.now_ms).encode()

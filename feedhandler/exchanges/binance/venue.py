@@ -87,6 +87,7 @@ class BinanceVenue(VenueAdapter):
     timeframes = TIMEFRAMES
     book_depths = BOOK_DEPTHS
     channels = (Channel.TICKER, Channel.BOOK, Channel.TRADES, Channel.OHLCV)
+    connection_lifetime = 24 * 3600.0    # docs/venues/binance.md: "only valid for 24 hours"
 
     def __init__(self, market: str = "spot", *, ws_url: str | None = None,
                  public_ws_url: str | None = None, market_ws_url: str | None = None,
