@@ -59,6 +59,7 @@ Scope = Literal["all", "first", "new", "none"]
 
 class Reaction(enum.StrEnum):
     RECONNECT = "reconnect"        # the socket was renewed and every book resynced
+    ROTATE = "rotate"              # a replacement socket took over before the old one closed
     RESYNC = "resync"              # the books hit were withdrawn and resynced, socket kept
     TYPED_ERROR = "typed error"    # a decode error was counted, books untouched
     AUTH_ERROR = "auth error"      # AuthError to the user once, no retry loop, books untouched
@@ -376,8 +377,7 @@ FAULTS: tuple[Fault, ...] = (
           lambda s: s.heartbeat_detection, quiet=True, told=disconnected("heartbeat")),
     Fault("slow handshake", Reaction.RECONNECT, inject_slow_handshake,
           lambda s: s.slow_handshake_seconds, told=disconnected("connection lost")),
-    Fault("server shutdown", Reaction.RECONNECT, inject_server_shutdown,
-          told=disconnected("serverShutdown")),
+    Fault("server shutdown", Reaction.ROTATE, inject_server_shutdown),
     Fault("subscribe rejected", Reaction.RESYNC, inject_rejected_subscribe, scope="new",
           told=lambda rig: ("sync failed", "subscribe refused")),
     Fault("auth refused", Reaction.AUTH_ERROR, inject_refused_credentials, scope="none"),
@@ -430,7 +430,7 @@ def bound_of(rig: Rig, fault: Fault, reaction: Reaction) -> float:
     pacing = requests / adapter.limits.requests_per_second
     sync = settings.snapshot_timeout + pacing
     bound = fault.detection(settings) + sync + settings.slack
-    if reaction is Reaction.RECONNECT:
+    if reaction in (Reaction.RECONNECT, Reaction.ROTATE):
         bound += settings.backoff_cap + settings.handshake_timeout
     if fault.inject is inject_rejected_subscribe:
         bound += settings.backoff_cap + sync
@@ -486,6 +486,7 @@ async def run_cell(rig: Rig, fault: Fault) -> Cell:
     statuses_mark = len(rig.statuses)
     dials = rig.sim.accepted
     errors = sum(c.decoder.errors for c in rig.connections)
+    rotations = sum(c.rotations for c in rig.connections)
     hit: list[str] = []
     reacted_at: float | None = None
     started = time.monotonic()
@@ -508,6 +509,8 @@ async def run_cell(rig: Rig, fault: Fault) -> Cell:
                                for s in hit)
                 if cell.expected is Reaction.TYPED_ERROR:
                     return sum(c.decoder.errors for c in rig.connections) > errors
+                if cell.expected is Reaction.ROTATE:
+                    return sum(c.rotations for c in rig.connections) > rotations
                 return all(withdrawn_and_served(rig.books[s][marks[s]:])[1] is not None
                            for s in hit)
 
@@ -526,17 +529,19 @@ async def run_cell(rig: Rig, fault: Fault) -> Cell:
         if fault.inject is inject_refused_pings:
             rig.sim.refuse_pings(False)
     wrong = await rig.settle()
-    observe(rig, fault, cell, marks, statuses_mark, dials, errors, hit, started, reacted_at)
+    observe(rig, fault, cell, marks, statuses_mark, dials, errors, rotations, hit, started,
+            reacted_at)
     if wrong:
         cell.problems.append(f"books differ from the true book afterwards: {wrong}")
     return cell
 
 
 def observe(rig: Rig, fault: Fault, cell: Cell, marks: dict[str, int], statuses_mark: int,
-            dials: int, errors: int, hit: list[str], started: float,
+            dials: int, errors: int, rotations: int, hit: list[str], started: float,
             reacted_at: float | None) -> None:
     """Classifies what happened since the fault and checks it against the cell's expectation."""
     renewed = rig.sim.accepted > dials
+    rotated = sum(c.rotations for c in rig.connections) > rotations
     decode_errors = sum(c.decoder.errors for c in rig.connections) - errors
     withdrawn: dict[str, tuple[list[str], float | None]] = {
         symbol: withdrawn_and_served(updates[marks[symbol]:])
@@ -544,6 +549,8 @@ def observe(rig: Rig, fault: Fault, cell: Cell, marks: dict[str, int], statuses_
     any_withdrawn = any(reasons for reasons, _ in withdrawn.values())
     if rig.fh.auth_errors:
         reaction = Reaction.AUTH_ERROR
+    elif rotated and not any_withdrawn:
+        reaction = Reaction.ROTATE
     elif renewed:
         reaction = Reaction.RECONNECT
     elif any_withdrawn:
@@ -561,14 +568,16 @@ def observe(rig: Rig, fault: Fault, cell: Cell, marks: dict[str, int], statuses_
     problems = cell.problems
     if reaction is not cell.expected:
         problems.append(f"expected {cell.expected}, saw {reaction}")
-    if reaction is Reaction.AUTH_ERROR:
+    if reaction in (Reaction.AUTH_ERROR, Reaction.ROTATE):
         cell.observed.recovery = (reacted_at or started) - started
+    if reaction is Reaction.AUTH_ERROR:
         check_refused_credentials(rig, cell)
-    if reaction in (Reaction.TYPED_ERROR, Reaction.NONE, Reaction.AUTH_ERROR):
+    if reaction in (Reaction.TYPED_ERROR, Reaction.NONE, Reaction.AUTH_ERROR, Reaction.ROTATE):
         if any_withdrawn:
             problems.append("a book was withdrawn by a fault that should leave it be")
-        if reaction is Reaction.AUTH_ERROR and cell.observed.recovery > cell.bound:
-            problems.append(f"refused after {cell.observed.recovery:.2f} s, beyond the bound "
+        if reaction in (Reaction.AUTH_ERROR, Reaction.ROTATE) \
+                and cell.observed.recovery > cell.bound:
+            problems.append(f"{reaction} after {cell.observed.recovery:.2f} s, beyond the bound "
                             f"{cell.bound:.2f} s")
         return
     kinds = {event.kind for event in cell.observed.statuses}
