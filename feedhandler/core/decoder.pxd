@@ -8,6 +8,7 @@ only reports, through flags, what the Python side must look at once per socket r
 from libc.stdint cimport int32_t, int64_t, uint8_t
 
 from feedhandler.core.book cimport OrderBook
+from feedhandler.core.ondemand cimport dom_parser, parser
 from feedhandler.core.rings cimport CandleRing, TickerRing, TradeRing
 
 cdef enum DecodeFlag:
@@ -55,6 +56,7 @@ cdef enum BookSync:
 
 cdef enum:
     MAX_SYMBOL = 48
+    RETAINED_CAPACITY = 1 << 20   # parse capacity kept past a message: trimmed back beyond
 
 cdef struct Slot:
     int32_t instrument      # the FeedHandler-wide instrument id written into ring rows
@@ -94,6 +96,9 @@ cdef class Decoder:
     cdef int32_t* dirty
     cdef int32_t dirty_count
     cdef list resync_slots
+    cdef parser json                # On-Demand parser: grows to the largest message (see trim)
+    cdef dom_parser grammar         # full grammar check, for decoders that look fields up
+                                    # out of order (``iterate_validated``)
 
     cdef int decode(self, const char* buf, size_t n, int64_t ts_receive) except -1
     cdef inline void count_message(self, int flags, size_t n) noexcept nogil:
@@ -109,6 +114,7 @@ cdef class Decoder:
     cdef int queue_control(self, const char* buf, size_t n) except -1
     cdef int load_snapshot(self, int32_t slot, const char* buf, size_t n) except -1
     cdef void _insert(self, int32_t slot) noexcept
+    cdef void trim(self) noexcept
 
 
 cdef class PassthroughDecoder(Decoder):

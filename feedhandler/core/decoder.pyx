@@ -10,6 +10,7 @@ from libc.stdint cimport int32_t, int64_t, uint32_t
 
 from feedhandler.core.book cimport OrderBook
 from feedhandler.core.buffer cimport PaddedBuffer, buffer_assign, buffer_free, buffer_init
+from feedhandler.core.ondemand cimport dom_parser, parser
 from feedhandler.core.rings cimport CandleRing, TickerRing, TradeRing
 
 
@@ -294,6 +295,20 @@ cdef class Decoder:
     cdef int queue_control(self, const char* buf, size_t n) except -1:
         self.control.append(buf[:n])
         return DECODED_CONTROL
+
+    cdef void trim(self) noexcept:
+        """Parsers grow to the largest message they met and keep that (about 6x its size for
+        On-Demand, 14x for the grammar check): after one over RETAINED_CAPACITY they are
+        replaced by fresh ones, which grow again only as far as later messages need."""
+        if self.json.capacity() > RETAINED_CAPACITY:
+            self.json = parser()
+        if self.grammar.capacity() > RETAINED_CAPACITY:
+            self.grammar = dom_parser()
+
+    @property
+    def parser_capacity(self) -> int:
+        """Bytes of message the parsers can take without growing (the larger of the two)."""
+        return max(self.json.capacity(), self.grammar.capacity())
 
     # ---- REST depth snapshots ----------------------------------------------------------------
 

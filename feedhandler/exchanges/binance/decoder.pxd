@@ -1,7 +1,7 @@
 from libc.stdint cimport int32_t, int64_t
 
 from feedhandler.core.decoder cimport Decoder
-from feedhandler.core.ondemand cimport od_object, parser
+from feedhandler.core.ondemand cimport od_object
 
 
 cdef struct BinanceEvent:
@@ -25,7 +25,6 @@ cdef struct BinanceEvent:
 
 
 cdef class BinanceDecoder(Decoder):
-    cdef parser json
     cdef readonly bint futures
     cdef int decode_event(self, od_object& event, const char* buf, size_t n,
                           int64_t ts_receive) except -1

@@ -1,11 +1,10 @@
 from libc.stdint cimport int64_t
 
-from feedhandler.core.ondemand cimport od_object, parser, value
+from feedhandler.core.ondemand cimport od_object, value
 from feedhandler.core.private cimport PrivateDecoder
 
 
 cdef class BinancePrivateDecoder(PrivateDecoder):
-    cdef parser json
     cdef readonly bint futures
     cdef readonly int64_t expirations     # listenKeyExpired events seen
     cdef int decode_order(self, od_object& order, int64_t event_time,

@@ -1,7 +1,7 @@
 from libc.stdint cimport int32_t, int64_t
 
 from feedhandler.core.decoder cimport Decoder
-from feedhandler.core.ondemand cimport parser, value
+from feedhandler.core.ondemand cimport value
 
 
 cdef struct BookState:
@@ -19,7 +19,6 @@ cdef struct TickerState:
 
 
 cdef class BybitDecoder(Decoder):
-    cdef parser json
     cdef readonly bint spot
     cdef BookState* books_state
     cdef TickerState* ticker_state

@@ -1,7 +1,7 @@
 from libc.stdint cimport int32_t, int64_t
 
 from feedhandler.core.decoder cimport Decoder
-from feedhandler.core.ondemand cimport od_object, parser
+from feedhandler.core.ondemand cimport od_object
 from libcpp.string_view cimport string_view
 
 cdef enum:
@@ -28,7 +28,6 @@ cdef struct Topic:
 
 
 cdef class HtxDecoder(Decoder):
-    cdef parser json
     cdef SlotState* states
     cdef int32_t state_capacity
     cdef readonly int64_t stale       # mbp updates and late snapshots older than a live book
