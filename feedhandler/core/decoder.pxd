@@ -6,6 +6,7 @@ only reports, through flags, what the Python side must look at once per socket r
 """
 
 from libc.stdint cimport int32_t, int64_t, uint8_t
+from libc.string cimport memcmp
 
 from feedhandler.core.book cimport OrderBook
 from feedhandler.core.ondemand cimport dom_parser, parser
@@ -81,6 +82,7 @@ cdef class Decoder:
     cdef readonly int64_t unknown
     cdef readonly int64_t gaps
     cdef readonly int64_t checksum_failures
+    cdef readonly int64_t misrouted     # messages whose own fields contradict their stream
     cdef int64_t kind_messages[KINDS]   # messages off the socket by MessageKind (the listener
     cdef int64_t kind_bytes[KINDS]      # counts them); bytes as decoded, after inflation
     cdef public list control        # raw messages Python must act on, in arrival order
@@ -110,6 +112,11 @@ cdef class Decoder:
     cdef void mark_dirty(self, int32_t slot) noexcept nogil
     cdef int fail(self, str reason) except -1
     cdef int lose_sync(self, int32_t slot, str reason, bint checksum) except -1
+    cdef int misroute(self, int32_t slot, str reason, bint book_missed) except -1
+    cdef inline bint is_key_of(self, int32_t slot, const char* p, size_t n) noexcept nogil:
+        """Whether ``p[:n]`` is the venue symbol ``slot`` was registered with."""
+        return <size_t>self.slots[slot].key_length == n and \
+            memcmp(self.slots[slot].key, p, n) == 0
     cdef int hold(self, int32_t slot, const char* buf, size_t n) except -1
     cdef int queue_control(self, const char* buf, size_t n) except -1
     cdef int load_snapshot(self, int32_t slot, const char* buf, size_t n) except -1

@@ -288,6 +288,18 @@ cdef class Decoder:
         self.resync_slots.append((slot, reason))
         return DECODED_RESYNC
 
+    cdef int misroute(self, int32_t slot, str reason, bint book_missed) except -1:
+        """A message whose redundant fields (inner symbol, channel, depth) contradict the
+        stream it was routed to by: counted (``misrouted``, and as a decode error), never
+        applied. ``book_missed``: it came on the book's own stream, so it may have been the
+        book's next update: a live book is withdrawn and resynced as after a gap."""
+        cdef int flags
+        self.misrouted += 1
+        flags = self.fail(reason)
+        if book_missed and self.slots[slot].has_book and self.slots[slot].sync == SYNC_LIVE:
+            flags |= self.lose_sync(slot, reason, False)
+        return flags
+
     cdef int hold(self, int32_t slot, const char* buf, size_t n) except -1:
         self.pending.append((slot, buf[:n]))
         return 0
@@ -384,6 +396,7 @@ cdef class Decoder:
             "unknown": self.unknown,
             "gaps": self.gaps,
             "checksum_failures": self.checksum_failures,
+            "misrouted": self.misrouted,
         }
 
 

@@ -78,6 +78,7 @@ class ConnectionMetrics:
     messages: int
     bytes: int
     decode_errors: int
+    misrouted: int              # of those, messages whose fields contradict their stream
     control_messages: int
     other_messages: int
     gaps: int
@@ -198,9 +199,9 @@ def connection_metrics(venue: str, connection: Connection,
     return ConnectionMetrics(
         venue, connection.name, connection.connected,
         sum(messages for messages, _ in kinds.values()), stats["bytes"], kinds["error"][0],
-        kinds["control"][0], kinds["other"][0], connection.decoder.gaps,
-        connection.decoder.checksum_failures, record.resyncs, connection.reconnects,
-        connection.disconnects, connection.connect_failures,
+        connection.decoder.misrouted, kinds["control"][0], kinds["other"][0],
+        connection.decoder.gaps, connection.decoder.checksum_failures, record.resyncs,
+        connection.reconnects, connection.disconnects, connection.connect_failures,
         {channel.value: channel_metrics(connection, record, channel, kinds)
          for channel in CHANNELS} if not isinstance(connection.adapter, PrivateVenue) else
         {PRIVATE: private_metrics(connection, record, kinds)})

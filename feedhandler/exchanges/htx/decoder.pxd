@@ -25,6 +25,7 @@ cdef struct Topic:
     int32_t slot              # -1: a symbol not registered here
     int kind                  # TopicKind
     int period                # index into the period tables (kline topics)
+    int64_t depth             # the levels of an mbp topic (market.$symbol.mbp.$depth)
 
 
 cdef class HtxDecoder(Decoder):

@@ -16,6 +16,9 @@ carry no action: each of their messages is a whole snapshot. As for Kraken, a ve
 snapshot does not make a waiting book live: the updates after it are held until the adapter's
 ``sync_book`` marks the book live and replays them, so the user hears of the resync before the
 book is served.
+
+A trades, tickers or books5 item whose own ``instId`` is not the ``arg``'s is counted
+(``misrouted``) and not applied; no book is withdrawn (a books5 push is a whole snapshot).
 """
 
 from libc.stdint cimport int32_t, int64_t
@@ -256,6 +259,7 @@ cdef class OkxDecoder(Decoder):
         cdef array_iterator it, end
         cdef value v
         cdef od_object item
+        cdef string_view text
         cdef int flags = 0
         if data.get_array().get(items) != SUCCESS or items.begin().get(it) != SUCCESS or \
                 items.end().get(end) != SUCCESS:
@@ -284,6 +288,12 @@ cdef class OkxDecoder(Decoder):
                 flags |= self.decode_trade(item, slot, ts_receive)
             elif channel == CHANNEL_TICKERS:
                 flags |= self.decode_ticker(item, slot, ts_receive)
+            elif channel == CHANNEL_BOOK_SNAPSHOTS and \
+                    item.find_field_unordered(string_view(b"instId", 6)).get(v) == SUCCESS and \
+                    (v.get_string().get(text) != SUCCESS or
+                     not self.is_key_of(slot, text.data(), text.size())):
+                # a books5 push is a whole snapshot: the next one restores the book
+                return flags | self.misroute(slot, "books5 instId is not the arg's", False)
             else:
                 flags |= self.decode_book(item, slot, action, channel == CHANNEL_BOOK,
                                           ts_receive)
@@ -421,6 +431,10 @@ cdef class OkxDecoder(Decoder):
             elif key_is(key, "tradeId", 7):
                 if read_int(f.val(), &trade_id) != DECIMAL_OK:
                     return self.fail("malformed tradeId")
+            elif key_is(key, "instId", 6):
+                if f.val().get_string().get(text) != SUCCESS or \
+                        not self.is_key_of(slot, text.data(), text.size()):
+                    return self.misroute(slot, "trade instId is not the arg's", False)
             elif key_is(key, "ts", 2):
                 if read_ms(f.val(), &ts_exchange) != DECIMAL_OK:
                     return self.fail("malformed trade ts")
@@ -434,7 +448,7 @@ cdef class OkxDecoder(Decoder):
     cdef int decode_ticker(self, od_object& item, int32_t slot, int64_t ts_receive) except -1:
         cdef object_iterator it, end
         cdef field f
-        cdef string_view key
+        cdef string_view key, text
         cdef int64_t ts_exchange = 0, bid = 0, bid_size = 0, ask = 0, ask_size = 0, last = 0
         cdef int price_scale = self.slots[slot].price_scale
         cdef int size_scale = self.slots[slot].size_scale
@@ -455,6 +469,10 @@ cdef class OkxDecoder(Decoder):
                 status = read_price(f.val(), price_scale, &ask)
             elif key_is(key, "askSz", 5):
                 status = read_price(f.val(), size_scale, &ask_size)
+            elif key_is(key, "instId", 6):
+                if f.val().get_string().get(text) != SUCCESS or \
+                        not self.is_key_of(slot, text.data(), text.size()):
+                    return self.misroute(slot, "ticker instId is not the arg's", False)
             elif key_is(key, "ts", 2):
                 status = read_ms(f.val(), &ts_exchange)
             inc(it)
