@@ -19,8 +19,9 @@ book and asks for a resync. A message flagged ``"full": true`` replaces the book
 ``spot.obu`` (order book v2, symbol ``ob.<pair>.<levels>``) needs no REST call: its first
 push is ``"full": true``, which is loaded even while the book waits (and counted, so the
 adapter's ``sync_book`` sees it and makes the book live), and every later push must have
-``U == previous u + 1``.  A ``spot.obu`` push whose ``<levels>`` is not the depth of the book (one with a depth
-limit) belongs to another subscription: counted (``misrouted``), not applied, the book's own stream unaffected.
+``U == previous u + 1``. A ``spot.obu`` push whose ``<levels>`` is not the depth of the book
+(one with a depth limit) belongs to another subscription: counted (``misrouted``), not
+applied, the book's own stream unaffected.
 """
 
 from libc.stdint cimport int32_t, int64_t
