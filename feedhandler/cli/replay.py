@@ -30,6 +30,11 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--speed", type=positive_number, metavar="X",
                         help="pace by the recorded receive times, X times as fast (1 = real "
                         "time; default: as fast as possible)")
+    parser.add_argument("--allow-gaps", action="store_true",
+                        help="continue across recording files missing from the sequence (each "
+                        "header carries its file index): every book is withdrawn across the "
+                        "gap until the recording resyncs it (default: a missing file is an "
+                        "error)")
     parser.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
                         help="progress bar (default: on a terminal, for recordings over "
                         f"{PROGRESS_BYTES >> 20} MB)")
@@ -37,7 +42,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace, console: Console) -> int:
     try:
-        replay = Replay(args.paths)
+        replay = Replay(args.paths, allow_gaps=args.allow_gaps)
         size = sum(path.stat().st_size for path in replay.files)
     except (RecordingError, OSError) as error:
         raise CommandError(str(error)) from None
@@ -83,6 +88,9 @@ def report(console: Console, replay: Replay, stats: ReplayStats) -> None:
     if stats.fatal or stats.call_errors:
         print_line(console, f"as when recorded: {stats.fatal} messages thrown away, "
                             f"{stats.call_errors} book sync steps failed")
+    for gap in stats.gaps:
+        print_line(console, f"recording gap: {gap}; books withdrawn across it until resynced",
+                   "yellow")
     for cut in stats.cut:
         print_line(console, f"recording cut short: {cut}; replayed up to its last whole record",
                    "yellow")
@@ -103,5 +111,6 @@ COMMAND = Command(
     "again, REST snapshots and book sync steps are applied where they were, so the books "
     "and rows come out exactly as they were recorded. Prints what each instrument produced "
     "and the replay rate. A corrupt recording is reported with its file and byte offset; a "
-    "last file cut short replays up to its last whole record.",
+    "last file cut short replays up to its last whole record. A file missing from the "
+    "sequence is an error unless --allow-gaps: then books are withdrawn across the gap.",
     configure, run)

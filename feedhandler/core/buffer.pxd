@@ -57,6 +57,18 @@ cdef inline int buffer_reserve(PaddedBuffer* b, size_t needed) noexcept nogil:
     return 0
 
 
+cdef inline void buffer_shrink(PaddedBuffer* b, size_t capacity) noexcept nogil:
+    """Gives back what one large message grew the buffer to (its content is dropped)."""
+    cdef char* shrunk
+    if capacity >= b.capacity:
+        return
+    shrunk = <char*>realloc(b.data, capacity + PADDING)
+    if shrunk != NULL:      # a failed shrink keeps the larger block: still valid
+        b.data = shrunk
+        b.capacity = capacity
+    b.size = 0
+
+
 cdef inline int buffer_assign(PaddedBuffer* b, const char* p, size_t n) noexcept nogil:
     if buffer_reserve(b, n) < 0:
         return -1

@@ -6,8 +6,10 @@ only reports, through flags, what the Python side must look at once per socket r
 """
 
 from libc.stdint cimport int32_t, int64_t, uint8_t
+from libc.string cimport memcmp
 
 from feedhandler.core.book cimport OrderBook
+from feedhandler.core.ondemand cimport dom_parser, parser
 from feedhandler.core.rings cimport CandleRing, TickerRing, TradeRing
 
 cdef enum DecodeFlag:
@@ -55,6 +57,7 @@ cdef enum BookSync:
 
 cdef enum:
     MAX_SYMBOL = 48
+    RETAINED_CAPACITY = 1 << 20   # parse capacity kept past a message: trimmed back beyond
 
 cdef struct Slot:
     int32_t instrument      # the FeedHandler-wide instrument id written into ring rows
@@ -79,6 +82,7 @@ cdef class Decoder:
     cdef readonly int64_t unknown
     cdef readonly int64_t gaps
     cdef readonly int64_t checksum_failures
+    cdef readonly int64_t misrouted     # messages whose own fields contradict their stream
     cdef int64_t kind_messages[KINDS]   # messages off the socket by MessageKind (the listener
     cdef int64_t kind_bytes[KINDS]      # counts them); bytes as decoded, after inflation
     cdef public list control        # raw messages Python must act on, in arrival order
@@ -94,6 +98,9 @@ cdef class Decoder:
     cdef int32_t* dirty
     cdef int32_t dirty_count
     cdef list resync_slots
+    cdef parser json                # On-Demand parser: grows to the largest message (see trim)
+    cdef dom_parser grammar         # full grammar check, for decoders that look fields up
+                                    # out of order (``iterate_validated``)
 
     cdef int decode(self, const char* buf, size_t n, int64_t ts_receive) except -1
     cdef inline void count_message(self, int flags, size_t n) noexcept nogil:
@@ -105,10 +112,16 @@ cdef class Decoder:
     cdef void mark_dirty(self, int32_t slot) noexcept nogil
     cdef int fail(self, str reason) except -1
     cdef int lose_sync(self, int32_t slot, str reason, bint checksum) except -1
+    cdef int misroute(self, int32_t slot, str reason, bint book_missed) except -1
+    cdef inline bint is_key_of(self, int32_t slot, const char* p, size_t n) noexcept nogil:
+        """Whether ``p[:n]`` is the venue symbol ``slot`` was registered with."""
+        return <size_t>self.slots[slot].key_length == n and \
+            memcmp(self.slots[slot].key, p, n) == 0
     cdef int hold(self, int32_t slot, const char* buf, size_t n) except -1
     cdef int queue_control(self, const char* buf, size_t n) except -1
     cdef int load_snapshot(self, int32_t slot, const char* buf, size_t n) except -1
     cdef void _insert(self, int32_t slot) noexcept
+    cdef void trim(self) noexcept
 
 
 cdef class PassthroughDecoder(Decoder):

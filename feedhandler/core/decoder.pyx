@@ -10,6 +10,7 @@ from libc.stdint cimport int32_t, int64_t, uint32_t
 
 from feedhandler.core.book cimport OrderBook
 from feedhandler.core.buffer cimport PaddedBuffer, buffer_assign, buffer_free, buffer_init
+from feedhandler.core.ondemand cimport dom_parser, parser
 from feedhandler.core.rings cimport CandleRing, TickerRing, TradeRing
 
 
@@ -287,6 +288,18 @@ cdef class Decoder:
         self.resync_slots.append((slot, reason))
         return DECODED_RESYNC
 
+    cdef int misroute(self, int32_t slot, str reason, bint book_missed) except -1:
+        """A message whose redundant fields (inner symbol, channel, depth) contradict the
+        stream it was routed to by: counted (``misrouted``, and as a decode error), never
+        applied. ``book_missed``: it came on the book's own stream, so it may have been the
+        book's next update: a live book is withdrawn and resynced as after a gap."""
+        cdef int flags
+        self.misrouted += 1
+        flags = self.fail(reason)
+        if book_missed and self.slots[slot].has_book and self.slots[slot].sync == SYNC_LIVE:
+            flags |= self.lose_sync(slot, reason, False)
+        return flags
+
     cdef int hold(self, int32_t slot, const char* buf, size_t n) except -1:
         self.pending.append((slot, buf[:n]))
         return 0
@@ -294,6 +307,20 @@ cdef class Decoder:
     cdef int queue_control(self, const char* buf, size_t n) except -1:
         self.control.append(buf[:n])
         return DECODED_CONTROL
+
+    cdef void trim(self) noexcept:
+        """Parsers grow to the largest message they met and keep that (about 6x its size for
+        On-Demand, 14x for the grammar check): after one over RETAINED_CAPACITY they are
+        replaced by fresh ones, which grow again only as far as later messages need."""
+        if self.json.capacity() > RETAINED_CAPACITY:
+            self.json = parser()
+        if self.grammar.capacity() > RETAINED_CAPACITY:
+            self.grammar = dom_parser()
+
+    @property
+    def parser_capacity(self) -> int:
+        """Bytes of message the parsers can take without growing (the larger of the two)."""
+        return max(self.json.capacity(), self.grammar.capacity())
 
     # ---- REST depth snapshots ----------------------------------------------------------------
 
@@ -369,6 +396,7 @@ cdef class Decoder:
             "unknown": self.unknown,
             "gaps": self.gaps,
             "checksum_failures": self.checksum_failures,
+            "misrouted": self.misrouted,
         }
 
 

@@ -54,6 +54,22 @@ cdef enum LevelStatus:
     LEVELS_REJECTED = 2      # the book refused a level (full, bad price): resync
 
 
+cdef inline int64_t count_of(const char* p, size_t n) noexcept nogil:
+    """A depth or level count written in a channel name (``orderbook.50``, ``mbp.150``,
+    ``ob.BTC_USDT.400``): its decimal digits; -1 when they are not all digits."""
+    cdef int64_t count = 0
+    cdef size_t i
+    cdef int digit
+    if n == 0 or n > 9:
+        return -1
+    for i in range(n):
+        digit = <unsigned char>p[i] - 48
+        if not 0 <= digit <= 9:
+            return -1
+        count = count * 10 + digit
+    return count
+
+
 cdef inline bint iterate_whole(parser& json, const char* buf, size_t n,
                                document& doc) noexcept nogil:
     """Opens a padded message for On-Demand reading, refusing it unless its brackets balance

@@ -49,6 +49,7 @@ cdef class FeedListener(WSListener):
     cdef int receive_frame(self, WSMsgType kind, bint fin, const char* p, size_t n,
                            int64_t now) except -1
     cdef int receive_whole(self, const char* p, size_t n, bint binary, int64_t now) except -1
+    cdef void release_large(self) noexcept
     cdef int record(self, const char* p, size_t n, bint binary, int64_t now) except -1
     cdef int finish_message(self, bint binary, int64_t now) except -1
     cdef int inflate_into_message(self, const char* p, size_t n) noexcept

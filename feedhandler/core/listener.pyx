@@ -20,12 +20,27 @@ from feedhandler.core.buffer cimport (
     buffer_free,
     buffer_init,
     buffer_reserve,
+    buffer_shrink,
 )
-from feedhandler.core.decoder cimport DECODED_ERROR, Decoder
+from feedhandler.core.decoder cimport DECODED_ERROR, RETAINED_CAPACITY, Decoder
+
+cdef size_t MESSAGE_CAPACITY = 64 << 10    # the message buffer's usual size
 
 
 cdef extern from "<string.h>" nogil:
     void* memmem(const void* haystack, size_t n, const void* needle, size_t m)
+
+
+cdef extern from *:
+    """
+    #if defined(__GLIBC__)
+    #include <malloc.h>
+    static inline void feedhandler_release_heap(void) { malloc_trim(0); }
+    #else
+    static inline void feedhandler_release_heap(void) {}
+    #endif
+    """
+    void release_heap "feedhandler_release_heap"() noexcept nogil
 
 
 cdef extern from "zlib.h" nogil:
@@ -68,7 +83,7 @@ cdef class FeedListener(WSListener):
         self.compression = COMPRESSION[compression]
         self.ping_payload = ping_payload
         self.pong_marker = pong_marker
-        if buffer_init(&self.message, 64 << 10, max_message_size) < 0:
+        if buffer_init(&self.message, MESSAGE_CAPACITY, max_message_size) < 0:
             raise MemoryError()
         if buffer_init(&self.compressed, 0, max_message_size) < 0:
             raise MemoryError()
@@ -167,6 +182,8 @@ cdef class FeedListener(WSListener):
                         self.record(self.message.data, self.message.size, self.assembling_binary,
                                     now)
                     self.finish_message(self.assembling_binary, now)
+        if not self.assembling:
+            self.release_large()
         return 0
 
     cdef int receive_whole(self, const char* p, size_t n, bint binary, int64_t now) except -1:
@@ -182,6 +199,21 @@ cdef class FeedListener(WSListener):
         else:
             self.finish_message(binary, now)
         return 0
+
+    cdef void release_large(self) noexcept:
+        """After a message that grew the buffers past RETAINED_CAPACITY (a large or garbage
+        frame under the size limit): they and the decoder's parsers shrink back, so a connection
+        holds memory for the messages it usually gets, not for the largest it ever got."""
+        if self.message.capacity <= RETAINED_CAPACITY and \
+                self.compressed.capacity <= RETAINED_CAPACITY:
+            return
+        buffer_shrink(&self.message, MESSAGE_CAPACITY)
+        buffer_shrink(&self.compressed, 0)
+        self.decoder.trim()
+        # glibc raises its mmap and trim thresholds to the size of the blocks just freed, so the
+        # next large message would come from the heap and stay there: hand the heap's free top
+        # back now (rare: only after a message over RETAINED_CAPACITY)
+        release_heap()
 
     cdef int record(self, const char* p, size_t n, bint binary, int64_t now) except -1:
         """Hands the whole message, as it came off the wire (still compressed), to the
@@ -270,6 +302,7 @@ cdef class FeedListener(WSListener):
             self.frames += 1
             self.bytes_received += n
             self.receive_whole(<const char*>message, <size_t>n, binary, now_ns())
+            self.release_large()
         return len(messages)
 
     def feed_frame(self, int kind, bint fin, bytes payload) -> None:

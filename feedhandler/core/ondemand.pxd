@@ -64,6 +64,7 @@ cdef extern from "simdjson.h" namespace "simdjson::dom" nogil:
         dom_parser()
         simdjson_result[dom_element] parse(const char* buf, size_t length,
                                            bint realloc_if_needed)
+        size_t capacity()
 
 
 # buffer.pxd pads by a fixed PADDING without including simdjson.h: every module that parses
@@ -149,3 +150,4 @@ cdef extern from "simdjson.h" namespace "simdjson::ondemand" nogil:
         parser()
         parser(size_t max_capacity)
         simdjson_result[document] iterate(const char* buf, size_t length, size_t capacity)
+        size_t capacity()

@@ -80,6 +80,10 @@ CONNECTION_SERIES: tuple[tuple[Family, ConnectionValue], ...] = (
      lambda c: c.bytes),
     (Family("decode_errors_total", "counter", "Messages that could not be decoded"),
      lambda c: c.decode_errors),
+    (Family("misrouted_total", "counter",
+            "Decode errors that were messages contradicting their stream (symbol, depth, "
+            "channel): refused, never applied"),
+     lambda c: c.misrouted),
     (Family("control_messages_total", "counter",
             "Messages for the connection itself: acks, pings, errors"),
      lambda c: c.control_messages),

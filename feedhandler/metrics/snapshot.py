@@ -78,6 +78,7 @@ class ConnectionMetrics:
     messages: int
     bytes: int
     decode_errors: int
+    misrouted: int              # of those, messages whose fields contradict their stream
     control_messages: int
     other_messages: int
     gaps: int
@@ -199,9 +200,10 @@ def connection_metrics(venue: str, connection: Connection,
     return ConnectionMetrics(
         venue, connection.name, connection.connected,
         sum(messages for messages, _ in kinds.values()), stats["bytes"], kinds["error"][0],
-        kinds["control"][0], kinds["other"][0], stats["decoder"]["gaps"],
-        stats["decoder"]["checksum_failures"], record.resyncs, connection.reconnects,
-        connection.rotations, connection.disconnects, connection.connect_failures,
+        stats["decoder"]["misrouted"], kinds["control"][0], kinds["other"][0],
+        stats["decoder"]["gaps"], stats["decoder"]["checksum_failures"], record.resyncs,
+        connection.reconnects, connection.rotations, connection.disconnects,
+        connection.connect_failures,
         {channel.value: channel_metrics(connection, record, channel, kinds)
          for channel in CHANNELS} if not isinstance(connection.adapter, PrivateVenue) else
         {PRIVATE: private_metrics(connection, record, kinds)})

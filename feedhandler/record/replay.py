@@ -13,6 +13,8 @@ instruments of its own before the replay met them.
 
 from __future__ import annotations
 
+import logging
+import re
 import struct
 import time
 from collections.abc import Callable, Sequence
@@ -28,14 +30,48 @@ from feedhandler.exchanges.registry import UnsupportedError, venues
 from feedhandler.net.connection import Connection, StatusKind
 from feedhandler.net.pool import ConnectionPool
 from feedhandler.record.codec import feed_frames
-from feedhandler.record.format import RECORD_HEAD, Kind, unpack_json
+from feedhandler.record.format import RECORD_HEAD, SUFFIX, Kind, unpack_json
 from feedhandler.record.reader import Block, RecordingFile, recording_files
+from feedhandler.record.tap import SETUP_CALLS
+
+log = logging.getLogger(__name__)
 
 INT64_MAX = (1 << 63) - 1
 # what a record or header that parses as JSON but does not say what it should raises
 MALFORMED = (ValueError, KeyError, TypeError, IndexError, struct.error)
 Progress = Callable[[int, int], None]
 """``progress(bytes_done, bytes_total)`` of the files, called after each block."""
+FILE_NAME_INDEX = re.compile(r"^(?P<stem>.*-)(?P<index>\d+)" + re.escape(SUFFIX) + "$")
+
+
+@dataclass(frozen=True)
+class RecordingGap:
+    """Recording files missing between two given ones (by the ``file_index`` of each header)."""
+
+    after: str                  # the file replayed before the gap
+    before: str                 # the file replayed after it
+    missing: tuple[int, ...]    # file indexes of the missing files
+    names: tuple[str, ...]      # their names, as the recorder names files
+
+    def __str__(self) -> str:
+        files = ", ".join(self.names) if self.names else ", ".join(map(str, self.missing))
+        return f"missing {files} (file index {format_indexes(self.missing)}) between " \
+               f"{self.after} and {self.before}"
+
+
+def format_indexes(indexes: tuple[int, ...]) -> str:
+    if len(indexes) == 1:
+        return str(indexes[0])
+    return f"{indexes[0]}..{indexes[-1]}"
+
+
+def missing_names(after: Path, missing: tuple[int, ...]) -> tuple[str, ...]:
+    """The names the recorder gave the missing files (``<prefix>-<start>-<index>.fhrec``)."""
+    match = FILE_NAME_INDEX.match(after.name)
+    if match is None:
+        return ()
+    width = len(match["index"])
+    return tuple(f"{match['stem']}{index:0{width}d}{SUFFIX}" for index in missing)
 
 
 @dataclass
@@ -51,6 +87,8 @@ class ReplayStats:
     first_ts: int = 0
     last_ts: int = 0
     cut: list[str] = field(default_factory=list)   # "file at byte N" for a file cut short
+    gaps: list[RecordingGap] = field(default_factory=list)   # missing files (allow_gaps)
+    withdrawn: int = 0          # books withdrawn across those gaps
     seconds: float = 0.0        # wall time the replay took
 
     @property
@@ -97,6 +135,7 @@ class ReplayConnection:
     connection: Connection
     listener: FeedListener
     pool: ConnectionPool
+    setup_calls: int = 0        # setup calls made so far (a header restates them all)
 
 
 class Replay:
@@ -105,10 +144,15 @@ class Replay:
     ``paths`` are recording files in order, or directories (their files in name order). A
     recording replayed from its first file reproduces the books exactly; one started at a later
     file has the connections and books its header restates, waiting for their next resync.
+
+    Each file's header carries its ``file_index``: a file missing between two given ones is a
+    ``RecordingError`` naming it, unless ``allow_gaps``. Then the gap is logged and listed in
+    ``stats.gaps``, and every book is withdrawn across it (BOOK_INVALID, as after a reconnect)
+    until the recording's next resync of that book brings it back.
     """
 
     def __init__(self, paths: Sequence[str | Path], feedhandler: FeedHandler | None = None, *,
-                 deliver: bool = True) -> None:
+                 deliver: bool = True, allow_gaps: bool = False) -> None:
         """``deliver=False`` skips the FeedHandler's delivery (no callbacks, no event objects):
         decoding alone, for benchmarks; books and rings are the same."""
         self.files = recording_files(list(paths))
@@ -119,6 +163,10 @@ class Replay:
         self.instrument_ids: dict[int, int] = {}    # recorded id -> the FeedHandler's
         self.stats = ReplayStats()
         self.deliver = deliver
+        self.allow_gaps = allow_gaps
+        # (connection, slot) of a book withdrawn across a gap -> its snapshot count then: a
+        # recorded mark_live brings it back only once a snapshot after the gap is in
+        self.gap_withdrawn: dict[tuple[int, int], int] = {}
 
     # ---- running -----------------------------------------------------------------------------
 
@@ -131,13 +179,17 @@ class Replay:
         done = 0
         started = time.perf_counter()
         clock = Clock(speed)
+        previous: tuple[Path, int] | None = None
         for index, path in enumerate(self.files):
             with RecordingFile(path) as recording:
                 self.stats.files += 1
                 try:
-                    self.restate(recording)
+                    gaps = len(self.stats.gaps)
+                    file_index = self.follow(previous, recording)
+                    self.restate(recording, after_gap=len(self.stats.gaps) > gaps)
                 except MALFORMED as exc:
                     raise recording.error(0, f"header: {type(exc).__name__}: {exc}") from exc
+                previous = None if file_index is None else (path, file_index)
                 for block in recording.blocks(allow_cut=index == len(self.files) - 1):
                     self.stats.blocks += 1
                     self.replay_block(recording, block, clock)
@@ -192,17 +244,64 @@ class Replay:
             stats.records += 1
             position += RECORD_HEAD.size + length
 
+    # ---- files in sequence -------------------------------------------------------------------
+
+    def follow(self, previous: tuple[Path, int] | None, recording: RecordingFile) -> int | None:
+        """The file's index, checked to follow the previous file's; a gap raises, or with
+        ``allow_gaps`` withdraws every book. None for a header without an index."""
+        file_index = recording.header.get("file_index")
+        if file_index is None:
+            return None
+        if type(file_index) is not int or file_index < 0:
+            raise ValueError(f"file_index {file_index!r} is not a file index")
+        if previous is None or file_index == previous[1] + 1:
+            return file_index
+        after, after_index = previous
+        if file_index <= after_index:
+            raise recording.error(0, f"file index {file_index} cannot follow {after} (file "
+                                     f"index {after_index}): files out of order, or of "
+                                     "another recording")
+        missing = tuple(range(after_index + 1, file_index))
+        gap = RecordingGap(str(after), recording.name, missing, missing_names(after, missing))
+        if not self.allow_gaps:
+            raise recording.error(0, f"recording file {gap}; replay with allow_gaps to "
+                                     "continue across it, books withdrawn")
+        log.warning("replay: recording file %s: books withdrawn until resynced", gap)
+        self.stats.gaps.append(gap)
+        self.withdraw_books(f"recording gap: {gap}")
+        return file_index
+
+    def withdraw_books(self, reason: str) -> None:
+        """Every book is withdrawn as a live reconnect withdraws it: the recording's next resync
+        of it (a snapshot, then its sync steps) brings it back."""
+        for owner, replayed in self.connections.items():
+            connection = replayed.connection
+            for slot, sub in list(connection.book_subscriptions.items()):
+                connection.withdraw_book(sub, reason)
+                self.gap_withdrawn[(owner, slot)] = connection.decoder.snapshot_count(slot)
+                self.stats.withdrawn += 1
+
     # ---- records -----------------------------------------------------------------------------
 
-    def restate(self, recording: RecordingFile) -> None:
-        """A file's header: connections this replay has not met yet are set up from it."""
+    def restate(self, recording: RecordingFile, after_gap: bool = False) -> None:
+        """A file's header: connections this replay has not met yet are set up from it; after
+        a gap, those it has met take on what the missing files changed (setup calls made,
+        subscriptions taken on or let go)."""
         for definition in recording.header["connections"]:
-            if definition["id"] in self.connections:
-                continue
-            self.open(definition)
-            self.subscribe(definition["id"], definition["subscriptions"])
-            for call in definition["setup"]:
-                self.call(definition["id"], call, b"")
+            owner = definition["id"]
+            replayed = self.connections.get(owner)
+            if replayed is None:
+                self.open(definition)
+                self.subscribe(owner, definition["subscriptions"])
+                for call in definition["setup"]:
+                    self.call(owner, call, b"")
+            elif after_gap:
+                for call in definition["setup"][replayed.setup_calls:]:
+                    self.call(owner, call, b"")
+                for key in replayed.connection.subscriptions:
+                    replayed.pool.owners.pop(key, None)
+                replayed.connection.subscriptions.clear()
+                self.subscribe(owner, definition["subscriptions"])
 
     def apply(self, kind: Kind, owner: int, payload: bytes) -> None:
         value, raw = unpack_json(payload)
@@ -222,6 +321,8 @@ class Replay:
             self.stats.statuses += 1
             connection = self.connections[owner].connection
             slot = int(value["slot"])
+            if value["kind"] == StatusKind.BOOK_RESYNCED and (owner, slot) in self.gap_withdrawn:
+                return      # the resync it reports was skipped (see ``stale_after_gap``)
             connection.notify(StatusKind(value["kind"]), value["reason"], slot,
                               connection.book_subscriptions.get(slot))
 
@@ -307,13 +408,32 @@ class Replay:
             args[1] = self.instrument_ids.get(args[1], args[1])
         if not hasattr(connection.decoder, name) or name.startswith("_"):
             raise ValueError(f"recorded call of an unknown decoder method {name!r}")
+        if name in SETUP_CALLS:
+            self.connections[owner].setup_calls += 1
+        if name == "mark_live" and self.stale_after_gap(owner, connection, int(args[0])):
+            return
         self.stats.calls += 1
         try:
             getattr(connection.decoder, name)(*args, **kwargs)
         except Exception:
             self.stats.call_errors += 1
+        else:
+            if name == "apply_snapshot":
+                self.gap_withdrawn.pop((owner, int(args[0])), None)
         if name == "set_book":
             self.book_changed(connection, int(args[0]), args[1])
+
+    def stale_after_gap(self, owner: int, connection: Connection, slot: int) -> bool:
+        """A ``mark_live`` of a book withdrawn across a gap whose snapshot was in the missing
+        files: skipped, the book waits for its next resync. Any later snapshot (a REST one
+        comes through ``apply_snapshot``) lifts the withdrawal."""
+        withdrawn_at = self.gap_withdrawn.get((owner, slot))
+        if withdrawn_at is None:
+            return False
+        if connection.decoder.snapshot_count(slot) == withdrawn_at:
+            return True
+        del self.gap_withdrawn[(owner, slot)]
+        return False
 
     @staticmethod
     def book_changed(connection: Connection, slot: int, book: OrderBook | None) -> None:

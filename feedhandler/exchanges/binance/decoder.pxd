@@ -1,7 +1,8 @@
+from libcpp.string_view cimport string_view
 from libc.stdint cimport int32_t, int64_t
 
 from feedhandler.core.decoder cimport Decoder
-from feedhandler.core.ondemand cimport od_object, parser
+from feedhandler.core.ondemand cimport od_object
 
 
 cdef struct BinanceEvent:
@@ -25,10 +26,9 @@ cdef struct BinanceEvent:
 
 
 cdef class BinanceDecoder(Decoder):
-    cdef parser json
     cdef readonly bint futures
-    cdef int decode_event(self, od_object& event, const char* buf, size_t n,
-                          int64_t ts_receive) except -1
+    cdef int decode_event(self, od_object& event, string_view stream, const char* buf,
+                          size_t n, int64_t ts_receive) except -1
     cdef int depth_verdict(self, BinanceEvent* ev, const char* buf, size_t n) except -1
     cdef int finish_depth(self, BinanceEvent* ev, int64_t ts_receive) except -1
     cdef int load_snapshot(self, int32_t slot, const char* buf, size_t n) except -1

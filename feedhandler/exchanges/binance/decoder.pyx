@@ -7,6 +7,11 @@ One pass over each message's fields writes straight into the rings and the book.
 sequence rules are enforced here in C: spot ``U == previous u + 1`` (the first update after a
 snapshot needs ``U <= lastUpdateId + 1 <= u``), futures ``pu == previous u`` (the first needs
 ``U <= lastUpdateId <= u``); anything else withdraws the book and asks for a resync.
+
+A combined-stream message whose ``data`` contradicts its ``stream`` name (the event type, or
+the symbol ``s``, which routes it) is counted (``misrouted``) and never applied. No book is
+withdrawn for it: the book ``s`` names did not get it, and if it was the update of the book
+the stream names, that book's own sequence check withdraws it at its next update.
 """
 
 from libc.stdint cimport int32_t, int64_t
@@ -86,6 +91,41 @@ cdef inline int event_kind(string_view name) noexcept nogil:
     return EVENT_UNKNOWN
 
 
+cdef inline int stream_event_kind(string_view stream) noexcept nogil:
+    """The event type a combined stream (``btcusdt@depth@100ms``) carries; EVENT_UNKNOWN for
+    one this decoder does not check."""
+    cdef size_t at = 0
+    cdef string_view kind
+    while at < stream.size() and stream[at] != b'@':
+        at += 1
+    if at >= stream.size():
+        return EVENT_UNKNOWN
+    kind = string_view(stream.data() + at + 1, stream.size() - at - 1)
+    if kind.size() >= 5 and memcmp(kind.data(), b"depth", 5) == 0:
+        return EVENT_DEPTH
+    if kind.size() >= 6 and memcmp(kind.data(), b"kline_", 6) == 0:
+        return EVENT_KLINE
+    if key_is(kind, "ticker", 6):
+        return EVENT_24H_TICKER
+    return event_kind(kind)         # trade, aggTrade, bookTicker: the event's own name
+
+
+cdef inline bint stream_symbol_is(string_view stream, string_view symbol) noexcept nogil:
+    """Whether the combined stream is ``symbol``'s (lower-cased, before the ``@``)."""
+    cdef size_t n = symbol.size()
+    cdef size_t i
+    cdef char c
+    if stream.size() <= n or stream[n] != b'@':
+        return False
+    for i in range(n):
+        c = symbol[i]
+        if b'A' <= c <= b'Z':
+            c = c + 32
+        if stream[i] != c:
+            return False
+    return True
+
+
 cdef inline int interval_seconds(string_view name) noexcept nogil:
     cdef int amount = 0
     cdef size_t i = 0
@@ -123,13 +163,13 @@ cdef class BinanceDecoder(Decoder):
         cdef od_object top, data
         cdef object_iterator it, end
         cdef field f
-        cdef string_view key
+        cdef string_view key, stream
         if not iterate_whole(self.json, buf, n, doc):
             return self.fail("not JSON")
         if doc.get_object().get(top) != SUCCESS:
             return self.fail("not a JSON object")
         if n > 5 and memcmp(buf, b'{"e":', 5) == 0:
-            return self.decode_event(top, buf, n, ts_receive)
+            return self.decode_event(top, string_view(), buf, n, ts_receive)
         if top.begin().get(it) != SUCCESS or top.end().get(end) != SUCCESS:
             return self.fail("malformed JSON object")
         if not (it != end):
@@ -139,6 +179,8 @@ cdef class BinanceDecoder(Decoder):
             return self.fail("malformed JSON object")
         key = f.escaped_key()
         if key_is(key, "stream", 6):
+            if f.val().get_string().get(stream) != SUCCESS:
+                return self.fail("stream is not a string")
             inc(it)
             while it != end:
                 if deref(it).get(f) != SUCCESS:
@@ -146,7 +188,7 @@ cdef class BinanceDecoder(Decoder):
                 if key_is(f.escaped_key(), "data", 4):
                     if f.val().get_object().get(data) != SUCCESS:
                         return self.fail("combined-stream data is not an object")
-                    return self.decode_event(data, buf, n, ts_receive)
+                    return self.decode_event(data, stream, buf, n, ts_receive)
                 inc(it)
             return self.fail("combined-stream message without data")
         if key_is(key, "result", 6) or key_is(key, "id", 2) or key_is(key, "error", 5) \
@@ -155,10 +197,10 @@ cdef class BinanceDecoder(Decoder):
         doc.rewind()
         if doc.get_object().get(top) != SUCCESS:
             return self.fail("malformed JSON object")
-        return self.decode_event(top, buf, n, ts_receive)
+        return self.decode_event(top, string_view(), buf, n, ts_receive)
 
-    cdef int decode_event(self, od_object& event, const char* buf, size_t n,
-                          int64_t ts_receive) except -1:
+    cdef int decode_event(self, od_object& event, string_view stream, const char* buf,
+                          size_t n, int64_t ts_receive) except -1:
         cdef BinanceEvent ev
         cdef object_iterator it, end
         cdef field f
@@ -194,6 +236,8 @@ cdef class BinanceDecoder(Decoder):
                         return 0
                     if ev.kind == EVENT_SERVER_SHUTDOWN:
                         return self.queue_control(buf, n)   # the adapter rotates
+                    if stream.size() and stream_event_kind(stream) != ev.kind:
+                        return self.misroute(-1, "event type is not the stream's", False)
                 elif name == b's':
                     if f.val().get_string().get(text) != SUCCESS:
                         return self.fail("symbol is not a string")
@@ -201,6 +245,8 @@ cdef class BinanceDecoder(Decoder):
                     if ev.slot < 0:
                         self.unknown += 1
                         return 0
+                    if stream.size() and not stream_symbol_is(stream, text):
+                        return self.misroute(ev.slot, "symbol s is not the stream's", False)
                     price_scale = self.slots[ev.slot].price_scale
                     size_scale = self.slots[ev.slot].size_scale
                 elif name == b'E':

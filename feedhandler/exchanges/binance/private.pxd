@@ -1,11 +1,10 @@
 from libc.stdint cimport int64_t
 
-from feedhandler.core.ondemand cimport document, od_object, parser, value
+from feedhandler.core.ondemand cimport document, od_object, value
 from feedhandler.core.private cimport PrivateDecoder
 
 
 cdef class BinancePrivateDecoder(PrivateDecoder):
-    cdef parser json
     cdef readonly bint futures
     cdef readonly int64_t expirations     # listenKeyExpired events seen
     cdef bint event_again(self, document& doc, bint wrapped, od_object* out) noexcept

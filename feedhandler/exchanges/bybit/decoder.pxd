@@ -1,11 +1,12 @@
 from libc.stdint cimport int32_t, int64_t
 
 from feedhandler.core.decoder cimport Decoder
-from feedhandler.core.ondemand cimport parser, value
+from feedhandler.core.ondemand cimport od_object, value
 
 
 cdef struct BookState:
     int64_t last_update       # "u" of the last message applied to the book
+    int64_t depth             # the subscribed depth (configure_book); 0: not yet known
 
 
 cdef struct TickerState:
@@ -19,13 +20,13 @@ cdef struct TickerState:
 
 
 cdef class BybitDecoder(Decoder):
-    cdef parser json
     cdef readonly bint spot
     cdef BookState* books_state
     cdef TickerState* ticker_state
     cdef int32_t state_capacity
     cdef readonly int64_t skipped     # book deltas dropped while their book awaited a snapshot
     cdef int decode_response(self, value& op, const char* buf, size_t n) except -1
+    cdef int check_symbol(self, int32_t slot, od_object& item) except -1
     cdef int decode_book(self, int32_t slot, value& data, bint snapshot, int64_t ts_ms,
                          const char* buf, size_t n, int64_t ts_receive) except -1
     cdef int decode_top_of_book(self, int32_t slot, value& data, int64_t ts_ms,

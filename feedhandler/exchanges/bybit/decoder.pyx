@@ -13,6 +13,11 @@ resubscribed the topic for a fresh snapshot. As for Kraken, a snapshot does not 
 book live by itself: the deltas after it are held until the adapter's ``sync_book`` marks the
 book live and replays them, so the user hears of the resync before the book is served again.
 
+A push whose own fields contradict its topic is counted (``misrouted``) and never applied: an
+``orderbook.N`` depth other than the subscribed one (another stream, so the book misses
+nothing), or a ``data.s`` / ``symbol`` naming another symbol than the topic (the book's own
+stream: a live book is withdrawn and resynced, as after a gap).
+
 Tickers are merged per symbol in C: linear ``tickers`` sends a snapshot then partial deltas
 (a missing field is unchanged), and spot ``tickers`` has no bid or ask at all, so on spot the
 best bid and offer come from the snapshot-only ``orderbook.1`` topic and the last price from
@@ -41,6 +46,7 @@ from feedhandler.core.jsonread cimport (
     LEVELS_MALFORMED,
     LEVELS_OK,
     apply_pair_levels,
+    count_of,
     iterate_whole,
     key_is,
     read_decimal,
@@ -215,6 +221,7 @@ cdef class BybitDecoder(Decoder):
         if depth <= 0:
             raise ValueError(f"depth must be positive, got {depth}")
         (<OrderBook>self.books[slot]).depth_limit = depth
+        self.books_state[slot].depth = depth
 
     def last_update(self, int slot) -> int:
         """The ``u`` of the last book message applied at ``slot``."""
@@ -250,6 +257,7 @@ cdef class BybitDecoder(Decoder):
         cdef Topic topic
         cdef int32_t slot
         cdef int64_t ts_ms = 0
+        cdef int64_t depth
         cdef bint snapshot = False
         if not iterate_whole(self.json, buf, n, doc):
             return self.fail("not JSON")
@@ -289,6 +297,10 @@ cdef class BybitDecoder(Decoder):
         if topic.kind == TOPIC_BOOK:
             if self.spot and key_is(topic.param, "1", 1):
                 return self.decode_top_of_book(slot, data, ts_ms, ts_receive)
+            depth = self.books_state[slot].depth
+            if depth and count_of(topic.param.data(), topic.param.size()) != depth:
+                return self.misroute(slot, f"orderbook depth {topic.param.data()[:topic.param.size()].decode()} pushed "
+                                           f"for a depth {depth} subscription", False)
             return self.decode_book(slot, data, snapshot, ts_ms, buf, n, ts_receive)
         if topic.kind == TOPIC_TICKER:
             return self.decode_ticker(slot, data, ts_ms, ts_receive)
@@ -306,6 +318,18 @@ cdef class BybitDecoder(Decoder):
             return 0
         return self.queue_control(buf, n)
 
+    cdef int check_symbol(self, int32_t slot, od_object& item) except -1:
+        """0 when ``data.s`` (first in Bybit's order) names the topic's symbol or is absent;
+        else the misroute flags (the book's own stream: a live book is withdrawn)."""
+        cdef value v
+        cdef string_view text
+        if item.find_field_unordered(string_view(b"s", 1)).get(v) != SUCCESS:
+            return 0
+        if v.get_string().get(text) != SUCCESS or \
+                not self.is_key_of(slot, text.data(), text.size()):
+            return self.misroute(slot, "data.s names another symbol than the topic", True)
+        return 0
+
     cdef int decode_book(self, int32_t slot, value& data, bint snapshot, int64_t ts_ms,
                          const char* buf, size_t n, int64_t ts_receive) except -1:
         cdef od_object item
@@ -316,12 +340,17 @@ cdef class BybitDecoder(Decoder):
         cdef int status = LEVELS_OK
         cdef int side
         cdef error_code found
+        cdef int misrouted
         if not self.slots[slot].has_book:
             self.unknown += 1
             return 0
-        if data.get_object().get(item) != SUCCESS or \
-                item.find_field_unordered(string_view(b"u", 1)).get(v) != SUCCESS or \
-                read_int(v, &update) != DECIMAL_OK:
+        found = data.get_object().get(item)
+        if found == SUCCESS:
+            misrouted = self.check_symbol(slot, item)
+            if misrouted:
+                return misrouted
+            found = item.find_field_unordered(string_view(b"u", 1)).get(v)
+        if found != SUCCESS or read_int(v, &update) != DECIMAL_OK:
             self.fail("orderbook data without u")
             if self.slots[slot].sync == SYNC_LIVE:
                 return DECODED_ERROR | self.lose_sync(slot, "orderbook data without u", False)
@@ -375,8 +404,12 @@ cdef class BybitDecoder(Decoder):
         cdef TickerState* state = &self.ticker_state[slot]
         cdef int price_scale = self.slots[slot].price_scale
         cdef int size_scale = self.slots[slot].size_scale
+        cdef int misrouted
         if data.get_object().get(item) != SUCCESS:
             return self.fail("orderbook data is not an object")
+        misrouted = self.check_symbol(slot, item)
+        if misrouted:
+            return misrouted
         if item.find_field_unordered(string_view(b"b", 1)).get(v) != SUCCESS or \
                 read_best(v, price_scale, size_scale, &state.bid_price,
                           &state.bid_size) != LEVELS_OK or \
@@ -393,7 +426,7 @@ cdef class BybitDecoder(Decoder):
         cdef od_object item
         cdef object_iterator it, end
         cdef field f
-        cdef string_view key
+        cdef string_view key, text
         cdef TickerState* state = &self.ticker_state[slot]
         cdef TickerState merged = state[0]
         cdef int price_scale = self.slots[slot].price_scale
@@ -416,6 +449,11 @@ cdef class BybitDecoder(Decoder):
                 status = read_optional(f.val(), size_scale, &merged.ask_size)
             elif key_is(key, "lastPrice", 9):
                 status = read_optional(f.val(), price_scale, &merged.last_price)
+            elif key_is(key, "symbol", 6):
+                if f.val().get_string().get(text) != SUCCESS or \
+                        not self.is_key_of(slot, text.data(), text.size()):
+                    return self.misroute(slot, "ticker symbol names another symbol than the "
+                                               "topic", False)
             if status != DECIMAL_OK:
                 return self.fail("malformed ticker price or size")
             inc(it)
@@ -474,6 +512,11 @@ cdef class BybitDecoder(Decoder):
                     side = 1 if key_is(text, "Buy", 3) else -1 if key_is(text, "Sell", 4) else 0
                 elif key_is(key, "i", 1):
                     trade_id = trade_id_of(f.val())
+                elif key_is(key, "s", 1):
+                    if f.val().get_string().get(text) != SUCCESS or \
+                            not self.is_key_of(slot, text.data(), text.size()):
+                        return flags | self.misroute(slot, "trade s names another symbol than "
+                                                           "the topic", False)
                 inc(fit)
             if seen != 3:
                 return flags | self.fail("trade without price or size")

@@ -1,12 +1,10 @@
 from libc.stdint cimport int64_t
 
-from feedhandler.core.ondemand cimport dom_parser, od_object, parser
+from feedhandler.core.ondemand cimport od_object
 from feedhandler.core.private cimport PrivateDecoder
 
 
 cdef class BybitPrivateDecoder(PrivateDecoder):
-    cdef parser json
-    cdef dom_parser grammar
     cdef readonly int64_t fill_echoes     # order-topic fill states (the execution reported it)
     cdef int decode_reply(self, od_object& top, const char* buf, size_t n) except -1
     cdef int decode_order(self, od_object& record, int64_t created,

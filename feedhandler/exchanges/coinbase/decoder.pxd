@@ -1,7 +1,7 @@
 from libc.stdint cimport int32_t, int64_t, uint8_t
 
 from feedhandler.core.decoder cimport Decoder
-from feedhandler.core.ondemand cimport od_object, parser
+from feedhandler.core.ondemand cimport od_object
 
 
 cdef struct ProductState:
@@ -17,7 +17,6 @@ cdef struct ProductState:
 
 
 cdef class CoinbaseDecoder(Decoder):
-    cdef parser json
     cdef readonly int64_t sequence      # last sequence_num on this socket, -1 before the first
     cdef readonly int64_t restarts      # times sequence_num went backwards (a new socket)
     cdef ProductState* products

@@ -1,11 +1,10 @@
 from libc.stdint cimport int32_t, int64_t
 
 from feedhandler.core.decoder cimport Decoder
-from feedhandler.core.ondemand cimport od_object, parser
+from feedhandler.core.ondemand cimport od_object
 
 
 cdef class GateioDecoder(Decoder):
-    cdef parser json
     cdef int decode_depth(self, od_object& result, bint obu, const char* buf, size_t n,
                           int64_t ts_receive) except -1
     cdef int depth_verdict(self, int32_t slot, int64_t first, int64_t last, bint full,

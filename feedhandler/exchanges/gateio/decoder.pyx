@@ -19,7 +19,9 @@ book and asks for a resync. A message flagged ``"full": true`` replaces the book
 ``spot.obu`` (order book v2, symbol ``ob.<pair>.<levels>``) needs no REST call: its first
 push is ``"full": true``, which is loaded even while the book waits (and counted, so the
 adapter's ``sync_book`` sees it and makes the book live), and every later push must have
-``U == previous u + 1``.
+``U == previous u + 1``. A ``spot.obu`` push whose ``<levels>`` is not the depth of the book
+(one with a depth limit) belongs to another subscription: counted (``misrouted``), not
+applied, the book's own stream unaffected.
 """
 
 from libc.stdint cimport int32_t, int64_t
@@ -44,6 +46,7 @@ from feedhandler.core.jsonread cimport (
     LEVELS_OK,
     LEVELS_REJECTED,
     apply_pair_levels,
+    count_of,
     iterate_whole,
     key_is,
     read_decimal,
@@ -260,6 +263,11 @@ cdef class GateioDecoder(Decoder):
                 if slot < 0:
                     self.unknown += 1
                     return 0
+                if obu and self.slots[slot].has_book and self.book_at(slot).depth_limit and \
+                        count_of(pair + pair_length + 1, text.size() - pair_length - 4) \
+                        != self.book_at(slot).depth_limit:
+                    return self.misroute(slot, "spot.obu levels are not the book's depth",
+                                         False)
             elif key_is(key, "U", 1):
                 status = read_int(f.val(), &first)
             elif key_is(key, "u", 1):

@@ -1,7 +1,7 @@
 from libc.stdint cimport int32_t, int64_t
 
 from feedhandler.core.decoder cimport Decoder
-from feedhandler.core.ondemand cimport od_object, parser
+from feedhandler.core.ondemand cimport od_object
 from libcpp.string_view cimport string_view
 
 cdef enum:
@@ -25,10 +25,10 @@ cdef struct Topic:
     int32_t slot              # -1: a symbol not registered here
     int kind                  # TopicKind
     int period                # index into the period tables (kline topics)
+    int64_t depth             # the levels of an mbp topic (market.$symbol.mbp.$depth)
 
 
 cdef class HtxDecoder(Decoder):
-    cdef parser json
     cdef SlotState* states
     cdef int32_t state_capacity
     cdef readonly int64_t stale       # mbp updates and late snapshots older than a live book

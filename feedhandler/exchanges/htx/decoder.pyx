@@ -11,6 +11,10 @@ with ``seqNum <=`` the book's are stale, the first applied needs ``prevSeqNum <=
 
 HTX klines carry no closed flag: a candle is reported closed (once, with its last values) when
 the first tick of a later candle of the same series arrives.
+
+An ``mbp.N`` push whose N is not the book's depth, or a ``bbo`` tick whose ``symbol`` is not
+the ``ch``'s, is counted (``misrouted``) and not applied (another stream: the book's own
+sequence is unaffected).
 """
 
 from libc.math cimport fabs, llround
@@ -41,6 +45,7 @@ from feedhandler.core.jsonread cimport (
     LEVELS_OK,
     LEVELS_REJECTED,
     apply_pair_levels,
+    count_of,
     iterate_whole,
     key_is,
     read_decimal,
@@ -187,6 +192,7 @@ cdef class HtxDecoder(Decoder):
         out.slot = -1
         out.kind = TOPIC_UNKNOWN
         out.period = -1
+        out.depth = -1
         if not starts_with(name, "market.", 7):
             return -1
         end = start
@@ -198,6 +204,7 @@ cdef class HtxDecoder(Decoder):
         rest = string_view(name.data() + end + 1, name.size() - end - 1)
         if starts_with(rest, "mbp.", 4):
             out.kind = TOPIC_MBP
+            out.depth = count_of(rest.data() + 4, rest.size() - 4)
         elif key_is(rest, "trade.detail", 12):
             out.kind = TOPIC_TRADE
         elif key_is(rest, "bbo", 3):
@@ -227,6 +234,10 @@ cdef class HtxDecoder(Decoder):
                 v.get_object().get(tick) != SUCCESS:
             return self.fail("message without a tick object")
         if topic.kind == TOPIC_MBP:
+            if self.slots[topic.slot].has_book and self.book_at(topic.slot).depth_limit and \
+                    topic.depth != self.book_at(topic.slot).depth_limit:
+                return self.misroute(topic.slot, f"mbp depth {topic.depth} pushed for a depth "
+                                     f"{self.book_at(topic.slot).depth_limit} book", False)
             return self.decode_mbp(topic.slot, tick, ts_ms, buf, n, ts_receive)
         if topic.kind == TOPIC_TRADE:
             return self.decode_trades(topic.slot, tick, ts_receive)
@@ -389,7 +400,7 @@ cdef class HtxDecoder(Decoder):
                         int64_t ts_receive) except -1:
         cdef object_iterator it, end
         cdef field f
-        cdef string_view key
+        cdef string_view key, text
         cdef int64_t bid = 0, bid_size = 0, ask = 0, ask_size = 0, quote_ms = ts_ms
         cdef int price_scale = self.slots[slot].price_scale
         cdef int size_scale = self.slots[slot].size_scale
@@ -413,6 +424,10 @@ cdef class HtxDecoder(Decoder):
                 status = read_decimal(f.val(), size_scale, &ask_size)
             elif key_is(key, "quoteTime", 9):
                 status = read_int(f.val(), &quote_ms)
+            elif key_is(key, "symbol", 6):
+                if f.val().get_string().get(text) != SUCCESS or \
+                        not self.is_key_of(slot, text.data(), text.size()):
+                    return self.misroute(slot, "bbo symbol is not the ch's", False)
             if status != DECIMAL_OK:
                 return self.fail("malformed number in bbo")
             inc(it)

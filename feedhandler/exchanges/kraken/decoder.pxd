@@ -2,7 +2,7 @@ from libc.stdint cimport int32_t, int64_t, uint32_t
 
 from feedhandler.core.book cimport OrderBook
 from feedhandler.core.decoder cimport Decoder
-from feedhandler.core.ondemand cimport od_object, parser
+from feedhandler.core.ondemand cimport od_object
 
 
 cdef struct BookSpec:
@@ -20,7 +20,6 @@ cdef struct CandleState:
 
 
 cdef class KrakenDecoder(Decoder):
-    cdef parser json
     cdef BookSpec* specs
     cdef CandleState* open_candles    # INTERVAL_COUNT per slot: the latest candle of each series
     cdef int32_t spec_capacity

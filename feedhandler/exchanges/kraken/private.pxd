@@ -1,12 +1,11 @@
 from libc.stdint cimport int64_t
 
-from feedhandler.core.ondemand cimport od_object, parser
+from feedhandler.core.ondemand cimport od_object
 from feedhandler.core.ordertable cimport OrderState, OrderTable
 from feedhandler.core.private cimport PrivateDecoder
 
 
 cdef class KrakenPrivateDecoder(PrivateDecoder):
-    cdef parser json
     cdef OrderTable table                # live orders, merged record by record
     cdef readonly int64_t pending_news   # pending_new records (no row: ``new`` follows)
     cdef readonly int64_t fill_echoes    # ``filled`` records after the completing trade

@@ -2,11 +2,10 @@ from libc.stdint cimport int32_t, int64_t
 
 from feedhandler.core.book cimport OrderBook
 from feedhandler.core.decoder cimport Decoder
-from feedhandler.core.ondemand cimport od_object, parser, value
+from feedhandler.core.ondemand cimport od_object, value
 
 
 cdef class OkxDecoder(Decoder):
-    cdef parser json
     cdef int decode_data(self, value& data, int channel, int32_t slot, int action,
                          int64_t interval, const char* buf, size_t n,
                          int64_t ts_receive) except -1

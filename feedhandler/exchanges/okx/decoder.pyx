@@ -21,6 +21,9 @@ book is served. Where OKX sends no in-band snapshot, ``sync_book`` loads the RES
 ``GET /api/v5/market/books`` (``load_snapshot``) and replays the held updates: the first after
 any snapshot follows OKX's rule (``seqId`` <= the snapshot's is dropped, then ``prevSeqId`` <=
 the snapshot's ``seqId`` < ``seqId``), every later one must chain exactly.
+
+A trades, tickers or books5 item whose own ``instId`` is not the ``arg``'s is counted
+(``misrouted``) and not applied; no book is withdrawn (a books5 push is a whole snapshot).
 """
 
 from libc.stdint cimport int32_t, int64_t
@@ -263,6 +266,7 @@ cdef class OkxDecoder(Decoder):
         cdef array_iterator it, end
         cdef value v
         cdef od_object item
+        cdef string_view text
         cdef int flags = 0
         if data.get_array().get(items) != SUCCESS or items.begin().get(it) != SUCCESS or \
                 items.end().get(end) != SUCCESS:
@@ -288,6 +292,12 @@ cdef class OkxDecoder(Decoder):
                 flags |= self.decode_trade(item, slot, ts_receive)
             elif channel == CHANNEL_TICKERS:
                 flags |= self.decode_ticker(item, slot, ts_receive)
+            elif channel == CHANNEL_BOOK_SNAPSHOTS and \
+                    item.find_field_unordered(string_view(b"instId", 6)).get(v) == SUCCESS and \
+                    (v.get_string().get(text) != SUCCESS or
+                     not self.is_key_of(slot, text.data(), text.size())):
+                # a books5 push is a whole snapshot: the next one restores the book
+                return flags | self.misroute(slot, "books5 instId is not the arg's", False)
             else:
                 flags |= self.decode_book(item, slot, action, ts_receive)
             if flags & DECODED_ERROR:
@@ -483,6 +493,10 @@ cdef class OkxDecoder(Decoder):
             elif key_is(key, "tradeId", 7):
                 if read_int(f.val(), &trade_id) != DECIMAL_OK:
                     return self.fail("malformed tradeId")
+            elif key_is(key, "instId", 6):
+                if f.val().get_string().get(text) != SUCCESS or \
+                        not self.is_key_of(slot, text.data(), text.size()):
+                    return self.misroute(slot, "trade instId is not the arg's", False)
             elif key_is(key, "ts", 2):
                 if read_ms(f.val(), &ts_exchange) != DECIMAL_OK:
                     return self.fail("malformed trade ts")
@@ -496,7 +510,7 @@ cdef class OkxDecoder(Decoder):
     cdef int decode_ticker(self, od_object& item, int32_t slot, int64_t ts_receive) except -1:
         cdef object_iterator it, end
         cdef field f
-        cdef string_view key
+        cdef string_view key, text
         cdef int64_t ts_exchange = 0, bid = 0, bid_size = 0, ask = 0, ask_size = 0, last = 0
         cdef int price_scale = self.slots[slot].price_scale
         cdef int size_scale = self.slots[slot].size_scale
@@ -517,6 +531,10 @@ cdef class OkxDecoder(Decoder):
                 status = read_price(f.val(), price_scale, &ask)
             elif key_is(key, "askSz", 5):
                 status = read_price(f.val(), size_scale, &ask_size)
+            elif key_is(key, "instId", 6):
+                if f.val().get_string().get(text) != SUCCESS or \
+                        not self.is_key_of(slot, text.data(), text.size()):
+                    return self.misroute(slot, "ticker instId is not the arg's", False)
             elif key_is(key, "ts", 2):
                 status = read_ms(f.val(), &ts_exchange)
             inc(it)

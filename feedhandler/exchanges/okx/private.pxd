@@ -1,11 +1,9 @@
 from libc.stdint cimport int64_t
 
-from feedhandler.core.ondemand cimport dom_parser, od_object, parser
+from feedhandler.core.ondemand cimport od_object
 from feedhandler.core.private cimport PrivateDecoder
 
 
 cdef class OkxPrivateDecoder(PrivateDecoder):
-    cdef parser json
-    cdef dom_parser grammar
     cdef int decode_order(self, od_object& record, int64_t ts_receive) except -1
     cdef int decode_account(self, od_object& account, int64_t ts_receive) except -1

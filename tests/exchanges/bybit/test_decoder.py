@@ -239,7 +239,7 @@ def test_mark_waiting_forgets_a_loaded_snapshot() -> None:
 
 def test_the_book_is_truncated_to_the_subscribed_depth() -> None:
     decoder, book, slot = decoder_with_book(depth=1)
-    decoder.feed(DOC_BOOK_SNAPSHOT)
+    decoder.feed(DOC_BOOK_SNAPSHOT.replace(b'"orderbook.50.', b'"orderbook.1.'))
     go_live(decoder, slot)
     assert book.levels(0)[0].tolist() == [1649350] and book.levels(1)[0].tolist() == [1661100]
 
@@ -421,14 +421,14 @@ def test_generated_streams_match_a_model_book(steps) -> None:
     snapshot: whenever the book is served it equals the model."""
     decoder, book, slot = decoder_with_book(depth=1000)
     model: dict[bool, dict[int, int]] = {True: {}, False: {}}
-    decoder.feed(book_message("snapshot", 10))
+    decoder.feed(book_message("snapshot", 10, depth=1000))
     go_live(decoder, slot)
     update, in_sync = 10, True
     for kind, levels in steps:
         update += 2 if kind == "gap" else 1
         bids, asks = render(levels)
         flags = decoder.feed(book_message("snapshot" if kind == "snapshot" else "delta", update,
-                                          bids, asks))
+                                          bids, asks, depth=1000))
         if kind == "snapshot":
             apply(model, levels, True)
             in_sync = True

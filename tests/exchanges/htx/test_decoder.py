@@ -200,14 +200,14 @@ def test_a_late_snapshot_for_a_live_book_is_ignored() -> None:
 
 
 def test_a_side_left_out_of_an_update_is_unchanged_and_depth_is_kept() -> None:
-    decoder, book, slot = decoder_with_book(depth=2)
-    decoder.feed(snapshot(1, [(100, 1), (99, 1), (98, 1)], [(102, 3)]))
-    assert book.bid_count == 2
+    decoder, book, slot = decoder_with_book(depth=5)
+    decoder.feed(snapshot(1, [(100 - i, 1) for i in range(6)], [(102, 3)]))
+    assert book.bid_count == 5
     go_live(decoder, slot)
-    message = b'{"ch":"market.btcusdt.mbp.150","ts":1,"tick":{"seqNum":2,"prevSeqNum":1,' \
+    message = b'{"ch":"market.btcusdt.mbp.5","ts":1,"tick":{"seqNum":2,"prevSeqNum":1,' \
               b'"asks":[[101,2]]}}'
     assert decoder.feed(message) == BOOKS
-    assert book.bid_count == 2 and book.best_ask() == (10100000000, 200000000)
+    assert book.bid_count == 5 and book.best_ask() == (10100000000, 200000000)
 
 
 def test_crossing_update_withdraws_the_book() -> None:

@@ -523,7 +523,7 @@ def test_simulated_stream_decodes_without_a_single_checksum_failure() -> None:
     flags = decoder.feed_many(messages[1:])
     assert flags == TRADES | TICKERS | CANDLES | BOOKS
     assert decoder.stats() == {"messages": 3000, "errors": 0, "unknown": 0, "gaps": 0,
-                               "checksum_failures": 0}
+                               "checksum_failures": 0, "misrouted": 0}
     assert book.valid and book.bid_count == 10 and book.ask_count == 10
 
 

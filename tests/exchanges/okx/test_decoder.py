@@ -382,7 +382,7 @@ def test_simulated_stream_decodes_without_a_single_failure() -> None:
     flags = decoder.feed_many(STREAM[1:])
     assert flags & BOOKS and flags & TRADES and flags & TICKERS and flags & CANDLES
     assert decoder.stats() == {"messages": 800, "errors": 0, "unknown": 0, "gaps": 0,
-                               "checksum_failures": 0}
+                               "checksum_failures": 0, "misrouted": 0}
 
 
 UPDATES = [i for i, raw in enumerate(STREAM) if b'"action":"update"' in raw]
