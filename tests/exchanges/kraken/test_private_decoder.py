@@ -208,4 +208,5 @@ def test_mutated_frames_never_crash_and_keep_the_rings_sane(frame: bytes, cuts) 
     assert flags in (0, PRIVATE, CONTROL, ERROR, PRIVATE | ERROR)
     assert (flags & ERROR != 0) == (d.errors == 1)
     assert d.orders.write_count <= 1 and d.balances.write_count <= 3
-    assert d.open_orders() <= 1
+    # the held order, plus another where a mutation left a well-formed but different order_id
+    assert d.open_orders() <= 2
