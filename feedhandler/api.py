@@ -254,7 +254,7 @@ class FeedHandler:
         info.check(channel, timeframe, depth)
         state = self._venue_state(exchange)
         instrument = self._instrument(exchange, state, symbol)
-        sub = Subscription(channel, instrument, timeframe, depth)
+        sub = Subscription(channel, instrument, timeframe, info.native_depth(depth), depth)
         for other in self.handles.get(sub.key, ()):
             sub = other.subscription
             break
@@ -262,9 +262,9 @@ class FeedHandler:
             for key, handles in self.handles.items():
                 existing = handles[0].subscription
                 if (existing.channel is Channel.BOOK and existing.instrument == instrument
-                        and key != sub.key):
+                        and (key != sub.key or existing.levels != depth)):
                     raise ValueError(f"{exchange} {symbol}: already subscribed with depth "
-                                     f"{existing.depth}; one book per instrument")
+                                     f"{existing.levels or 'default'}; one book per instrument")
         handle = Handle(sub, callback)
         first = sub.key not in self.handles
         self.handles[sub.key].append(handle)

@@ -11,7 +11,7 @@ from feedhandler.cli.output import Column, print_table
 from feedhandler.exchanges import venues
 
 COLUMNS = (Column("venue"), Column("market"), Column("channels"), Column("private"),
-           Column("timeframes"), Column("book depths"), Column("book integrity"))
+           Column("timeframes"), Column("native book depths"), Column("book integrity"))
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
@@ -31,5 +31,6 @@ def run(args: argparse.Namespace, console: Console) -> int:
 COMMAND = Command(
     "venues", "list the implemented venues and what each supports",
     "List every venue in the exchange registry: market, channels, private channels, candle "
-    "timeframes, book depths and how its books are kept verifiably in sync.",
+    "timeframes, native book depths (any depth up to the deepest is served "
+    "from the next one up, cut) and how its books are kept verifiably in sync.",
     configure, run)

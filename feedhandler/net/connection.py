@@ -83,7 +83,8 @@ BookFactory = Callable[[Subscription], OrderBook]
 def default_book(subscription: Subscription) -> OrderBook:
     instrument = subscription.instrument
     return OrderBook(price_scale=instrument.price_scale, size_scale=instrument.size_scale,
-                     tick=instrument.tick, depth_limit=subscription.depth or 0)
+                     tick=instrument.tick, depth_limit=subscription.depth or 0,
+                     view_depth=subscription.levels or 0)
 
 
 class Dial:
