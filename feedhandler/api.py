@@ -538,42 +538,46 @@ class FeedHandler:
         if flags & TRADES:
             latency = record.trades
             for rows in self._new_rows(Channel.TRADES, latency.exchange_to_receive):
-                for instrument, ts_exchange, ts_receive, price, size, side, trade_id in zip(
+                for (instrument, ts_exchange, ts_receive, price, size, side, trade_id,
+                     inexact) in zip(
                         rows["instrument"], rows["ts_exchange"], rows["ts_receive"],
                         rows["price"], rows["size"], rows["side"], rows["trade_id"],
-                        strict=True):
+                        rows["inexact"], strict=True):
                     handles = self.by_instrument.get((Channel.TRADES, instrument))
                     if handles:
                         event: Event = Trade(self.instruments[instrument], price, size,
-                                             SIDES[side], trade_id, ts_exchange, ts_receive)
+                                             SIDES[side], trade_id, ts_exchange, ts_receive,
+                                             bool(inexact))
                         latency.receive_to_callback.record_since(ts_receive)
                         self._deliver(handles, event)
         if flags & TICKERS:
             latency = record.ticker
             for rows in self._new_rows(Channel.TICKER, latency.exchange_to_receive):
-                for instrument, ts_exchange, ts_receive, bid, bid_size, ask, ask_size, last in zip(
+                for (instrument, ts_exchange, ts_receive, bid, bid_size, ask, ask_size, last,
+                     inexact) in zip(
                         rows["instrument"], rows["ts_exchange"], rows["ts_receive"],
                         rows["bid_price"], rows["bid_size"], rows["ask_price"],
-                        rows["ask_size"], rows["last_price"], strict=True):
+                        rows["ask_size"], rows["last_price"], rows["inexact"], strict=True):
                     handles = self.by_instrument.get((Channel.TICKER, instrument))
                     if handles:
                         event = Ticker(self.instruments[instrument], bid, bid_size, ask,
-                                       ask_size, last, ts_exchange, ts_receive)
+                                       ask_size, last, ts_exchange, ts_receive, bool(inexact))
                         latency.receive_to_callback.record_since(ts_receive)
                         self._deliver(handles, event)
         if flags & CANDLES:
             latency = record.ohlcv
             for rows in self._new_rows(Channel.OHLCV, latency.exchange_to_receive):
                 for (instrument, ts_exchange, ts_receive, open_time, interval, open_, high, low,
-                     close, volume, closed) in zip(
+                     close, volume, closed, inexact) in zip(
                         rows["instrument"], rows["ts_exchange"], rows["ts_receive"],
                         rows["open_time"], rows["interval"], rows["open"], rows["high"],
-                        rows["low"], rows["close"], rows["volume"], rows["closed"], strict=True):
+                        rows["low"], rows["close"], rows["volume"], rows["closed"],
+                        rows["inexact"], strict=True):
                     handles = self.by_instrument.get((Channel.OHLCV, instrument))
                     if handles:
                         event = Candle(self.instruments[instrument], interval, open_time,
                                        open_, high, low, close, volume, bool(closed),
-                                       ts_exchange, ts_receive)
+                                       ts_exchange, ts_receive, bool(inexact))
                         latency.receive_to_callback.record_since(ts_receive)
                         self._deliver(handles, event)
         if flags & BOOKS:
@@ -614,7 +618,7 @@ class FeedHandler:
                     rows["filled"][i], rows["last_price"][i], rows["last_size"][i],
                     rows["fee"][i], rows["fee_asset"][i].decode(), rows["price_scale"][i],
                     rows["size_scale"][i], rows["fee_scale"][i], rows["sequence"][i],
-                    rows["ts_exchange"][i], rows["ts_receive"][i]))
+                    rows["ts_exchange"][i], rows["ts_receive"][i], bool(rows["inexact"][i])))
         for rows in self._new_rows(Channel.BALANCE, latency.exchange_to_receive):
             handles = self._private_handles(account, Channel.BALANCE, ACCOUNT)
             for i, asset in enumerate(rows["asset"]):
@@ -623,7 +627,8 @@ class FeedHandler:
                     self._deliver(handles, Balance(
                         exchange, asset.decode(), rows["free"][i], rows["locked"][i],
                         rows["total"][i], rows["delta"][i], bool(rows["has_totals"][i]),
-                        rows["scale"][i], rows["ts_exchange"][i], rows["ts_receive"][i]))
+                        rows["scale"][i], rows["ts_exchange"][i], rows["ts_receive"][i],
+                        bool(rows["inexact"][i])))
         for rows in self._new_rows(Channel.POSITIONS, latency.exchange_to_receive):
             for i, raw_symbol in enumerate(rows["symbol"]):
                 venue_symbol = raw_symbol.decode()
@@ -636,7 +641,7 @@ class FeedHandler:
                     exchange, symbol, instrument, rows["side"][i], rows["amount"][i],
                     rows["entry_price"][i], rows["unrealized_pnl"][i], rows["price_scale"][i],
                     rows["size_scale"][i], rows["pnl_scale"][i], rows["ts_exchange"][i],
-                    rows["ts_receive"][i]))
+                    rows["ts_receive"][i], bool(rows["inexact"][i])))
 
     def _on_status(self, connection: Connection, event: StatusEvent) -> None:
         if event.kind is StatusKind.AUTH_FAILED:

@@ -42,6 +42,7 @@ class Trade(NamedTuple):
     trade_id: int
     ts_exchange: int      # ns since the epoch, as the venue stamped it
     ts_receive: int       # ns since the epoch, when the frame was read
+    inexact: bool = False  # a value had more decimals than its scale: rounded half-even
 
     @property
     def exchange(self) -> str:
@@ -77,6 +78,7 @@ class Ticker(NamedTuple):
     last_price_ticks: int   # 0 when the venue's ticker carries no last price
     ts_exchange: int
     ts_receive: int
+    inexact: bool = False   # a value had more decimals than its scale: rounded half-even
 
     @property
     def exchange(self) -> str:
@@ -129,6 +131,7 @@ class Candle(NamedTuple):
     closed: bool            # the venue says this candle is final
     ts_exchange: int
     ts_receive: int
+    inexact: bool = False   # a value had more decimals than its scale: rounded half-even
 
     @property
     def exchange(self) -> str:
@@ -257,6 +260,7 @@ class Order(NamedTuple):
     sequence: int           # the venue's ordering evidence (update id or transaction time)
     ts_exchange: int
     ts_receive: int
+    inexact: bool = False   # a value had more decimals than its scale: rounded half-even
 
     @property
     def price(self) -> Decimal:
@@ -297,6 +301,7 @@ class Balance(NamedTuple):
     scale: int
     ts_exchange: int
     ts_receive: int
+    inexact: bool = False   # a value had more decimals than its scale: rounded half-even
 
     @property
     def free(self) -> Decimal:
@@ -331,6 +336,7 @@ class Position(NamedTuple):
     pnl_scale: int
     ts_exchange: int
     ts_receive: int
+    inexact: bool = False   # a value had more decimals than its scale: rounded half-even
 
     @property
     def amount(self) -> Decimal:

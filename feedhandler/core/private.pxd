@@ -112,6 +112,7 @@ cdef class PrivateDecoder(Decoder):
 
     cdef void resolve(self, Text symbol, int32_t* instrument, int* price_scale,
                       int* size_scale) noexcept nogil
+    cdef int8_t take_inexact(self) noexcept nogil
     cdef int append_order(self, OrderUpdate* u, int64_t ts_receive) except -1
     cdef int append_balance(self, BalanceUpdate* u, int64_t ts_receive) except -1
     cdef int append_position(self, PositionUpdate* u, int64_t ts_receive) except -1

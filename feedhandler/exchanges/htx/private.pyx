@@ -19,6 +19,7 @@ from libc.string cimport memset
 from libcpp.string_view cimport string_view
 from cython.operator cimport dereference as deref, preincrement as inc
 
+from feedhandler.core.fixedpoint cimport decimal_rounding
 from feedhandler.core.fixedpoint cimport DECIMAL_OK
 from feedhandler.core.jsonread cimport iterate_whole, key_is, read_int, token_decimal
 from feedhandler.core.ondemand cimport (
@@ -77,6 +78,9 @@ cdef inline int order_status(string_view s) noexcept nogil:
 
 cdef class HtxPrivateDecoder(PrivateDecoder):
     """Decodes one account's HTX ``/ws/v2`` frames (plain text: /ws/v2 is not gzip'd)."""
+
+    def __cinit__(self, *args, **kwargs):
+        self.rounding = &decimal_rounding      # this module's parser counts what it rounds
 
     cdef int decode(self, const char* buf, size_t n, int64_t ts_receive) except -1:
         cdef document doc
