@@ -43,6 +43,7 @@ from feedhandler.events import (
     Position,
     Ticker,
     Trade,
+    wide_units,
 )
 from feedhandler.exchanges.base import (
     Channel,
@@ -624,9 +625,12 @@ class FeedHandler:
             for i, asset in enumerate(rows["asset"]):
                 if handles:
                     latency.receive_to_callback.record_since(rows["ts_receive"][i])
+                    free, locked, total, delta = (
+                        wide_units(rows[f"{name}_high"][i], rows[name][i])
+                        for name in ("free", "locked", "total", "delta"))
                     self._deliver(handles, Balance(
-                        exchange, asset.decode(), rows["free"][i], rows["locked"][i],
-                        rows["total"][i], rows["delta"][i], bool(rows["has_totals"][i]),
+                        exchange, asset.decode(), free, locked, total, delta,
+                        bool(rows["has_totals"][i]),
                         rows["scale"][i], rows["ts_exchange"][i], rows["ts_receive"][i],
                         bool(rows["inexact"][i])))
         for rows in self._new_rows(Channel.POSITIONS, latency.exchange_to_receive):

@@ -9,7 +9,7 @@ no per-event object read the ring buffers instead (``FeedHandler.trades`` etc.).
 from __future__ import annotations
 
 import enum
-from decimal import Decimal
+from decimal import Context, Decimal
 from typing import TYPE_CHECKING, NamedTuple
 
 import numpy as np
@@ -21,8 +21,18 @@ if TYPE_CHECKING:
     from feedhandler.exchanges.base import Instrument
 
 
+WIDE = Context(prec=80)      # exact for any 128-bit amount
+
+
 def exact(value: int, scale: int) -> Decimal:
-    return Decimal(to_text(value, scale))
+    if -(1 << 63) <= value < 1 << 63:
+        return Decimal(to_text(value, scale))
+    return Decimal(value).scaleb(-scale, WIDE)    # a 128-bit balance (BalanceRing)
+
+
+def wide_units(high: int, low: int) -> int:
+    """A BalanceRing amount from its two int64 columns: ``high * 2**64 + low`` (as uint64)."""
+    return (int(high) << 64) | (int(low) & 0xFFFF_FFFF_FFFF_FFFF)
 
 
 class Side(enum.IntEnum):

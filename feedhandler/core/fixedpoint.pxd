@@ -35,6 +35,7 @@ cdef extern from *:
         922337203685ULL, 92233720368ULL, 9223372036ULL, 922337203ULL, 92233720ULL, 9223372ULL,
         922337ULL, 92233ULL, 9223ULL, 922ULL, 92ULL, 9ULL};
     #include <string.h>
+    #include <stdint.h>
     /* Eight ASCII digits at once (SWAR): the check and the conversion of one 8-byte load. */
     static inline int feedhandler_is_8_digits(const char* p) {
         unsigned long long v;
@@ -49,6 +50,10 @@ cdef extern from *:
     static feedhandler_rounding_t feedhandler_rounding = {0, 0};
     typedef unsigned __int128 feedhandler_u128;
     typedef __int128 feedhandler_i128;
+    static inline void feedhandler_split128(feedhandler_i128 v, int64_t* low, int64_t* high) {
+        *low = (int64_t)(uint64_t)v;
+        *high = (int64_t)(v >> 64);
+    }
     static inline feedhandler_u128 feedhandler_pow10_wide(int k) {
         feedhandler_u128 v = 1;
         while (k-- > 0) v *= 10;
@@ -76,6 +81,7 @@ cdef extern from *:
     ctypedef unsigned long long uint128 "feedhandler_u128"
     ctypedef long long int128 "feedhandler_i128"
     uint128 pow10_wide "feedhandler_pow10_wide"(int k) noexcept nogil
+    void split128 "feedhandler_split128"(int128 v, int64_t* low, int64_t* high) noexcept nogil
 
 cdef const int MAX_SCALE = 18
 cdef const uint64_t INT64_MAX_U = 9223372036854775807ULL
@@ -364,6 +370,20 @@ cdef inline int parse_decimal_rounded(const char* p, size_t n, int scale,
     if magnitude > INT64_MAX_U:
         return DECIMAL_OVERFLOW
     out[0] = -<int64_t>magnitude if negative else <int64_t>magnitude
+    if inexact:
+        decimal_rounding.count += 1
+    return DECIMAL_OK
+
+
+cdef inline int parse_decimal128(const char* p, size_t n, int scale, int128* out) noexcept nogil:
+    """``parse_decimal`` into 128 bits (up to 38 digits: an 18-decimal balance of any real
+    size); rounded values are counted the same way."""
+    cdef uint128 magnitude = 0
+    cdef bint negative, inexact
+    cdef int status = parse_decimal_wide(p, n, scale, &magnitude, &negative, &inexact)
+    if status != DECIMAL_OK:
+        return status
+    out[0] = -<int128>magnitude if negative else <int128>magnitude
     if inexact:
         decimal_rounding.count += 1
     return DECIMAL_OK

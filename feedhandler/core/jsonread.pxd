@@ -9,13 +9,17 @@ from libc.string cimport memcmp
 from feedhandler.core.book cimport OrderBook
 from feedhandler.core.fixedpoint cimport (
     DECIMAL_EMPTY,
+    DECIMAL_MALFORMED,
     DECIMAL_OK,
     INT64_MAX_OVER_POW10,
     POW10,
     decimal_rounding,
     is_8_digits,
+    json_number_span,
     parse_8_digits,
+    int128,
     parse_decimal,
+    parse_decimal128,
     parse_decimal_exact,
     parse_json_decimal,
     parse_json_decimal_exact,
@@ -102,6 +106,15 @@ cdef inline int token_decimal_exact(string_view token, int scale, int64_t* out) 
     """``token_decimal`` that refuses (``DECIMAL_TOO_PRECISE``) rather than rounds: a book
     price is a key, and a key rounded onto its neighbour would corrupt the book."""
     return parse_json_decimal_exact(token.data(), token.size(), scale, out)
+
+
+cdef inline int token_decimal128(string_view token, int scale, int128* out) noexcept nogil:
+    """``token_decimal`` into 128 bits (an 18-decimal balance of any real size)."""
+    cdef const char* p = token.data()
+    cdef size_t n = json_number_span(&p, token.size())
+    if n == <size_t>-1:
+        return DECIMAL_MALFORMED
+    return parse_decimal128(p, n, scale, out)
 
 
 cdef inline int token_decimal_or_zero(string_view token, int scale, int64_t* out) noexcept nogil:

@@ -2,8 +2,9 @@
 """PrivateDecoder: rows for the order, balance and position rings, checked before written.
 
 Balances, fees and PnL are kept at ``asset_scale`` decimals (8 by default: every venue here
-quotes balances to at most 8 decimals for the assets it lists, and int64 at 8 decimals holds
-92 billion units); a value that does not fit is a decode error (``DECIMAL_OVERFLOW``), never
+but HTX quotes balances to at most 8 decimals for the assets it lists, and int64 at 8 decimals
+holds 92 billion units; a balance row that needs HTX's 18 significant decimals is kept at
+WIDE_BALANCE_SCALE in 128 bits, see BalanceColumns); a value that does not fit is a decode error (``DECIMAL_OVERFLOW``), never
 wrapped. A value with more decimals than its scale is rounded half-even like market data
 (``fixedpoint.pxd``) and its row flagged ``inexact``: the venue module's rounding counter
 (``self.rounding``) is read when the row is written.
@@ -115,7 +116,18 @@ cdef class PrivateDecoder(Decoder):
         ring.c.total[row] = u.total
         ring.c.delta[row] = u.delta
         ring.c.has_totals[row] = u.has_totals
-        ring.c.scale[row] = self.asset_scale
+        if u.wide:
+            ring.c.scale[row] = WIDE_BALANCE_SCALE
+            ring.c.free_high[row] = u.free_high
+            ring.c.locked_high[row] = u.locked_high
+            ring.c.total_high[row] = u.total_high
+            ring.c.delta_high[row] = u.delta_high
+        else:
+            ring.c.scale[row] = self.asset_scale
+            ring.c.free_high[row] = -1 if u.free < 0 else 0
+            ring.c.locked_high[row] = -1 if u.locked < 0 else 0
+            ring.c.total_high[row] = -1 if u.total < 0 else 0
+            ring.c.delta_high[row] = -1 if u.delta < 0 else 0
         ring.c.inexact[row] = self.take_inexact()
         ring.c.write_count += 1
         self.balance_updates += 1

@@ -104,6 +104,13 @@ cdef struct BalanceColumns:
     int8_t* scale
     char* asset           # ASSET_WIDTH
     int8_t* inexact
+    # the high 64 bits of each amount as a 128-bit integer at ``scale``: amount =
+    # high * 2**64 + (low as uint64). For every amount that fits int64 (all venues but
+    # HTX's 18-decimal balances) high is its sign (0 or -1) and the low column alone is it.
+    int64_t* free_high
+    int64_t* locked_high
+    int64_t* total_high
+    int64_t* delta_high
 
 
 cdef struct PositionColumns:

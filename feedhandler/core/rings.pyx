@@ -164,6 +164,10 @@ cdef class BalanceRing(Ring):
         self.c.scale = <int8_t*>column_pointer(self._allocate("scale", np.int8))
         self.c.asset = <char*>column_pointer(self._allocate("asset", f"S{ASSET_WIDTH}"))
         self.c.inexact = <int8_t*>column_pointer(self._allocate("inexact", np.int8))
+        self.c.free_high = <int64_t*>column_pointer(self._allocate("free_high", np.int64))
+        self.c.locked_high = <int64_t*>column_pointer(self._allocate("locked_high", np.int64))
+        self.c.total_high = <int64_t*>column_pointer(self._allocate("total_high", np.int64))
+        self.c.delta_high = <int64_t*>column_pointer(self._allocate("delta_high", np.int64))
 
 
 cdef class PositionRing(Ring):

@@ -183,7 +183,7 @@ def test_options_are_validated() -> None:
 
 
 def test_messages_with_rounded_values_are_counted_per_channel() -> None:
-    listener, decoder, handler = trade_listener()
+    listener, decoder, _ = trade_listener()
     inexact = TRADE.replace(b'"q":"100"', b'"q":"0.000000015"')
     deliver(listener, [frame(WSMsgType.TEXT, TRADE % 1), frame(WSMsgType.TEXT, inexact % 2),
                        frame(WSMsgType.TEXT, TRADE % 3)])

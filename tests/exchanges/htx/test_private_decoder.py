@@ -7,11 +7,11 @@ from decimal import Decimal
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from feedhandler.events import wide_units
 from feedhandler.exchanges.htx.private import HtxPrivateDecoder
 from tests.exchanges.htx import private_samples as samples
 
 PRIVATE, CONTROL, ERROR = 128, 16, 32
-INEXACT = 256     # a value past its scale was rounded
 
 
 def test_creation_and_cancellation_rows() -> None:
@@ -49,12 +49,15 @@ def test_account_pushes() -> None:
     row = d.balances.reader(from_start=True).read()
     assert (row.asset[0], row.total[0], row.has_totals[0]) == (b"btc", 2311100000, False)
     assert row.ts_exchange[0] == 1568601800000 * 10**6
-    # 18 significant decimals do not fit an int64 at any scale that holds 2028 units: the
-    # amounts are rounded half-even to the asset scale (8) and the rows flagged inexact
-    assert d.feed(samples.ACCOUNT_AVAILABLE_MODE1) == PRIVATE | INEXACT
-    assert d.feed(samples.ACCOUNT_BALANCE_MODE1) == PRIVATE | INEXACT
+    # 18 significant decimals do not fit an int64 at any scale that holds 2028 units: such a
+    # row is kept at 18 decimals in 128 bits (the ``*_high`` columns), exactly
+    assert d.feed(samples.ACCOUNT_AVAILABLE_MODE1) == PRIVATE
+    assert d.feed(samples.ACCOUNT_BALANCE_MODE1) == PRIVATE
     row = d.balances.reader(from_start=True).read()
-    assert (row.free[1], row.inexact.tolist()) == (202869942662, [0, 1, 1])
+    assert row.scale.tolist() == [8, 18, 18] and row.inexact.tolist() == [0, 0, 0]
+    assert wide_units(row.free_high[1], row.free[1]) == 2028699426619837209087
+    assert wide_units(row.total_high[2], row.total[2]) == 2065100267619837209301
+    assert row.total_high[0] == 0 and row.has_totals.tolist() == [False] * 3
     both = (b'{"action":"push","ch":"accounts.update#2","data":{"currency":"usdt",'
             b'"accountId":1,"balance":"100.5","available":"90.25","changeType":null,'
             b'"accountType":"trade","changeTime":null,"seqNum":7}}')
