@@ -299,7 +299,8 @@ class Order(NamedTuple):
 
 class Balance(NamedTuple):
     """One asset's balance. With ``has_totals`` False the venue reported only ``delta``
-    (Binance balanceUpdate: a deposit, withdrawal or transfer)."""
+    (Binance balanceUpdate: a deposit, withdrawal or transfer). The ``*_units`` are at
+    ``scale`` and may exceed int64 (HTX's 18-decimal balances: 128-bit rows)."""
 
     exchange: str
     asset: str
