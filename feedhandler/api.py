@@ -43,6 +43,7 @@ from feedhandler.events import (
     Position,
     Ticker,
     Trade,
+    wide_units,
 )
 from feedhandler.exchanges.base import (
     Channel,
@@ -276,7 +277,7 @@ class FeedHandler:
         info.check(channel, timeframe, depth)
         state = self._venue_state(exchange)
         instrument = self._instrument(exchange, state, symbol)
-        sub = Subscription(channel, instrument, timeframe, depth)
+        sub = Subscription(channel, instrument, timeframe, info.native_depth(depth), depth)
         for other in self.handles.get(sub.key, ()):
             sub = other.subscription
             break
@@ -284,9 +285,9 @@ class FeedHandler:
             for key, handles in self.handles.items():
                 existing = handles[0].subscription
                 if (existing.channel is Channel.BOOK and existing.instrument == instrument
-                        and key != sub.key):
+                        and (key != sub.key or existing.levels != depth)):
                     raise ValueError(f"{exchange} {symbol}: already subscribed with depth "
-                                     f"{existing.depth}; one book per instrument")
+                                     f"{existing.levels or 'default'}; one book per instrument")
         handle = Handle(sub, callback)
         first = sub.key not in self.handles
         self.handles[sub.key] = (*self.handles.get(sub.key, ()), handle)
@@ -605,42 +606,46 @@ class FeedHandler:
         if flags & TRADES:
             latency = record.trades
             for rows in self._new_rows(Channel.TRADES, latency.exchange_to_receive):
-                for instrument, ts_exchange, ts_receive, price, size, side, trade_id in zip(
+                for (instrument, ts_exchange, ts_receive, price, size, side, trade_id,
+                     inexact) in zip(
                         rows["instrument"], rows["ts_exchange"], rows["ts_receive"],
                         rows["price"], rows["size"], rows["side"], rows["trade_id"],
-                        strict=True):
+                        rows["inexact"], strict=True):
                     handles = self.by_instrument.get((Channel.TRADES, instrument))
                     if handles:
                         event: Event = Trade(self.instruments[instrument], price, size,
-                                             SIDES[side], trade_id, ts_exchange, ts_receive)
+                                             SIDES[side], trade_id, ts_exchange, ts_receive,
+                                             bool(inexact))
                         latency.receive_to_callback.record_since(ts_receive)
                         self._deliver(handles, event)
         if flags & TICKERS:
             latency = record.ticker
             for rows in self._new_rows(Channel.TICKER, latency.exchange_to_receive):
-                for instrument, ts_exchange, ts_receive, bid, bid_size, ask, ask_size, last in zip(
+                for (instrument, ts_exchange, ts_receive, bid, bid_size, ask, ask_size, last,
+                     inexact) in zip(
                         rows["instrument"], rows["ts_exchange"], rows["ts_receive"],
                         rows["bid_price"], rows["bid_size"], rows["ask_price"],
-                        rows["ask_size"], rows["last_price"], strict=True):
+                        rows["ask_size"], rows["last_price"], rows["inexact"], strict=True):
                     handles = self.by_instrument.get((Channel.TICKER, instrument))
                     if handles:
                         event = Ticker(self.instruments[instrument], bid, bid_size, ask,
-                                       ask_size, last, ts_exchange, ts_receive)
+                                       ask_size, last, ts_exchange, ts_receive, bool(inexact))
                         latency.receive_to_callback.record_since(ts_receive)
                         self._deliver(handles, event)
         if flags & CANDLES:
             latency = record.ohlcv
             for rows in self._new_rows(Channel.OHLCV, latency.exchange_to_receive):
                 for (instrument, ts_exchange, ts_receive, open_time, interval, open_, high, low,
-                     close, volume, closed) in zip(
+                     close, volume, closed, inexact) in zip(
                         rows["instrument"], rows["ts_exchange"], rows["ts_receive"],
                         rows["open_time"], rows["interval"], rows["open"], rows["high"],
-                        rows["low"], rows["close"], rows["volume"], rows["closed"], strict=True):
+                        rows["low"], rows["close"], rows["volume"], rows["closed"],
+                        rows["inexact"], strict=True):
                     handles = self.by_instrument.get((Channel.OHLCV, instrument))
                     if handles:
                         event = Candle(self.instruments[instrument], interval, open_time,
                                        open_, high, low, close, volume, bool(closed),
-                                       ts_exchange, ts_receive)
+                                       ts_exchange, ts_receive, bool(inexact))
                         latency.receive_to_callback.record_since(ts_receive)
                         self._deliver(handles, event)
         if flags & BOOKS:
@@ -681,16 +686,20 @@ class FeedHandler:
                     rows["filled"][i], rows["last_price"][i], rows["last_size"][i],
                     rows["fee"][i], rows["fee_asset"][i].decode(), rows["price_scale"][i],
                     rows["size_scale"][i], rows["fee_scale"][i], rows["sequence"][i],
-                    rows["ts_exchange"][i], rows["ts_receive"][i]))
+                    rows["ts_exchange"][i], rows["ts_receive"][i], bool(rows["inexact"][i])))
         for rows in self._new_rows(Channel.BALANCE, latency.exchange_to_receive):
             handles = self._private_handles(account, Channel.BALANCE, ACCOUNT)
             for i, asset in enumerate(rows["asset"]):
                 if handles:
                     latency.receive_to_callback.record_since(rows["ts_receive"][i])
+                    free, locked, total, delta = (
+                        wide_units(rows[f"{name}_high"][i], rows[name][i])
+                        for name in ("free", "locked", "total", "delta"))
                     self._deliver(handles, Balance(
-                        exchange, asset.decode(), rows["free"][i], rows["locked"][i],
-                        rows["total"][i], rows["delta"][i], bool(rows["has_totals"][i]),
-                        rows["scale"][i], rows["ts_exchange"][i], rows["ts_receive"][i]))
+                        exchange, asset.decode(), free, locked, total, delta,
+                        bool(rows["has_totals"][i]),
+                        rows["scale"][i], rows["ts_exchange"][i], rows["ts_receive"][i],
+                        bool(rows["inexact"][i])))
         for rows in self._new_rows(Channel.POSITIONS, latency.exchange_to_receive):
             for i, raw_symbol in enumerate(rows["symbol"]):
                 venue_symbol = raw_symbol.decode()
@@ -703,7 +712,7 @@ class FeedHandler:
                     exchange, symbol, instrument, rows["side"][i], rows["amount"][i],
                     rows["entry_price"][i], rows["unrealized_pnl"][i], rows["price_scale"][i],
                     rows["size_scale"][i], rows["pnl_scale"][i], rows["ts_exchange"][i],
-                    rows["ts_receive"][i]))
+                    rows["ts_receive"][i], bool(rows["inexact"][i])))
 
     def _on_status(self, connection: Connection, event: StatusEvent) -> None:
         if event.kind is StatusKind.AUTH_FAILED:

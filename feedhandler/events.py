@@ -9,7 +9,7 @@ no per-event object read the ring buffers instead (``FeedHandler.trades`` etc.).
 from __future__ import annotations
 
 import enum
-from decimal import Decimal
+from decimal import Context, Decimal
 from typing import TYPE_CHECKING, NamedTuple
 
 import numpy as np
@@ -21,8 +21,18 @@ if TYPE_CHECKING:
     from feedhandler.exchanges.base import Instrument
 
 
+WIDE = Context(prec=80)      # exact for any 128-bit amount
+
+
 def exact(value: int, scale: int) -> Decimal:
-    return Decimal(to_text(value, scale))
+    if -(1 << 63) <= value < 1 << 63:
+        return Decimal(to_text(value, scale))
+    return Decimal(value).scaleb(-scale, WIDE)    # a 128-bit balance (BalanceRing)
+
+
+def wide_units(high: int, low: int) -> int:
+    """A BalanceRing amount from its two int64 columns: ``high * 2**64 + low`` (as uint64)."""
+    return (int(high) << 64) | (int(low) & 0xFFFF_FFFF_FFFF_FFFF)
 
 
 class Side(enum.IntEnum):
@@ -42,6 +52,7 @@ class Trade(NamedTuple):
     trade_id: int
     ts_exchange: int      # ns since the epoch, as the venue stamped it
     ts_receive: int       # ns since the epoch, when the frame was read
+    inexact: bool = False  # a value had more decimals than its scale: rounded half-even
 
     @property
     def exchange(self) -> str:
@@ -77,6 +88,7 @@ class Ticker(NamedTuple):
     last_price_ticks: int   # 0 when the venue's ticker carries no last price
     ts_exchange: int
     ts_receive: int
+    inexact: bool = False   # a value had more decimals than its scale: rounded half-even
 
     @property
     def exchange(self) -> str:
@@ -129,6 +141,7 @@ class Candle(NamedTuple):
     closed: bool            # the venue says this candle is final
     ts_exchange: int
     ts_receive: int
+    inexact: bool = False   # a value had more decimals than its scale: rounded half-even
 
     @property
     def exchange(self) -> str:
@@ -293,6 +306,7 @@ class Order(NamedTuple):
     sequence: int           # the venue's ordering evidence (update id or transaction time)
     ts_exchange: int
     ts_receive: int
+    inexact: bool = False   # a value had more decimals than its scale: rounded half-even
 
     @property
     def price(self) -> Decimal:
@@ -321,7 +335,8 @@ class Order(NamedTuple):
 
 class Balance(NamedTuple):
     """One asset's balance. With ``has_totals`` False the venue reported only ``delta``
-    (Binance balanceUpdate: a deposit, withdrawal or transfer)."""
+    (Binance balanceUpdate: a deposit, withdrawal or transfer). The ``*_units`` are at
+    ``scale`` and may exceed int64 (HTX's 18-decimal balances: 128-bit rows)."""
 
     exchange: str
     asset: str
@@ -333,6 +348,7 @@ class Balance(NamedTuple):
     scale: int
     ts_exchange: int
     ts_receive: int
+    inexact: bool = False   # a value had more decimals than its scale: rounded half-even
 
     @property
     def free(self) -> Decimal:
@@ -367,6 +383,7 @@ class Position(NamedTuple):
     pnl_scale: int
     ts_exchange: int
     ts_receive: int
+    inexact: bool = False   # a value had more decimals than its scale: rounded half-even
 
     @property
     def amount(self) -> Decimal:

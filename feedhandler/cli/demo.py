@@ -578,7 +578,7 @@ def subscribe_everything(fh: FeedHandler, info: VenueInfo, view: SymbolView) -> 
 
 def compare_book(book: OrderBook | None, exchange: SimulatedExchange, venue_symbol: str) -> str:
     """What differs between ``book`` and the simulator's true book now (its best
-    ``depth_limit`` levels when the book keeps only those); empty when nothing does."""
+    levels it shows or keeps, when it shows or keeps only some); empty when nothing does."""
     if book is None or not book.valid:
         return "not live at the end of the run"
     market = exchange.market
@@ -586,7 +586,8 @@ def compare_book(book: OrderBook | None, exchange: SimulatedExchange, venue_symb
     tick, lot = Decimal(spec.tick_size), Decimal(spec.lot_size)
     price_unit = Decimal(1).scaleb(-book.price_scale)
     size_unit = Decimal(1).scaleb(-book.size_scale)
-    true_bids, true_asks = market.book(venue_symbol).snapshot().top(book.depth_limit or None)
+    true_bids, true_asks = market.book(venue_symbol).snapshot().top(
+        book.view_depth or book.depth_limit or None)
     for side, side_name, true_levels in ((0, "bids", true_bids), (1, "asks", true_asks)):
         prices, sizes = book.levels(side)
         ours = {int(price) * price_unit: int(size) * size_unit

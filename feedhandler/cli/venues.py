@@ -14,7 +14,7 @@ from feedhandler.cli.output import Column, print_table
 from feedhandler.exchanges import venues
 
 COLUMNS = (Column("venue"), Column("market"), Column("channels"), Column("private"),
-           Column("timeframes"), Column("book depths"), Column("book integrity"))
+           Column("timeframes"), Column("native book depths"), Column("book integrity"))
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
@@ -45,6 +45,7 @@ def run(args: argparse.Namespace, console: Console) -> int:
 COMMAND = Command(
     "venues", "list the implemented venues and what each supports",
     "List every venue in the exchange registry: market, channels, private channels, candle "
-    "timeframes, book depths and how its books are kept verifiably in sync; with --json also "
-    "the WebSocket URL of each channel, the REST base and the private stream's URL.",
+    "timeframes, native book depths (any depth up to the deepest is served from the next one "
+    "up, cut) and how its books are kept verifiably in sync; with --json also the WebSocket URL "
+    "of each channel, the REST base and the private stream's URL.",
     configure, run)

@@ -57,6 +57,7 @@ cdef class OrderBook:
     cdef readonly int size_scale
     cdef readonly int64_t tick
     cdef readonly Py_ssize_t depth_limit     # 0: unlimited; else truncate() keeps the best N
+    cdef readonly Py_ssize_t view_depth      # 0: all; else the Python API shows the best N
     cdef readonly Py_ssize_t max_levels      # hard bound per side
     cdef public int64_t sequence             # venue sequence of the last applied update
     cdef public int64_t update_count         # levels applied since creation
@@ -76,3 +77,4 @@ cdef class OrderBook:
     cdef Py_ssize_t level_count(self, int side) noexcept nogil
     cdef bint crossed(self) noexcept nogil
     cdef Py_ssize_t copy_top(self, int side, Py_ssize_t n, int64_t* prices, int64_t* sizes) noexcept nogil
+    cdef Py_ssize_t shown(self, int side) noexcept nogil     # levels the Python API shows

@@ -40,6 +40,10 @@ class OrderBook:
     @property
     def depth_limit(self) -> int: ...
     @property
+    def view_depth(self) -> int:
+        """0: the Python API shows every level held; else the best N per side (depth_limit
+        and the C contract still see them all)."""
+    @property
     def max_levels(self) -> int: ...
     @property
     def ladder_width(self) -> int: ...
@@ -58,6 +62,7 @@ class OrderBook:
         depth_limit: int = 0,
         max_levels: int = 65536,
         ladder_width: int = 4096,
+        view_depth: int = 0,
     ) -> None: ...
     def apply_delta(self, side: int, price: int, size: int) -> None:
         """size 0 deletes; a refused level raises BookError and leaves the book unchanged."""

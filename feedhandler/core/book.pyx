@@ -427,6 +427,7 @@ cdef class OrderBook:
         Py_ssize_t depth_limit=0,
         Py_ssize_t max_levels=65536,
         Py_ssize_t ladder_width=4096,
+        Py_ssize_t view_depth=0,
     ):
         cdef int i
         cdef Side* side
@@ -436,6 +437,8 @@ cdef class OrderBook:
             raise ValueError(f"tick must be > 0, got {tick}")
         if depth_limit < 0:
             raise ValueError(f"depth_limit must be >= 0, got {depth_limit}")
+        if view_depth < 0:
+            raise ValueError(f"view_depth must be >= 0, got {view_depth}")
         if max_levels <= 0:
             raise ValueError(f"max_levels must be > 0, got {max_levels}")
         if ladder_width < 64 or ladder_width % 64:
@@ -446,6 +449,7 @@ cdef class OrderBook:
         self.size_scale = size_scale
         self.tick = tick
         self.depth_limit = depth_limit
+        self.view_depth = view_depth
         self.max_levels = max_levels
         self.ladder_width = ladder_width
         self._span = <uint64_t>ladder_width * <uint64_t>tick
@@ -587,6 +591,13 @@ cdef class OrderBook:
         return written
 
     # ---- Python API --------------------------------------------------------------------------
+    # What a user reads is cut to ``view_depth``: a book of depth 7 served from a venue's
+    # 10-level stream keeps all 10 (the deeper levels move up when better ones go, and the
+    # venue's checksum covers them) and shows 7. The C contract above sees every level held.
+
+    cdef Py_ssize_t shown(self, int side) noexcept nogil:
+        cdef Py_ssize_t held = self.level_count(side)
+        return held if self.view_depth == 0 or held < self.view_depth else self.view_depth
 
     def apply_delta(self, int side, int64_t price, int64_t size):
         """Sets (size > 0) or deletes (size == 0) one level; raises BookError, book unchanged."""
@@ -675,7 +686,7 @@ cdef class OrderBook:
         check_side(side)
         if n < 0:
             raise ValueError(f"n must be >= 0, got {n}")
-        n = min(n, self.level_count(side))
+        n = min(n, self.shown(side))
         prices = np.empty(n, dtype=np.int64)
         sizes = np.empty(n, dtype=np.int64)
         if n:
@@ -689,7 +700,8 @@ cdef class OrderBook:
         check_side(side)
         if prices.shape[0] == 0 or sizes.shape[0] == 0:
             return 0
-        return self.copy_top(side, min(prices.shape[0], sizes.shape[0]), &prices[0], &sizes[0])
+        return self.copy_top(side, min(prices.shape[0], sizes.shape[0], self.shown(side)),
+                             &prices[0], &sizes[0])
 
     def top_float(self, int side, Py_ssize_t n):
         """``top`` divided by the scales: exact int64 inside, floats only at the edge."""
@@ -697,22 +709,22 @@ cdef class OrderBook:
         return prices / 10.0 ** self.price_scale, sizes / 10.0 ** self.size_scale
 
     def levels(self, int side):
-        return self.top(side, self.level_count(check_side(side)))
+        return self.top(side, self.shown(check_side(side)))
 
     @property
     def bid_count(self):
-        return self.level_count(BID)
+        return self.shown(BID)
 
     @property
     def ask_count(self):
-        return self.level_count(ASK)
+        return self.shown(ASK)
 
     @property
     def is_crossed(self):
         return self.crossed()
 
     def __len__(self):
-        return self.level_count(BID) + self.level_count(ASK)
+        return self.shown(BID) + self.shown(ASK)
 
     def bench_apply(self, const int8_t[:] sides, const int64_t[:] prices, const int64_t[:] sizes):
         """Benchmark loop in C: applies each row, then reads best bid and ask price and size.
@@ -738,7 +750,7 @@ cdef class OrderBook:
 
     def __repr__(self):
         return (
-            f"OrderBook(bids={self.level_count(BID)}, asks={self.level_count(ASK)}, "
+            f"OrderBook(bids={self.shown(BID)}, asks={self.shown(ASK)}, "
             f"best_bid={level_text(self, BID)}, best_ask={level_text(self, ASK)}, "
             f"price_scale={self.price_scale}, size_scale={self.size_scale}, tick={self.tick}, "
             f"valid={bool(self.valid)})"

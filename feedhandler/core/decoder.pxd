@@ -5,10 +5,11 @@ trades, tickers and candles straight into the shared rings and levels into the b
 only reports, through flags, what the Python side must look at once per socket read.
 """
 
-from libc.stdint cimport int32_t, int64_t, uint8_t
+from libc.stdint cimport int32_t, int64_t, uint8_t, uint64_t
 from libc.string cimport memcmp
 
 from feedhandler.core.book cimport OrderBook
+from feedhandler.core.fixedpoint cimport Rounding
 from feedhandler.core.ondemand cimport dom_parser, parser
 from feedhandler.core.rings cimport CandleRing, TickerRing, TradeRing
 
@@ -21,6 +22,7 @@ cdef enum DecodeFlag:
     DECODED_ERROR = 32      # malformed or unusable message: counted, ``last_error`` says why
     DECODED_RESYNC = 64     # a book lost sync (gap, checksum): its slot is in the resync list
     DECODED_PRIVATE = 128   # an order/balance/position event was queued
+    DECODED_INEXACT = 256   # a value had more decimals than its scale: rounded half-even
 
 cdef enum MessageKind:       # what a message was, from the flags its decode returned
     KIND_ERROR = 0          # reported an error, whatever else it wrote
@@ -85,6 +87,10 @@ cdef class Decoder:
     cdef readonly int64_t misrouted     # messages whose own fields contradict their stream
     cdef int64_t kind_messages[KINDS]   # messages off the socket by MessageKind (the listener
     cdef int64_t kind_bytes[KINDS]      # counts them); bytes as decoded, after inflation
+    cdef int64_t kind_inexact[KINDS]    # of those, the messages with a value rounded
+    # the rounded-value counter of the module whose parser this decoder's decode runs (each
+    # venue module binds its own ``&decimal_rounding`` in __cinit__)
+    cdef Rounding* rounding
     cdef public list control        # raw messages Python must act on, in arrival order
     cdef public list pending        # (slot, raw) book updates held while a snapshot is in flight
     cdef public list private_events # raw private-channel messages (orders, balances, positions)
@@ -103,10 +109,18 @@ cdef class Decoder:
                                     # out of order (``iterate_validated``)
 
     cdef int decode(self, const char* buf, size_t n, int64_t ts_receive) except -1
+    cdef inline int decode_message(self, const char* buf, size_t n,
+                                   int64_t ts_receive) except -1:
+        """``decode``, with ``DECODED_INEXACT`` added when it rounded a value."""
+        cdef uint64_t rounded = self.rounding.count
+        cdef int flags = self.decode(buf, n, ts_receive)
+        return flags | DECODED_INEXACT if self.rounding.count != rounded else flags
     cdef inline void count_message(self, int flags, size_t n) noexcept nogil:
         cdef int kind = message_kind(flags)
         self.kind_messages[kind] += 1
         self.kind_bytes[kind] += <int64_t>n
+        if flags & DECODED_INEXACT:
+            self.kind_inexact[kind] += 1
     cdef int32_t find_slot(self, const char* key, size_t n) noexcept nogil
     cdef OrderBook book_at(self, int32_t slot)
     cdef void mark_dirty(self, int32_t slot) noexcept nogil

@@ -10,6 +10,7 @@ from libc.stdint cimport int32_t, int64_t, uint32_t
 
 from feedhandler.core.book cimport OrderBook
 from feedhandler.core.buffer cimport PaddedBuffer, buffer_assign, buffer_free, buffer_init
+from feedhandler.core.fixedpoint cimport decimal_rounding
 from feedhandler.core.ondemand cimport dom_parser, parser
 from feedhandler.core.rings cimport CandleRing, TickerRing, TradeRing
 
@@ -67,6 +68,7 @@ cdef class Decoder:
         self.private_events = []
         self.resync_slots = []
         self.last_error = None
+        self.rounding = &decimal_rounding   # this module's: a venue decoder binds its own
 
     def __init__(self, TradeRing trades=None, TickerRing tickers=None,
                  CandleRing candles=None):
@@ -378,10 +380,15 @@ cdef class Decoder:
                 if size and buffer_assign(&buffer, data, size) < 0:
                     raise MemoryError()
                 self.messages += 1
-                flags |= self.decode(buffer.data, buffer.size, ts_receive)
+                flags |= self.decode_message(buffer.data, buffer.size, ts_receive)
         finally:
             buffer_free(&buffer)
         return flags
+
+    def inexact_kinds(self) -> dict:
+        """{kind: messages} of the messages the listener fed this decoder that had a value
+        rounded to its scale (flagged ``inexact`` on the rows they wrote)."""
+        return {name: self.kind_inexact[kind] for kind, name in enumerate(MESSAGE_KINDS)}
 
     def message_kinds(self) -> dict:
         """{kind: (messages, bytes)} of the messages the listener fed this decoder, by what

@@ -3,15 +3,22 @@
 A value ``v`` at scale ``s`` stands for ``v / 10**s``. Parsing never goes through a double:
 the digits are accumulated as an integer, so ``"0.00100000"`` at scale 8 is exactly 100000.
 Inline so that every venue decoder gets it without a cross-module call.
+
+``parse_decimal`` never refuses a value for its decimals: one with more than the scale holds
+(HTX prints float amounts such as ``338177.27271633345``) is rounded half-even to the scale and
+counted in ``decimal_rounding`` (one per module that cimports this file, see ``Rounding``), so
+that the row it lands on can be flagged inexact and the message counted. ``parse_decimal_exact``
+refuses it instead (``DECIMAL_TOO_PRECISE``): for book prices, which are keys and must be exact.
 """
 
+cimport cython
 from libc.stdint cimport int64_t, uint64_t
 
 cdef enum DecimalStatus:
     DECIMAL_OK = 0
     DECIMAL_EMPTY = 1          # no characters
     DECIMAL_MALFORMED = 2      # not a decimal number
-    DECIMAL_TOO_PRECISE = 3    # non-zero digits beyond the scale
+    DECIMAL_TOO_PRECISE = 3    # non-zero digits beyond the scale (exact parsing only)
     DECIMAL_OVERFLOW = 4       # does not fit int64 at this scale
     DECIMAL_NEGATIVE = 5       # a minus sign where the caller forbids it
 
@@ -28,12 +35,29 @@ cdef extern from *:
         922337203685ULL, 92233720368ULL, 9223372036ULL, 922337203ULL, 92233720ULL, 9223372ULL,
         922337ULL, 92233ULL, 9223ULL, 922ULL, 92ULL, 9ULL};
     #include <string.h>
+    #include <stdint.h>
     /* Eight ASCII digits at once (SWAR): the check and the conversion of one 8-byte load. */
     static inline int feedhandler_is_8_digits(const char* p) {
         unsigned long long v;
         memcpy(&v, p, 8);
         return (((v + 0x4646464646464646ULL) | (v - 0x3030303030303030ULL))
                 & 0x8080808080808080ULL) == 0;
+    }
+    /* Values rounded by this module's decoders: ``count`` only grows; ``mark`` is ``count``
+       when the current message (or ring row) began, so count != mark means "rounded since".
+       One per extension module (static): a module's decoders run on one thread. */
+    typedef struct { unsigned long long count; unsigned long long mark; } feedhandler_rounding_t;
+    static feedhandler_rounding_t feedhandler_rounding = {0, 0};
+    typedef unsigned __int128 feedhandler_u128;
+    typedef __int128 feedhandler_i128;
+    static inline void feedhandler_split128(feedhandler_i128 v, int64_t* low, int64_t* high) {
+        *low = (int64_t)(uint64_t)v;
+        *high = (int64_t)(v >> 64);
+    }
+    static inline feedhandler_u128 feedhandler_pow10_wide(int k) {
+        feedhandler_u128 v = 1;
+        while (k-- > 0) v *= 10;
+        return v;
     }
     static inline unsigned long long feedhandler_parse_8_digits(const char* p) {
         unsigned long long v;
@@ -49,9 +73,19 @@ cdef extern from *:
     uint64_t parse_8_digits "feedhandler_parse_8_digits"(const char* p) noexcept nogil
     const uint64_t* POW10 "feedhandler_pow10"
     const uint64_t* INT64_MAX_OVER_POW10 "feedhandler_int64_max_over_pow10"
+    ctypedef struct Rounding "feedhandler_rounding_t":
+        uint64_t count
+        uint64_t mark
+    Rounding decimal_rounding "feedhandler_rounding"
+    # 128-bit integers (GCC/Clang): declared as the widest Cython integer, computed in C
+    ctypedef unsigned long long uint128 "feedhandler_u128"
+    ctypedef long long int128 "feedhandler_i128"
+    uint128 pow10_wide "feedhandler_pow10_wide"(int k) noexcept nogil
+    void split128 "feedhandler_split128"(int128 v, int64_t* low, int64_t* high) noexcept nogil
 
 cdef const int MAX_SCALE = 18
 cdef const uint64_t INT64_MAX_U = 9223372036854775807ULL
+cdef const int WIDE_DIGITS = 38     # significant digits a uint128 holds with room to spare
 
 
 cdef inline uint64_t parse_digits(const char* p, size_t n) noexcept nogil:
@@ -178,8 +212,10 @@ cdef inline int parse_decimal_general(const char* p, size_t n, int scale,
     return DECIMAL_OK
 
 
-cdef inline int parse_decimal(const char* p, size_t n, int scale, int64_t* out) noexcept nogil:
-    """``-?digits(.digits)?([eE][+-]?digits)?`` -> ``*out`` at ``scale``; returns a DecimalStatus.
+cdef inline int parse_decimal_exact(const char* p, size_t n, int scale,
+                                    int64_t* out) noexcept nogil:
+    """``-?digits(.digits)?([eE][+-]?digits)?`` -> ``*out`` at ``scale``; returns a DecimalStatus,
+    ``DECIMAL_TOO_PRECISE`` for a value the scale cannot hold exactly.
 
     Venues almost always send ``digits.digits`` with no more fraction digits than the scale
     and at most 19 digits in all, which converts with no leading-zero, pending-zero or
@@ -220,15 +256,180 @@ cdef inline int parse_decimal(const char* p, size_t n, int scale, int64_t* out) 
     return DECIMAL_OK
 
 
-cdef inline int parse_json_decimal(const char* p, size_t n, int scale, int64_t* out) noexcept nogil:
-    """The same for a raw JSON token: a number, or a quoted string, with trailing whitespace."""
-    while n > 0 and (p[n - 1] == b' ' or p[n - 1] == b'\n' or p[n - 1] == b'\r' or p[n - 1] == b'\t'):
-        n -= 1
-    if n >= 2 and p[0] == b'"':
-        if p[n - 1] != b'"':
+@cython.cdivision(True)
+cdef inline int parse_decimal_wide(const char* p, size_t n, int scale, uint128* magnitude,
+                                   bint* negative, bint* inexact) noexcept nogil:
+    """Any decimal text -> its magnitude at ``scale`` rounded half-even, its sign, and whether
+    rounding changed it. Up to 38 significant digits are kept in a uint128 (digits past them
+    only break ties); a result of 10**38 or more is ``DECIMAL_OVERFLOW``. The slow path: only
+    values that the exact parsers refuse (or 128-bit balances) come here."""
+    cdef size_t i = 0, start
+    cdef uint128 mantissa = 0, divisor, remainder, half
+    cdef int significant = 0       # digits in the mantissa, after its leading zeros
+    cdef int exponent = 0          # value = (mantissa + tail) * 10**exponent
+    cdef int pending_zeros = 0     # fraction zeros not yet folded into the mantissa
+    cdef bint sticky = False       # a non-zero digit past the kept ones (the tail)
+    cdef int exp_value = 0, exp_digits = 0, shift
+    cdef bint exp_negative = False
+    cdef unsigned int d
+    negative[0] = False
+    inexact[0] = False
+    if n == 0:
+        return DECIMAL_EMPTY
+    if p[0] == b'-':
+        negative[0] = True
+        i = 1
+    start = i
+    while i < n:
+        d = <unsigned int>(<unsigned char>p[i] - 48)
+        if d >= 10:
+            break
+        i += 1
+        if significant < WIDE_DIGITS:
+            if mantissa != 0 or d != 0:
+                mantissa = mantissa * 10 + d
+                significant += 1
+        else:
+            exponent += 1
+            sticky = sticky or d != 0
+    if i == start:
+        return DECIMAL_MALFORMED
+    if i < n and p[i] == b'.':
+        i += 1
+        start = i
+        while i < n:
+            d = <unsigned int>(<unsigned char>p[i] - 48)
+            if d >= 10:
+                break
+            i += 1
+            if mantissa == 0:
+                exponent -= 1
+                mantissa = d
+                significant = 1 if d else 0
+            elif d == 0:
+                pending_zeros += 1
+            elif significant + pending_zeros < WIDE_DIGITS:
+                mantissa = mantissa * pow10_wide(pending_zeros + 1) + d
+                exponent -= pending_zeros + 1
+                significant += pending_zeros + 1
+                pending_zeros = 0
+            else:
+                sticky = True
+        if i == start:
             return DECIMAL_MALFORMED
-        return parse_decimal(p + 1, n - 2, scale, out)
+    if i < n and (p[i] == b'e' or p[i] == b'E'):
+        i += 1
+        if i < n and (p[i] == b'+' or p[i] == b'-'):
+            exp_negative = p[i] == b'-'
+            i += 1
+        while i < n and <unsigned int>(<unsigned char>p[i] - 48) < 10:
+            if exp_value < 10000:
+                exp_value = exp_value * 10 + <int>(p[i] - 48)
+            exp_digits += 1
+            i += 1
+        if exp_digits == 0:
+            return DECIMAL_MALFORMED
+        exponent += -exp_value if exp_negative else exp_value
+    if i != n:
+        return DECIMAL_MALFORMED
+    if mantissa == 0:
+        magnitude[0] = 0
+        return DECIMAL_OK
+    shift = exponent + scale
+    if shift >= 0:
+        # a tail here lies below 38 kept digits: the result has 38 or more digits anyway
+        if sticky or significant + shift > WIDE_DIGITS:
+            return DECIMAL_OVERFLOW
+        magnitude[0] = mantissa * pow10_wide(shift)
+        return DECIMAL_OK
+    inexact[0] = True
+    if -shift > WIDE_DIGITS:            # below a tenth of a unit: rounds to 0
+        magnitude[0] = 0
+        return DECIMAL_OK
+    divisor = pow10_wide(-shift)
+    remainder = mantissa % divisor
+    mantissa = mantissa / divisor
+    half = divisor / 2
+    if remainder > half or (remainder == half and (sticky or (mantissa & 1))):
+        mantissa += 1
+    elif remainder == 0 and not sticky:
+        inexact[0] = False              # trailing zeros past the scale
+    magnitude[0] = mantissa
+    return DECIMAL_OK
+
+
+cdef inline int parse_decimal_rounded(const char* p, size_t n, int scale,
+                                      int64_t* out) noexcept nogil:
+    """``parse_decimal_wide`` into int64; a value that rounding changed counts in
+    ``decimal_rounding``."""
+    cdef uint128 magnitude = 0
+    cdef bint negative, inexact
+    cdef int status = parse_decimal_wide(p, n, scale, &magnitude, &negative, &inexact)
+    if status != DECIMAL_OK:
+        return status
+    if magnitude > INT64_MAX_U:
+        return DECIMAL_OVERFLOW
+    out[0] = -<int64_t>magnitude if negative else <int64_t>magnitude
+    if inexact:
+        decimal_rounding.count += 1
+    return DECIMAL_OK
+
+
+cdef inline int parse_decimal128(const char* p, size_t n, int scale, int128* out) noexcept nogil:
+    """``parse_decimal`` into 128 bits (up to 38 digits: an 18-decimal balance of any real
+    size); rounded values are counted the same way."""
+    cdef uint128 magnitude = 0
+    cdef bint negative, inexact
+    cdef int status = parse_decimal_wide(p, n, scale, &magnitude, &negative, &inexact)
+    if status != DECIMAL_OK:
+        return status
+    out[0] = -<int128>magnitude if negative else <int128>magnitude
+    if inexact:
+        decimal_rounding.count += 1
+    return DECIMAL_OK
+
+
+cdef inline int parse_decimal(const char* p, size_t n, int scale, int64_t* out) noexcept nogil:
+    """``parse_decimal_exact``, except that a value with more decimals than the scale (or more
+    than 19 significant digits) is rounded half-even to the scale and counted in
+    ``decimal_rounding`` rather than refused; the exact path is unchanged and pays one
+    comparison."""
+    cdef int status = parse_decimal_exact(p, n, scale, out)
+    if status == DECIMAL_TOO_PRECISE or status == DECIMAL_OVERFLOW:
+        return parse_decimal_rounded(p, n, scale, out)
+    return status
+
+
+cdef inline size_t json_number_span(const char** p, size_t n) noexcept nogil:
+    """A raw JSON token (a number, or a quoted string, with trailing whitespace) -> the text
+    of its number: ``*p`` moved past an opening quote, the length returned; ``(size_t)-1``
+    for a string whose quotes do not match."""
+    cdef const char* q = p[0]
+    while n > 0 and (q[n - 1] == b' ' or q[n - 1] == b'\n' or q[n - 1] == b'\r' or q[n - 1] == b'\t'):
+        n -= 1
+    if n >= 2 and q[0] == b'"':
+        if q[n - 1] != b'"':
+            return <size_t>-1
+        p[0] = q + 1
+        return n - 2
+    return n
+
+
+cdef inline int parse_json_decimal(const char* p, size_t n, int scale, int64_t* out) noexcept nogil:
+    """``parse_decimal`` (rounding) for a raw JSON token."""
+    n = json_number_span(&p, n)
+    if n == <size_t>-1:
+        return DECIMAL_MALFORMED
     return parse_decimal(p, n, scale, out)
+
+
+cdef inline int parse_json_decimal_exact(const char* p, size_t n, int scale,
+                                         int64_t* out) noexcept nogil:
+    """``parse_decimal_exact`` (refusing) for a raw JSON token: book prices."""
+    n = json_number_span(&p, n)
+    if n == <size_t>-1:
+        return DECIMAL_MALFORMED
+    return parse_decimal_exact(p, n, scale, out)
 
 
 cdef inline size_t format_decimal(int64_t value, int scale, int frac_digits, char* out) noexcept nogil:

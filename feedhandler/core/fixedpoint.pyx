@@ -1,7 +1,7 @@
 # distutils: language = c++
-"""Python access to the exact decimal <-> fixed-point conversions in ``fixedpoint.pxd``."""
+"""Python access to the decimal <-> fixed-point conversions in ``fixedpoint.pxd``."""
 
-from libc.stdint cimport int64_t
+from libc.stdint cimport int64_t, uint64_t
 
 from feedhandler.core.timestamps cimport parse_timestamp_ns
 
@@ -9,7 +9,7 @@ _MESSAGES = {
     DECIMAL_EMPTY: "empty number",
     DECIMAL_MALFORMED: "malformed number",
     DECIMAL_TOO_PRECISE: "more decimals than the scale allows",
-    DECIMAL_OVERFLOW: "number does not fit int64 at this scale",
+    DECIMAL_OVERFLOW: "number does not fit at this scale",
     DECIMAL_NEGATIVE: "negative number not allowed",
 }
 
@@ -37,10 +37,26 @@ def to_fixed(text, int scale) -> int:
     cdef int status
     if scale < 0 or scale > MAX_SCALE:
         raise ValueError(f"scale must be within 0..{MAX_SCALE}, got {scale}")
-    status = parse_decimal(raw, len(raw), scale, &value)
+    status = parse_decimal_exact(raw, len(raw), scale, &value)
     if status != DECIMAL_OK:
         raise DecimalError(status, text)
     return value
+
+
+def to_fixed_rounded(text, int scale) -> tuple:
+    """What decoders read: ``(value, inexact)``, the value rounded half-even to ``scale`` when
+    it has more decimals, and whether that changed it; DecimalError when it does not fit
+    int64 or is not a number."""
+    cdef bytes raw = text.encode("ascii", "replace") if isinstance(text, str) else bytes(text)
+    cdef int64_t value = 0
+    cdef int status
+    cdef uint64_t before = decimal_rounding.count
+    if scale < 0 or scale > MAX_SCALE:
+        raise ValueError(f"scale must be within 0..{MAX_SCALE}, got {scale}")
+    status = parse_decimal(raw, len(raw), scale, &value)
+    if status != DECIMAL_OK:
+        raise DecimalError(status, text)
+    return value, decimal_rounding.count != before
 
 
 def to_text(int64_t value, int scale, int frac_digits=-1) -> str:

@@ -9,13 +9,20 @@ from libc.string cimport memcmp
 from feedhandler.core.book cimport OrderBook
 from feedhandler.core.fixedpoint cimport (
     DECIMAL_EMPTY,
+    DECIMAL_MALFORMED,
     DECIMAL_OK,
     INT64_MAX_OVER_POW10,
     POW10,
+    decimal_rounding,
     is_8_digits,
+    json_number_span,
     parse_8_digits,
+    int128,
     parse_decimal,
+    parse_decimal128,
+    parse_decimal_exact,
     parse_json_decimal,
+    parse_json_decimal_exact,
 )
 from feedhandler.core.ondemand cimport (
     SIMDJSON_PADDING,
@@ -75,8 +82,11 @@ cdef inline bint iterate_whole(parser& json, const char* buf, size_t n,
     """Opens a padded message for On-Demand reading, refusing it unless its brackets balance
     and nothing follows the root value: On-Demand parses only the values asked for, so a
     frame broken past the last field read would otherwise pass. One walk of the structural
-    index, no value parsed; then the document is rewound for the real read."""
+    index, no value parsed; then the document is rewound for the real read. Every decode
+    opens its message here, so this is also where the message's rounded values start
+    counting (``take_inexact`` in rings.pxd)."""
     cdef string_view whole
+    decimal_rounding.mark = decimal_rounding.count
     if json.iterate(buf, n, n + SIMDJSON_PADDING).get(doc) != SUCCESS:
         return False
     if doc.raw_json().get(whole) != SUCCESS or not doc.at_end():
@@ -102,9 +112,25 @@ cdef inline bint key_is(string_view key, const char* literal, size_t n) noexcept
 
 
 cdef inline int token_decimal(string_view token, int scale, int64_t* out) noexcept nogil:
-    """A raw JSON token (number or numeric string) -> exact fixed point; DecimalStatus. Kept
-    tokens let a field be read before the symbol that gives its scale; absent is EMPTY."""
+    """A raw JSON token (number or numeric string) -> fixed point, rounded half-even (and
+    counted) past the scale; DecimalStatus. Kept tokens let a field be read before the symbol
+    that gives its scale; absent is EMPTY."""
     return parse_json_decimal(token.data(), token.size(), scale, out)
+
+
+cdef inline int token_decimal_exact(string_view token, int scale, int64_t* out) noexcept nogil:
+    """``token_decimal`` that refuses (``DECIMAL_TOO_PRECISE``) rather than rounds: a book
+    price is a key, and a key rounded onto its neighbour would corrupt the book."""
+    return parse_json_decimal_exact(token.data(), token.size(), scale, out)
+
+
+cdef inline int token_decimal128(string_view token, int scale, int128* out) noexcept nogil:
+    """``token_decimal`` into 128 bits (an 18-decimal balance of any real size)."""
+    cdef const char* p = token.data()
+    cdef size_t n = json_number_span(&p, token.size())
+    if n == <size_t>-1:
+        return DECIMAL_MALFORMED
+    return parse_decimal128(p, n, scale, out)
 
 
 cdef inline int token_decimal_or_zero(string_view token, int scale, int64_t* out) noexcept nogil:
@@ -122,13 +148,18 @@ cdef inline bint read_string(value& v, string_view* out) noexcept nogil:
 
 
 cdef inline int read_decimal(value& v, int scale, int64_t* out) noexcept nogil:
-    """A JSON number or numeric string -> exact fixed point; DecimalStatus (0 = ok)."""
+    """A JSON number or numeric string -> fixed point (see ``token_decimal``); DecimalStatus."""
     return token_decimal(v.raw_json_token(), scale, out)
 
 
+cdef inline int read_price_key(value& v, int scale, int64_t* out) noexcept nogil:
+    """A book level's price: exact or ``DECIMAL_TOO_PRECISE`` (see ``token_decimal_exact``)."""
+    return token_decimal_exact(v.raw_json_token(), scale, out)
+
+
 cdef inline int read_int(value& v, int64_t* out) noexcept nogil:
-    """An integer given as a JSON number or a numeric string."""
-    return token_decimal(v.raw_json_token(), 0, out)
+    """An integer given as a JSON number or a numeric string (exact: ids, sequences)."""
+    return token_decimal_exact(v.raw_json_token(), 0, out)
 
 
 cdef inline const char* skip_space(const char* p, const char* end) noexcept nogil:
@@ -142,9 +173,14 @@ cdef inline bint number_char(char c) noexcept nogil:
         or c == b'e' or c == b'E'
 
 
+cdef inline int parse_text(const char* p, size_t n, int scale, bint exact,
+                           int64_t* out) noexcept nogil:
+    return parse_decimal_exact(p, n, scale, out) if exact else parse_decimal(p, n, scale, out)
+
+
 cdef inline const char* scan_decimal_delimited(const char* p, const char* end, int scale,
-                                               int64_t* out) noexcept nogil:
-    """``scan_decimal`` for every shape: the token is delimited, then ``parse_decimal``."""
+                                               bint exact, int64_t* out) noexcept nogil:
+    """``scan_decimal`` for every shape: the token is delimited, then parsed."""
     cdef const char* start
     cdef unsigned int skip
     if p < end and p[0] == b'"':
@@ -157,13 +193,13 @@ cdef inline const char* scan_decimal_delimited(const char* p, const char* end, i
                 break
         while p < end and p[0] != b'"':
             p += 1
-        if p == end or parse_decimal(start, <size_t>(p - start), scale, out) != DECIMAL_OK:
+        if p == end or parse_text(start, <size_t>(p - start), scale, exact, out) != DECIMAL_OK:
             return NULL
         return p + 1
     start = p
     while p < end and number_char(p[0]):
         p += 1
-    if parse_decimal(start, <size_t>(p - start), scale, out) != DECIMAL_OK:
+    if parse_text(start, <size_t>(p - start), scale, exact, out) != DECIMAL_OK:
         return NULL
     return p
 
@@ -220,11 +256,12 @@ cdef inline const char* scan_common_decimal(const char* p, const char* end, int 
     return q
 
 
-cdef inline const char* scan_decimal(const char* p, const char* end, int scale,
+cdef inline const char* scan_decimal(const char* p, const char* end, int scale, bint exact,
                                      int64_t* out) noexcept nogil:
-    """A quoted or bare decimal at ``p`` -> ``*out``; the position after it, NULL if malformed."""
+    """A quoted or bare decimal at ``p`` -> ``*out``, refused past the scale when ``exact``,
+    else rounded and counted; the position after it, NULL if malformed or refused."""
     cdef const char* q = scan_common_decimal(p, end, scale, out)
-    return q if q != NULL else scan_decimal_delimited(p, end, scale, out)
+    return q if q != NULL else scan_decimal_delimited(p, end, scale, exact, out)
 
 
 cdef inline const char* skip_scalar(const char* p, const char* end) noexcept nogil:
@@ -248,7 +285,9 @@ cdef inline const char* skip_scalar(const char* p, const char* end) noexcept nog
 
 cdef inline int apply_pair_levels(value& levels, OrderBook book, int side, int price_scale,
                                   int size_scale) noexcept nogil:
-    """Applies ``[[price, size, ...], ...]`` to one side; size 0 deletes the level.
+    """Applies ``[[price, size, ...], ...]`` to one side; size 0 deletes the level. A price
+    past the scale is refused (``LEVELS_MALFORMED``: the caller resyncs the book), a size past
+    it is rounded and counted.
 
     On-Demand costs several calls per element, so the array's text is taken once (which also
     moves the document past it) and scanned here, strictly: price and size are decimals,
@@ -272,13 +311,13 @@ cdef inline int apply_pair_levels(value& levels, OrderBook book, int side, int p
         while True:
             if p == end or p[0] != b'[':
                 return LEVELS_MALFORMED
-            p = scan_decimal(skip_space(p + 1, end), end, price_scale, &price)
+            p = scan_decimal(skip_space(p + 1, end), end, price_scale, True, &price)
             if p == NULL:
                 return LEVELS_MALFORMED
             p = skip_space(p, end)
             if p == end or p[0] != b',':
                 return LEVELS_MALFORMED
-            p = scan_decimal(skip_space(p + 1, end), end, size_scale, &size)
+            p = scan_decimal(skip_space(p + 1, end), end, size_scale, False, &size)
             if p == NULL:
                 return LEVELS_MALFORMED
             p = skip_space(p, end)

@@ -273,7 +273,7 @@ cdef class FeedListener(WSListener):
         self.messages += 1
         self.decoder.messages += 1
         try:
-            decoded = self.decoder.decode(self.message.data, self.message.size, now)
+            decoded = self.decoder.decode_message(self.message.data, self.message.size, now)
         except Exception as exc:
             self.decoder_exceptions += 1
             self.decoder.last_error = f"{type(exc).__name__}: {exc}"

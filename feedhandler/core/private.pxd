@@ -74,12 +74,21 @@ cdef struct OrderUpdate:
     Text fee_asset
 
 
+cdef enum:
+    WIDE_BALANCE_SCALE = 18    # the scale of a balance row that needs 128 bits
+
+
 cdef struct BalanceUpdate:
     int64_t ts_exchange
-    int64_t free
+    int64_t free             # at asset_scale; with ``wide``, the low 64 bits at 18 decimals
     int64_t locked
     int64_t total
     int64_t delta
+    int64_t free_high        # with ``wide``: the high 64 bits (see BalanceColumns)
+    int64_t locked_high
+    int64_t total_high
+    int64_t delta_high
+    bint wide                # the amounts are 128-bit at WIDE_BALANCE_SCALE
     bint has_totals
     Text asset
 
@@ -112,6 +121,7 @@ cdef class PrivateDecoder(Decoder):
 
     cdef void resolve(self, Text symbol, int32_t* instrument, int* price_scale,
                       int* size_scale) noexcept nogil
+    cdef int8_t take_inexact(self) noexcept nogil
     cdef int append_order(self, OrderUpdate* u, int64_t ts_receive) except -1
     cdef int append_balance(self, BalanceUpdate* u, int64_t ts_receive) except -1
     cdef int append_position(self, PositionUpdate* u, int64_t ts_receive) except -1

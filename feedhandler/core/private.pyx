@@ -2,12 +2,15 @@
 """PrivateDecoder: rows for the order, balance and position rings, checked before written.
 
 Balances, fees and PnL are kept at ``asset_scale`` decimals (8 by default: every venue here
-quotes balances to at most 8 decimals for the assets it lists, and int64 at 8 decimals holds
-92 billion units); a value that does not fit is a decode error (``DECIMAL_OVERFLOW``), never
-wrapped or rounded.
+but HTX quotes balances to at most 8 decimals for the assets it lists, and int64 at 8 decimals
+holds 92 billion units; a balance row that needs HTX's 18 significant decimals is kept at
+WIDE_BALANCE_SCALE in 128 bits, see BalanceColumns); a value that does not fit is a decode error (``DECIMAL_OVERFLOW``), never
+wrapped. A value with more decimals than its scale is rounded half-even like market data
+(``fixedpoint.pxd``) and its row flagged ``inexact``: the venue module's rounding counter
+(``self.rounding``) is read when the row is written.
 """
 
-from libc.stdint cimport int32_t, int64_t
+from libc.stdint cimport int8_t, int32_t, int64_t
 
 from feedhandler.core.decoder cimport DECODED_PRIVATE
 from feedhandler.core.rings cimport (
@@ -63,6 +66,12 @@ cdef class PrivateDecoder(Decoder):
             price_scale[0] = self.slots[slot].price_scale
             size_scale[0] = self.slots[slot].size_scale
 
+    cdef int8_t take_inexact(self) noexcept nogil:
+        """``rings.take_inexact`` on the venue module's counter (this module has its own)."""
+        cdef int8_t inexact = self.rounding.count != self.rounding.mark
+        self.rounding.mark = self.rounding.count
+        return inexact
+
     cdef int append_order(self, OrderUpdate* u, int64_t ts_receive) except -1:
         cdef OrderRing ring = self.orders
         cdef int64_t row = ring.c.write_count & ring.c.mask
@@ -89,6 +98,7 @@ cdef class PrivateDecoder(Decoder):
         ring.c.price_scale[row] = u.price_scale
         ring.c.size_scale[row] = u.size_scale
         ring.c.fee_scale[row] = self.asset_scale
+        ring.c.inexact[row] = self.take_inexact()
         ring.c.write_count += 1
         self.order_updates += 1
         self.rows_message = self.messages
@@ -106,7 +116,19 @@ cdef class PrivateDecoder(Decoder):
         ring.c.total[row] = u.total
         ring.c.delta[row] = u.delta
         ring.c.has_totals[row] = u.has_totals
-        ring.c.scale[row] = self.asset_scale
+        if u.wide:
+            ring.c.scale[row] = WIDE_BALANCE_SCALE
+            ring.c.free_high[row] = u.free_high
+            ring.c.locked_high[row] = u.locked_high
+            ring.c.total_high[row] = u.total_high
+            ring.c.delta_high[row] = u.delta_high
+        else:
+            ring.c.scale[row] = self.asset_scale
+            ring.c.free_high[row] = -1 if u.free < 0 else 0
+            ring.c.locked_high[row] = -1 if u.locked < 0 else 0
+            ring.c.total_high[row] = -1 if u.total < 0 else 0
+            ring.c.delta_high[row] = -1 if u.delta < 0 else 0
+        ring.c.inexact[row] = self.take_inexact()
         ring.c.write_count += 1
         self.balance_updates += 1
         self.rows_message = self.messages
@@ -127,6 +149,7 @@ cdef class PrivateDecoder(Decoder):
         ring.c.price_scale[row] = u.price_scale
         ring.c.size_scale[row] = u.size_scale
         ring.c.pnl_scale[row] = self.asset_scale
+        ring.c.inexact[row] = self.take_inexact()
         ring.c.write_count += 1
         self.position_updates += 1
         self.rows_message = self.messages

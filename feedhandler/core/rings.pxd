@@ -10,6 +10,8 @@ behind knows exactly how many rows it lost.
 from libc.stdint cimport int8_t, int32_t, int64_t
 from libc.string cimport memcpy, memset
 
+from feedhandler.core.fixedpoint cimport decimal_rounding
+
 
 # widths of the fixed-width byte columns of the private rings (numpy ``S<width>``): the
 # longest ids the seven venues use (UUIDs are 36) with room; a longer value is a decode error
@@ -30,6 +32,7 @@ cdef struct TradeColumns:
     int64_t* size
     int64_t* trade_id
     int8_t* side          # 1 buy (taker bought), -1 sell, 0 unknown
+    int8_t* inexact       # 1: a value had more decimals than its scale, rounded half-even
 
 
 cdef struct TickerColumns:
@@ -43,6 +46,7 @@ cdef struct TickerColumns:
     int64_t* ask_price
     int64_t* ask_size
     int64_t* last_price   # 0 when the channel carries no last trade price
+    int8_t* inexact
 
 
 cdef struct CandleColumns:
@@ -59,6 +63,7 @@ cdef struct CandleColumns:
     int64_t* close
     int64_t* volume
     int8_t* closed        # 1 when the venue says the candle is final
+    int8_t* inexact
 
 
 cdef struct OrderColumns:
@@ -83,6 +88,7 @@ cdef struct OrderColumns:
     char* order_id        # ORDER_ID_WIDTH
     char* client_id       # CLIENT_ID_WIDTH
     char* fee_asset       # ASSET_WIDTH
+    int8_t* inexact       # 1: a value had more decimals than its scale, rounded half-even
 
 
 cdef struct BalanceColumns:
@@ -97,6 +103,14 @@ cdef struct BalanceColumns:
     int8_t* has_totals
     int8_t* scale
     char* asset           # ASSET_WIDTH
+    int8_t* inexact
+    # the high 64 bits of each amount as a 128-bit integer at ``scale``: amount =
+    # high * 2**64 + (low as uint64). For every amount that fits int64 (all venues but
+    # HTX's 18-decimal balances) high is its sign (0 or -1) and the low column alone is it.
+    int64_t* free_high
+    int64_t* locked_high
+    int64_t* total_high
+    int64_t* delta_high
 
 
 cdef struct PositionColumns:
@@ -113,6 +127,7 @@ cdef struct PositionColumns:
     int8_t* size_scale
     int8_t* pnl_scale
     char* symbol          # SYMBOL_WIDTH
+    int8_t* inexact
 
 
 cdef class Ring:
@@ -158,6 +173,14 @@ cdef inline bint put_text(char* column, int64_t row, int width, const char* p,
     return True
 
 
+cdef inline int8_t take_inexact() noexcept nogil:
+    """1 when this module's parser rounded a value since the message began or the last row
+    was written (the values of the row being written), and starts the next row."""
+    cdef int8_t inexact = decimal_rounding.count != decimal_rounding.mark
+    decimal_rounding.mark = decimal_rounding.count
+    return inexact
+
+
 cdef inline void trade_append(TradeColumns* c, int32_t instrument, int64_t ts_exchange,
                               int64_t ts_receive, int64_t price, int64_t size, int8_t side,
                               int64_t trade_id) noexcept nogil:
@@ -169,6 +192,7 @@ cdef inline void trade_append(TradeColumns* c, int32_t instrument, int64_t ts_ex
     c.size[i] = size
     c.side[i] = side
     c.trade_id[i] = trade_id
+    c.inexact[i] = take_inexact()
     c.write_count += 1
 
 
@@ -185,6 +209,7 @@ cdef inline void ticker_append(TickerColumns* c, int32_t instrument, int64_t ts_
     c.ask_price[i] = ask_price
     c.ask_size[i] = ask_size
     c.last_price[i] = last_price
+    c.inexact[i] = take_inexact()
     c.write_count += 1
 
 
@@ -204,4 +229,5 @@ cdef inline void candle_append(CandleColumns* c, int32_t instrument, int64_t ts_
     c.close[i] = close
     c.volume[i] = volume
     c.closed[i] = closed
+    c.inexact[i] = take_inexact()
     c.write_count += 1

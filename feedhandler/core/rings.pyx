@@ -67,6 +67,7 @@ cdef class TradeRing(Ring):
         self.c.size = <int64_t*>column_pointer(self._allocate("size", np.int64))
         self.c.trade_id = <int64_t*>column_pointer(self._allocate("trade_id", np.int64))
         self.c.side = <int8_t*>column_pointer(self._allocate("side", np.int8))
+        self.c.inexact = <int8_t*>column_pointer(self._allocate("inexact", np.int8))
 
     def append(self, int instrument, int64_t ts_exchange, int64_t ts_receive, int64_t price,
                int64_t size, int side, int64_t trade_id) -> None:
@@ -86,6 +87,7 @@ cdef class TickerRing(Ring):
         self.c.ask_price = <int64_t*>column_pointer(self._allocate("ask_price", np.int64))
         self.c.ask_size = <int64_t*>column_pointer(self._allocate("ask_size", np.int64))
         self.c.last_price = <int64_t*>column_pointer(self._allocate("last_price", np.int64))
+        self.c.inexact = <int8_t*>column_pointer(self._allocate("inexact", np.int8))
 
     def append(self, int instrument, int64_t ts_exchange, int64_t ts_receive,
                int64_t bid_price, int64_t bid_size, int64_t ask_price, int64_t ask_size,
@@ -110,6 +112,7 @@ cdef class CandleRing(Ring):
         self.c.close = <int64_t*>column_pointer(self._allocate("close", np.int64))
         self.c.volume = <int64_t*>column_pointer(self._allocate("volume", np.int64))
         self.c.closed = <int8_t*>column_pointer(self._allocate("closed", np.int8))
+        self.c.inexact = <int8_t*>column_pointer(self._allocate("inexact", np.int8))
 
     def append(self, int instrument, int64_t ts_exchange, int64_t ts_receive,
                int64_t open_time, int interval, int64_t open, int64_t high, int64_t low,
@@ -143,6 +146,7 @@ cdef class OrderRing(Ring):
         self.c.client_id = <char*>column_pointer(
             self._allocate("client_id", f"S{CLIENT_ID_WIDTH}"))
         self.c.fee_asset = <char*>column_pointer(self._allocate("fee_asset", f"S{ASSET_WIDTH}"))
+        self.c.inexact = <int8_t*>column_pointer(self._allocate("inexact", np.int8))
 
 
 cdef class BalanceRing(Ring):
@@ -159,6 +163,11 @@ cdef class BalanceRing(Ring):
         self.c.has_totals = <int8_t*>column_pointer(self._allocate("has_totals", np.int8))
         self.c.scale = <int8_t*>column_pointer(self._allocate("scale", np.int8))
         self.c.asset = <char*>column_pointer(self._allocate("asset", f"S{ASSET_WIDTH}"))
+        self.c.inexact = <int8_t*>column_pointer(self._allocate("inexact", np.int8))
+        self.c.free_high = <int64_t*>column_pointer(self._allocate("free_high", np.int64))
+        self.c.locked_high = <int64_t*>column_pointer(self._allocate("locked_high", np.int64))
+        self.c.total_high = <int64_t*>column_pointer(self._allocate("total_high", np.int64))
+        self.c.delta_high = <int64_t*>column_pointer(self._allocate("delta_high", np.int64))
 
 
 cdef class PositionRing(Ring):
@@ -178,6 +187,7 @@ cdef class PositionRing(Ring):
         self.c.size_scale = <int8_t*>column_pointer(self._allocate("size_scale", np.int8))
         self.c.pnl_scale = <int8_t*>column_pointer(self._allocate("pnl_scale", np.int8))
         self.c.symbol = <char*>column_pointer(self._allocate("symbol", f"S{SYMBOL_WIDTH}"))
+        self.c.inexact = <int8_t*>column_pointer(self._allocate("inexact", np.int8))
 
 
 cdef class RingBatch:

@@ -63,7 +63,8 @@ class Subscription:
     channel: Channel
     instrument: Instrument
     timeframe: str | None = None   # OHLCV only, unified form ("1m", "1h", ...)
-    depth: int | None = None       # BOOK only; None = the venue's default
+    depth: int | None = None       # BOOK only: the native stream depth; None = the default
+    levels: int | None = None      # BOOK only: levels per side the user sees (None: all held)
 
     @property
     def key(self) -> tuple[str, str, str, str | None, int | None]:

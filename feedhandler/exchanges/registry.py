@@ -36,7 +36,7 @@ class VenueInfo:
     factory: Callable[..., VenueAdapter] = field(repr=False)
     channels: Sequence[Channel] = ()
     timeframes: Sequence[str] = ()
-    book_depths: Sequence[int] = ()
+    book_depths: Sequence[int] = ()           # the native streams (see native_depth)
     private_channels: Sequence[Channel] = ()   # orders / balance / positions, when offered
     book_integrity: str = ""      # how the venue lets a book be verified
 
@@ -80,9 +80,25 @@ class VenueInfo:
         if channel is Channel.OHLCV and timeframe not in self.timeframes:
             raise UnsupportedError(f"{self.name} has no {timeframe!r} candles "
                                    f"(it offers {', '.join(self.timeframes)})")
-        if channel is Channel.BOOK and depth is not None and depth not in self.book_depths:
-            raise UnsupportedError(f"{self.name} has no book of depth {depth} "
-                                   f"(it offers {', '.join(map(str, self.book_depths))})")
+        if channel is Channel.BOOK:
+            self.native_depth(depth)
+
+    def native_depth(self, depth: int | None) -> int | None:
+        """The venue's smallest native book stream of at least ``depth`` levels, which the
+        local book then shows cut to ``depth``: any depth works up to the deepest native one.
+        None (the venue's default stream) for no depth, and for a venue whose only book is
+        the full one (``book_depths`` empty)."""
+        if depth is None:
+            return None
+        if depth <= 0:
+            raise UnsupportedError(f"{self.name}: a book depth must be >= 1, got {depth}")
+        if not self.book_depths:
+            return None
+        native = [d for d in sorted(self.book_depths) if d >= depth]
+        if not native:
+            raise UnsupportedError(f"{self.name} has no book of depth {depth}: its native "
+                                   f"depths are {', '.join(map(str, self.book_depths))}")
+        return native[0]
 
     def check_private(self, channel: Channel) -> None:
         if channel not in self.private_channels:

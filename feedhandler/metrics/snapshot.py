@@ -52,13 +52,15 @@ def merged(histograms: Iterable[LatencyHistogram]) -> LatencyHistogram:
 @dataclass(frozen=True)
 class ChannelMetrics:
     """One subscription channel of one connection (or, in a venue's ``channels``, of all).
-    ``bytes`` are as decoded (after inflation); gaps, checksum failures and resyncs are the
-    book channel's."""
+    ``bytes`` are as decoded (after inflation); ``inexact`` counts the messages with a value
+    that had more decimals than its scale (rounded half-even, the rows flagged ``inexact``);
+    gaps, checksum failures and resyncs are the book channel's."""
 
     channel: str
     subscriptions: int = field(metadata={"gauge": True})   # a level now, not a count
     messages: int
     bytes: int
+    inexact: int
     gaps: int
     checksum_failures: int
     resyncs: int
@@ -148,7 +150,7 @@ class VenueMetrics:
                     exchange_to_receive=merged(c.exchange_to_receive for c in parts),
                     receive_to_callback=merged(c.receive_to_callback for c in parts),
                     **{counter: sum(getattr(c, counter) for c in parts)
-                       for counter in ("subscriptions", "messages", "bytes", "gaps",
+                       for counter in ("subscriptions", "messages", "bytes", "inexact", "gaps",
                                        "checksum_failures", "resyncs")})
                 for name, parts in by_channel.items()}
 
@@ -188,7 +190,8 @@ def channel_metrics(connection: Connection, record: ConnectionRecord, channel: C
     messages, size = kinds.get(channel.value, (0, 0))
     return ChannelMetrics(
         channel.value, sum(1 for s in connection.subscriptions.values() if s.channel is channel),
-        messages, size, counts["gaps"] if book else 0, counts["checksum_failures"] if book else 0,
+        messages, size, connection.inexact_kinds()[channel.value],
+        counts["gaps"] if book else 0, counts["checksum_failures"] if book else 0,
         record.resyncs if book else 0, latency.exchange_to_receive.copy(),
         latency.receive_to_callback.copy())
 
@@ -213,7 +216,8 @@ def private_metrics(connection: Connection, record: ConnectionRecord,
                     kinds: dict[str, tuple[int, int]]) -> ChannelMetrics:
     """An account's stream is one channel: its orders, balances and positions arrive mixed."""
     messages, size = kinds.get(PRIVATE, (0, 0))
-    return ChannelMetrics(PRIVATE, len(connection.subscriptions), messages, size, 0, 0, 0,
+    return ChannelMetrics(PRIVATE, len(connection.subscriptions), messages, size,
+                          connection.decoder.inexact_kinds()[PRIVATE], 0, 0, 0,
                           record.private.exchange_to_receive.copy(),
                           record.private.receive_to_callback.copy())
 

@@ -94,7 +94,8 @@ BookFactory = Callable[[Subscription], OrderBook]
 def default_book(subscription: Subscription) -> OrderBook:
     instrument = subscription.instrument
     return OrderBook(price_scale=instrument.price_scale, size_scale=instrument.size_scale,
-                     tick=instrument.tick, depth_limit=subscription.depth or 0)
+                     tick=instrument.tick, depth_limit=subscription.depth or 0,
+                     view_depth=subscription.levels or 0)
 
 
 class Dial:
@@ -262,6 +263,7 @@ class Connection:
         self.rotations = 0                # planned replacements made without a gap
         self.retired_stats: Counter[str] = Counter()        # decoders a rotation replaced
         self.retired_kinds: dict[str, tuple[int, int]] = {}
+        self.retired_inexact: Counter[str] = Counter()
         self.rotation_failures = 0        # planned replacements that fell back to a reconnect
         self.last_rotation_failure = ""
         self.disconnects = 0
@@ -525,7 +527,13 @@ class Connection:
             kinds[name] = (current[0] + messages, current[1] + size)
         return kinds
 
+    def inexact_kinds(self) -> dict[str, int]:
+        """``Decoder.inexact_kinds`` over the connection's life (see ``decoder_stats``)."""
+        return {name: count + self.retired_inexact[name]
+                for name, count in self.decoder.inexact_kinds().items()}
+
     def retire_decoder(self, decoder: Decoder) -> None:
+        self.retired_inexact.update(decoder.inexact_kinds())
         self.retired_stats.update({name: value for name, value in decoder.stats().items()
                                    if isinstance(value, int)})
         for name, (messages, size) in decoder.message_kinds().items():

@@ -44,8 +44,8 @@ RECORDED_CALLS = frozenset({
 })
 # the calls that configure a slot rather than move its state: restated in each file's header
 SETUP_CALLS = frozenset({"add_instrument", "set_book", "configure_book"})
-BOOK_PARAMETERS = ("price_scale", "size_scale", "tick", "depth_limit", "max_levels",
-                   "ladder_width")
+BOOK_PARAMETERS = ("price_scale", "size_scale", "tick", "depth_limit", "view_depth",
+                   "max_levels", "ladder_width")
 MAX_CONNECTIONS = 1 << 16
 
 

@@ -60,7 +60,7 @@ KLINE_INTERVALS: dict[str, int] = {
     **{str(minutes): minutes * 60_000 for minutes in (1, 3, 5, 15, 30, 60, 120, 240, 360, 720)},
     "D": 86_400_000, "W": 604_800_000,
 }
-BOOK_DEPTHS = {"spot": (1, 50, 200, 1000), "linear": (1, 50, 200, 500, 1000)}
+BOOK_DEPTHS = {"spot": (1, 50, 200, 1000), "linear": (1, 50, 200, 1000)}
 MAX_ARGS = {"spot": 10, "linear": None}
 """Topics one spot request may carry; linear limits only the total length of the args."""
 

@@ -94,7 +94,7 @@ async def test_unsupported_requests_fail_at_once() -> None:
     with pytest.raises(UnsupportedError):
         fh.subscribe_trades("nowhere", "BTC-USDT")
     with pytest.raises(UnsupportedError):
-        fh.subscribe_order_book("binance", "BTC-USDT", depth=7)
+        fh.subscribe_order_book("binance", "BTC-USDT", depth=1001)
 
 
 async def test_async_iteration_and_unsubscribe(sim) -> None:

@@ -16,7 +16,7 @@ import pytest
 
 from feedhandler import FeedHandler
 from feedhandler.auth.credentials import AuthError, Credentials
-from feedhandler.events import Balance, Order, OrderStatus
+from feedhandler.events import Balance, Order, OrderStatus, wide_units
 from feedhandler.net.connection import StatusKind
 from feedhandler.sim import SimulatedExchange
 from feedhandler.sim.account import AccountStream, BalanceEvent, Listing, OrderEvent, SimAccount
@@ -241,3 +241,25 @@ async def test_a_malformed_frame_is_counted_and_the_stream_goes_on(session) -> N
         decoder = session.connection.decoder
         assert decoder.errors == 2 and session.connection.connects == 1
     assert normal([seen(e, False) for e in session.got[ASSETS:]]) == normal(truth(events))
+
+
+async def test_an_18_decimal_balance_round_trips_exactly() -> None:
+    """HTX's docs' balance: 22 significant digits, held in 128 bits at 18 decimals through the
+    decoder, the BalanceRing, the Balance event and the batch reader."""
+    amount = Decimal("2028.699426619837209087")
+    account = SimAccount(LISTINGS, {"BTC": amount, "USDT": Decimal("250000")}, seed=9)
+    venue = SimHtx(symbols=["btcusdt"], account=account, api_keys={KEY: SECRET})
+    async with SimulatedExchange(venue, rate=None) as exchange:
+        session = Session(exchange, venue, Credentials(KEY, SECRET))
+        reader = session.fh.balances.reader()
+        async with session.fh:
+            await session.fh.wait_connected(10)
+            await until(lambda: {"btc", "usdt"} <= set(last_balances(session.got)))
+        rows = reader.read()
+    assert last_balances(session.got)["btc"] == (amount, 0)
+    assert last_balances(session.got)["usdt"] == (Decimal(250000), 0)
+    btc = next(i for i, asset in enumerate(rows.asset) if asset == b"btc")
+    assert rows.scale[btc] == 18 and rows.inexact[btc] == 0
+    assert wide_units(rows.free_high[btc], rows.free[btc]) == 2028699426619837209087
+    usdt = next(i for i, asset in enumerate(rows.asset) if asset == b"usdt")
+    assert (rows.scale[usdt], rows.free[usdt], rows.free_high[usdt]) == (8, 25 * 10**12, 0)

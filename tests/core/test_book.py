@@ -481,3 +481,20 @@ def test_side_and_count_arguments_are_checked() -> None:
         book.levels(-1)
     with pytest.raises(ValueError):
         book.top(BID, -1)
+
+
+def test_view_depth_cuts_what_the_python_api_shows_not_what_the_book_holds() -> None:
+    book = OrderBook(price_scale=0, size_scale=0, depth_limit=10, view_depth=3)
+    for price in range(1, 11):
+        book.apply_delta(0, price, price)
+        book.apply_delta(1, 100 + price, price)
+    assert book.levels(0)[0].tolist() == [10, 9, 8]
+    assert book.top(1, 50)[0].tolist() == [101, 102, 103]
+    assert (book.bid_count, book.ask_count, len(book)) == (3, 3, 6)
+    prices = np.zeros(8, dtype=np.int64)
+    sizes = np.zeros(8, dtype=np.int64)
+    assert book.top_into(0, prices, sizes) == 3
+    book.apply_delta(0, 10, 0)          # the best goes: the fourth held level moves up
+    assert book.levels(0)[0].tolist() == [9, 8, 7]
+    with pytest.raises(ValueError, match="view_depth"):
+        OrderBook(view_depth=-1)

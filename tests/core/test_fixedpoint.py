@@ -1,13 +1,13 @@
 """Exact decimal text <-> int64 fixed point, checked against Python's Decimal."""
 
-from decimal import Decimal
+from decimal import ROUND_HALF_EVEN, Decimal, localcontext
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from feedhandler.core import fixedpoint
-from feedhandler.core.fixedpoint import DecimalError, to_fixed, to_text
+from feedhandler.core.fixedpoint import DecimalError, to_fixed, to_fixed_rounded, to_text
 
 INT64_MAX = 2**63 - 1
 
@@ -174,3 +174,75 @@ def test_arbitrary_bytes_never_crash(raw: bytes) -> None:
     except DecimalError:
         return
     assert reference(raw.decode(), 8) == value
+
+
+# ---- rounding: what decoders read past a field's scale --------------------------------------
+
+@pytest.mark.parametrize("text, scale, value", [
+    ("338177.27271633345", 8, 33817727271633),     # HTX's float-printed trade amount
+    ("0.125", 2, 12), ("0.135", 2, 14),             # ties go to the even neighbour
+    ("0.1250000000000000000000001", 2, 13),         # a tie broken by a digit far past it
+    ("-0.125", 2, -12), ("-0.135", 2, -14), ("-0.1251", 2, -13),
+    ("2.5", 0, 2), ("3.5", 0, 4), ("-2.5", 0, -2),
+    ("9.9999999995", 9, 10_000_000_000),            # the carry runs through every digit
+    ("0.999999999999999999999", 18, 10**18),
+    ("1.5e-3", 3, 2), ("2.5e-3", 3, 2), ("1.23456E+2", 2, 12346),   # exponents
+    ("4e-19", 18, 0), ("6e-19", 18, 1), ("1e-400", 8, 0),
+    ("1.2345678901234567890123456789", 18, 1234567890123456789),   # > 19 digits
+    ("9223372036854775807.4", 0, 2**63 - 1),        # int64's largest, from below
+])
+def test_values_past_the_scale_round_half_even_and_say_so(text: str, scale: int,
+                                                          value: int) -> None:
+    assert to_fixed_rounded(text, scale) == (value, True)
+    with pytest.raises(DecimalError, match="more decimals than the scale"):
+        to_fixed(text, scale)                       # the exact parser (book keys) refuses
+
+
+@pytest.mark.parametrize("text, scale, value", [
+    ("0.01000000", 2, 1), ("12", 2, 1200), ("-7.50", 1, -75), ("1e2", 0, 100),
+    ("2.5E-1", 2, 25),
+])
+def test_exact_values_are_not_flagged(text: str, scale: int, value: int) -> None:
+    assert to_fixed_rounded(text, scale) == (value, False) == (to_fixed(text, scale), False)
+
+
+@pytest.mark.parametrize("text, scale", [
+    ("9223372036854775807.5", 0),                   # rounds up past int64
+    ("92233720368.547758075", 8),
+    ("-9223372036854775808", 0), ("1e19", 0), ("123456789012345678901234567890", 0),
+    ("1" * 50 + ".5", 0),
+])
+def test_values_that_do_not_fit_int64_are_a_clear_error(text: str, scale: int) -> None:
+    with pytest.raises(DecimalError, match="does not fit"):
+        to_fixed_rounded(text, scale)
+
+
+@pytest.mark.parametrize("text", ["", "-", "1.", ".5", "1e", "1.2.3", "abc", "1,5", "--1"])
+def test_rounding_never_accepts_what_is_not_a_number(text: str) -> None:
+    with pytest.raises(DecimalError):
+        to_fixed_rounded(text, 8)
+
+
+@settings(max_examples=2000, deadline=None)
+@given(digits=st.text("0123456789", min_size=1, max_size=30),
+       point=st.integers(0, 30), negative=st.booleans(), exponent=st.integers(-25, 25),
+       with_exponent=st.booleans(), scale=st.integers(0, 18))
+def test_rounding_agrees_with_decimal_half_even(digits: str, point: int, negative: bool,
+                                                exponent: int, with_exponent: bool,
+                                                scale: int) -> None:
+    point = min(point, len(digits))
+    text = ("-" if negative else "") + digits[:point or 1] + (
+        "." + digits[point:] if point and digits[point:] else "")
+    if with_exponent:
+        text += f"e{exponent}"
+    with localcontext() as context:
+        context.prec = 200
+        exact = Decimal(text).scaleb(scale)
+        expected = int(exact.to_integral_value(rounding=ROUND_HALF_EVEN))
+    if abs(expected) > 2**63 - 1 or (expected == -(2**63)):
+        with pytest.raises(DecimalError):
+            to_fixed_rounded(text, scale)
+        return
+    value, inexact = to_fixed_rounded(text, scale)
+    assert value == expected
+    assert inexact == (exact != expected)

@@ -7,7 +7,7 @@ from hypothesis import strategies as st
 
 from feedhandler.core.book import ASK, BID, OrderBook
 from feedhandler.core.decoder import DecodeError
-from feedhandler.core.fixedpoint import DecimalError, to_fixed
+from feedhandler.core.fixedpoint import DecimalError, to_fixed_rounded
 from feedhandler.exchanges.binance.decoder import BinanceDecoder
 
 ASKS = b'[["2.0","1"]]'
@@ -148,8 +148,9 @@ DECIMAL_TEXT = st.one_of(
 
 
 def fixed_or_none(text: str, scale: int) -> int | None:
+    """What a decoder reads for a size: rounded half-even past the scale, None if refused."""
     try:
-        return to_fixed(text, scale)
+        return to_fixed_rounded(text, scale)[0]
     except DecimalError:
         return None
 

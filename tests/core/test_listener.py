@@ -180,3 +180,14 @@ def test_options_are_validated() -> None:
         FeedListener(PassthroughDecoder(), Handler(), compression="brotli")
     with pytest.raises(ValueError):
         FeedListener(PassthroughDecoder(), Handler(), ping_payload=b"ping")
+
+
+def test_messages_with_rounded_values_are_counted_per_channel() -> None:
+    listener, decoder, _ = trade_listener()
+    inexact = TRADE.replace(b'"q":"100"', b'"q":"0.000000015"')
+    deliver(listener, [frame(WSMsgType.TEXT, TRADE % 1), frame(WSMsgType.TEXT, inexact % 2),
+                       frame(WSMsgType.TEXT, TRADE % 3)])
+    assert decoder.message_kinds()["trades"][0] == 3
+    assert decoder.inexact_kinds()["trades"] == 1 and decoder.inexact_kinds()["book"] == 0
+    rows = decoder.trades.reader(from_start=True).read()
+    assert rows.inexact.tolist() == [0, 1, 0] and rows.size.tolist()[1] == 2

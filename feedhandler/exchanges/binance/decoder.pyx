@@ -32,6 +32,7 @@ from feedhandler.core.decoder cimport (
     SYNC_WAITING,
     Decoder,
 )
+from feedhandler.core.fixedpoint cimport decimal_rounding
 from feedhandler.core.fixedpoint cimport DECIMAL_OK
 from feedhandler.core.jsonread cimport (
     LEVELS_OK,
@@ -153,6 +154,9 @@ cdef inline int interval_seconds(string_view name) noexcept nogil:
 
 cdef class BinanceDecoder(Decoder):
     """Decodes raw (``/ws``) and combined (``/stream``) Binance payloads."""
+
+    def __cinit__(self, *args, **kwargs):
+        self.rounding = &decimal_rounding      # this module's parser counts what it rounds
 
     def __init__(self, *args, bint futures=False, **kwargs):
         super().__init__(*args, **kwargs)

@@ -19,6 +19,7 @@ from libcpp.string_view cimport string_view
 from cython.operator cimport dereference as deref, preincrement as inc
 
 from feedhandler.core.decoder cimport DECODED_ERROR
+from feedhandler.core.fixedpoint cimport decimal_rounding
 from feedhandler.core.fixedpoint cimport DECIMAL_OK
 from feedhandler.core.jsonread cimport iterate_whole, key_is, read_int, token_decimal
 from feedhandler.core.ondemand cimport (
@@ -121,6 +122,9 @@ cdef inline bint string_of(value& v, string_view* out) noexcept nogil:
 cdef class BinancePrivateDecoder(PrivateDecoder):
     """Decodes one account's user data stream: WebSocket API events (spot, wrapped as
     ``{"subscriptionId":..,"event":{...}}``) and raw listen-key payloads (USD-M)."""
+
+    def __cinit__(self, *args, **kwargs):
+        self.rounding = &decimal_rounding      # this module's parser counts what it rounds
 
     def __init__(self, *args, bint futures=False, **kwargs):
         super().__init__(*args, **kwargs)

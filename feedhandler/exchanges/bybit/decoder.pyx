@@ -41,6 +41,7 @@ from feedhandler.core.decoder cimport (
     SYNC_LIVE,
     Decoder,
 )
+from feedhandler.core.fixedpoint cimport decimal_rounding
 from feedhandler.core.fixedpoint cimport DECIMAL_EMPTY, DECIMAL_OK
 from feedhandler.core.jsonread cimport (
     LEVELS_MALFORMED,
@@ -191,6 +192,9 @@ cdef inline int read_best(value& levels, int price_scale, int size_scale, int64_
 
 cdef class BybitDecoder(Decoder):
     """Decodes Bybit v5 public messages of one market (spot or linear) into rings and books."""
+
+    def __cinit__(self, *args, **kwargs):
+        self.rounding = &decimal_rounding      # this module's parser counts what it rounds
 
     def __init__(self, *args, bint spot=True, **kwargs):
         super().__init__(*args, **kwargs)

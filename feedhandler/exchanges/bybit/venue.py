@@ -48,7 +48,9 @@ BOOK_DEPTHS: dict[str, tuple[int, ...]] = {
     # spot depth 1 is not offered as a book: the ticker channel uses orderbook.1 for spot's
     # best bid and offer, which its tickers topic does not carry
     "spot": (50, 200, 1000),
-    "linear": (1, 50, 200, 500, 1000),
+    # linear 500 was removed on 2025-09-11 (docs/venues/bybit.md): depth=500 is served by
+    # 1000 cut to 500 levels
+    "linear": (1, 50, 200, 1000),
 }
 DEFAULT_DEPTH = 50
 PRIVATE_CHANNELS: dict[str, tuple[Channel, ...]] = {

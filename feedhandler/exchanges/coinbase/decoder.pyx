@@ -24,6 +24,7 @@ from feedhandler.core.decoder cimport (
     SYNC_LIVE,
     Decoder,
 )
+from feedhandler.core.fixedpoint cimport decimal_rounding
 from feedhandler.core.fixedpoint cimport DECIMAL_OK, parse_json_decimal
 from feedhandler.core.jsonread cimport (
     LEVELS_MALFORMED,
@@ -32,6 +33,7 @@ from feedhandler.core.jsonread cimport (
     iterate_whole,
     key_is,
     read_decimal,
+    read_price_key,
     read_int,
 )
 from feedhandler.core.ondemand cimport (
@@ -116,7 +118,7 @@ cdef inline int apply_updates(value& updates, OrderBook book, int price_scale,
                 return LEVELS_MALFORMED
             key = f.escaped_key()
             if key_is(key, "price_level", 11):
-                if read_decimal(f.val(), price_scale, &price) != DECIMAL_OK:
+                if read_price_key(f.val(), price_scale, &price) != DECIMAL_OK:
                     return LEVELS_MALFORMED
                 seen |= 1
             elif key_is(key, "new_quantity", 12):
@@ -146,6 +148,7 @@ cdef class CoinbaseDecoder(Decoder):
     """Decodes the Advanced Trade market data feed of one socket (``sequence`` is its)."""
 
     def __cinit__(self, *args, **kwargs):
+        self.rounding = &decimal_rounding      # this module's parser counts what it rounds
         self.sequence = -1
         self.products = NULL
         self.product_capacity = 0

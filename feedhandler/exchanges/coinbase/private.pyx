@@ -22,6 +22,7 @@ from libc.string cimport memcpy, memset
 from libcpp.string_view cimport string_view
 from cython.operator cimport dereference as deref, preincrement as inc
 
+from feedhandler.core.fixedpoint cimport decimal_rounding
 from feedhandler.core.fixedpoint cimport DECIMAL_OK
 from feedhandler.core.jsonread cimport (
     iterate_validated,
@@ -90,6 +91,9 @@ cdef inline int64_t pow10(int n) noexcept nogil:
 
 cdef class CoinbasePrivateDecoder(PrivateDecoder):
     """Decodes one account's ``user`` channel frames."""
+
+    def __cinit__(self, *args, **kwargs):
+        self.rounding = &decimal_rounding      # this module's parser counts what it rounds
 
     def __init__(self, *args, default_price_scale=10, default_size_scale=8, **kwargs):
         super().__init__(*args, default_price_scale=default_price_scale,

@@ -41,6 +41,7 @@ from feedhandler.core.decoder cimport (
     SYNC_LIVE,
     Decoder,
 )
+from feedhandler.core.fixedpoint cimport decimal_rounding
 from feedhandler.core.fixedpoint cimport DECIMAL_OK
 from feedhandler.core.jsonread cimport (
     LEVELS_OK,
@@ -138,6 +139,9 @@ cdef inline size_t obu_pair(string_view name, const char** pair) noexcept nogil:
 
 cdef class GateioDecoder(Decoder):
     """Decodes Gate.io spot v4 public channels into the rings and books."""
+
+    def __cinit__(self, *args, **kwargs):
+        self.rounding = &decimal_rounding      # this module's parser counts what it rounds
 
     cdef int decode(self, const char* buf, size_t n, int64_t ts_receive) except -1:
         cdef document doc

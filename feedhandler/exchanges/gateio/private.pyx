@@ -20,6 +20,7 @@ from libc.string cimport memset
 from libcpp.string_view cimport string_view
 from cython.operator cimport dereference as deref, preincrement as inc
 
+from feedhandler.core.fixedpoint cimport decimal_rounding
 from feedhandler.core.fixedpoint cimport DECIMAL_OK
 from feedhandler.core.jsonread cimport iterate_whole, key_is, token_decimal
 from feedhandler.core.ondemand cimport (
@@ -70,6 +71,9 @@ cdef inline int ms_to_ns(string_view token, int64_t* out) noexcept nogil:
 
 cdef class GateioPrivateDecoder(PrivateDecoder):
     """Decodes one account's Gate.io private notifications."""
+
+    def __cinit__(self, *args, **kwargs):
+        self.rounding = &decimal_rounding      # this module's parser counts what it rounds
 
     cdef int decode(self, const char* buf, size_t n, int64_t ts_receive) except -1:
         cdef document doc

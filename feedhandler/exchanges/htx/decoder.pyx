@@ -17,7 +17,6 @@ the ``ch``'s, is counted (``misrouted``) and not applied (another stream: the bo
 sequence is unaffected).
 """
 
-from libc.math cimport fabs, llround
 from libc.stdint cimport int32_t, int64_t
 from libc.stdlib cimport free, realloc
 from libc.string cimport memcmp, memset
@@ -34,12 +33,8 @@ from feedhandler.core.decoder cimport (
     SYNC_LIVE,
     Decoder,
 )
-from feedhandler.core.fixedpoint cimport (
-    DECIMAL_OK,
-    DECIMAL_OVERFLOW,
-    DECIMAL_TOO_PRECISE,
-    POW10,
-)
+from feedhandler.core.fixedpoint cimport decimal_rounding
+from feedhandler.core.fixedpoint cimport DECIMAL_OK
 from feedhandler.core.jsonread cimport (
     LEVELS_MALFORMED,
     LEVELS_OK,
@@ -78,7 +73,6 @@ cdef int[PERIOD_COUNT] PERIOD_SECONDS = [60, 300, 900, 1800, 3600, 14400, 86400,
 
 cdef int64_t MS = 1000000
 cdef int64_t SECOND_NS = 1000000000
-cdef double INT64_LIMIT = 9.2e18
 
 
 cdef inline int period_index(string_view name) noexcept nogil:
@@ -109,20 +103,6 @@ cdef inline bint starts_with(string_view text, const char* prefix, size_t n) noe
     return text.size() >= n and memcmp(text.data(), prefix, n) == 0
 
 
-cdef inline int read_aggregate(value& v, int scale, int64_t* out) noexcept nogil:
-    """A total HTX computes in floating point (kline amount): exact when its token fits
-    ``scale``, else the double rounded to it; a DecimalStatus."""
-    cdef int status = read_decimal(v, scale, out)
-    cdef double number = 0
-    if status != DECIMAL_TOO_PRECISE or v.get_double().get(number) != SUCCESS:
-        return status
-    number *= <double>POW10[scale]
-    if fabs(number) >= INT64_LIMIT:
-        return DECIMAL_OVERFLOW
-    out[0] = llround(number)
-    return DECIMAL_OK
-
-
 cdef inline int apply_side(od_object& tick, const char* name, size_t n, OrderBook book, int side,
                            int price_scale, int size_scale) noexcept nogil:
     """Applies the ``bids`` or ``asks`` of a tick; a side left out has not changed."""
@@ -137,6 +117,9 @@ cdef inline int apply_side(od_object& tick, const char* name, size_t n, OrderBoo
 
 cdef class HtxDecoder(Decoder):
     """Decodes HTX spot WebSocket market data (``/ws`` and ``/feed``) into the rings and books."""
+
+    def __cinit__(self, *args, **kwargs):
+        self.rounding = &decimal_rounding      # this module's parser counts what it rounds
 
     def __dealloc__(self):
         free(self.states)
@@ -472,7 +455,7 @@ cdef class HtxDecoder(Decoder):
                 status = read_decimal(f.val(), price_scale, &candle.close)
                 seen |= 8
             elif key_is(key, "amount", 6):
-                status = read_aggregate(f.val(), size_scale, &candle.volume)
+                status = read_decimal(f.val(), size_scale, &candle.volume)
             if status != DECIMAL_OK:
                 return self.fail("malformed number in kline")
             inc(it)

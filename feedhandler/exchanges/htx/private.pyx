@@ -19,8 +19,17 @@ from libc.string cimport memset
 from libcpp.string_view cimport string_view
 from cython.operator cimport dereference as deref, preincrement as inc
 
+from feedhandler.core.fixedpoint cimport decimal_rounding
 from feedhandler.core.fixedpoint cimport DECIMAL_OK
-from feedhandler.core.jsonread cimport iterate_whole, key_is, read_int, token_decimal
+from feedhandler.core.fixedpoint cimport int128, split128
+from feedhandler.core.jsonread cimport (
+    iterate_whole,
+    key_is,
+    read_int,
+    token_decimal,
+    token_decimal128,
+    token_decimal_exact,
+)
 from feedhandler.core.ondemand cimport (
     SUCCESS,
     document,
@@ -36,6 +45,7 @@ from feedhandler.core.private cimport (
     ORDER_PARTIALLY_FILLED,
     ORDER_REJECTED,
     ORDER_UNKNOWN,
+    WIDE_BALANCE_SCALE,
     BalanceUpdate,
     OrderUpdate,
     PrivateDecoder,
@@ -77,6 +87,9 @@ cdef inline int order_status(string_view s) noexcept nogil:
 
 cdef class HtxPrivateDecoder(PrivateDecoder):
     """Decodes one account's HTX ``/ws/v2`` frames (plain text: /ws/v2 is not gzip'd)."""
+
+    def __cinit__(self, *args, **kwargs):
+        self.rounding = &decimal_rounding      # this module's parser counts what it rounds
 
     cdef int decode(self, const char* buf, size_t n, int64_t ts_receive) except -1:
         cdef document doc
@@ -222,7 +235,6 @@ cdef class HtxPrivateDecoder(PrivateDecoder):
         cdef object_iterator it, end
         cdef field f
         cdef string_view key, text, balance, available, changed
-        cdef int64_t ms = 0
         memset(&u, 0, sizeof(BalanceUpdate))
         if account.begin().get(it) != SUCCESS or account.end().get(end) != SUCCESS:
             return self.fail("malformed account change")
@@ -243,17 +255,42 @@ cdef class HtxPrivateDecoder(PrivateDecoder):
             inc(it)
         if u.asset.size == 0 or (balance.size() == 0 and available.size() == 0):
             return self.fail("account change without currency, balance or available")
-        if (balance.size() and token_decimal(balance, self.asset_scale, &u.total)
+        if (balance.size() and token_decimal_exact(balance, self.asset_scale, &u.total)
                 != DECIMAL_OK) \
-                or (available.size() and token_decimal(available, self.asset_scale, &u.free)
+                or (available.size() and token_decimal_exact(available, self.asset_scale,
+                                                             &u.free) != DECIMAL_OK):
+            # HTX pads balances to 18 decimals, and real ones use them all: the row is kept
+            # at 18 decimals in 128 bits (``2028.699426619837209087`` needs 22 digits)
+            return self.wide_balance(&u, balance, available, changed, ts_receive)
+        u.has_totals = balance.size() != 0 and available.size() != 0
+        if u.has_totals:
+            u.locked = u.total - u.free
+        return self.finish_balance(&u, changed, ts_receive)
+
+    cdef int wide_balance(self, BalanceUpdate* u, string_view balance, string_view available,
+                          string_view changed, int64_t ts_receive) except -1:
+        """The account change at 18 decimals in 128 bits, exact (rounded and flagged only
+        past 18 decimals)."""
+        cdef int128 total = 0, free = 0
+        if (balance.size() and token_decimal128(balance, WIDE_BALANCE_SCALE, &total)
+                != DECIMAL_OK) \
+                or (available.size() and token_decimal128(available, WIDE_BALANCE_SCALE, &free)
                     != DECIMAL_OK):
-            return self.fail("balance or available malformed or beyond the asset scale")
+            return self.fail("balance or available malformed or beyond 38 digits")
+        u.wide = True
+        u.has_totals = balance.size() != 0 and available.size() != 0
+        split128(total, &u.total, &u.total_high)
+        split128(free, &u.free, &u.free_high)
+        if u.has_totals:
+            split128(total - free, &u.locked, &u.locked_high)
+        return self.finish_balance(u, changed, ts_receive)
+
+    cdef int finish_balance(self, BalanceUpdate* u, string_view changed,
+                            int64_t ts_receive) except -1:
+        cdef int64_t ms = 0
         # the snapshot on subscribe has changeTime null
         if changed.size() and not key_is(changed, "null", 4):
             if token_decimal(changed, 0, &ms) != DECIMAL_OK:
                 return self.fail("malformed changeTime")
             u.ts_exchange = ms * MS
-        u.has_totals = balance.size() != 0 and available.size() != 0
-        if u.has_totals:
-            u.locked = u.total - u.free
-        return self.append_balance(&u, ts_receive)
+        return self.append_balance(u, ts_receive)

@@ -76,8 +76,9 @@ class HtxVenue(VenueAdapter):
                  requests_per_second: float = 10.0, snapshot_timeout: float = 10.0,
                  verify_tls: bool = True) -> None:
         """``ws_url`` is the base both endpoints hang off (``/ws``, ``/feed``). ``scales`` sets
-        the (price, size) decimals kept per symbol, unified or HTX names: numbers with more
-        decimals are refused, not rounded. ``verify_tls`` is accepted like every venue's
+        the (price, size) decimals kept per symbol, unified or HTX names: a size with more
+        decimals is rounded half-even and flagged inexact, a book price refused (the book
+        resyncs). ``verify_tls`` is accepted like every venue's
         endpoint options; only the private stream calls REST (``rest_url``: the server
         time)."""
         self.base = (ws_url or WS_BASE).rstrip("/")

@@ -32,6 +32,7 @@ from feedhandler.core.decoder cimport (
     SYNC_LIVE,
     Decoder,
 )
+from feedhandler.core.fixedpoint cimport decimal_rounding
 from feedhandler.core.fixedpoint cimport DECIMAL_OK, POW10, parse_json_decimal
 from feedhandler.core.jsonread cimport (
     LEVELS_MALFORMED,
@@ -40,6 +41,7 @@ from feedhandler.core.jsonread cimport (
     iterate_whole,
     key_is,
     read_decimal,
+    read_price_key,
     read_int,
 )
 from feedhandler.core.ondemand cimport (
@@ -145,7 +147,7 @@ cdef inline int apply_object_levels(value& levels, OrderBook book, int side, int
                 return LEVELS_MALFORMED
             key = f.escaped_key()
             if key_is(key, "price", 5):
-                if read_decimal(f.val(), price_scale, &price) != DECIMAL_OK:
+                if read_price_key(f.val(), price_scale, &price) != DECIMAL_OK:
                     return LEVELS_MALFORMED
                 seen |= 1
             elif key_is(key, "qty", 3):
@@ -163,6 +165,9 @@ cdef inline int apply_object_levels(value& levels, OrderBook book, int side, int
 
 cdef class KrakenDecoder(Decoder):
     """Decodes Kraken spot WebSocket v2 public messages into the rings and books."""
+
+    def __cinit__(self, *args, **kwargs):
+        self.rounding = &decimal_rounding      # this module's parser counts what it rounds
 
     def __dealloc__(self):
         free(self.specs)

@@ -28,6 +28,7 @@ from libc.string cimport memcmp, memcpy, memset
 from libcpp.string_view cimport string_view
 from cython.operator cimport dereference as deref, preincrement as inc
 
+from feedhandler.core.fixedpoint cimport decimal_rounding
 from feedhandler.core.fixedpoint cimport DECIMAL_EMPTY, DECIMAL_OK
 from feedhandler.core.jsonread cimport iterate_whole, key_is, read_int, read_string, token_decimal
 from feedhandler.core.ondemand cimport (
@@ -113,6 +114,9 @@ cdef inline int optional_decimal(string_view token, int scale, int64_t* out) noe
 
 cdef class KrakenPrivateDecoder(PrivateDecoder):
     """Decodes one account's ``ws-auth`` ``/v2`` frames."""
+
+    def __cinit__(self, *args, **kwargs):
+        self.rounding = &decimal_rounding      # this module's parser counts what it rounds
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)

@@ -41,6 +41,7 @@ from feedhandler.core.decoder cimport (
     SYNC_LIVE,
     Decoder,
 )
+from feedhandler.core.fixedpoint cimport decimal_rounding
 from feedhandler.core.fixedpoint cimport DECIMAL_OK
 from feedhandler.core.jsonread cimport (
     LEVELS_MALFORMED,
@@ -162,6 +163,9 @@ cdef inline size_t write_level(char* text, size_t length, int64_t price, int pri
 
 cdef class OkxDecoder(Decoder):
     """Decodes OKX v5 public push messages into the rings and books."""
+
+    def __cinit__(self, *args, **kwargs):
+        self.rounding = &decimal_rounding      # this module's parser counts what it rounds
 
     # ---- per-slot configuration (Python) -----------------------------------------------------
 

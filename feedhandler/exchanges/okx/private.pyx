@@ -17,6 +17,7 @@ from libc.string cimport memset
 from libcpp.string_view cimport string_view
 from cython.operator cimport dereference as deref, preincrement as inc
 
+from feedhandler.core.fixedpoint cimport decimal_rounding
 from feedhandler.core.fixedpoint cimport DECIMAL_OK
 from feedhandler.core.jsonread cimport (
     iterate_validated,
@@ -80,6 +81,9 @@ cdef inline bint read_text(value& v, Text* out) noexcept nogil:
 
 cdef class OkxPrivateDecoder(PrivateDecoder):
     """Decodes one account's ``/ws/v5/private`` frames."""
+
+    def __cinit__(self, *args, **kwargs):
+        self.rounding = &decimal_rounding      # this module's parser counts what it rounds
 
     cdef int decode(self, const char* buf, size_t n, int64_t ts_receive) except -1:
         cdef document doc

@@ -187,7 +187,6 @@ def test_unknown_symbols_and_events_are_counted_and_skipped() -> None:
     [
         b"", b"{", b"[]", b"null", b"not json", b'{"e":"trade"', b"\xff\xfe\x00",
         b'{"e":"trade","s":"BNBBTC","p":"abc","q":"1"}',
-        b'{"e":"trade","s":"BNBBTC","p":"1.123456789","q":"1"}',
         b'{"e":"trade","s":"BNBBTC","p":1e400,"q":"1"}',
         b'{"e":"depthUpdate","s":"BNBBTC","U":1,"u":2,"b":[["1"]],"a":[]}',
         b'{"e":"depthUpdate","s":"BNBBTC","U":1,"u":2,"b":"x","a":[]}',
@@ -214,6 +213,31 @@ def test_a_malformed_level_midway_withdraws_the_book() -> None:
     decoder.apply_snapshot(slot, snapshot(1, [["0.0023", "5"]], [["0.0027", "1"]]))
     flags = decoder.feed(b'{"e":"depthUpdate","E":1,"s":"BNBBTC","U":2,"u":2,'
                          b'"b":[["0.0021","1"],["bad","1"]],"a":[]}')
+    assert flags & ERROR and flags & RESYNC
+    assert not book.valid
+
+
+def test_a_trade_past_its_scale_is_rounded_half_even_and_flagged_not_dropped() -> None:
+    decoder = BinanceDecoder()
+    decoder.add_instrument("BNBBTC", 3, 8, 8)
+    reader = decoder.trades.reader()
+    flags = decoder.feed(b'{"e":"trade","E":1,"s":"BNBBTC","t":1,"p":"1.123456785",'
+                         b'"q":"0.000000015","T":1,"m":true}')
+    assert flags & TRADES and not flags & ERROR
+    rows = reader.read()
+    assert rows.price.tolist() == [112345678] and rows.size.tolist() == [2]    # ties to even
+    assert rows.inexact.tolist() == [1]
+    decoder.feed(DOC_TRADE)                 # the next row is exact again
+    assert reader.read().inexact.tolist() == [0]
+
+
+def test_a_book_price_past_its_scale_withdraws_the_book_and_a_size_is_rounded() -> None:
+    decoder, book, slot = decoder_with_book()
+    decoder.apply_snapshot(slot, snapshot(1, [["0.0023", "5"]], [["0.0027", "1"]]))
+    decoder.mark_live(slot)
+    assert decoder.feed(depth(2, 2, bids=[("0.0021", "1.000000005")])) & BOOKS
+    assert book.top(0, 2)[1].tolist() == [500000000, 100000000]     # 1.00000000|5 -> even
+    flags = decoder.feed(depth(3, 3, bids=[("0.002100001", "1")]))   # a key cannot be rounded
     assert flags & ERROR and flags & RESYNC
     assert not book.valid
 

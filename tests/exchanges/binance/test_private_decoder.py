@@ -92,8 +92,9 @@ def test_registered_symbols_use_their_scales() -> None:
     assert d.feed(ORDER_TRADE_UPDATE) == PRIVATE
     row = d.orders.reader(from_start=True).read()
     assert row.instrument[0] == 7 and row.size[0] == 1 and row.price_scale[0] == 2
-    assert d.feed(ORDER_TRADE_UPDATE.replace(b'"q":"0.001"', b'"q":"0.0015"')) == ERROR
-    assert "too precise" in d.last_error
+    assert d.feed(ORDER_TRADE_UPDATE.replace(b'"q":"0.001"', b'"q":"0.0015"')) & PRIVATE
+    row = d.orders.reader(from_start=True).read()
+    assert (row.size[1], row.inexact.tolist()) == (2, [0, 1])    # 1.5 lots: ties to even
 
 
 def test_balances_and_positions() -> None:

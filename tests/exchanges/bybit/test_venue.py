@@ -42,9 +42,12 @@ def test_registry_entries() -> None:
     spot, linear = venue("bybit"), venue("bybit-linear")
     assert (spot.market, linear.market) == ("spot", "linear")
     assert "1m" in spot.timeframes and "1M" in linear.timeframes
-    assert 1 not in spot.book_depths and 1 in linear.book_depths and 500 in linear.book_depths
-    with pytest.raises(UnsupportedError):
-        spot.check(Channel.BOOK, depth=1)
+    assert 1 not in spot.book_depths and 1 in linear.book_depths
+    # linear 500 was removed on 2025-09-11: served by 1000 cut to 500
+    assert linear.book_depths == (1, 50, 200, 1000) and linear.native_depth(500) == 1000
+    assert spot.native_depth(1) == 50
+    with pytest.raises(UnsupportedError, match="native depths are 50, 200, 1000"):
+        spot.check(Channel.BOOK, depth=1001)
     with pytest.raises(UnsupportedError):
         spot.check(Channel.OHLCV, "8h")
     adapter = linear.create(ws_url="ws://x/v5/public/linear", verify_tls=False)

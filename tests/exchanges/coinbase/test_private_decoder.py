@@ -105,7 +105,6 @@ def test_heartbeats_are_consumed_and_other_channels_counted() -> None:
     b'{"channel":"user","sequence_num":1,"events":{}}',
     user("update", order("SIDEWAYS", "0", "1", "0", "0")),
     user("update", order("OPEN", "0", "1", "0", "0", order_side="UP")),
-    user("update", order("OPEN", "0", "1", "0", "0", limit_price="1.00000000001")),
     user("update", order("OPEN", "0", "1", "0", "0", order_id="O" * 49)),
     user("update", order("OPEN", "2", "-1", "0", "0")),
     user("update", order("OPEN", "0", "1", "5", "0")),         # value without a fill

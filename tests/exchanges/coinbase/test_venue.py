@@ -39,8 +39,9 @@ def test_registry_entry_offers_five_minute_candles_and_the_full_book_only() -> N
     info.check(Channel.BOOK)
     with pytest.raises(UnsupportedError):
         info.check(Channel.OHLCV, "1m")
+    info.check(Channel.BOOK, depth=50)        # the full level2 book, cut to 50
     with pytest.raises(UnsupportedError):
-        info.check(Channel.BOOK, depth=50)
+        info.check(Channel.BOOK, depth=0)
 
 
 def test_symbols_scales_and_defaults() -> None:

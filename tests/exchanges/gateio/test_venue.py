@@ -41,8 +41,9 @@ def test_symbols_and_registry() -> None:
     with pytest.raises(UnsupportedError):
         info.check(Channel.OHLCV, "3m")
     with pytest.raises(UnsupportedError):
-        info.check(Channel.BOOK, depth=5)
+        info.check(Channel.BOOK, depth=401)
     info.check(Channel.BOOK, depth=100)
+    assert info.native_depth(5) == 50
     made = info.create(ws_url="ws://127.0.0.1:1/ws/v4/", rest_url="http://127.0.0.1:1/",
                        verify_tls=False)
     assert isinstance(made, GateioVenue)

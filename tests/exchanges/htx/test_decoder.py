@@ -11,6 +11,7 @@ from feedhandler.core.book import ASK, BID, OrderBook
 from feedhandler.exchanges.htx.decoder import HtxDecoder
 
 TRADES, TICKERS, CANDLES, BOOKS, CONTROL, ERROR, RESYNC = 1, 2, 4, 8, 16, 32, 64
+INEXACT = 256
 LIVE, WAITING = 2, 1
 
 # the docs' examples, as the docs print them (comments dropped)
@@ -144,15 +145,38 @@ def test_doc_snapshot_loads_exactly_at_a_scale_that_holds_its_digits() -> None:
     assert decoder.sync_state(slot) == WAITING and not book.valid   # live only once synced
 
 
-def test_doc_examples_with_more_digits_than_the_scale_are_refused_not_rounded() -> None:
+def test_doc_sizes_past_the_scale_are_rounded_half_even_and_flagged() -> None:
     decoder, book, slot = decoder_with_book()
-    assert decoder.feed(DOC_MBP_SNAPSHOT) == ERROR
-    assert decoder.snapshot_count(slot) == 0 and len(book) == 0
+    assert decoder.feed(DOC_MBP_SNAPSHOT) == BOOKS | INEXACT
+    assert decoder.snapshot_count(slot) == 1
+    assert side(book, ASK)[65059 * 10**6] == 1490973344           # 14.909733438|479636
     decoder.feed(snapshot(100020146794, [(618.37, 1)], [(650.59, 2)]))
     go_live(decoder, slot)
-    # 26.755973959140651643 has 18 decimals: not representable at scale 8, the book resyncs
-    assert decoder.feed(DOC_MBP_UPDATE) == ERROR | RESYNC
+    # 26.755973959140651643 has 18 decimals: rounded to 8; the price's zeros are exact
+    assert decoder.feed(DOC_MBP_UPDATE) == BOOKS | INEXACT
+    assert side(book, ASK)[64514 * 10**6] == 2675597396 and book.valid
+
+
+def test_a_book_price_past_the_scale_is_never_rounded_into_a_key() -> None:
+    decoder, book, slot = decoder_with_book()
+    decoder.feed(snapshot(100020146794, [(618.37, 1)], [(650.59, 2)]))
+    go_live(decoder, slot)
+    update = DOC_MBP_UPDATE.replace(b"645.140000000000000000", b"645.140000001")
+    assert decoder.feed(update) == ERROR | RESYNC
     assert not book.valid and decoder.take_resync()[0][0] == slot
+
+
+def test_float_printed_trade_amounts_decode_rounded_and_flagged() -> None:
+    """HTX prints amounts from doubles: real trades carry 17 significant digits."""
+    decoder = HtxDecoder()
+    decoder.add_instrument("btcusdt", 4, 2, 8)
+    reader = decoder.trades.reader()
+    float_trade = DOC_TRADE.replace(b"0.006754", b"338177.27271633345")
+    assert decoder.feed(float_trade) == TRADES | INEXACT
+    assert decoder.feed(DOC_TRADE) == TRADES
+    rows = reader.read()
+    assert rows.size.tolist() == [33817727271633, 675400]
+    assert rows.inexact.tolist() == [1, 0] and rows.price.tolist() == [5264862] * 2
 
 
 def test_updates_are_held_until_the_snapshot_then_stale_ones_dropped() -> None:
@@ -278,8 +302,9 @@ def test_a_later_kline_closes_the_previous_one_with_its_last_values() -> None:
 def test_a_kline_amount_beyond_the_scale_is_rounded_not_refused() -> None:
     decoder = HtxDecoder()
     decoder.add_instrument("btcusdt", 4, 2, 6)
-    assert decoder.feed(kline(600, "11", "25.634560123456789")) == CANDLES
-    assert decoder.candles.reader(from_start=True).read().volume.tolist() == [25634560]
+    assert decoder.feed(kline(600, "11", "25.634560123456789")) == CANDLES | INEXACT
+    rows = decoder.candles.reader(from_start=True).read()
+    assert rows.volume.tolist() == [25634560] and rows.inexact.tolist() == [1]
 
 
 # ---- control, unknown, garbage ------------------------------------------------------------

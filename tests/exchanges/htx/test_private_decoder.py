@@ -7,6 +7,7 @@ from decimal import Decimal
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from feedhandler.events import wide_units
 from feedhandler.exchanges.htx.private import HtxPrivateDecoder
 from tests.exchanges.htx import private_samples as samples
 
@@ -30,8 +31,9 @@ def test_creation_and_cancellation_rows() -> None:
 
 def test_the_trade_sample_needs_a_scale_that_holds_its_volume() -> None:
     d = HtxPrivateDecoder()
-    assert d.feed(samples.ORDER_TRADE_FILLED) == ERROR     # 18 decimals at scale 8: refused
-    assert d.order_updates == 0
+    assert d.feed(samples.ORDER_TRADE_FILLED) & PRIVATE    # 18 decimals at scale 8: rounded
+    assert d.orders.reader(from_start=True).read().inexact.tolist() == [1]
+    d = HtxPrivateDecoder()
     d.add_instrument("btcusdt", 4, 8, 18)
     assert d.feed(samples.ORDER_TRADE_FILLED) == PRIVATE
     row = d.orders.reader(from_start=True).read()
@@ -47,17 +49,23 @@ def test_account_pushes() -> None:
     row = d.balances.reader(from_start=True).read()
     assert (row.asset[0], row.total[0], row.has_totals[0]) == (b"btc", 2311100000, False)
     assert row.ts_exchange[0] == 1568601800000 * 10**6
-    # 18 significant decimals do not fit an int64 at any scale that holds 2028 units
-    assert d.feed(samples.ACCOUNT_AVAILABLE_MODE1) == ERROR
-    assert d.feed(samples.ACCOUNT_BALANCE_MODE1) == ERROR
+    # 18 significant decimals do not fit an int64 at any scale that holds 2028 units: such a
+    # row is kept at 18 decimals in 128 bits (the ``*_high`` columns), exactly
+    assert d.feed(samples.ACCOUNT_AVAILABLE_MODE1) == PRIVATE
+    assert d.feed(samples.ACCOUNT_BALANCE_MODE1) == PRIVATE
+    row = d.balances.reader(from_start=True).read()
+    assert row.scale.tolist() == [8, 18, 18] and row.inexact.tolist() == [0, 0, 0]
+    assert wide_units(row.free_high[1], row.free[1]) == 2028699426619837209087
+    assert wide_units(row.total_high[2], row.total[2]) == 2065100267619837209301
+    assert row.total_high[0] == 0 and row.has_totals.tolist() == [False] * 3
     both = (b'{"action":"push","ch":"accounts.update#2","data":{"currency":"usdt",'
             b'"accountId":1,"balance":"100.5","available":"90.25","changeType":null,'
             b'"accountType":"trade","changeTime":null,"seqNum":7}}')
     assert d.feed(both) == PRIVATE
     row = d.balances.reader(from_start=True).read()
-    assert (row.total[1], row.free[1], row.locked[1], row.has_totals[1]) == (
+    assert (row.total[3], row.free[3], row.locked[3], row.has_totals[3]) == (
         10050000000, 9025000000, 1025000000, True)
-    assert row.ts_exchange[1] == 0 and d.balance_updates == 2
+    assert row.ts_exchange[3] == 0 and d.balance_updates == 4
 
 
 def test_replies_and_pings_go_to_control() -> None:

@@ -40,7 +40,8 @@ def test_symbols_scales_registry_and_limits() -> None:
     with pytest.raises(UnsupportedError):
         info.check(Channel.OHLCV, "2h")
     with pytest.raises(UnsupportedError):
-        info.check(Channel.BOOK, depth=10)
+        info.check(Channel.BOOK, depth=401)
+    assert info.native_depth(10) == 20
     assert isinstance(info.create(ws_url="ws://x", verify_tls=False), HtxVenue)
 
 

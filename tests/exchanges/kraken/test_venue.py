@@ -37,7 +37,8 @@ def test_symbols_scales_and_registry() -> None:
     with pytest.raises(UnsupportedError):
         info.check(Channel.OHLCV, "2h")
     with pytest.raises(UnsupportedError):
-        info.check(Channel.BOOK, depth=50)
+        info.check(Channel.BOOK, depth=1001)
+    assert info.native_depth(50) == 100
     assert isinstance(info.create(ws_url="ws://x/v2", verify_tls=False), KrakenVenue)
 
 

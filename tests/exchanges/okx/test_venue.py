@@ -176,9 +176,10 @@ def test_registry_entry() -> None:
     assert "1m" in info.timeframes and "1d" in info.timeframes
     assert isinstance(info.create(ws_url="ws://127.0.0.1:1/ws/v5/public"), OkxVenue)
     info.check(Channel.BOOK, depth=5)
-    for depth in (10, 50):      # books50-l2-tbt needs a VIP login
-        with pytest.raises(UnsupportedError):
-            info.check(Channel.BOOK, depth=depth)
+    for depth in (10, 50):      # books50-l2-tbt needs a VIP login: served by books, cut
+        assert info.native_depth(depth) == 400
+    with pytest.raises(UnsupportedError):
+        info.check(Channel.BOOK, depth=401)
     with pytest.raises(UnsupportedError):
         info.check(Channel.OHLCV, timeframe="7m")
 
