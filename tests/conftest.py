@@ -11,3 +11,13 @@ settings.register_profile("ci", derandomize=True, database=None, deadline=None,
 settings.register_profile("dev", deadline=None)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE")
                       or ("ci" if os.environ.get("CI") == "true" else "dev"))
+
+
+import pytest  # noqa: E402
+
+
+@pytest.fixture(autouse=True)
+def instrument_cache(tmp_path_factory: pytest.TempPathFactory,
+                     monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every test caches instrument catalogs in a directory of its own, never the user's."""
+    monkeypatch.setenv("FEEDHANDLER_CACHE_DIR", str(tmp_path_factory.mktemp("cache")))

@@ -33,6 +33,7 @@ from feedhandler.cli.base import EXIT_INTERRUPTED, EXIT_OK, Command, CommandErro
 from feedhandler.cli.demo import Interrupts, positive_number, symbol_list
 from feedhandler.exchanges.base import Channel
 from feedhandler.exchanges.registry import UnsupportedError, venue
+from feedhandler.instruments import CatalogUnavailableError, UnknownSymbolError
 from feedhandler.sinks.base import BOOK_DEPTH, BOOK_INTERVAL, MARKET_CHANNELS, Sink, SinkRunner
 from feedhandler.sinks.stdout import StdoutSink
 
@@ -387,7 +388,13 @@ async def run_feed(fh: FeedHandler, plan: RunPlan, sinks: list[Sink],
                     def stop_soon(stop: asyncio.Event = interrupts.stop) -> None:
                         loop.call_soon_threadsafe(stop.set)
                     sink.on_reader_gone = stop_soon
-            await stack.enter_async_context(fh)
+            try:
+                await stack.enter_async_context(fh)
+            except UnknownSymbolError as error:
+                print(f"feedhandler run: error: {error}", file=sys.stderr)
+                return EXIT_BAD_ARGUMENTS
+            except CatalogUnavailableError as error:
+                raise CommandError(str(error)) from None
             deadline = math.inf if plan.duration is None else started + plan.duration
             next_status = started + plan.status_interval
             while not interrupts.stop.is_set() and time.monotonic() < deadline - CLOCK_SLACK:
@@ -409,6 +416,9 @@ async def run_feed(fh: FeedHandler, plan: RunPlan, sinks: list[Sink],
                 "writes" for runner in runners if runner.stats.failed_writes
                 and runner.sink not in gone]
     problems += [f"{name} never connected: {reason}" for name, reason in never.items()]
+    if fh.refusals and not fh.handles:
+        problems.append("every subscription was refused: "
+                        + "; ".join(refusal.reason for refusal in fh.refusals[:5]))
     if problems:
         raise CommandError("; ".join(problems))
     return EXIT_OK

@@ -12,6 +12,7 @@ from functools import partial
 from typing import Any
 
 from feedhandler.exchanges.base import Channel, VenueAdapter
+from feedhandler.exchanges.binance import instruments as binance_instruments
 from feedhandler.exchanges.binance import venue as binance
 from feedhandler.exchanges.binance.venue import BinanceVenue
 from feedhandler.exchanges.bybit import venue as bybit
@@ -21,6 +22,7 @@ from feedhandler.exchanges.gateio import venue as gateio
 from feedhandler.exchanges.htx import venue as htx
 from feedhandler.exchanges.kraken import venue as kraken
 from feedhandler.exchanges.okx import venue as okx
+from feedhandler.instruments.loader import CatalogSource
 
 
 class UnsupportedError(ValueError):
@@ -38,6 +40,7 @@ class VenueInfo:
     book_depths: Sequence[int] = ()
     private_channels: Sequence[Channel] = ()   # orders / balance / positions, when offered
     book_integrity: str = ""      # how the venue lets a book be verified
+    catalog: CatalogSource | None = None   # where its instruments are read from
 
     def create(self, **options: Any) -> VenueAdapter:
         return self.factory(**options)
@@ -86,11 +89,13 @@ ALL_CHANNELS = (Channel.TICKER, Channel.BOOK, Channel.TRADES, Channel.OHLCV)
 register(VenueInfo("binance", "Binance spot", "spot", partial(BinanceVenue, "spot"), ALL_CHANNELS,
                    binance.TIMEFRAMES, binance.BOOK_DEPTHS,
                    private_channels=binance.PRIVATE_CHANNELS["spot"],
-                   book_integrity="REST snapshot + U/u update-id continuity"))
+                   book_integrity="REST snapshot + U/u update-id continuity",
+                   catalog=binance_instruments.source("spot")))
 register(VenueInfo("binance-usdm", "Binance USD-M futures", "usdm", partial(BinanceVenue, "usdm"),
                    ALL_CHANNELS, binance.TIMEFRAMES[1:], binance.BOOK_DEPTHS,
                    private_channels=binance.PRIVATE_CHANNELS["usdm"],
-                   book_integrity="REST snapshot + pu/u update-id chaining"))
+                   book_integrity="REST snapshot + pu/u update-id chaining",
+                   catalog=binance_instruments.source("usdm")))
 register(VenueInfo("coinbase", "Coinbase Advanced Trade", "spot", coinbase.CoinbaseVenue,
                    ALL_CHANNELS, coinbase.TIMEFRAMES, coinbase.BOOK_DEPTHS,
                    private_channels=coinbase.PRIVATE_CHANNELS,

@@ -36,13 +36,18 @@ LISTINGS = (Listing("BTCUSDT", "BTC", "USDT", Decimal("60000.00"), Decimal("0.01
                     Decimal("0.00001")),
             Listing("ETHUSDT", "ETH", "USDT", Decimal("3000.00"), Decimal("0.01"),
                     Decimal("0.0001")))
+FUTURES_LISTINGS = (Listing("BTCUSDT", "BTC", "USDT", Decimal("60000.0"), Decimal("0.1"),
+                            Decimal("0.001")),
+                    Listing("ETHUSDT", "ETH", "USDT", Decimal("3000.00"), Decimal("0.01"),
+                            Decimal("0.001")))
+"""USD-M's grids, as its exchangeInfo lists them (the decoders keep those decimals)."""
 
 
 def new_account(market: str, seed: int = 3) -> SimAccount:
     if market == "spot":
         return SimAccount(LISTINGS, {"BTC": Decimal("2"), "ETH": Decimal("40"),
                                      "USDT": Decimal("250000")}, seed=seed)
-    return SimAccount(LISTINGS, {"USDT": Decimal("100000")}, futures=True, seed=seed)
+    return SimAccount(FUTURES_LISTINGS, {"USDT": Decimal("100000")}, futures=True, seed=seed)
 
 
 class Session:
@@ -255,5 +260,6 @@ async def test_a_symbol_filter_gets_that_instrument_at_its_scales(session) -> No
         assert fh.stats()["private"][session.name][0]["authentications"] == 1
         fh.unsubscribe(handle)
         await until(lambda: not session.exchange.connections)
-    assert all(o.symbol == "BTC-USDT" and o.instrument is not None for o in got)
+    symbol = "BTC-USDT" if session.market == "spot" else "BTC-USDT-PERP"
+    assert all(o.symbol == symbol and o.instrument is not None for o in got)
     assert [(o.order_id, o.filled) for o in got] == [(str(e.order_id), e.filled) for e in wanted]
