@@ -21,6 +21,7 @@ from feedhandler.exchanges.coinbase import venue as coinbase
 from feedhandler.exchanges.gateio import venue as gateio
 from feedhandler.exchanges.htx import venue as htx
 from feedhandler.exchanges.kraken import venue as kraken
+from feedhandler.exchanges.okx import instruments as okx_instruments
 from feedhandler.exchanges.okx import venue as okx
 from feedhandler.instruments.loader import CatalogSource
 
@@ -124,4 +125,5 @@ register(VenueInfo("htx", "HTX (Huobi) spot", "spot", htx.HtxVenue, ALL_CHANNELS
 register(VenueInfo("okx", "OKX spot", "spot", okx.OkxVenue, ALL_CHANNELS, tuple(okx.TIMEFRAMES),
                    okx.BOOK_DEPTHS, private_channels=okx.PRIVATE_CHANNELS,
                    book_integrity="WebSocket snapshot + seqId/prevSeqId chaining + CRC32 of the "
-                                  "top 25 levels per message (while OKX fills it)"))
+                                  "top 25 levels per message (while OKX fills it)",
+                   catalog=okx_instruments.SOURCE))

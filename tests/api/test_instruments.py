@@ -27,12 +27,15 @@ VENUES = {
                 ["BTC-USDT", "btcusdt", "BTCUSDT", "BTC/USDT", "btc_usdt"]),
     "binance-usdm": ("binance", "usdm", ["BTCUSDT", "1000PEPEUSDT"], "1000PEPE-USDT-PERP",
                      ["BTC-USDT-PERP", "BTC-USDT", "BTCUSDT", "BTC/USDT:USDT", "btcusdt"]),
+    "okx": ("okx", "spot", ["BTC-USDT", "PEPE-USDT"], "PEPE-USDT",
+            ["BTC-USDT", "btc-usdt", "BTCUSDT", "BTC/USDT", "BTC_USDT"]),
 }
 FINEST_TICK = {"binance": Decimal("1e-8"), "binance-usdm": Decimal("1e-8")}
 """The finest tick each venue's simulator trades (Binance prints 8 decimals: no 1e-9 tick);
 1e-9 elsewhere."""
-NO_DELISTED = {"binance"}
-"""Binance spot states no delisting: a delisted pair stays listed in BREAK (halted)."""
+NO_DELISTED = {"binance", "okx"}
+"""Binance spot states no delisting (a delisted pair stays listed in BREAK: halted); OKX
+drops a delisted instrument from its answer."""
 
 
 def simulator(name: str, rate: float | None = None) -> SimulatedExchange:

@@ -40,7 +40,7 @@ def venue_of(sim: SimulatedExchange) -> str:
 
 
 def handler(sim: SimulatedExchange) -> FeedHandler:
-    return FeedHandler(endpoints={venue_of(sim): {"ws_url": sim.ws_url}},
+    return FeedHandler(endpoints={venue_of(sim): {"ws_url": sim.ws_url, "rest_url": sim.http_url}},
                        backoff_base=0.05, backoff_cap=0.2)
 
 
