@@ -20,6 +20,7 @@ from feedhandler.exchanges.bybit.venue import BybitVenue
 from feedhandler.exchanges.coinbase import venue as coinbase
 from feedhandler.exchanges.gateio import venue as gateio
 from feedhandler.exchanges.htx import venue as htx
+from feedhandler.exchanges.kraken import instruments as kraken_instruments
 from feedhandler.exchanges.kraken import venue as kraken
 from feedhandler.exchanges.okx import instruments as okx_instruments
 from feedhandler.exchanges.okx import venue as okx
@@ -104,7 +105,8 @@ register(VenueInfo("coinbase", "Coinbase Advanced Trade", "spot", coinbase.Coinb
 register(VenueInfo("kraken", "Kraken spot", "spot", kraken.KrakenVenue, ALL_CHANNELS,
                    tuple(kraken.TIMEFRAMES), kraken.BOOK_DEPTHS,
                    private_channels=kraken.PRIVATE_CHANNELS,
-                   book_integrity="WebSocket snapshot + CRC32 of the top 10 levels per message"))
+                   book_integrity="WebSocket snapshot + CRC32 of the top 10 levels per message",
+                   catalog=kraken_instruments.SOURCE))
 register(VenueInfo("bybit", "Bybit spot", "spot", partial(BybitVenue, "spot"), ALL_CHANNELS,
                    tuple(bybit.TIMEFRAMES), bybit.BOOK_DEPTHS["spot"],
                    private_channels=bybit.PRIVATE_CHANNELS["spot"],
