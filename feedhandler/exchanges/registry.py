@@ -19,6 +19,7 @@ from feedhandler.exchanges.bybit import venue as bybit
 from feedhandler.exchanges.bybit.venue import BybitVenue
 from feedhandler.exchanges.coinbase import venue as coinbase
 from feedhandler.exchanges.gateio import venue as gateio
+from feedhandler.exchanges.htx import instruments as htx_instruments
 from feedhandler.exchanges.htx import venue as htx
 from feedhandler.exchanges.kraken import instruments as kraken_instruments
 from feedhandler.exchanges.kraken import venue as kraken
@@ -123,7 +124,8 @@ register(VenueInfo("gateio", "Gate.io spot", "spot", gateio.GateioVenue, ALL_CHA
 register(VenueInfo("htx", "HTX (Huobi) spot", "spot", htx.HtxVenue, ALL_CHANNELS,
                    tuple(htx.TIMEFRAMES), htx.BOOK_DEPTHS,
                    private_channels=htx.PRIVATE_CHANNELS,
-                   book_integrity="WebSocket req snapshot + mbp seqNum/prevSeqNum chaining"))
+                   book_integrity="WebSocket req snapshot + mbp seqNum/prevSeqNum chaining",
+                   catalog=htx_instruments.SOURCE))
 register(VenueInfo("okx", "OKX spot", "spot", okx.OkxVenue, ALL_CHANNELS, tuple(okx.TIMEFRAMES),
                    okx.BOOK_DEPTHS, private_channels=okx.PRIVATE_CHANNELS,
                    book_integrity="WebSocket snapshot + seqId/prevSeqId chaining + CRC32 of the "

@@ -31,6 +31,8 @@ VENUES = {
             ["BTC-USDT", "btc-usdt", "BTCUSDT", "BTC/USDT", "BTC_USDT"]),
     "kraken": ("kraken", "spot", ["BTC/USD", "PEPE/USD"], "PEPE-USD",
                ["BTC-USD", "XBT/USD", "BTC/USD", "XBTUSD", "btc-usd"]),
+    "htx": ("htx", "spot", ["btcusdt", "pepeusdt"], "PEPE-USDT",
+            ["BTC-USDT", "btcusdt", "BTCUSDT", "BTC/USDT", "btc_usdt"]),
 }
 FINEST_TICK = {"binance": Decimal("1e-8"), "binance-usdm": Decimal("1e-8")}
 """The finest tick each venue's simulator trades (Binance prints 8 decimals: no 1e-9 tick);
