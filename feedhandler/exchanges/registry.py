@@ -15,6 +15,7 @@ from feedhandler.exchanges.base import Channel, VenueAdapter
 from feedhandler.exchanges.binance import instruments as binance_instruments
 from feedhandler.exchanges.binance import venue as binance
 from feedhandler.exchanges.binance.venue import BinanceVenue
+from feedhandler.exchanges.bybit import instruments as bybit_instruments
 from feedhandler.exchanges.bybit import venue as bybit
 from feedhandler.exchanges.bybit.venue import BybitVenue
 from feedhandler.exchanges.coinbase import venue as coinbase
@@ -111,12 +112,14 @@ register(VenueInfo("kraken", "Kraken spot", "spot", kraken.KrakenVenue, ALL_CHAN
 register(VenueInfo("bybit", "Bybit spot", "spot", partial(BybitVenue, "spot"), ALL_CHANNELS,
                    tuple(bybit.TIMEFRAMES), bybit.BOOK_DEPTHS["spot"],
                    private_channels=bybit.PRIVATE_CHANNELS["spot"],
-                   book_integrity="WebSocket snapshot + per-topic u continuity"))
+                   book_integrity="WebSocket snapshot + per-topic u continuity",
+                   catalog=bybit_instruments.source("spot")))
 register(VenueInfo("bybit-linear", "Bybit USDT perpetuals", "linear",
                    partial(BybitVenue, "linear"), ALL_CHANNELS, tuple(bybit.TIMEFRAMES),
                    bybit.BOOK_DEPTHS["linear"],
                    private_channels=bybit.PRIVATE_CHANNELS["linear"],
-                   book_integrity="WebSocket snapshot + per-topic u continuity"))
+                   book_integrity="WebSocket snapshot + per-topic u continuity",
+                   catalog=bybit_instruments.source("linear")))
 register(VenueInfo("gateio", "Gate.io spot", "spot", gateio.GateioVenue, ALL_CHANNELS,
                    gateio.TIMEFRAMES, gateio.BOOK_DEPTHS,
                    private_channels=gateio.PRIVATE_CHANNELS,

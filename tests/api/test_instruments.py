@@ -33,6 +33,10 @@ VENUES = {
                ["BTC-USD", "XBT/USD", "BTC/USD", "XBTUSD", "btc-usd"]),
     "htx": ("htx", "spot", ["btcusdt", "pepeusdt"], "PEPE-USDT",
             ["BTC-USDT", "btcusdt", "BTCUSDT", "BTC/USDT", "btc_usdt"]),
+    "bybit": ("bybit", "spot", ["BTCUSDT", "PEPEUSDT"], "PEPE-USDT",
+              ["BTC-USDT", "BTCUSDT", "btcusdt", "BTC/USDT", "BTC_USDT"]),
+    "bybit-linear": ("bybit", "linear", ["BTCUSDT", "1000PEPEUSDT"], "1000PEPE-USDT-PERP",
+                     ["BTC-USDT-PERP", "BTCUSDT", "BTC-USDT", "BTC/USDT:USDT", "btcusdt"]),
 }
 FINEST_TICK = {"binance": Decimal("1e-8"), "binance-usdm": Decimal("1e-8")}
 """The finest tick each venue's simulator trades (Binance prints 8 decimals: no 1e-9 tick);
