@@ -19,6 +19,7 @@ from feedhandler.exchanges.bybit import instruments as bybit_instruments
 from feedhandler.exchanges.bybit import venue as bybit
 from feedhandler.exchanges.bybit.venue import BybitVenue
 from feedhandler.exchanges.coinbase import venue as coinbase
+from feedhandler.exchanges.gateio import instruments as gateio_instruments
 from feedhandler.exchanges.gateio import venue as gateio
 from feedhandler.exchanges.htx import instruments as htx_instruments
 from feedhandler.exchanges.htx import venue as htx
@@ -123,7 +124,8 @@ register(VenueInfo("bybit-linear", "Bybit USDT perpetuals", "linear",
 register(VenueInfo("gateio", "Gate.io spot", "spot", gateio.GateioVenue, ALL_CHANNELS,
                    gateio.TIMEFRAMES, gateio.BOOK_DEPTHS,
                    private_channels=gateio.PRIVATE_CHANNELS,
-                   book_integrity="REST snapshot id (spot.obu: full push) + U/u continuity"))
+                   book_integrity="REST snapshot id (spot.obu: full push) + U/u continuity",
+                   catalog=gateio_instruments.SOURCE))
 register(VenueInfo("htx", "HTX (Huobi) spot", "spot", htx.HtxVenue, ALL_CHANNELS,
                    tuple(htx.TIMEFRAMES), htx.BOOK_DEPTHS,
                    private_channels=htx.PRIVATE_CHANNELS,

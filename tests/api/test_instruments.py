@@ -37,6 +37,8 @@ VENUES = {
               ["BTC-USDT", "BTCUSDT", "btcusdt", "BTC/USDT", "BTC_USDT"]),
     "bybit-linear": ("bybit", "linear", ["BTCUSDT", "1000PEPEUSDT"], "1000PEPE-USDT-PERP",
                      ["BTC-USDT-PERP", "BTCUSDT", "BTC-USDT", "BTC/USDT:USDT", "btcusdt"]),
+    "gateio": ("gateio", "spot", ["BTC_USDT", "PEPE_USDT"], "PEPE-USDT",
+               ["BTC-USDT", "BTC_USDT", "btc_usdt", "BTCUSDT", "BTC/USDT"]),
 }
 FINEST_TICK = {"binance": Decimal("1e-8"), "binance-usdm": Decimal("1e-8")}
 """The finest tick each venue's simulator trades (Binance prints 8 decimals: no 1e-9 tick);
