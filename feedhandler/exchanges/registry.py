@@ -18,6 +18,7 @@ from feedhandler.exchanges.binance.venue import BinanceVenue
 from feedhandler.exchanges.bybit import instruments as bybit_instruments
 from feedhandler.exchanges.bybit import venue as bybit
 from feedhandler.exchanges.bybit.venue import BybitVenue
+from feedhandler.exchanges.coinbase import instruments as coinbase_instruments
 from feedhandler.exchanges.coinbase import venue as coinbase
 from feedhandler.exchanges.gateio import instruments as gateio_instruments
 from feedhandler.exchanges.gateio import venue as gateio
@@ -104,7 +105,8 @@ register(VenueInfo("binance-usdm", "Binance USD-M futures", "usdm", partial(Bina
 register(VenueInfo("coinbase", "Coinbase Advanced Trade", "spot", coinbase.CoinbaseVenue,
                    ALL_CHANNELS, coinbase.TIMEFRAMES, coinbase.BOOK_DEPTHS,
                    private_channels=coinbase.PRIVATE_CHANNELS,
-                   book_integrity="WebSocket level2 snapshot + connection-wide sequence_num"))
+                   book_integrity="WebSocket level2 snapshot + connection-wide sequence_num",
+                   catalog=coinbase_instruments.SOURCE))
 register(VenueInfo("kraken", "Kraken spot", "spot", kraken.KrakenVenue, ALL_CHANNELS,
                    tuple(kraken.TIMEFRAMES), kraken.BOOK_DEPTHS,
                    private_channels=kraken.PRIVATE_CHANNELS,

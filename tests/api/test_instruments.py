@@ -39,6 +39,8 @@ VENUES = {
                      ["BTC-USDT-PERP", "BTCUSDT", "BTC-USDT", "BTC/USDT:USDT", "btcusdt"]),
     "gateio": ("gateio", "spot", ["BTC_USDT", "PEPE_USDT"], "PEPE-USDT",
                ["BTC-USDT", "BTC_USDT", "btc_usdt", "BTCUSDT", "BTC/USDT"]),
+    "coinbase": ("coinbase", "spot", ["BTC-USD", "PEPE-USD"], "PEPE-USD",
+                 ["BTC-USD", "btc-usd", "BTC/USD", "BTC-USDC", "BTCUSD"]),
 }
 FINEST_TICK = {"binance": Decimal("1e-8"), "binance-usdm": Decimal("1e-8")}
 """The finest tick each venue's simulator trades (Binance prints 8 decimals: no 1e-9 tick);
