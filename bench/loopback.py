@@ -513,7 +513,8 @@ def binance_instrument(adapter: Any) -> Instrument:
         "BTC-USDT",
         adapter.venue_symbol("BTC-USDT"),
         adapter.market,
-        *adapter.scales("BTC-USDT"),
+        8,      # the decimals the loopback's frames carry
+        8,
     )
 
 

@@ -389,10 +389,6 @@ class FeedHandler:
         is refreshed first (a new listing)."""
         if not isinstance(symbol, str) or not symbol.strip():
             raise ValueError(f"{exchange}: empty symbol {symbol!r}")
-        if venue(exchange).catalog is None:
-            adapter = state.adapter
-            return self._take(state, Instrument(-1, exchange, symbol, adapter.venue_symbol(symbol),
-                                                adapter.market, *adapter.scales(symbol)))
         catalog = self._catalog_at_hand(exchange, state)
         if catalog is None:
             return None

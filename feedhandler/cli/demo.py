@@ -70,7 +70,8 @@ RATE_PERIOD = 1.0                # rates are counts over about this many seconds
 CLOCK_SLACK = 0.01               # timers may fire this much early
 JOURNAL_LINES = 8
 
-SYMBOL = re.compile(r"[A-Z0-9]+-[A-Z0-9]+")
+SYMBOL = re.compile(r"[A-Z0-9]+(?:[-/_:][A-Z0-9]+)*")
+"""A symbol in any spelling the catalogs resolve: BTC-USDT, BTCUSDT, XBT/USD, BTC/USDT:USDT."""
 
 
 # ---- arguments -------------------------------------------------------------------------------
@@ -90,7 +91,7 @@ def symbol_list(text: str) -> tuple[str, ...]:
     for symbol in symbols:
         if not SYMBOL.fullmatch(symbol):
             raise argparse.ArgumentTypeError(
-                f"{symbol!r} is not a unified symbol such as BTC-USDT")
+                f"{symbol!r} is not a symbol such as BTC-USDT or BTC/USDT")
     if len(set(symbols)) < len(symbols):
         raise argparse.ArgumentTypeError(f"a symbol is listed twice in {text!r}")
     return symbols

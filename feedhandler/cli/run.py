@@ -19,7 +19,7 @@ import os
 import sys
 import time
 import tomllib
-from collections.abc import Sequence
+from collections.abc import Coroutine, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -29,6 +29,7 @@ import uvloop
 from rich.console import Console
 
 from feedhandler.api import RINGS_ONLY, FeedHandler
+from feedhandler.cli import simulated
 from feedhandler.cli.base import EXIT_INTERRUPTED, EXIT_OK, Command, CommandError
 from feedhandler.cli.demo import Interrupts, positive_number, symbol_list
 from feedhandler.exchanges.base import Channel
@@ -143,6 +144,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
                         f"(default: {BOOK_INTERVAL:g})")
     parser.add_argument("--status-interval", type=positive_number, metavar="SECONDS",
                         help=f"a status line on stderr this often (default: {STATUS_INTERVAL:g})")
+    simulated.add_option(parser)
 
 
 # ---- the plan: config file, then flags, then the registry's word -----------------------------
@@ -339,19 +341,48 @@ def create_sink(target: str, plan: RunPlan) -> Sink:
 def run(args: argparse.Namespace, console: Console) -> int:
     try:
         plan = build_plan(args)
-        fh = FeedHandler(endpoints=plan.endpoints)
-        subscriptions = subscribe(fh, plan)
-        sinks = [create_sink(target, plan) for target in plan.outputs]
+        if not args.simulated:
+            fh, subscriptions, sinks = prepare(plan)
     except ConfigError as error:
         print(f"feedhandler run: error: {error}", file=sys.stderr)
         return EXIT_BAD_ARGUMENTS
+    if args.simulated:
+        return run_logged(simulated_run(plan))
+    return run_logged(run_feed(fh, plan, sinks, subscriptions))
+
+
+def prepare(plan: RunPlan) -> tuple[FeedHandler, int, list[Sink]]:
+    """The FeedHandler subscribed as planned and the sinks (ConfigError for a bad plan)."""
+    fh = FeedHandler(endpoints=plan.endpoints)
+    subscriptions = subscribe(fh, plan)
+    return fh, subscriptions, [create_sink(target, plan) for target in plan.outputs]
+
+
+async def simulated_run(plan: RunPlan) -> int:
+    """The run against the embedded simulators, each trading its venue's planned symbols."""
+    wanted: dict[str, list[str]] = {}
+    for entry in plan.subscriptions:
+        wanted.setdefault(entry.venue, []).extend(entry.symbols)
+    async with simulated.simulators(wanted) as endpoints:
+        for name, options in endpoints.items():
+            plan.endpoints[name] = {**options, **plan.endpoints.get(name, {})}
+        try:
+            fh, subscriptions, sinks = prepare(plan)
+        except ConfigError as error:
+            print(f"feedhandler run: error: {error}", file=sys.stderr)
+            return EXIT_BAD_ARGUMENTS
+        return await run_feed(fh, plan, sinks, subscriptions)
+
+
+def run_logged(feed: Coroutine[Any, Any, int]) -> int:
+    """Runs ``feed`` on uvloop with warnings logged to stderr."""
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
     root = logging.getLogger()
     root.addHandler(handler)
     root.setLevel(logging.WARNING)
     try:
-        return uvloop.run(run_feed(fh, plan, sinks, subscriptions))
+        return uvloop.run(feed)
     except asyncio.CancelledError:
         print("feedhandler run: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED

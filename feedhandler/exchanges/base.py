@@ -95,7 +95,7 @@ class Instrument:
         out = {name: getattr(self, name) for name in self.__slots__ if name != "id"}
         for name in DECIMAL_FIELDS:
             value = out[name]
-            out[name] = None if value is None else str(value)
+            out[name] = None if value is None else format(value, "f")
         out["kind"], out["status"] = str(self.kind), str(self.status)
         out["aliases"] = list(self.aliases)
         return out
@@ -243,10 +243,6 @@ class VenueAdapter(ABC):
     @abstractmethod
     def venue_symbol(self, symbol: str) -> str:
         """Unified ``BTC-USDT`` -> the venue's form."""
-
-    def scales(self, symbol: str) -> tuple[int, int, int]:
-        """(price decimals, size decimals, tick in fixed-point units) kept for ``symbol``."""
-        return 8, 8, 1
 
     @abstractmethod
     def new_decoder(self, rings: Rings) -> Decoder:

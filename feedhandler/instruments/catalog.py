@@ -154,7 +154,12 @@ class Catalog:
         return [listed[key] for key in close]
 
     def search(self, text: str) -> list[Instrument]:
-        """Instruments whose symbol or venue symbol contains ``text`` (any spelling)."""
+        """Instruments ``text`` spells, then those whose base, quote or any spelling starts
+        with it (``btc``, ``XBT/USD``, ``usdt``)."""
         key = compact(text)
-        return [i for i in self.by_symbol.values()
-                if key in compact(i.symbol) or key in compact(i.venue_symbol)]
+        exact = self.find(text)
+        found = [exact] if exact is not None else []
+        found += [i for i in self.by_symbol.values() if i is not exact and any(
+            compact(spelling).startswith(key)
+            for spelling in (i.base, i.quote, i.symbol, i.venue_symbol, *i.aliases))]
+        return found

@@ -100,9 +100,14 @@ def catalog(seed: int, name: Name, symbols: Iterable[str],
             count: int = COUNT, ticks: Sequence[str] = TICKS,
             lots: Sequence[str] = LOTS) -> tuple[dict[str, InstrumentSpec], list[Listing]]:
     """What a simulator trades and lists: a spec per traded symbol (from ``fixed``, else
-    its generated listing's grid, else ``generic``), and every listing, the traded first."""
+    its generated listing's grid, else ``generic``), and every listing: the traded first,
+    then ``fixed``'s others (listed, not traded), then the generated ones."""
     generated = {listing.symbol: listing
                  for listing in generate(seed, name, count, ticks=ticks, lots=lots)}
+    for symbol, (tick, lot, price) in fixed.items():
+        base, quote = split(symbol)
+        generated[symbol] = Listing(symbol, base, quote, tick, lot, price, min_size=lot,
+                                    min_notional="5")
     specs: dict[str, InstrumentSpec] = {}
     listed: list[Listing] = []
     for symbol in symbols:
@@ -114,5 +119,6 @@ def catalog(seed: int, name: Name, symbols: Iterable[str],
         listed.append(Listing(symbol, base, quote, spec.tick_size, spec.lot_size,
                               spec.initial_price, min_size=spec.lot_size, min_notional="5",
                               traded=True))
-    listed.extend(generated.values())
+    fixed_first = sorted(generated.values(), key=lambda listing: listing.symbol not in fixed)
+    listed.extend(fixed_first)
     return specs, listed

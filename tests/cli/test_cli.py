@@ -104,7 +104,7 @@ def test_the_console_script_entry_point_runs_a_command(capsys: pytest.CaptureFix
     (["demo", "--duration", "0"], "argument --duration: must be a positive number, got '0'"),
     (["demo", "--duration", "soon"], "argument --duration: 'soon' is not a number"),
     (["demo", "--rate", "-5"], "argument --rate: must be a positive number"),
-    (["demo", "--symbols", "BTC/USDT"], "'BTC/USDT' is not a unified symbol such as BTC-USDT"),
+    (["demo", "--symbols", "BTC USDT"], "'BTC USDT' is not a symbol such as BTC-USDT"),
     (["demo", "--symbols", "BTC-USDT,btc-usdt"], "a symbol is listed twice"),
     (["demo", "--seed", "x"], "argument --seed: invalid int value: 'x'"),
     (["demo", "--metrics-port", "70000"], "'70000' is not a TCP port (0-65535)"),

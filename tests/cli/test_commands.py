@@ -17,7 +17,8 @@ from feedhandler.cli.base import EXIT_FAILURE, Command, CommandError
 
 REPO = Path(__file__).resolve().parents[2]
 NAMES = [command.name for command in COMMANDS]
-POSITIONALS = {"bench": ["book"], "replay": ["recording.fhr"]}   # what a command requires
+POSITIONALS = {"bench": ["book"], "replay": ["recording.fhr"],   # what a command requires
+               "instruments": ["binance"]}
 
 
 def exit_code(argv: list[str]) -> int | str | None:
