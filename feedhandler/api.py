@@ -26,7 +26,7 @@ import dataclasses
 import logging
 import time
 from collections import defaultdict
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -67,6 +67,7 @@ from feedhandler.exchanges.registry import venue
 from feedhandler.instruments.catalog import Catalog
 from feedhandler.instruments.loader import (
     MAX_AGE,
+    CatalogUnavailableError,
     cache_path,
     load_catalog,
     read_cache,
@@ -459,17 +460,26 @@ class FeedHandler:
                               f"fh.load_instruments({exchange!r}) first")
         return catalog
 
-    async def _resolve(self) -> list[tuple[Handle, ValueError]]:
+    async def _resolve(self, also: Iterable[str] = ()) -> list[tuple[Handle, ValueError]]:
         """Loads the catalogs the unresolved subscriptions need and puts them to work;
-        returns the errors of those that cannot be (unknown symbols: their handles end)."""
-        if not self.unresolved:
-            return []
+        returns the errors of those that cannot be (unknown symbols: their handles end).
+        The catalogs of ``also`` (venues of account-wide private streams, whose events only
+        need them for the unified symbol) are loaded if they can be: without one, a warning,
+        and those events carry the venue's symbols."""
         needed = {handle.exchange for handle, _ in self.unresolved}
+        optional = [name for name in also
+                    if self.venues[name].catalog is None and name not in needed]
+        for outcome in await asyncio.gather(
+                *(self.load_instruments(name) for name in optional), return_exceptions=True):
+            if isinstance(outcome, CatalogUnavailableError):
+                log.warning("%s; its private events carry the venue's symbols", outcome)
+            elif isinstance(outcome, BaseException):
+                raise outcome
         fresh = {name for name in needed if name in self.stale_venues}
         self.stale_venues -= fresh
-        await asyncio.gather(
-            self.load_instruments(*(needed - fresh)),
-            *([self.load_instruments(*fresh, refresh=True)] if fresh else []))
+        loads = [self.load_instruments(*names, refresh=refresh)
+                 for names, refresh in ((needed - fresh, False), (fresh, True)) if names]
+        await asyncio.gather(*loads)
         return self._resolve_loaded(final=True)
 
     def _resolve_loaded(self, final: bool) -> list[tuple[Handle, ValueError]]:
@@ -536,7 +546,10 @@ class FeedHandler:
         opened."""
         if self.running:
             return
-        errors = await self._resolve()
+        # private streams name instruments the venue's way: their events get the unified
+        # symbols from the catalog, so the catalogs of the accounts' venues are loaded too
+        errors = await self._resolve(also=[name for name, state in self.venues.items()
+                                           if state.accounts])
         if errors:
             raise errors[0][1]
         self.running = True

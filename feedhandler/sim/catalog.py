@@ -66,6 +66,13 @@ def split(symbol: str, quotes: Iterable[str] = ("USDT", "USDC", "FDUSD", "BUSD",
     return text[:-3], text[-3:]
 
 
+def unified(symbol: str, perpetual: bool = False) -> str:
+    """The unified symbol a client reports for a simulator's venue symbol (``BTCUSDT`` ->
+    ``BTC-USDT``; ``BTC-USDT-PERP`` for a perpetual)."""
+    base, quote = split(symbol)
+    return f"{base}-{quote}{'-PERP' if perpetual else ''}"
+
+
 Name = Callable[[str, str], str]
 """(base, quote) -> the venue's symbol."""
 

@@ -28,6 +28,7 @@ from feedhandler.sim.account import (
 )
 from feedhandler.sim.binance import USER_TOPIC
 from feedhandler.sim.binance import BinanceVenue as SimBinance
+from feedhandler.sim.catalog import unified
 from feedhandler.sim.testing import until
 
 KEY = "sim-api-key-7Hq2Lx9PzW4m"
@@ -77,7 +78,8 @@ class Session:
 
 def truth(event: object, futures: bool) -> tuple:
     if isinstance(event, OrderEvent):
-        return ("order", event.symbol, str(event.order_id), event.client_id, event.side,
+        return ("order", unified(event.symbol, futures), str(event.order_id), event.client_id,
+                event.side,
                 event.status, event.price, event.size, event.filled, event.last_price,
                 event.last_size, event.fee, event.fee_asset)
     if isinstance(event, BalanceEvent):
@@ -85,7 +87,8 @@ def truth(event: object, futures: bool) -> tuple:
             return ("balance", event.asset, event.free + event.locked, event.change)
         return ("balance", event.asset, event.free, event.locked)
     assert isinstance(event, PositionEvent)
-    return ("position", event.symbol, event.amount, event.entry_price, event.unrealized_pnl)
+    return ("position", unified(event.symbol, futures), event.amount, event.entry_price,
+            event.unrealized_pnl)
 
 
 def seen(event: object, futures: bool) -> tuple:
