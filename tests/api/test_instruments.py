@@ -197,3 +197,25 @@ async def test_no_cache_and_the_venue_down_is_an_error_naming_the_venue() -> Non
     with pytest.raises(CatalogUnavailableError, match="binance"):
         await fh.start()
     await fh.stop()
+
+
+async def test_a_symbol_the_cached_catalog_lacks_refreshes_it_before_failing() -> None:
+    """A new listing: the cache (an hour old, still fresh) lacks it; the subscribe does not
+    fail at once but start() asks the venue again, and the symbol resolves."""
+    async with simulator("binance", rate=300) as sim:
+        await load_instruments("binance", endpoints={"rest_url": sim.http_url})
+        [path] = Path(cache_dir()).glob("instruments-binance-*.json")
+        document = json.loads(path.read_text())
+        document["instruments"] = [i for i in document["instruments"]
+                                   if i["symbol"] != "PEPE-USDT"]
+        document["fetched"] -= 3600
+        path.write_text(json.dumps(document))
+        fh = FeedHandler(endpoints=endpoints("binance", sim))
+        trades: list = []
+        handle = fh.subscribe_trades("binance", "PEPE-USDT", trades.append)
+        assert handle.subscription.instrument.id == -1, "not resolved yet"
+        async with fh:
+            assert handle.subscription.instrument.symbol == "PEPE-USDT"
+            assert handle.subscription.instrument.tick_size == Decimal("1e-8")
+            await until(lambda: len(trades) >= 2, 10)
+        assert "PEPE-USDT" in {i["symbol"] for i in json.loads(path.read_text())["instruments"]}
