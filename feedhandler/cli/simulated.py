@@ -36,7 +36,7 @@ def simulator_of(name: str) -> tuple[str, str]:
 def venue_symbols(simulator: str, market: str, symbols: Iterable[str]) -> list[str]:
     """The simulator's spelling of each unified symbol it lists (its catalog's); a symbol it
     does not list is left out (the command then refuses it as unknown)."""
-    listed = create_venue(simulator, market).catalog   # type: ignore[attr-defined]
+    listed = create_venue(simulator, market).catalog
     by_key = {compact(f"{listing.base}-{listing.quote}"): listing.symbol for listing in listed}
     found = [by_key[compact(symbol)] for symbol in symbols if compact(symbol) in by_key]
     return found or [listed[0].symbol]

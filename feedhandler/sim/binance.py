@@ -154,7 +154,8 @@ class BinanceVenue(Venue):
         self._interval_names = {ms: name for name, ms in self.kline_intervals.items()}
         specs, self.catalog = catalog.catalog(
             _CATALOG_SEEDS[market], lambda base, quote: base + quote, symbols,
-            _LISTINGS[market], _GENERIC_LISTING, ticks=_TICKS, lots=_LOTS)
+            _LISTINGS[market], _GENERIC_LISTING, ticks=_TICKS, lots=_LOTS,
+            max_decimals=8 if market == "spot" else None)
         self._listings = {symbol: _Listing(spec, market) for symbol, spec in specs.items()}
         self._by_stream = {listing.stream: listing for listing in self._listings.values()}
         self._kline_topics = {(listing.name, ms): (f"{listing.stream}@kline_{name}",)

@@ -78,9 +78,11 @@ Name = Callable[[str, str], str]
 
 
 def generate(seed: int, name: Name, count: int = COUNT, quotes: Sequence[str] = QUOTES,
-             ticks: Sequence[str] = TICKS, lots: Sequence[str] = LOTS) -> list[Listing]:
+             ticks: Sequence[str] = TICKS, lots: Sequence[str] = LOTS,
+             max_decimals: int | None = None) -> list[Listing]:
     """``count`` listings, deterministic per seed: about one in twenty halted, one in thirty
-    delisted."""
+    delisted. ``max_decimals`` bounds the tick's and lot's decimals together (a venue that
+    prints notionals at a fixed precision, as Binance spot's 8)."""
     rng = random.Random(seed)
     out: list[Listing] = []
     taken: set[tuple[str, str]] = set()
@@ -93,6 +95,8 @@ def generate(seed: int, name: Name, count: int = COUNT, quotes: Sequence[str] = 
             continue
         taken.add((base, quote))
         tick, lot = rng.choice(ticks), rng.choice(lots)
+        if max_decimals is not None and decimals_of(tick) + decimals_of(lot) > max_decimals:
+            continue
         price = Decimal(tick) * rng.randint(100, 1_000_000)
         roll = rng.random()
         status = "halted" if roll < 0.05 else "delisted" if roll < 0.083 else "trading"
@@ -104,13 +108,14 @@ def generate(seed: int, name: Name, count: int = COUNT, quotes: Sequence[str] = 
 
 def catalog(seed: int, name: Name, symbols: Iterable[str],
             fixed: Mapping[str, tuple[str, str, str]], generic: tuple[str, str, str], *,
-            count: int = COUNT, ticks: Sequence[str] = TICKS,
-            lots: Sequence[str] = LOTS) -> tuple[dict[str, InstrumentSpec], list[Listing]]:
+            count: int = COUNT, ticks: Sequence[str] = TICKS, lots: Sequence[str] = LOTS,
+            max_decimals: int | None = None) -> tuple[dict[str, InstrumentSpec], list[Listing]]:
     """What a simulator trades and lists: a spec per traded symbol (from ``fixed``, else
     its generated listing's grid, else ``generic``), and every listing: the traded first,
     then ``fixed``'s others (listed, not traded), then the generated ones."""
     generated = {listing.symbol: listing
-                 for listing in generate(seed, name, count, ticks=ticks, lots=lots)}
+                 for listing in generate(seed, name, count, ticks=ticks, lots=lots,
+                                         max_decimals=max_decimals)}
     for symbol, (tick, lot, price) in fixed.items():
         base, quote = split(symbol)
         generated[symbol] = Listing(symbol, base, quote, tick, lot, price, min_size=lot,

@@ -30,7 +30,7 @@ REFUSED: dict[str, set[Channel]] = {
 def unserved(sim: SimulatedExchange) -> str:
     """A symbol the simulator lists as trading in its metadata but whose market it does not
     generate: its subscribes are refused like a symbol the venue lacks."""
-    listing = next(listing for listing in sim.venue.catalog  # type: ignore[attr-defined]
+    listing = next(listing for listing in sim.venue.catalog
                    if not listing.traded and listing.status == "trading")
     return f"{listing.base}-{listing.quote}"
 
