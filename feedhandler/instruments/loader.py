@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from feedhandler.auth.redact import redact
 from feedhandler.exchanges.base import Instrument
 from feedhandler.instruments.catalog import Catalog
 from feedhandler.net.rest import RestClient, RestError
@@ -50,7 +51,7 @@ class CatalogUnavailableError(RuntimeError):
 
     def __init__(self, venue: str, detail: str) -> None:
         self.venue = venue
-        super().__init__(f"{venue}: cannot load its instruments: {detail}")
+        super().__init__(redact(f"{venue}: cannot load its instruments: {detail}"))
 
 
 def cache_dir() -> Path:
@@ -80,7 +81,8 @@ def read_cache(path: Path, venue: str) -> Catalog | None:
     except FileNotFoundError:
         return None
     except (OSError, ValueError, KeyError, TypeError) as exc:
-        log.warning("%s: ignoring unreadable instrument cache %s: %s", venue, path, exc)
+        log.warning("%s: ignoring unreadable instrument cache %s: %s", venue, path,
+                    redact(str(exc)))
         return None
 
 
@@ -144,7 +146,8 @@ async def load_catalog(venue: str, *, endpoints: Mapping[str, Any] | None = None
             raise CatalogUnavailableError(venue, f"{detail}; and no cached catalog in "
                                                  f"{path.parent}") from exc
         age = (time.time() - cached.fetched) / 3600
-        log.warning("%s: using the cached instruments from %.1f h ago: %s", venue, age, detail)
+        log.warning("%s: using the cached instruments from %.1f h ago: %s", venue, age,
+                    redact(detail))
         cached.stale = True
         return cached
     write_cache(path, catalog)

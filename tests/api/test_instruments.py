@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from feedhandler import FeedHandler, Instrument, UnknownSymbolError
+from feedhandler.auth.redact import forget_secret, register_secret
 from feedhandler.cli.demo import compare_book
 from feedhandler.exchanges.base import Kind, Status
 from feedhandler.instruments import CatalogUnavailableError, load_instruments
@@ -219,3 +220,17 @@ async def test_a_symbol_the_cached_catalog_lacks_refreshes_it_before_failing() -
             assert handle.subscription.instrument.tick_size == Decimal("1e-8")
             await until(lambda: len(trades) >= 2, 10)
         assert "PEPE-USDT" in {i["symbol"] for i in json.loads(path.read_text())["instruments"]}
+
+
+async def test_a_catalog_error_never_shows_a_secret_of_the_url() -> None:
+    secret = "tok-3b9f1c7d2e8a4f60"
+    register_secret(secret)
+    try:
+        async with simulator("binance") as sim:
+            url = f"{sim.http_url}/{secret}?key=hunter22"
+            with pytest.raises(CatalogUnavailableError) as raised:
+                await load_instruments("binance", endpoints={"rest_url": url}, timeout=3)
+    finally:
+        forget_secret(secret)
+    assert secret not in str(raised.value) and "hunter22" not in str(raised.value)
+    assert "<redacted>" in str(raised.value)
