@@ -234,3 +234,15 @@ async def test_a_catalog_error_never_shows_a_secret_of_the_url() -> None:
         forget_secret(secret)
     assert secret not in str(raised.value) and "hunter22" not in str(raised.value)
     assert "<redacted>" in str(raised.value)
+
+
+async def test_a_running_feedhandler_refreshes_its_catalogs_on_schedule() -> None:
+    async with simulator("binance", rate=300) as sim:
+        fh = FeedHandler(endpoints=endpoints("binance", sim), instruments_refresh=0.2)
+        fh.subscribe_trades("binance", "BTC-USDT", print)
+        async with fh:
+            first = fh.venues["binance"].catalog
+            assert first is not None
+            await until(lambda: fh.venues["binance"].catalog is not first, 5)
+            assert fh.venues["binance"].catalog.fetched > first.fetched  # type: ignore[union-attr]
+            assert len(fh.instruments("binance")) == len(first)
