@@ -269,6 +269,11 @@ class FeedHandler:
             return
         handle.active = False
         sub = handle.subscription
+        waiting = [entry for entry in self.unresolved if entry[0] is handle]
+        if waiting:             # its catalog not loaded yet: nothing was subscribed
+            self.unresolved.remove(waiting[0])
+            if handle.credentials is None:
+                return
         if handle.credentials is not None:
             self._unsubscribe_private(handle)
             return

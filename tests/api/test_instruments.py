@@ -246,3 +246,16 @@ async def test_a_running_feedhandler_refreshes_its_catalogs_on_schedule() -> Non
             await until(lambda: fh.venues["binance"].catalog is not first, 5)
             assert fh.venues["binance"].catalog.fetched > first.fetched  # type: ignore[union-attr]
             assert len(fh.instruments("binance")) == len(first)
+
+
+async def test_a_handle_unsubscribed_before_its_catalog_loaded_is_never_subscribed() -> None:
+    async with simulator("binance", rate=300) as sim:
+        fh = FeedHandler(endpoints=endpoints("binance", sim))
+        trades: list = []
+        dropped = fh.subscribe_trades("binance", "ETH-USDT", print)
+        fh.subscribe_trades("binance", "BTC-USDT", trades.append)
+        fh.unsubscribe(dropped)
+        async with fh:
+            await until(lambda: len(trades) >= 2, 10)
+            assert not dropped.active
+            assert [c["subscriptions"] for c in fh.stats()["connections"]["binance"]] == [1]
