@@ -71,9 +71,10 @@ async def test_the_simulator_lists_hundreds_of_instruments_at_real_precisions(na
     statuses = {i.status for i in instruments}
     assert statuses == {Status.TRADING, Status.HALTED} | (
         set() if name in NO_DELISTED else {Status.DELISTED})
-    kinds = {i.kind for i in instruments}
-    assert kinds == ({Kind.SPOT} if name in ("binance", "coinbase", "kraken", "okx", "htx",
-                                               "gateio", "bybit") else {Kind.PERPETUAL})
+    perpetuals = name in ("binance-usdm", "bybit-linear")
+    assert {i.kind for i in instruments} == {Kind.PERPETUAL if perpetuals else Kind.SPOT}
+    assert all((i.contract_size is not None) == perpetuals for i in instruments)
+    assert any(len(i.aliases) > 0 for i in instruments) == (name in ("kraken", "coinbase"))
     finest = min(i.tick_size for i in instruments if i.tick_size is not None)
     assert finest == FINEST_TICK.get(name, Decimal("1e-9"))
     for instrument in instruments:
