@@ -459,11 +459,13 @@ class Demo:
     async def inject_faults(self) -> None:
         """Every fault on every venue it applies to, spread over the run (or over each round
         of ``FAULT_ROUND`` seconds when the run has no duration), each round on the next
-        symbol."""
+        symbol of --symbols (the catalog's instruments the demo adds trade too thinly for a fault
+        on one to show within a short run)."""
         window = self.options.duration or FAULT_ROUND
         round_number = 0
+        asked = len(self.options.symbols)
         while True:
-            plan = [(fault, venue, venue.symbols[(index + round_number) % len(venue.symbols)])
+            plan = [(fault, venue, venue.symbols[(index + round_number) % asked])
                     for fault in FAULTS for index, venue in enumerate(self.venues)
                     if fault.applies(venue.exchange)]
             first, last = (share * window for share in FAULT_WINDOW)

@@ -14,7 +14,7 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from feedhandler.cli import main
-from feedhandler.cli.demo import compare_book
+from feedhandler.cli.demo import LISTED, compare_book
 from feedhandler.core.book import OrderBook
 from feedhandler.exchanges import venues
 from feedhandler.sim import SimulatedExchange, create_venue
@@ -68,7 +68,7 @@ def test_demo_piped_prints_status_lines_and_a_summary_with_every_book_right() ->
             assert int(row[column].replace(",", "")) > 0, (name, row)
         assert int(row["reconnects"]) >= 1 and int(row["resyncs"]) >= 1, (name, row)
         assert row["wrong books"] == "0", (name, row)
-    books = 2 * len(names)
+    books = (2 + LISTED) * len(names)     # the two default symbols and the catalog's own
     assert f"wrong books: 0 of {books} compared with the simulator's true book" in out
     # the metrics read-out (fh.metrics()) agrees with the demo's own counting
     metrics = table_rows(out, "metrics: latency receive → callback", key_columns=2)

@@ -85,8 +85,8 @@ def test_bench_lists_the_checkout_s_benchmarks(capsys: pytest.CaptureFixture[str
 
 
 @pytest.mark.parametrize(("argv", "message"), [
-    (["bench", "nope"], "no benchmark named 'nope'; the checkout has book, decode"),
-    (["bench"], "name a benchmark (book, decode"),
+    (["bench", "nope"], "no benchmark named 'nope'; the checkout has book, catalog, decode"),
+    (["bench"], "name a benchmark (book, catalog, decode"),
     (["bench", "--list", "book"], "--list takes no benchmark name"),
 ])
 def test_bench_errors_say_what_to_do(argv: list[str], message: str,
