@@ -29,12 +29,15 @@ import contextlib
 import ctypes
 import importlib.util
 import multiprocessing
+import os
 import resource
 import statistics
 import sys
+import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from decimal import Decimal
 from multiprocessing.connection import Connection as Pipe
 from pathlib import Path
 from typing import Any
@@ -54,9 +57,12 @@ from feedhandler.core.rings import CandleRing, RingOverrun, TickerRing, TradeRin
 from feedhandler.events import Trade
 from feedhandler.exchanges.base import Channel, Instrument, Rings, Subscription
 from feedhandler.exchanges.registry import venue
+from feedhandler.instruments import Catalog
+from feedhandler.instruments.loader import cache_path, source_of, write_cache
 from feedhandler.net.connection import Connection
 
 HOST = "127.0.0.1"
+NO_REST = f"http://{HOST}:1"       # the flood server serves WebSocket only
 FIRST_ID = 4_000_000_000  # trade ids of every stream run FIRST_ID, FIRST_ID + 1, ...
 BASE_MS = 1_700_000_000_000
 FRAMES_PER_WRITE = 1000
@@ -506,6 +512,16 @@ class EventConsumer(Recorder):
             self.record(self.trade_ids, self.latencies, self.callbacks)
 
 
+def cache_loopback_instrument() -> None:
+    """The flood server serves no instrument metadata: its one instrument (at the decimals
+    its frames carry) is cached, in a directory of this run's, for the REST base it lacks."""
+    os.environ["FEEDHANDLER_CACHE_DIR"] = tempfile.mkdtemp(prefix="fh-loopback-")
+    record = Instrument(-1, "binance", "BTC-USDT", "BTCUSDT", "spot", 8, 8, base="BTC",
+                        quote="USDT", tick_size=Decimal("1e-8"), lot_size=Decimal("1e-8"))
+    write_cache(cache_path("binance", source_of("binance"), NO_REST),
+                Catalog("binance", [record], time.time()))
+
+
 def binance_instrument(adapter: Any) -> Instrument:
     return Instrument(
         0,
@@ -513,13 +529,14 @@ def binance_instrument(adapter: Any) -> Instrument:
         "BTC-USDT",
         adapter.venue_symbol("BTC-USDT"),
         adapter.market,
-        *adapter.scales("BTC-USDT"),
+        8,      # the decimals the loopback's frames carry
+        8,
     )
 
 
 async def run_feedhandler(base_url: str, count: int, timeout: float) -> RingConsumer:
     """The Connection layer with the real Binance adapter, decoder and listener."""
-    adapter = venue("binance").create(ws_url=base_url, rest_url=f"http://{HOST}:1")
+    adapter = venue("binance").create(ws_url=base_url, rest_url=NO_REST)
     rings = Rings(TradeRing(RING_CAPACITY), TickerRing(2), CandleRing(2))
     consumer = RingConsumer(rings.trades, count)
     subscription = Subscription(Channel.TRADES, binance_instrument(adapter))
@@ -539,8 +556,9 @@ async def run_feedhandler(base_url: str, count: int, timeout: float) -> RingCons
 async def run_fh_events(base_url: str, count: int, timeout: float) -> EventConsumer:
     """The public per-event API: FeedHandler turns each ring row into a Trade and calls back."""
     consumer = EventConsumer(count)
+    cache_loopback_instrument()
     fh = FeedHandler(
-        endpoints={"binance": {"ws_url": base_url, "rest_url": f"http://{HOST}:1"}},
+        endpoints={"binance": {"ws_url": base_url, "rest_url": NO_REST}},
         ring_capacity=RING_CAPACITY,
         handshake_timeout=5.0,
     )

@@ -15,8 +15,16 @@ from feedhandler.events import (
     Ticker,
     Trade,
 )
-from feedhandler.exchanges.base import SubscriptionRefused
+from feedhandler.exchanges.base import Instrument, SubscriptionRefused
+from feedhandler.instruments import (
+    CatalogUnavailableError,
+    UnknownSymbolError,
+    load_instruments,
+    load_instruments_sync,
+)
 
 __all__ = ["RINGS_ONLY", "AuthError", "Balance", "BookMoved", "BookStatus", "BookUpdate",
-           "Candle", "ConnectTimeout", "Credentials", "FeedHandler", "Handle", "Order",
-           "OrderStatus", "Position", "Side", "SubscriptionRefused", "Ticker", "Trade"]
+           "Candle", "CatalogUnavailableError", "ConnectTimeout", "Credentials", "FeedHandler",
+           "Handle", "Instrument", "Order", "OrderStatus", "Position", "Side",
+           "SubscriptionRefused", "Ticker", "Trade", "UnknownSymbolError", "load_instruments",
+           "load_instruments_sync"]

@@ -8,15 +8,25 @@ Private streams (``subscribe_orders`` / ``subscribe_balance`` / ``subscribe_posi
 one connection per venue and account (``Credentials``), writing into ``fh.orders``,
 ``fh.balances`` and ``fh.positions``; a refused key raises ``AuthError`` from
 ``wait_connected`` and ``run`` and is never retried.
+
+Symbols are resolved through each venue's instrument catalog (``feedhandler.instruments``),
+loaded from the venue's own metadata and cached on disk: any spelling of an instrument is the
+same subscription, and every event carries its unified symbol. A subscribe resolves at once
+when the venue's catalog is in memory or freshly cached (an unknown symbol raises
+``UnknownSymbolError`` there); otherwise it is resolved by ``start()``, which loads the
+catalogs of every venue in use concurrently and raises before any socket is dialled (or, for
+a subscribe made while running, the handle is refused once the catalog is in).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
+import time
 from collections import defaultdict
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -55,6 +65,15 @@ from feedhandler.exchanges.base import (
     VenueAdapter,
 )
 from feedhandler.exchanges.registry import venue
+from feedhandler.instruments.catalog import Catalog
+from feedhandler.instruments.loader import (
+    MAX_AGE,
+    CatalogUnavailableError,
+    cache_path,
+    load_catalog,
+    read_cache,
+    source_of,
+)
 from feedhandler.metrics import snapshot
 from feedhandler.metrics.histogram import LatencyHistogram
 from feedhandler.metrics.latency import ChannelLatency, LatencyRecorder
@@ -76,6 +95,13 @@ PRIVATE = int(Decoded.PRIVATE)
 ACCOUNT = "*account*"    # venue symbol of an account-wide private subscription (no symbol)
 
 Callback = Callable[[Any], None]
+REFRESH_INTERVAL = 3600.0   # s between refreshes of a running FeedHandler's catalogs
+UNKNOWN_REFRESH_AGE = 60.0  # s: a catalog older than this is refreshed for a symbol it lacks
+
+
+def check_callback(callback: object) -> None:
+    if callback is not None and callback is not RINGS_ONLY and not callable(callback):
+        raise TypeError(f"callback must be callable, None or RINGS_ONLY, not {callback!r}")
 
 
 def without(items: tuple[Any, ...], item: Any) -> tuple[Any, ...]:
@@ -143,8 +169,9 @@ class Account:
 class VenueState:
     adapter: VenueAdapter
     pool: ConnectionPool | None = None
-    instruments: dict[str, Instrument] = field(default_factory=dict)
+    instruments: dict[str, Instrument] = field(default_factory=dict)   # taken, by symbol
     accounts: dict[Credentials, Account] = field(default_factory=dict)
+    catalog: Catalog | None = None
 
 
 class FeedHandler:
@@ -157,9 +184,12 @@ class FeedHandler:
                  backoff_base: float = 0.5, backoff_cap: float = 30.0,
                  backoff_reset_after: float = 60.0, handshake_timeout: float = 10.0,
                  event_queue_size: int = 100_000, private_ring_capacity: int = 1 << 12,
-                 recorder: Recorder | None = None) -> None:
+                 recorder: Recorder | None = None, instruments_max_age: float = MAX_AGE,
+                 instruments_refresh: float = REFRESH_INTERVAL) -> None:
         """``recorder`` (``feedhandler.record.Recorder``) records every connection for replay;
-        ``stop()`` closes it."""
+        ``stop()`` closes it. A cached instrument catalog younger than
+        ``instruments_max_age`` s is used without asking the venue; a running FeedHandler
+        refreshes its catalogs every ``instruments_refresh`` s."""
         self.recorder = recorder
         self.endpoints = endpoints or {}
         self.verify_tls = verify_tls
@@ -174,7 +204,11 @@ class FeedHandler:
         self.backoff = (backoff_base, backoff_cap, backoff_reset_after)
         self.handshake_timeout = handshake_timeout
         self.venues: dict[str, VenueState] = {}
-        self.instruments: list[Instrument] = []
+        self.by_id: list[Instrument] = []       # the instruments subscribed, by ring id
+        self.instruments_max_age = instruments_max_age
+        self.instruments_refresh = instruments_refresh
+        self.unresolved: list[tuple[Handle, str]] = []   # (handle, symbol as given)
+        self.stale_venues: set[str] = set()     # catalogs to refresh before resolving
         # subscribers as tuples, replaced (never mutated) on a change: delivery iterates the
         # tuple the event found, so a callback that (un)subscribes cannot change who gets it
         self.handles: dict[tuple[Any, ...], tuple[Handle, ...]] = {}
@@ -195,6 +229,7 @@ class FeedHandler:
         self.batch_callbacks: tuple[Callable[[int], None], ...] = ()
         self.running = False
         self.pending_tasks: set[asyncio.Task[None]] = set()
+        self.refresh_task: asyncio.Task[None] | None = None    # the catalogs' schedule
         self.accounts: dict[Connection, Account] = {}
         self.auth_errors: list[AuthError] = []
         self.refusals: list[SubscriptionRefused] = []
@@ -257,6 +292,11 @@ class FeedHandler:
             return
         handle.active = False
         sub = handle.subscription
+        waiting = [entry for entry in self.unresolved if entry[0] is handle]
+        if waiting:             # its catalog not loaded yet: nothing was subscribed
+            self.unresolved.remove(waiting[0])
+            if handle.credentials is None:
+                return
         if handle.credentials is not None:
             self._unsubscribe_private(handle)
             return
@@ -275,50 +315,75 @@ class FeedHandler:
                    timeframe: str | None = None, depth: int | None = None) -> Handle:
         info = venue(exchange)
         info.check(channel, timeframe, depth)
+        check_callback(callback)
         state = self._venue_state(exchange)
         instrument = self._instrument(exchange, state, symbol)
-        sub = Subscription(channel, instrument, timeframe, info.native_depth(depth), depth)
+        native = info.native_depth(depth)
+        if instrument is None:
+            provisional = self._provisional(exchange, state, symbol)
+            return self._unresolved(
+                Handle(Subscription(channel, provisional, timeframe, native, depth), callback),
+                symbol)
+        return self._attach(Handle(Subscription(channel, instrument, timeframe, native, depth),
+                                   callback))
+
+    def _attach(self, handle: Handle) -> Handle:
+        """Puts a handle whose instrument is resolved to work: joins the subscription of the
+        same key (any spelling of the instrument), subscribes it when running."""
+        if handle.credentials is not None:
+            account = self.venues[handle.exchange].accounts[handle.credentials]
+            if self.running:
+                if account.connection is None:
+                    self._start_account(account)
+                else:
+                    self._spawn(account.connection.add([handle.subscription]))
+            return handle
+        sub = handle.subscription
+        channel, instrument, levels = sub.channel, sub.instrument, sub.levels
         for other in self.handles.get(sub.key, ()):
-            sub = other.subscription
+            handle.subscription = sub = other.subscription
             break
         if channel is Channel.BOOK:
             for key, handles in self.handles.items():
                 existing = handles[0].subscription
                 if (existing.channel is Channel.BOOK and existing.instrument == instrument
-                        and (key != sub.key or existing.levels != depth)):
-                    raise ValueError(f"{exchange} {symbol}: already subscribed with depth "
-                                     f"{existing.levels or 'default'}; one book per instrument")
-        handle = Handle(sub, callback)
+                        and (key != sub.key or existing.levels != levels)):
+                    handle.active = False
+                    raise ValueError(f"{handle.exchange} {instrument.symbol}: already "
+                                     f"subscribed with depth {existing.levels or 'default'}; "
+                                     "one book per instrument")
         first = sub.key not in self.handles
         self.handles[sub.key] = (*self.handles.get(sub.key, ()), handle)
-        if callback is not RINGS_ONLY:
+        if handle.callback is not RINGS_ONLY:
             route = (channel, instrument.id)
             self.by_instrument[route] = (*self.by_instrument.get(route, ()), handle)
         if first and self.running:
-            self._spawn(self._pool(state).add([sub]))
+            self._spawn(self._pool(self.venues[handle.exchange]).add([sub]))
         return handle
 
     def _subscribe_private(self, exchange: str, channel: Channel,
                            callback: Callback | RingsOnly | None,
                            credentials: Credentials | None, symbol: str | None) -> Handle:
         venue(exchange).check_private(channel)
+        check_callback(callback)
         if credentials is None:
             credentials = Credentials.from_env(exchange)
         state = self._venue_state(exchange)
+        instrument = (self._instrument(exchange, state, symbol) if symbol is not None
+                      else Instrument(-1, exchange, "", ACCOUNT, state.adapter.market))
         account = state.accounts.get(credentials)
         if account is None:
             account = state.accounts[credentials] = Account(
                 exchange, state.adapter.private(credentials))
-        instrument = (self._instrument(exchange, state, symbol) if symbol is not None
-                      else Instrument(-1, exchange, "", ACCOUNT, state.adapter.market))
+        if instrument is None:
+            assert symbol is not None
+            handle = Handle(Subscription(channel, self._provisional(exchange, state, symbol)),
+                            callback, credentials=credentials)
+            account.handles.append(handle)
+            return self._unresolved(handle, symbol)
         handle = Handle(Subscription(channel, instrument), callback, credentials=credentials)
         account.handles.append(handle)
-        if self.running:
-            if account.connection is None:
-                self._start_account(account)
-            else:
-                self._spawn(account.connection.add([handle.subscription]))
-        return handle
+        return self._attach(handle)
 
     def _unsubscribe_private(self, handle: Handle) -> None:
         state = self.venues[handle.exchange]
@@ -349,16 +414,151 @@ class FeedHandler:
             state = self.venues[exchange] = VenueState(venue(exchange).create(**options))
         return state
 
-    def _instrument(self, exchange: str, state: VenueState, symbol: str) -> Instrument:
-        instrument = state.instruments.get(symbol)
+    def _instrument(self, exchange: str, state: VenueState,
+                    symbol: str) -> Instrument | None:
+        """The instrument ``symbol`` spells on ``exchange``, taken (given a ring id); None
+        when the catalog is not at hand yet (``start()`` resolves it). An unknown symbol
+        raises ``UnknownSymbolError`` at once when the catalog is fresh; an older catalog
+        is refreshed first (a new listing)."""
+        if not isinstance(symbol, str) or not symbol.strip():
+            raise ValueError(f"{exchange}: empty symbol {symbol!r}")
+        catalog = self._catalog_at_hand(exchange, state)
+        if catalog is None:
+            return None
+        if catalog.find(symbol) is None and \
+                time.time() - catalog.fetched > UNKNOWN_REFRESH_AGE:
+            self.stale_venues.add(exchange)
+            return None
+        return self._take(state, catalog.resolve(symbol))
+
+    def _take(self, state: VenueState, record: Instrument) -> Instrument:
+        """The FeedHandler's instrument for a catalog record: one per unified symbol."""
+        instrument = state.instruments.get(record.symbol)
         if instrument is None:
-            adapter = state.adapter
-            instrument = Instrument(len(self.instruments), exchange, symbol,
-                                    adapter.venue_symbol(symbol), adapter.market,
-                                    *adapter.scales(symbol))
-            self.instruments.append(instrument)
-            state.instruments[symbol] = instrument
+            instrument = dataclasses.replace(record, id=len(self.by_id))
+            self.by_id.append(instrument)
+            state.instruments[record.symbol] = instrument
         return instrument
+
+    @staticmethod
+    def _provisional(exchange: str, state: VenueState, symbol: str) -> Instrument:
+        """Stands in for an instrument until its catalog is loaded."""
+        return Instrument(-1, exchange, symbol, "", state.adapter.market)
+
+    def _unresolved(self, handle: Handle, symbol: str) -> Handle:
+        self.unresolved.append((handle, symbol))
+        if self.running:
+            self._spawn(self._resolve_while_running())
+        return handle
+
+    def _catalog_at_hand(self, exchange: str, state: VenueState) -> Catalog | None:
+        """The venue's catalog in memory, else a cached one younger than the max age."""
+        if state.catalog is None:
+            options = self.endpoints.get(exchange, {})
+            path = cache_path(exchange, source_of(exchange),
+                              options.get("rest_url") or source_of(exchange).rest_url)
+            cached = read_cache(path, exchange)
+            if cached is not None and time.time() - cached.fetched < self.instruments_max_age:
+                state.catalog = cached
+        return state.catalog
+
+    async def load_instruments(self, *exchanges: str, refresh: bool = False) -> None:
+        """Loads the catalogs of ``exchanges`` (default: every venue subscribed to)
+        concurrently, from the cache or the venues; ``refresh`` asks the venues anyway.
+        Raises ``CatalogUnavailableError`` for a venue that has neither."""
+        names = exchanges or tuple(self.venues)
+        states = [self._venue_state(name) for name in names]
+        catalogs = await asyncio.gather(*(
+            load_catalog(name, endpoints=self.endpoints.get(name), refresh=refresh,
+                         max_age=self.instruments_max_age, verify_tls=self.verify_tls)
+            for name in names))
+        for state, catalog in zip(states, catalogs, strict=True):
+            state.catalog = catalog
+
+    def instruments(self, exchange: str) -> list[Instrument]:
+        """Every instrument ``exchange`` lists (``await load_instruments(exchange)`` first,
+        unless a fresh cached catalog exists)."""
+        return list(self._loaded_catalog(exchange))
+
+    def instrument(self, exchange: str, symbol: str) -> Instrument:
+        """The instrument any spelling of ``symbol`` names; ``UnknownSymbolError`` when the
+        venue lists none."""
+        return self._loaded_catalog(exchange).resolve(symbol)
+
+    def _loaded_catalog(self, exchange: str) -> Catalog:
+        catalog = self._catalog_at_hand(exchange, self._venue_state(exchange))
+        if catalog is None:
+            raise LookupError(f"{exchange}: instruments not loaded; await "
+                              f"fh.load_instruments({exchange!r}) first")
+        return catalog
+
+    async def _resolve(self, also: Iterable[str] = ()) -> list[tuple[Handle, ValueError]]:
+        """Loads the catalogs the unresolved subscriptions need and puts them to work;
+        returns the errors of those that cannot be (unknown symbols: their handles end).
+        The catalogs of ``also`` (venues of account-wide private streams, whose events only
+        need them for the unified symbol) are loaded if they can be: without one, a warning,
+        and those events carry the venue's symbols."""
+        needed = {handle.exchange for handle, _ in self.unresolved}
+        optional = [name for name in also
+                    if self.venues[name].catalog is None and name not in needed]
+        for outcome in await asyncio.gather(
+                *(self.load_instruments(name) for name in optional), return_exceptions=True):
+            if isinstance(outcome, CatalogUnavailableError):
+                log.warning("%s; its private events carry the venue's symbols", outcome)
+            elif isinstance(outcome, BaseException):
+                raise outcome
+        fresh = {name for name in needed if name in self.stale_venues}
+        self.stale_venues -= fresh
+        loads = [self.load_instruments(*names, refresh=refresh)
+                 for names, refresh in ((needed - fresh, False), (fresh, True)) if names]
+        await asyncio.gather(*loads)
+        return self._resolve_loaded(final=True)
+
+    def _resolve_loaded(self, final: bool) -> list[tuple[Handle, ValueError]]:
+        """Puts to work the unresolved subscriptions whose venue's catalog is loaded; one
+        it does not list is an error when ``final``, else it waits (a replay learns its
+        instruments as the recording goes)."""
+        unresolved, self.unresolved = self.unresolved, []
+        errors: list[tuple[Handle, ValueError]] = []
+        for handle, symbol in unresolved:
+            state = self.venues[handle.exchange]
+            if state.catalog is None or (not final and state.catalog.find(symbol) is None):
+                self.unresolved.append((handle, symbol))
+                continue
+            try:
+                instrument = self._take(state, state.catalog.resolve(symbol))
+                handle.subscription = dataclasses.replace(handle.subscription,
+                                                          instrument=instrument)
+                self._attach(handle)
+            except ValueError as error:     # UnknownSymbolError, or a second book depth
+                handle.active = False
+                if handle.credentials is not None:
+                    state.accounts[handle.credentials].handles.remove(handle)
+                errors.append((handle, error))
+        return errors
+
+    async def _resolve_while_running(self) -> None:
+        """A subscribe made while running whose catalog was not at hand: an unknown symbol
+        ends its handle as refused (``handle.refused``, ``fh.refusals``)."""
+        for handle, error in await self._resolve():
+            log.error("%s", error)
+            handle.refused = SubscriptionRefused(handle.subscription, str(error))
+            self.refusals.append(handle.refused)
+
+    async def _refresh_catalogs(self) -> None:
+        """Re-reads every loaded catalog every ``instruments_refresh`` s (new listings,
+        status changes); a venue that cannot be reached keeps its catalog."""
+        while True:
+            await asyncio.sleep(self.instruments_refresh)
+            for name, state in list(self.venues.items()):
+                if state.catalog is None:
+                    continue
+                try:
+                    state.catalog = await load_catalog(
+                        name, endpoints=self.endpoints.get(name), refresh=True,
+                        verify_tls=self.verify_tls)
+                except Exception as exc:
+                    log.warning("%s: instrument refresh failed: %s", name, exc)
 
     def _pool(self, state: VenueState) -> ConnectionPool:
         if state.pool is None:
@@ -373,9 +573,21 @@ class FeedHandler:
     # ---- lifecycle -------------------------------------------------------------------------
 
     async def start(self) -> None:
+        """Resolves the subscriptions made before the catalogs were at hand, then dials:
+        raises ``UnknownSymbolError`` (or ``CatalogUnavailableError``) before any socket is
+        opened."""
         if self.running:
             return
+        # private streams name instruments the venue's way: their events get the unified
+        # symbols from the catalog, so the catalogs of the accounts' venues are loaded too
+        errors = await self._resolve(also=[name for name, state in self.venues.items()
+                                           if state.accounts])
+        if errors:
+            raise errors[0][1]
         self.running = True
+        if any(state.catalog is not None for state in self.venues.values()):
+            # kept apart from pending_tasks, which wait_connected waits out: it never ends
+            self.refresh_task = asyncio.get_running_loop().create_task(self._refresh_catalogs())
         by_venue: dict[str, list[Subscription]] = defaultdict(list)
         for handles in self.handles.values():
             by_venue[handles[0].exchange].append(handles[0].subscription)
@@ -391,9 +603,11 @@ class FeedHandler:
         for server in self.metrics_servers:
             await server.close()
         self.metrics_servers.clear()
-        for task in list(self.pending_tasks):
+        tasks = [*self.pending_tasks, *([self.refresh_task] if self.refresh_task else [])]
+        self.refresh_task = None
+        for task in tasks:
             task.cancel()
-        await asyncio.gather(*self.pending_tasks, return_exceptions=True)
+        await asyncio.gather(*tasks, return_exceptions=True)
         for state in self.venues.values():
             if state.pool is not None:
                 await state.pool.stop()
@@ -494,7 +708,10 @@ class FeedHandler:
     def book(self, exchange: str, symbol: str) -> OrderBook:
         """The live book; check ``book.valid`` (False while it is being resynced)."""
         state = self.venues.get(exchange)
-        instrument = state.instruments.get(symbol) if state else None
+        instrument = None
+        if state is not None:
+            record = state.catalog.find(symbol) if state.catalog is not None else None
+            instrument = state.instruments.get(record.symbol if record else symbol)
         for handles in self.handles.values() if instrument else ():   # RINGS_ONLY ones too
             handle = handles[0]
             if handle.channel is not Channel.BOOK or handle.subscription.instrument != instrument:
@@ -613,7 +830,7 @@ class FeedHandler:
                         rows["inexact"], strict=True):
                     handles = self.by_instrument.get((Channel.TRADES, instrument))
                     if handles:
-                        event: Event = Trade(self.instruments[instrument], price, size,
+                        event: Event = Trade(self.by_id[instrument], price, size,
                                              SIDES[side], trade_id, ts_exchange, ts_receive,
                                              bool(inexact))
                         latency.receive_to_callback.record_since(ts_receive)
@@ -628,7 +845,7 @@ class FeedHandler:
                         rows["ask_size"], rows["last_price"], rows["inexact"], strict=True):
                     handles = self.by_instrument.get((Channel.TICKER, instrument))
                     if handles:
-                        event = Ticker(self.instruments[instrument], bid, bid_size, ask,
+                        event = Ticker(self.by_id[instrument], bid, bid_size, ask,
                                        ask_size, last, ts_exchange, ts_receive, bool(inexact))
                         latency.receive_to_callback.record_since(ts_receive)
                         self._deliver(handles, event)
@@ -643,7 +860,7 @@ class FeedHandler:
                         rows["inexact"], strict=True):
                     handles = self.by_instrument.get((Channel.OHLCV, instrument))
                     if handles:
-                        event = Candle(self.instruments[instrument], interval, open_time,
+                        event = Candle(self.by_id[instrument], interval, open_time,
                                        open_, high, low, close, volume, bool(closed),
                                        ts_exchange, ts_receive, bool(inexact))
                         latency.receive_to_callback.record_since(ts_receive)
@@ -661,11 +878,16 @@ class FeedHandler:
         return [h for h in account.handles if h.channel is channel
                 and h.subscription.instrument.venue_symbol in (ACCOUNT, symbol)]
 
-    def _symbol(self, instrument: int, venue_symbol: str) -> tuple[str, Instrument | None]:
+    def _symbol(self, exchange: str, instrument: int,
+                venue_symbol: str) -> tuple[str, Instrument | None]:
+        """The unified symbol of a private row: its subscribed instrument's, else the
+        catalog's for the venue's symbol (the venue's own when the catalog lacks it)."""
         if instrument >= 0:
-            known = self.instruments[instrument]
+            known = self.by_id[instrument]
             return known.symbol, known
-        return venue_symbol, None
+        catalog = self.venues[exchange].catalog
+        listed = catalog.find(venue_symbol) if catalog is not None else None
+        return (listed.symbol if listed is not None else venue_symbol), None
 
     def _private_events(self, account: Account, latency: ChannelLatency) -> None:
         """The rows this account's socket read wrote (the private readers are drained after
@@ -677,7 +899,7 @@ class FeedHandler:
                 handles = self._private_handles(account, Channel.ORDERS, venue_symbol)
                 if not handles:
                     continue
-                symbol, instrument = self._symbol(rows["instrument"][i], venue_symbol)
+                symbol, instrument = self._symbol(exchange, rows["instrument"][i], venue_symbol)
                 latency.receive_to_callback.record_since(rows["ts_receive"][i])
                 self._deliver(handles, Order(
                     exchange, symbol, instrument, rows["order_id"][i].decode(),
@@ -706,7 +928,7 @@ class FeedHandler:
                 handles = self._private_handles(account, Channel.POSITIONS, venue_symbol)
                 if not handles:
                     continue
-                symbol, instrument = self._symbol(rows["instrument"][i], venue_symbol)
+                symbol, instrument = self._symbol(exchange, rows["instrument"][i], venue_symbol)
                 latency.receive_to_callback.record_since(rows["ts_receive"][i])
                 self._deliver(handles, Position(
                     exchange, symbol, instrument, rows["side"][i], rows["amount"][i],

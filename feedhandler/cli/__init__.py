@@ -12,11 +12,12 @@ from collections.abc import Sequence
 
 from rich.console import Console
 
-from feedhandler.cli import bench, check_live, demo, record, replay, run, venues
+from feedhandler.cli import bench, check_live, demo, instruments, record, replay, run, venues
 from feedhandler.cli.base import EXIT_FAILURE, EXIT_INTERRUPTED, Command, CommandError
 
 COMMANDS: tuple[Command, ...] = (demo.COMMAND, run.COMMAND, record.COMMAND, replay.COMMAND,
-                                 venues.COMMAND, check_live.COMMAND, bench.COMMAND)
+                                 venues.COMMAND, instruments.COMMAND, check_live.COMMAND,
+                                 bench.COMMAND)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import dataclasses
 import inspect
 import logging
 import math
@@ -55,6 +56,7 @@ from feedhandler.sim import VENUES as SIMULATORS
 from feedhandler.sim import SimulatedExchange, create_venue
 
 DEFAULT_SYMBOLS = ("BTC-USDT", "ETH-USDT")
+LISTED = 10          # instruments of each simulator's catalog the demo adds to --symbols
 CANDLE_TIMEFRAME = "1m"          # shown when the venue offers it, else its first timeframe
 FAULT_WINDOW = (0.25, 0.6)       # faults fall in this part of the run: books are live before
                                  # the first and have time to recover after the last
@@ -70,7 +72,8 @@ RATE_PERIOD = 1.0                # rates are counts over about this many seconds
 CLOCK_SLACK = 0.01               # timers may fire this much early
 JOURNAL_LINES = 8
 
-SYMBOL = re.compile(r"[A-Z0-9]+-[A-Z0-9]+")
+SYMBOL = re.compile(r"[A-Z0-9]+(?:[-/_:][A-Z0-9]+)*")
+"""A symbol in any spelling the catalogs resolve: BTC-USDT, BTCUSDT, XBT/USD, BTC/USDT:USDT."""
 
 
 # ---- arguments -------------------------------------------------------------------------------
@@ -90,7 +93,7 @@ def symbol_list(text: str) -> tuple[str, ...]:
     for symbol in symbols:
         if not SYMBOL.fullmatch(symbol):
             raise argparse.ArgumentTypeError(
-                f"{symbol!r} is not a unified symbol such as BTC-USDT")
+                f"{symbol!r} is not a symbol such as BTC-USDT or BTC/USDT")
     if len(set(symbols)) < len(symbols):
         raise argparse.ArgumentTypeError(f"a symbol is listed twice in {text!r}")
     return symbols
@@ -108,6 +111,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--symbols", type=symbol_list, default=DEFAULT_SYMBOLS,
                         metavar="LIST", help="comma-separated unified symbols "
                         f"(default: {','.join(DEFAULT_SYMBOLS)})")
+    parser.add_argument("--listed", type=int, default=LISTED, metavar="N",
+                        help="also N instruments each venue's simulator lists, the finest "
+                        "ticks among them (default: %(default)s)")
     parser.add_argument("--rate", type=positive_number, default=1000.0, metavar="N",
                         help="market events per second from each simulator "
                         "(default: %(default)g)")
@@ -131,11 +137,12 @@ class DemoOptions:
     faults: bool
     seed: int
     metrics_port: int | None = None
+    listed: int = 0
 
 
 def run(args: argparse.Namespace, console: Console) -> int:
     options = DemoOptions(args.duration, args.symbols, args.rate, args.faults, args.seed,
-                          args.metrics_port)
+                          args.metrics_port, max(0, args.listed))
     try:
         return uvloop.run(run_demo(options, console))
     except asyncio.CancelledError:
@@ -342,6 +349,7 @@ class Demo:
         exchanges: list[tuple[SimulatedVenue, SimulatedExchange]] = []
         for index, plan in enumerate(await simulated_venues(options.symbols, journal)):
             try:
+                plan = with_listed(plan, options.listed)
                 simulator = create_venue(plan.simulator, plan.market,
                                          list(plan.venue_symbols.values()))
             except ValueError as error:
@@ -451,11 +459,13 @@ class Demo:
     async def inject_faults(self) -> None:
         """Every fault on every venue it applies to, spread over the run (or over each round
         of ``FAULT_ROUND`` seconds when the run has no duration), each round on the next
-        symbol."""
+        symbol of --symbols (the catalog's instruments the demo adds trade too thinly for a fault
+        on one to show within a short run)."""
         window = self.options.duration or FAULT_ROUND
         round_number = 0
+        asked = len(self.options.symbols)
         while True:
-            plan = [(fault, venue, venue.symbols[(index + round_number) % len(venue.symbols)])
+            plan = [(fault, venue, venue.symbols[(index + round_number) % asked])
                     for fault in FAULTS for index, venue in enumerate(self.venues)
                     if fault.applies(venue.exchange)]
             first, last = (share * window for share in FAULT_WINDOW)
@@ -543,6 +553,19 @@ async def simulated_venues(symbols: Sequence[str], journal: Journal) -> list[Sim
         finally:
             await adapter.close()
     return found
+
+
+def with_listed(plan: SimulatedVenue, count: int) -> SimulatedVenue:
+    """The plan and ``count`` more instruments its simulator lists as trading: a third of
+    them its finest ticks (1e-9 on most venues), the others in listing order."""
+    listings = [listing for listing in create_venue(plan.simulator, plan.market).catalog
+                if listing.status == "trading"
+                and listing.symbol not in plan.venue_symbols.values()]
+    finest = sorted(listings, key=lambda listing: Decimal(listing.tick_size))[:count // 3]
+    chosen = finest + [listing for listing in listings if listing not in finest]
+    extra = {f"{listing.base}-{listing.quote}": listing.symbol
+             for listing in chosen[:count]}
+    return dataclasses.replace(plan, venue_symbols={**plan.venue_symbols, **extra})
 
 
 def endpoint_options(info: VenueInfo, exchange: SimulatedExchange) -> dict[str, str]:

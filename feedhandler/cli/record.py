@@ -7,6 +7,7 @@ import asyncio
 import contextlib
 import inspect
 import signal
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -14,12 +15,16 @@ import uvloop
 from rich.console import Console
 
 from feedhandler.api import RINGS_ONLY, FeedHandler
+from feedhandler.cli import simulated
 from feedhandler.cli.base import EXIT_OK, Command, CommandError
 from feedhandler.cli.demo import DEFAULT_SYMBOLS, positive_number, symbol_list
 from feedhandler.cli.output import Column, format_count, print_line, print_table
 from feedhandler.exchanges.base import Channel
 from feedhandler.exchanges.registry import UnsupportedError, VenueInfo, venue
+from feedhandler.instruments import CatalogUnavailableError, UnknownSymbolError
 from feedhandler.record import Recorder
+
+EXIT_BAD_ARGUMENTS = 2       # as argparse exits for a bad flag: here an unlisted symbol
 
 DEFAULT_VENUES = ("binance",)
 DEFAULT_CHANNELS = tuple(channel.value for channel in Channel)
@@ -81,6 +86,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
                         help="start a new file every MIN minutes as well")
     parser.add_argument("--prefix", default="feed", help="file name prefix "
                         "(default: %(default)s)")
+    simulated.add_option(parser)
 
 
 def endpoint_options(info: VenueInfo, ws_url: str, rest_url: str | None) -> dict[str, Any]:
@@ -114,6 +120,26 @@ def subscribe(fh: FeedHandler, info: VenueInfo, symbols: tuple[str, ...],
     return count
 
 
+async def record_venues(args: argparse.Namespace, console: Console, infos: list[VenueInfo],
+                        endpoints: dict[str, dict[str, Any]], recorder: Recorder) -> FeedHandler:
+    """Subscribes and records, against the embedded simulators with ``--simulated``."""
+    async with contextlib.AsyncExitStack() as stack:
+        if args.simulated:
+            started = await stack.enter_async_context(simulated.simulators(
+                {info.name: args.symbols for info in infos}))
+            endpoints = {**started, **endpoints}
+        fh = FeedHandler(endpoints=endpoints, recorder=recorder)
+        subscriptions = sum(subscribe(fh, info, args.symbols, args.channels, args.timeframe)
+                            for info in infos)
+        if not subscriptions:
+            raise CommandError("none of the venues offers any of --channels")
+        until = "until Ctrl-C" if args.duration is None else f"{args.duration:g} s"
+        print_line(console, f"recording {subscriptions} subscriptions on "
+                            f"{', '.join(info.name for info in infos)} to {args.out}/ ({until})")
+        await record(fh, args.duration)
+    return fh
+
+
 def run(args: argparse.Namespace, console: Console) -> int:
     try:
         infos = [venue(name) for name in args.venues]
@@ -130,15 +156,16 @@ def run(args: argparse.Namespace, console: Console) -> int:
                             else None)
     except OSError as error:
         raise CommandError(f"cannot write to {args.out}: {error.strerror or error}") from None
-    fh = FeedHandler(endpoints=endpoints, recorder=recorder)
-    subscriptions = sum(subscribe(fh, info, args.symbols, args.channels, args.timeframe)
-                        for info in infos)
-    if not subscriptions:
-        raise CommandError("none of the venues offers any of --channels")
-    print_line(console, f"recording {subscriptions} subscriptions on "
-                        f"{', '.join(info.name for info in infos)} to {args.out}/ "
-                        f"({'until Ctrl-C' if args.duration is None else f'{args.duration:g} s'})")
-    uvloop.run(record(fh, args.duration))
+    try:
+        fh = uvloop.run(record_venues(args, console, infos, endpoints, recorder))
+    except UnknownSymbolError as error:
+        print(f"feedhandler record: error: {error}", file=sys.stderr)
+        return EXIT_BAD_ARGUMENTS
+    except CatalogUnavailableError as error:
+        raise CommandError(str(error)) from None
+    if fh.refusals and not fh.handles:
+        raise CommandError("every subscription was refused: "
+                           + "; ".join(refusal.reason for refusal in fh.refusals[:5]))
     stats = recorder.stats()
     rows = [(str(path), format_count(path.stat().st_size)) for path in recorder.files]
     print_table(console, f"{format_count(stats['frames'])} messages, "

@@ -71,7 +71,7 @@ def report(console: Console, replay: Replay, stats: ReplayStats) -> None:
         reader = ring.reader(from_start=True)
         counts[name] = Counter(reader.read().instrument.tolist()) if reader.pending else Counter()
     rows = []
-    for instrument in fh.instruments:
+    for instrument in fh.by_id:
         try:
             book: OrderBook | None = replay.book(instrument.venue, instrument.symbol)
         except KeyError:

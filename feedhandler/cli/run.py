@@ -20,7 +20,7 @@ import os
 import sys
 import time
 import tomllib
-from collections.abc import Sequence
+from collections.abc import Coroutine, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -30,10 +30,12 @@ import uvloop
 from rich.console import Console
 
 from feedhandler.api import RINGS_ONLY, FeedHandler
+from feedhandler.cli import simulated
 from feedhandler.cli.base import EXIT_INTERRUPTED, EXIT_OK, Command, CommandError
 from feedhandler.cli.demo import Interrupts, positive_number, symbol_list
 from feedhandler.exchanges.base import Channel
 from feedhandler.exchanges.registry import UnsupportedError, venue
+from feedhandler.instruments import CatalogUnavailableError, UnknownSymbolError
 from feedhandler.sinks.base import (
     BOOK_DEPTH,
     BOOK_INTERVAL,
@@ -157,6 +159,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--durability-window", type=positive_number, metavar="SECONDS",
                         help="Parquet: complete a file at least this often, the most a crash "
                         f"can lose (default: {DURABILITY_WINDOW:g})")
+    simulated.add_option(parser)
 
 
 def non_negative_number(text: str) -> float:
@@ -370,19 +373,48 @@ def create_sink(target: str, plan: RunPlan) -> Sink:
 def run(args: argparse.Namespace, console: Console) -> int:
     try:
         plan = build_plan(args)
-        fh = FeedHandler(endpoints=plan.endpoints)
-        subscriptions = subscribe(fh, plan)
-        sinks = [create_sink(target, plan) for target in plan.outputs]
+        if not args.simulated:
+            fh, subscriptions, sinks = prepare(plan)
     except ConfigError as error:
         print(f"feedhandler run: error: {error}", file=sys.stderr)
         return EXIT_BAD_ARGUMENTS
+    if args.simulated:
+        return run_logged(simulated_run(plan))
+    return run_logged(run_feed(fh, plan, sinks, subscriptions))
+
+
+def prepare(plan: RunPlan) -> tuple[FeedHandler, int, list[Sink]]:
+    """The FeedHandler subscribed as planned and the sinks (ConfigError for a bad plan)."""
+    fh = FeedHandler(endpoints=plan.endpoints)
+    subscriptions = subscribe(fh, plan)
+    return fh, subscriptions, [create_sink(target, plan) for target in plan.outputs]
+
+
+async def simulated_run(plan: RunPlan) -> int:
+    """The run against the embedded simulators, each trading its venue's planned symbols."""
+    wanted: dict[str, list[str]] = {}
+    for entry in plan.subscriptions:
+        wanted.setdefault(entry.venue, []).extend(entry.symbols)
+    async with simulated.simulators(wanted) as endpoints:
+        for name, options in endpoints.items():
+            plan.endpoints[name] = {**options, **plan.endpoints.get(name, {})}
+        try:
+            fh, subscriptions, sinks = prepare(plan)
+        except ConfigError as error:
+            print(f"feedhandler run: error: {error}", file=sys.stderr)
+            return EXIT_BAD_ARGUMENTS
+        return await run_feed(fh, plan, sinks, subscriptions)
+
+
+def run_logged(feed: Coroutine[Any, Any, int]) -> int:
+    """Runs ``feed`` on uvloop with warnings logged to stderr."""
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
     root = logging.getLogger()
     root.addHandler(handler)
     root.setLevel(logging.WARNING)
     try:
-        return uvloop.run(run_feed(fh, plan, sinks, subscriptions))
+        return uvloop.run(feed)
     except asyncio.CancelledError:
         print("feedhandler run: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
@@ -419,7 +451,13 @@ async def run_feed(fh: FeedHandler, plan: RunPlan, sinks: list[Sink],
                     def stop_soon(stop: asyncio.Event = interrupts.stop) -> None:
                         loop.call_soon_threadsafe(stop.set)
                     sink.on_reader_gone = stop_soon
-            await stack.enter_async_context(fh)
+            try:
+                await stack.enter_async_context(fh)
+            except UnknownSymbolError as error:
+                print(f"feedhandler run: error: {error}", file=sys.stderr)
+                return EXIT_BAD_ARGUMENTS
+            except CatalogUnavailableError as error:
+                raise CommandError(str(error)) from None
             deadline = math.inf if plan.duration is None else started + plan.duration
             next_status = started + plan.status_interval
             while not interrupts.stop.is_set() and time.monotonic() < deadline - CLOCK_SLACK:
@@ -442,6 +480,9 @@ async def run_feed(fh: FeedHandler, plan: RunPlan, sinks: list[Sink],
                 f"{sum(runner.stats.dropped.values()):,} dropped behind)"
                 for runner in runners if runner.stats.lost() and runner.sink not in gone]
     problems += [f"{name} never connected: {reason}" for name, reason in never.items()]
+    if fh.refusals and not fh.handles:
+        problems.append("every subscription was refused: "
+                        + "; ".join(refusal.reason for refusal in fh.refusals[:5]))
     if problems:
         raise CommandError("; ".join(problems))
     return EXIT_OK

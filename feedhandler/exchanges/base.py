@@ -12,6 +12,7 @@ import enum
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
@@ -44,18 +45,74 @@ class Channel(enum.StrEnum):
 PRIVATE_CHANNELS = (Channel.ORDERS, Channel.BALANCE, Channel.POSITIONS)
 
 
+class Kind(enum.StrEnum):
+    SPOT = "spot"
+    PERPETUAL = "perpetual"
+
+
+class Status(enum.StrEnum):
+    TRADING = "trading"
+    HALTED = "halted"          # listed, not trading now (suspended, pre-open, post-only...)
+    DELISTED = "delisted"      # listed no more (or about to be): never subscribed
+
+
+DECIMAL_FIELDS = ("tick_size", "lot_size", "min_size", "min_notional", "contract_size")
+
+
 @dataclass(frozen=True, slots=True)
 class Instrument:
-    """One tradable symbol on one venue, with the exact scales its numbers are kept at."""
+    """One tradable symbol on one venue, as the venue's own metadata lists it, with the exact
+    scales its numbers are kept at: the one record the catalog, the decoders (``price_scale``,
+    ``size_scale``, ``tick``), the checksums and the events all read.
 
-    id: int                 # FeedHandler-wide id written into every ring row
+    ``id`` is the FeedHandler-wide id written into every ring row (-1 for a catalog record no
+    FeedHandler has taken yet). ``price_scale`` / ``size_scale`` are the decimals of
+    ``tick_size`` / ``lot_size`` (or the venue's stated precision, which is also what Kraken's
+    checksum formats with); ``tick`` is ``tick_size`` in ``10**-price_scale`` units.
+    """
+
+    id: int
     venue: str
-    symbol: str             # unified form, e.g. "BTC-USDT"
+    symbol: str             # unified: "BTC-USDT" (spot), "BTC-USDT-PERP" (perpetual)
     venue_symbol: str       # the venue's form, e.g. "BTCUSDT"
-    market: str = "spot"    # "spot", "usdm", "linear", ...
+    market: str = "spot"    # the adapter's market: "spot", "usdm", "linear"
     price_scale: int = 8    # decimals kept for prices
     size_scale: int = 8     # decimals kept for sizes
     tick: int = 1           # price grid step in fixed-point units (1 when unknown)
+    base: str = ""
+    quote: str = ""
+    kind: Kind = Kind.SPOT
+    status: Status = Status.TRADING
+    tick_size: Decimal | None = None
+    lot_size: Decimal | None = None
+    min_size: Decimal | None = None
+    min_notional: Decimal | None = None
+    contract_size: Decimal | None = None    # perpetuals: base units per contract
+    aliases: tuple[str, ...] = ()           # the venue's other spellings (Kraken XBT/USD)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready: decimals as strings, without the FeedHandler's ``id``."""
+        out = {name: getattr(self, name) for name in self.__slots__ if name != "id"}
+        for name in DECIMAL_FIELDS:
+            value = out[name]
+            out[name] = None if value is None else format(value, "f")
+        out["kind"], out["status"] = str(self.kind), str(self.status)
+        out["aliases"] = list(self.aliases)
+        return out
+
+    @classmethod
+    def from_dict(cls, described: dict[str, Any], id: int = -1) -> Instrument:
+        """The inverse of ``to_dict``; fields it lacks keep their defaults."""
+        fields = dict(described)
+        for name in DECIMAL_FIELDS:
+            if fields.get(name) is not None:
+                fields[name] = Decimal(fields[name])
+        if "kind" in fields:
+            fields["kind"] = Kind(fields["kind"])
+        if "status" in fields:
+            fields["status"] = Status(fields["status"])
+        fields["aliases"] = tuple(fields.get("aliases", ()))
+        return cls(id, **fields)
 
 
 @dataclass(frozen=True, slots=True)
@@ -192,10 +249,6 @@ class VenueAdapter(ABC):
     @abstractmethod
     def venue_symbol(self, symbol: str) -> str:
         """Unified ``BTC-USDT`` -> the venue's form."""
-
-    def scales(self, symbol: str) -> tuple[int, int, int]:
-        """(price decimals, size decimals, tick in fixed-point units) kept for ``symbol``."""
-        return 8, 8, 1
 
     @abstractmethod
     def new_decoder(self, rings: Rings) -> Decoder:

@@ -22,11 +22,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from feedhandler.api import FeedHandler
+from feedhandler.api import FeedHandler, VenueState
 from feedhandler.core.book import OrderBook
 from feedhandler.core.listener import FeedListener
 from feedhandler.exchanges.base import Channel, Instrument, Subscription
 from feedhandler.exchanges.registry import UnsupportedError, venues
+from feedhandler.instruments.catalog import Catalog, compact
 from feedhandler.net.connection import Connection, StatusKind
 from feedhandler.net.pool import ConnectionPool
 from feedhandler.record.codec import feed_frames
@@ -161,6 +162,7 @@ class Replay:
         self.fh = feedhandler if feedhandler is not None else FeedHandler()
         self.connections: dict[int, ReplayConnection] = {}
         self.instrument_ids: dict[int, int] = {}    # recorded id -> the FeedHandler's
+        self.catalogs: dict[str, list[Instrument]] = {}   # venue -> the recording's instruments
         self.stats = ReplayStats()
         self.deliver = deliver
         self.allow_gaps = allow_gaps
@@ -349,21 +351,32 @@ class Replay:
         recorded_id = int(record["instrument"])
         mapped = self.instrument_ids.get(recorded_id)
         if mapped is not None:
-            return self.fh.instruments[mapped]
+            return self.fh.by_id[mapped]
         exchange = record["venue"]
         state = self.fh._venue_state(exchange)
         instrument = state.instruments.get(record["symbol"])
         scales = (record["price_scale"], record["size_scale"], record["tick"])
         if instrument is None:
-            instrument = Instrument(len(self.fh.instruments), exchange, record["symbol"],
+            instrument = Instrument(len(self.fh.by_id), exchange, record["symbol"],
                                     record["venue_symbol"], record["market"], *scales)
-            self.fh.instruments.append(instrument)
+            self.fh.by_id.append(instrument)
             state.instruments[instrument.symbol] = instrument
         elif (instrument.price_scale, instrument.size_scale, instrument.tick) != scales:
             raise ValueError(f"{exchange} {instrument.symbol} was recorded at scales {scales}, "
                              "the replay's FeedHandler has others")
         self.instrument_ids[recorded_id] = instrument.id
+        self.learn(exchange, state, instrument)
         return instrument
+
+    def learn(self, exchange: str, state: VenueState, instrument: Instrument) -> None:
+        """The recording's instruments are the replay's catalog (unless the FeedHandler
+        loaded the venue's): subscriptions made on ``fh`` resolve as they appear."""
+        learned = self.catalogs.setdefault(exchange, [])
+        if (state.catalog is not None and not learned) or instrument in learned:
+            return
+        learned.append(instrument)
+        state.catalog = Catalog(exchange, learned, time.time())
+        self.fh._resolve_loaded(final=False)
 
     def subscribe(self, owner: int, records: list[dict[str, Any]]) -> None:
         replayed = self.connections[owner]
@@ -449,11 +462,12 @@ class Replay:
 
     def book(self, exchange: str, symbol: str) -> OrderBook:
         """The replayed book of ``exchange`` ``symbol`` (whether or not it was subscribed on
-        ``fh``); KeyError when the recording has none."""
+        ``fh``), in any spelling of its symbol; KeyError when the recording has none."""
+        key = compact(symbol)
         for replayed in self.connections.values():
             connection = replayed.connection
             for sub in connection.book_subscriptions.values():
-                if sub.instrument.venue == exchange and sub.instrument.symbol == symbol:
+                if sub.instrument.venue == exchange and compact(sub.instrument.symbol) == key:
                     book = connection.book(sub)
                     if book is not None:
                         return book

@@ -32,6 +32,7 @@ from dataclasses import dataclass
 from typing import Literal, cast
 
 from feedhandler.exchanges.binance import auth
+from feedhandler.sim import catalog
 from feedhandler.sim.account import (
     AccountEvent,
     BalanceEvent,
@@ -79,15 +80,24 @@ _LISTINGS: dict[BinanceMarket, dict[str, tuple[str, str, str]]] = {
         "ETHUSDT": ("0.01", "0.0001", "3000.00"),
         "BNBUSDT": ("0.01", "0.001", "600.00"),
         "SOLUSDT": ("0.01", "0.001", "150.00"),
+        "PEPEUSDT": ("0.00000001", "1", "0.00001234"),
     },
     "usdm": {
         "BTCUSDT": ("0.10", "0.001", "60000.00"),
         "ETHUSDT": ("0.01", "0.001", "3000.00"),
         "BNBUSDT": ("0.010", "0.01", "600.000"),
         "SOLUSDT": ("0.0100", "1", "150.0000"),
+        "1000PEPEUSDT": ("0.00000001", "1", "0.01234567"),
     },
 }
-"""Tick size, lot size and starting price; unlisted symbols get ``_GENERIC_LISTING``."""
+"""Tick size, lot size and starting price; other symbols get their generated listing's
+(``sim.catalog``), else ``_GENERIC_LISTING``."""
+_CATALOG_SEEDS = {"spot": 101, "usdm": 102}
+_TICKS = catalog.TICKS[1:]      # Binance prints 8 decimals: its finest tick is 1e-8
+_LOTS = catalog.LOTS[1:]
+_EXCHANGE_INFO_PATHS = {"spot": "/api/v3/exchangeInfo", "usdm": "/fapi/v1/exchangeInfo"}
+_STATUSES = {"spot": {"trading": "TRADING", "halted": "HALT", "delisted": "BREAK"},
+             "usdm": {"trading": "TRADING", "halted": "PENDING_TRADING", "delisted": "CLOSE"}}
 _GENERIC_LISTING = ("0.01", "0.001", "100.00")
 
 _SPOT_DEPTH_WEIGHTS = ((100, 5), (500, 25), (1000, 50), (5000, 250))
@@ -182,9 +192,11 @@ class BinanceVenue(Venue):
         self.kline_intervals = {name: ms for name, ms in KLINE_INTERVALS_MS.items()
                                 if spot or name != "1s"}
         self._interval_names = {ms: name for name, ms in self.kline_intervals.items()}
-        listed = _LISTINGS[market]
-        self._listings = {symbol: _Listing(InstrumentSpec(
-            symbol, *listed.get(symbol, _GENERIC_LISTING)), market) for symbol in symbols}
+        specs, self.catalog = catalog.catalog(
+            _CATALOG_SEEDS[market], lambda base, quote: base + quote, symbols,
+            _LISTINGS[market], _GENERIC_LISTING, ticks=_TICKS, lots=_LOTS,
+            max_decimals=8 if market == "spot" else None)
+        self._listings = {symbol: _Listing(spec, market) for symbol, spec in specs.items()}
         self._by_stream = {listing.stream: listing for listing in self._listings.values()}
         self._kline_topics = {(listing.name, ms): (f"{listing.stream}@kline_{name}",)
                               for listing in self._listings.values()
@@ -496,6 +508,8 @@ class BinanceVenue(Venue):
             return response
         if request.path == SERVER_TIME_PATH and self.market_type == "spot":
             return HttpResponse(200, _compact({"serverTime": int(self._clock() * 1000)}))
+        if request.path == _EXCHANGE_INFO_PATHS[self.market_type]:
+            return HttpResponse(200, self._exchange_info())
         if request.path != self.depth_path:
             return None
         symbol = request.query.get("symbol", "")
@@ -523,6 +537,38 @@ class BinanceVenue(Venue):
         body = (f'{{"lastUpdateId":{book.update_id},{times}"bids":[{listing.levels(bids)}],'
                 f'"asks":[{listing.levels(asks)}]}}')
         return HttpResponse(200, body.encode(), headers)
+
+    def _exchange_info(self) -> bytes:
+        """The listings in ``exchangeInfo``'s shape: status, assets, precisions, filters."""
+        spot = self.market_type == "spot"
+        statuses = _STATUSES[self.market_type]
+        symbols = []
+        for listing in self.catalog:
+            price_decimals, size_decimals = listing.decimals()
+            entry: dict[str, object] = {
+                "symbol": listing.symbol, "status": statuses[listing.status],
+                "baseAsset": listing.base, "quoteAsset": listing.quote}
+            notional: dict[str, object]
+            if spot:
+                entry.update(baseAssetPrecision=8, quotePrecision=8, quoteAssetPrecision=8)
+                notional = {"filterType": "NOTIONAL", "minNotional": listing.min_notional,
+                            "applyMinToMarket": True, "maxNotional": "9000000.00000000",
+                            "applyMaxToMarket": False, "avgPriceMins": 5}
+            else:
+                entry.update(pair=listing.symbol, contractType="PERPETUAL",
+                             marginAsset=listing.quote, pricePrecision=price_decimals,
+                             quantityPrecision=size_decimals)
+                notional = {"filterType": "MIN_NOTIONAL", "notional": listing.min_notional}
+            entry["filters"] = [
+                {"filterType": "PRICE_FILTER", "minPrice": listing.tick_size,
+                 "maxPrice": "1000000", "tickSize": listing.tick_size},
+                {"filterType": "LOT_SIZE", "minQty": listing.min_size or listing.lot_size,
+                 "maxQty": "9000000", "stepSize": listing.lot_size},
+                notional]
+            symbols.append(entry)
+        return json.dumps({"timezone": "UTC", "serverTime": int(self._clock() * 1000),
+                           "rateLimits": [], "exchangeFilters": [], "symbols": symbols},
+                          separators=(",", ":")).encode()
 
     def _user_stream(self, request: HttpRequest) -> HttpResponse:
         api_key = request.headers.get("x-mbx-apikey", "")

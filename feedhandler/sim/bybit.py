@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 
 from feedhandler.exchanges.bybit import auth
+from feedhandler.sim import catalog
 from feedhandler.sim.account import (
     AccountEvent,
     BalanceEvent,
@@ -67,11 +68,17 @@ MAX_ARGS = {"spot": 10, "linear": None}
 _LISTINGS: dict[str, dict[str, tuple[str, str, str]]] = {
     # tick size, lot size, starting price
     "spot": {"BTCUSDT": ("0.01", "0.000001", "60000.00"),
-             "ETHUSDT": ("0.01", "0.00001", "3000.00")},
+             "ETHUSDT": ("0.01", "0.00001", "3000.00"),
+             "PEPEUSDT": catalog.FINE_TICK},
     "linear": {"BTCUSDT": ("0.10", "0.001", "60000.00"),
-               "ETHUSDT": ("0.01", "0.01", "3000.00")},
+               "ETHUSDT": ("0.01", "0.01", "3000.00"),
+               "1000PEPEUSDT": ("0.000000001", "100", "0.012345678")},
 }
 _GENERIC_LISTING = ("0.01", "0.001", "100.00")
+_CATALOG_SEEDS = {"spot": 601, "linear": 602}
+INSTRUMENTS_PATH = "/v5/market/instruments-info"
+PAGE_LIMIT = 500           # Bybit's default page of linear instruments (1000 at most)
+_STATUSES = {"trading": "Trading", "halted": "PreLaunch", "delisted": "Closed"}
 PRIVATE_PATH = "/v5/private"
 PRIVATE_TOPICS = ("order", "execution", "wallet", "position")
 # Bybit's auth replies: the reply to a wrong key or signature, and to a missing, malformed or
@@ -159,9 +166,10 @@ class BybitVenue(Venue):
         self.spot = market == "spot"
         self.ws_path = f"/v5/public/{market}"
         self.private_ws_path = PRIVATE_PATH
-        listed = _LISTINGS[market]
-        self._listings = {symbol: _Listing(InstrumentSpec(
-            symbol, *listed.get(symbol, _GENERIC_LISTING))) for symbol in symbols}
+        specs, self.catalog = catalog.catalog(
+            _CATALOG_SEEDS[market], lambda base, quote: base + quote, symbols, _LISTINGS[market],
+            _GENERIC_LISTING)
+        self._listings = {symbol: _Listing(spec) for symbol, spec in specs.items()}
         self._market: Market | None = None
         self._connections = 0
         self.account = account
@@ -458,6 +466,8 @@ class BybitVenue(Venue):
     # REST --------------------------------------------------------------------------------
 
     def http(self, request: HttpRequest, market: Market) -> HttpResponse | None:
+        if request.path == INSTRUMENTS_PATH:
+            return self._instruments_info(request.query)
         if request.path != "/v5/market/time":
             return None
         now_ns = int(self._clock() * 1e9)
@@ -465,6 +475,41 @@ class BybitVenue(Venue):
             "retCode": 0, "retMsg": "OK",
             "result": {"timeSecond": str(now_ns // 10**9), "timeNano": str(now_ns)},
             "retExtInfo": {}, "time": now_ns // 10**6}).encode())
+
+    def _instruments_info(self, query: dict[str, str]) -> HttpResponse:
+        """The listings as ``instruments-info`` answers for this market's ``category``:
+        linear paged by ``cursor`` (``limit`` up to 1000, ``PAGE_LIMIT`` by default), spot
+        in one page, as Bybit does."""
+        category = "spot" if self.spot else "linear"
+        if query.get("category") != category:
+            return _rest(10001, "params error: category invalid", {})
+        start = int(query.get("cursor") or 0)
+        limit = min(int(query.get("limit") or PAGE_LIMIT), 1000)
+        listed = self.catalog if self.spot else self.catalog[start:start + limit]
+        entries = []
+        for listing in listed:
+            entry: dict[str, object] = {
+                "symbol": listing.symbol, "baseCoin": listing.base,
+                "quoteCoin": listing.quote, "status": _STATUSES[listing.status],
+                "priceFilter": {"tickSize": listing.tick_size}}
+            if self.spot:
+                entry.update(innovation="0", marginTrading="none", stTag="0", lotSizeFilter={
+                    "basePrecision": listing.lot_size, "quotePrecision": "0.00000001",
+                    "minOrderQty": listing.min_size or listing.lot_size,
+                    "maxOrderQty": "9000000", "minOrderAmt": listing.min_notional or "1",
+                    "maxOrderAmt": "2000000"})
+            else:
+                entry.update(contractType="LinearPerpetual", settleCoin=listing.quote,
+                             priceScale=str(listing.decimals()[0]), lotSizeFilter={
+                                 "maxOrderQty": "9000000", "qtyStep": listing.lot_size,
+                                 "minOrderQty": listing.min_size or listing.lot_size,
+                                 "minNotionalValue": listing.min_notional or "5"})
+                entry["priceFilter"] = {"minPrice": listing.tick_size, "maxPrice": "1999999",
+                                        "tickSize": listing.tick_size}
+            entries.append(entry)
+        more = not self.spot and start + limit < len(self.catalog)
+        return _rest(0, "OK", {"category": category, "list": entries,
+                               "nextPageCursor": str(start + limit) if more else ""})
 
     # Private stream ----------------------------------------------------------------------
 
@@ -563,6 +608,12 @@ def _invalid(state: BybitSession, req_id: object, op: object, detail: str) -> Cl
     return ClientRequest(RequestKind.INVALID, req_id, error=ErrorReason.INVALID_REQUEST,
                          detail=detail, body=BybitRequest(state, op if isinstance(op, str)
                                                           else ""))
+
+
+def _rest(code: int, message: str, result: dict[str, object]) -> HttpResponse:
+    return HttpResponse(200, json.dumps({"retCode": code, "retMsg": message, "result": result,
+                                         "retExtInfo": {}, "time": 0},
+                                        separators=(",", ":")).encode())
 
 
 def _reply(state: BybitSession, req_id: object, op: str, **fields: object) -> bytes:

@@ -29,6 +29,7 @@ from typing import Literal, cast
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from feedhandler.exchanges.coinbase import auth
+from feedhandler.sim import catalog
 from feedhandler.sim.account import FEE_QUANTUM, AccountEvent, OrderEvent, SimAccount
 from feedhandler.sim.market import (
     BestBidOffer,
@@ -71,9 +72,13 @@ _LISTINGS: dict[str, tuple[str, str, str]] = {
     "ETH-USD": ("0.01", "0.00000001", "3000.00"),
     "SOL-USD": ("0.01", "0.00000001", "150.00"),
     "DOGE-USD": ("0.00001", "0.1", "0.15000"),
+    "PEPE-USD": catalog.FINE_TICK,
 }
-"""Quote increment, base increment and starting price; others get ``_GENERIC_LISTING``."""
+"""Quote increment, base increment and starting price; other products get their generated
+listing's (``sim.catalog``), else ``_GENERIC_LISTING``."""
 _GENERIC_LISTING = ("0.01", "0.00000001", "100.00")
+_CATALOG_SEED = 801
+PRODUCTS_PATH = "/api/v3/brokerage/market/products"
 
 _SEQUENCE = b"\x00"
 """Where a rendered template takes the connection's sequence_num (filled by ``envelope``)."""
@@ -138,8 +143,10 @@ class CoinbaseVenue(Venue):
         self.fees_paid: dict[int, Decimal] = {}   # order id -> cumulative fees, quote
         if market != "spot":
             raise ValueError(f"unknown Coinbase market {market!r}; use 'spot'")
-        self._listings = {symbol: _Listing(InstrumentSpec(
-            symbol, *_LISTINGS.get(symbol, _GENERIC_LISTING))) for symbol in symbols}
+        specs, self.catalog = catalog.catalog(
+            _CATALOG_SEED, lambda base, quote: f"{base}-{quote}", symbols, _LISTINGS,
+            _GENERIC_LISTING)
+        self._listings = {symbol: _Listing(spec) for symbol, spec in specs.items()}
         self._heartbeat_symbol = next(iter(self._listings))
         self._books_published: dict[str, int] = {}
         """level2 topic -> messages rendered for it (a connection missing some lost them)."""
@@ -293,8 +300,47 @@ class CoinbaseVenue(Venue):
             "min_market_funds": "1"}]}], separators=(",", ":"))
         return [self._message(session, "status", now, status)]
 
+    def _products(self, product_type: str | None) -> bytes:
+        """The listings as ``market/products`` states them; each ``-USD`` product also has
+        its ``-USDC`` twin, an ``alias`` of it (Coinbase serves the USDC books as the USD
+        ones)."""
+        products = []
+        listed = {listing.symbol for listing in self.catalog}
+        for listing in self.catalog:
+            fields: dict[str, object] = {
+                "product_id": listing.symbol, "price": listing.price,
+                "base_increment": listing.lot_size, "quote_increment": listing.tick_size,
+                "price_increment": listing.tick_size,
+                "base_min_size": listing.min_size or listing.lot_size,
+                "base_max_size": "3400", "quote_min_size": listing.min_notional or "1",
+                "quote_max_size": "150000000", "base_name": listing.base,
+                "quote_name": listing.quote, "watched": False, "is_disabled": False,
+                "new": False, "status": "delisted" if listing.status == "delisted"
+                else "online", "cancel_only": listing.status == "halted",
+                "limit_only": False, "post_only": False,
+                "trading_disabled": listing.status == "halted", "auction_mode": False,
+                "product_type": "SPOT", "quote_currency_id": listing.quote,
+                "base_currency_id": listing.base, "mid_market_price": "",
+                "alias": "", "alias_to": [], "base_display_symbol": listing.base,
+                "quote_display_symbol": listing.quote, "view_only": False,
+                "display_name": listing.symbol, "product_venue": "CBE"}
+            products.append(fields)
+            twin = f"{listing.base}-USDC"
+            if listing.quote == "USD" and twin not in listed:
+                fields["alias_to"] = [twin]
+                products.append({**fields, "product_id": twin, "quote_currency_id": "USDC",
+                                 "quote_display_symbol": "USDC", "display_name": twin,
+                                 "alias": listing.symbol, "alias_to": []})
+        if product_type not in (None, "SPOT"):
+            products = []
+        return json.dumps({"products": products, "num_products": len(products)},
+                          separators=(",", ":")).encode()
+
     def http(self, request: HttpRequest, market: Market) -> HttpResponse | None:
-        """Only the server time: the WebSocket carries everything else, snapshots included."""
+        """The server time and the products: the WebSocket carries everything else,
+        snapshots included."""
+        if request.path == PRODUCTS_PATH:
+            return HttpResponse(200, self._products(request.query.get("product_type")))
         if request.path != TIME_PATH:
             return None
         ms = int(self._clock() * 1000)

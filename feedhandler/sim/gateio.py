@@ -28,6 +28,7 @@ from decimal import Decimal
 from typing import Literal
 
 from feedhandler.exchanges.gateio import auth
+from feedhandler.sim import catalog
 from feedhandler.sim.account import AccountEvent, BalanceEvent, Listing, OrderEvent, SimAccount
 from feedhandler.sim.market import (
     BestBidOffer,
@@ -77,9 +78,14 @@ _LISTINGS: dict[str, tuple[str, str, str]] = {
     "BTC_USDT": ("0.1", "0.000001", "60000.0"),
     "ETH_USDT": ("0.01", "0.0001", "3000.00"),
     "SOL_USDT": ("0.01", "0.001", "150.00"),
+    "PEPE_USDT": catalog.FINE_TICK,
 }
-"""Price step, amount step and starting price; unlisted pairs get ``_GENERIC_LISTING``."""
+"""Price step, amount step and starting price; other pairs get their generated listing's
+(``sim.catalog``), else ``_GENERIC_LISTING``."""
 _GENERIC_LISTING = ("0.01", "0.001", "100.00")
+_CATALOG_SEED = 701
+CURRENCY_PAIRS_PATH = "/api/v4/spot/currency_pairs"
+_TRADE_STATUSES = {"trading": "tradable", "halted": "untradable", "delisted": "untradable"}
 
 
 @dataclass
@@ -143,8 +149,10 @@ class GateioVenue(Venue):
         against and ``/spot/time`` serves: a test skews it to prove the client learns it."""
         if market != "spot":
             raise ValueError(f"unknown Gate.io market {market!r}; use 'spot'")
-        self._listings = {symbol: _Listing(InstrumentSpec(
-            symbol, *_LISTINGS.get(symbol, _GENERIC_LISTING))) for symbol in symbols}
+        specs, self.catalog = catalog.catalog(
+            _CATALOG_SEED, lambda base, quote: f"{base}_{quote}", symbols, _LISTINGS,
+            _GENERIC_LISTING)
+        self._listings = {symbol: _Listing(spec) for symbol, spec in specs.items()}
         self._interval_names = {ms: name for name, ms in INTERVALS_MS.items()}
         self._obu_topics = {symbol: tuple(f"spot.obu:ob.{symbol}.{levels}"
                                           for levels in OBU_LEVELS) for symbol in symbols}
@@ -463,10 +471,29 @@ class GateioVenue(Venue):
 
     # REST --------------------------------------------------------------------------------
 
+    def _currency_pairs(self) -> bytes:
+        """The listings as ``/spot/currency_pairs`` states them: ``precision`` and
+        ``amount_precision`` as decimal counts, minimums as strings, a delisted pair
+        untradable with its ``delisting_time`` past."""
+        return json.dumps([{
+            "id": listing.symbol, "base": listing.base, "base_name": listing.base,
+            "quote": listing.quote, "quote_name": listing.quote, "fee": "0.2",
+            "min_base_amount": listing.min_size or listing.lot_size,
+            "min_quote_amount": listing.min_notional or "1", "max_base_amount": "",
+            "max_quote_amount": "5000000", "amount_precision": listing.decimals()[1],
+            "precision": listing.decimals()[0],
+            "trade_status": _TRADE_STATUSES[listing.status], "sell_start": 1516378650,
+            "buy_start": 1516378650,
+            "delisting_time": _delisting_time(listing.status, self.clock()),
+            "type": "normal", "trade_url": "", "st_tag": False}
+            for listing in self.catalog], separators=(",", ":")).encode()
+
     def http(self, request: HttpRequest, market: Market) -> HttpResponse | None:
         if request.path.rstrip("/") == SERVER_TIME_PATH:
             return HttpResponse(200, json.dumps(
                 {"server_time": int(self.clock() * 1000)}).encode())
+        if request.path.rstrip("/") == CURRENCY_PAIRS_PATH:
+            return HttpResponse(200, self._currency_pairs())
         if request.path.rstrip("/") != ORDER_BOOK_PATH:
             return None
         pair = request.query.get("currency_pair", "")
@@ -497,6 +524,11 @@ def _obu_parts(topic: str) -> tuple[str, int]:
     """``spot.obu:ob.BTC_USDT.50`` -> (``BTC_USDT``, 50)."""
     pair, _, levels = topic.partition(":")[2].removeprefix("ob.").rpartition(".")
     return pair, int(levels)
+
+
+def _delisting_time(status: str, now: float) -> int:
+    """A delisted pair's ``delisting_time`` is past (seconds); the others' is 0."""
+    return int(now) - 86_400 if status == "delisted" else 0
 
 
 def _rest_error(label: str, message: str) -> HttpResponse:

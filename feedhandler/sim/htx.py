@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from feedhandler.exchanges.htx import auth
+from feedhandler.sim import catalog
 from feedhandler.sim.account import AccountEvent, BalanceEvent, OrderEvent, SimAccount
 from feedhandler.sim.market import (
     BestBidOffer,
@@ -67,9 +68,14 @@ _LISTINGS: dict[str, tuple[str, str, str]] = {
     "btcusdt": ("0.01", "0.000001", "60000.00"),
     "ethusdt": ("0.01", "0.0001", "3000.00"),
     "solusdt": ("0.0001", "0.0001", "150.0000"),
+    "pepeusdt": catalog.FINE_TICK,
 }
-"""Tick size, lot size and starting price; unlisted symbols get ``_GENERIC_LISTING``."""
+"""Tick size, lot size and starting price; other symbols get their generated listing's
+(``sim.catalog``), else ``_GENERIC_LISTING``."""
 _GENERIC_LISTING = ("0.0001", "0.0001", "100.0000")
+_CATALOG_SEED = 501
+MARKET_SYMBOLS_PATH = "/v1/settings/common/market-symbols"
+_STATES = {"trading": "online", "halted": "suspend", "delisted": "offline"}
 
 
 @dataclass
@@ -132,8 +138,10 @@ class HtxVenue(Venue):
         if market != "spot":
             raise ValueError(f"unknown HTX market {market!r}; only 'spot' is simulated")
         self.keepalive = Keepalive(5.0, 10.0, text=True, pong_must_echo=True)
-        self._listings = {symbol: _Listing(InstrumentSpec(
-            symbol, *_LISTINGS.get(symbol, _GENERIC_LISTING))) for symbol in symbols}
+        specs, self.catalog = catalog.catalog(
+            _CATALOG_SEED, lambda base, quote: (base + quote).lower(), symbols, _LISTINGS,
+            _GENERIC_LISTING)
+        self._listings = {symbol: _Listing(spec) for symbol, spec in specs.items()}
         self._kline_topics = {(listing.symbol, ms): (f"market.{listing.symbol}.kline.{name}",)
                               for listing in self._listings.values()
                               for name, ms in KLINE_PERIODS_MS.items()}
@@ -418,7 +426,34 @@ class HtxVenue(Venue):
     def http(self, request: HttpRequest, market: Market) -> HttpResponse | None:
         if request.path == TIMESTAMP_PATH:
             return HttpResponse(200, _json({"status": "ok", "data": int(self.clock() * 1000)}))
+        if request.path == MARKET_SYMBOLS_PATH:
+            return HttpResponse(200, self._market_symbols())
         return None
+
+    def _market_symbols(self) -> bytes:
+        """The listings as ``market-symbols`` states them: precisions as decimal counts
+        (``pp``, ``ap``), minimums as JSON numbers, lower-case codes."""
+        data = []
+        for listing in self.catalog:
+            price_decimals, amount_decimals = listing.decimals()
+            data.append({
+                "symbol": listing.symbol, "sn": f"{listing.base}/{listing.quote}",
+                "bc": listing.base.lower(), "qc": listing.quote.lower(),
+                "state": _STATES[listing.status], "ve": True, "we": False, "dl": False,
+                "cd": False, "te": listing.status == "trading", "ce": False,
+                "tet": 1_530_316_800_000, "toa": 1_514_779_200_000, "tca": 1_514_779_200_000,
+                "voa": 1_514_779_200_000, "vca": 1_514_779_200_000, "sp": "main",
+                "tm": "USDT", "w": 999_400_000, "ttp": 8, "tap": amount_decimals,
+                "tpp": price_decimals, "fp": 8, "tags": "", "d": None, "bcdn": listing.base,
+                "qcdn": listing.quote, "elr": None, "castate": "", "ca1oa": None,
+                "ca2oa": None, "pp": price_decimals, "ap": amount_decimals, "vp": 8,
+                "minoa": float(listing.min_size or listing.lot_size), "maxoa": 1e9,
+                "minov": float(listing.min_notional or 1), "maxov": 1e9,
+                "lominoa": float(listing.min_size or listing.lot_size), "lomaxoa": 1e9,
+                "lomaxba": 1e9, "lomaxsa": 1e9, "smminoa": 0.0001, "smmaxoa": 1e9,
+                "bmmaxov": 1e9, "u": listing.symbol, "mlr": None})
+        return _json({"status": "ok", "data": data, "ts": str(int(self.clock() * 1000)),
+                      "full": 1})
 
     def render_malformed(self) -> bytes:
         return b'{"ch":"market.btcusdt.mbp.150","ts":1,"tick":{"bids":[[1.5,'

@@ -34,6 +34,7 @@ from decimal import Decimal
 from urllib.parse import parse_qs
 
 from feedhandler.exchanges.kraken import auth
+from feedhandler.sim import catalog
 from feedhandler.sim.account import AccountEvent, BalanceEvent, OrderEvent, SimAccount
 from feedhandler.sim.market import (
     BestBidOffer,
@@ -74,9 +75,15 @@ _LISTINGS: dict[str, tuple[str, str, str]] = {
     "ETH/USDT": ("0.01", "0.00100000", "3000.00"),
     "SOL/USD": ("0.01", "0.01000000", "150.00"),
     "MATIC/USD": ("0.0001", "1.00000000", "0.5000"),
+    "PEPE/USD": ("0.000000001", "1.00000", "0.000012345"),
 }
-"""Tick size, lot size and starting price; unlisted symbols get ``_GENERIC_LISTING``."""
+"""Tick size, lot size and starting price; other pairs get their generated listing's
+(``sim.catalog``), else ``_GENERIC_LISTING``."""
 _GENERIC_LISTING = ("0.01", "0.00100000", "100.00")
+_CATALOG_SEED = 401
+ASSET_PAIRS_PATH = "/0/public/AssetPairs"
+_LEGACY_ASSETS = {"BTC": "XBT", "DOGE": "XDG"}
+"""AssetPairs' ``wsname`` keeps Kraken's legacy asset names."""
 
 STATUS_TOPIC = "status"
 CONNECTION_ID_BASE = 13834774380200032777
@@ -184,8 +191,10 @@ class KrakenVenue(Venue):
         # Kraken sends a heartbeat about once a second and never pings; a client's silence is
         # never punished while it is subscribed (timeout infinite)
         self.keepalive = Keepalive(1.0, math.inf, text=True)
-        self._listings = {symbol: _Listing(InstrumentSpec(
-            symbol, *_LISTINGS.get(symbol, _GENERIC_LISTING))) for symbol in symbols}
+        specs, self.catalog = catalog.catalog(
+            _CATALOG_SEED, lambda base, quote: f"{base}/{quote}", symbols, _LISTINGS,
+            _GENERIC_LISTING)
+        self._listings = {symbol: _Listing(spec) for symbol, spec in specs.items()}
         self._market: Market | None = None
         self._connections = 0
         self.account = account
@@ -543,11 +552,37 @@ class KrakenVenue(Venue):
     # Private stream ----------------------------------------------------------------------
 
     def http(self, request: HttpRequest, market: Market) -> HttpResponse | None:
+        if request.path == ASSET_PAIRS_PATH:
+            return _rest_reply([], self._asset_pairs())
         if request.path != auth.TOKEN_PATH or self.account is None:
             return None
         if request.method != "POST":
             return _rest_reply(["EGeneral:Invalid arguments"])
         return _rest_reply(*self._issue_token(request))
+
+    def _asset_pairs(self) -> dict[str, object]:
+        """The listings as AssetPairs states them: legacy ``wsname``, the precisions as
+        decimal counts (``pair_decimals``, ``lot_decimals``); no delisted pair (Kraken drops
+        them), a halted one ``cancel_only``."""
+        pairs: dict[str, object] = {}
+        for listing in self.catalog:
+            if listing.status == "delisted":
+                continue
+            base = _LEGACY_ASSETS.get(listing.base, listing.base)
+            quote = _LEGACY_ASSETS.get(listing.quote, listing.quote)
+            pair_decimals, lot_decimals = listing.decimals()
+            pairs[f"X{base}Z{quote}" if base == "XBT" else base + quote] = {
+                "altname": base + quote, "wsname": f"{base}/{quote}",
+                "aclass_base": "currency", "base": base, "aclass_quote": "currency",
+                "quote": quote, "lot": "unit", "cost_decimals": 5,
+                "pair_decimals": pair_decimals, "lot_decimals": lot_decimals,
+                "lot_multiplier": 1, "fee_volume_currency": "ZUSD",
+                "ordermin": listing.min_size or listing.lot_size,
+                "costmin": listing.min_notional or "0.5",
+                "tick_size": listing.tick_size.rstrip("0").rstrip(".")
+                if "." in listing.tick_size else listing.tick_size,
+                "status": "online" if listing.status == "trading" else "cancel_only"}
+        return pairs
 
     def _issue_token(self, request: HttpRequest) -> tuple[list[str], dict[str, object]]:
         """Kraken's checks, in its order: the key, the signature, the nonce."""

@@ -228,12 +228,9 @@ class Rig:
 
 def endpoint_options(rig_plan: SimulatedVenue, sim: SimulatedExchange,
                      settings: Settings) -> dict[str, Any]:
-    """The simulator's URLs, the decimals of the instruments it lists and the fast settings,
-    as far as the venue's adapter takes them."""
-    decimals = {spec.symbol: (spec.price_decimals, spec.size_decimals)
-                for spec in sim.venue.instruments()}
+    """The simulator's URLs (its REST one serves the instruments) and the fast settings, as
+    far as the venue's adapter takes them."""
     offered: dict[str, Any] = {"ws_url": sim.ws_url, "rest_url": sim.http_url,
-                               "precisions": decimals, "scales": decimals,
                                "snapshot_timeout": settings.snapshot_timeout,
                                "full_push_timeout": settings.snapshot_timeout,
                                "requests_per_second": settings.requests_per_second}

@@ -34,6 +34,7 @@ from decimal import Decimal
 from typing import Literal
 
 from feedhandler.exchanges.okx import auth
+from feedhandler.sim import catalog
 from feedhandler.sim.account import AccountEvent, BalanceEvent, OrderEvent, SimAccount
 from feedhandler.sim.market import (
     BestBidOffer,
@@ -88,8 +89,13 @@ _LISTINGS: dict[str, tuple[str, str, str]] = {
     "BTC-USDT": ("0.1", "0.00000001", "60000.0"),
     "ETH-USDT": ("0.01", "0.000001", "3000.00"),
     "SOL-USDT": ("0.01", "0.000001", "150.00"),
+    "PEPE-USDT": catalog.FINE_TICK,
 }
 _GENERIC_LISTING = ("0.01", "0.000001", "100.00")
+_CATALOG_SEED = 301
+INSTRUMENTS_PATH = "/api/v5/public/instruments"
+_INSTRUMENT_STATES = {"trading": "live", "halted": "suspend"}
+"""OKX lists no delisted instrument: it is gone from the answer."""
 
 
 def shortest(text: str) -> str:
@@ -192,8 +198,9 @@ class OkxVenue(Venue):
         self._clock = clock
         self.login_replies: list[str] = []     # the code of each login answered
         self.idle_timeout = idle_timeout
-        self._listings = {symbol: _Listing(InstrumentSpec(
-            symbol, *_LISTINGS.get(symbol, _GENERIC_LISTING))) for symbol in symbols}
+        specs, self.catalog = catalog.catalog(_CATALOG_SEED, lambda base, quote: f"{base}-{quote}",
+                                              symbols, _LISTINGS, _GENERIC_LISTING)
+        self._listings = {symbol: _Listing(spec) for symbol, spec in specs.items()}
         self._market: Market | None = None
         self._sessions = 0
 
@@ -494,6 +501,8 @@ class OkxVenue(Venue):
     def http(self, request: HttpRequest, market: Market) -> HttpResponse | None:
         if request.path == BOOKS_PATH:
             return self._rest_book(request, market)
+        if request.path == INSTRUMENTS_PATH:
+            return self._instruments(request.query.get("instType", ""))
         if request.path != "/api/v5/public/time":
             return None
         return HttpResponse(200, json.dumps({"code": "0", "msg": "", "data": [
@@ -519,6 +528,23 @@ class OkxVenue(Venue):
         """The book the REST endpoint answers with: the true one now (a test may serve an
         older one, as a REST replica lagging the stream would)."""
         return market.book(symbol).snapshot()
+
+    def _instruments(self, inst_type: str) -> HttpResponse:
+        """The listings as ``/api/v5/public/instruments`` answers for SPOT (no others here)."""
+        if not inst_type:
+            return HttpResponse(200, json.dumps({
+                "code": "50014", "msg": "Parameter instType can not be empty.",
+                "data": []}).encode())
+        data = [{"instType": "SPOT", "instId": listing.symbol, "uly": "", "instFamily": "",
+                 "baseCcy": listing.base, "quoteCcy": listing.quote, "settleCcy": "",
+                 "ctVal": "", "ctMult": "", "ctValCcy": "", "tickSz": listing.tick_size,
+                 "lotSz": listing.lot_size, "minSz": listing.min_size or listing.lot_size,
+                 "state": _INSTRUMENT_STATES[listing.status], "ruleType": "normal",
+                 "listTime": "1606468572000", "expTime": ""}
+                for listing in self.catalog if inst_type == "SPOT"
+                and listing.status in _INSTRUMENT_STATES]
+        return HttpResponse(200, json.dumps({"code": "0", "msg": "", "data": data},
+                                            separators=(",", ":")).encode())
 
     # Private stream ----------------------------------------------------------------------
 

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from enum import Enum
 from typing import ClassVar
 
+from feedhandler.sim.catalog import Listing
 from feedhandler.sim.market import InstrumentSpec, Market, MarketEvent
 
 
@@ -125,6 +126,8 @@ class Venue(ABC):
     idle_close: tuple[int, str] = (1000, "idle")
     """The close code and reason of such a close."""
     update_id_step: tuple[int, int] = (1, 1)
+    catalog: list[Listing]
+    """Every instrument the venue lists in its metadata endpoint, the traded ones first."""
     rest_writes: bool = False
     """The venue serves POST/PUT/DELETE (private-stream tokens, listen keys): picows serves
     GET only, so ``SimulatedExchange`` then answers REST on an aiohttp server instead, and

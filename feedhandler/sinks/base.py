@@ -237,7 +237,7 @@ class SinkRunner:
     # ---- lifecycle -------------------------------------------------------------------------
 
     async def start(self) -> None:
-        await self.sink.open(self.fh.instruments)
+        await self.sink.open(self.fh.by_id)
         self.fh.subscribe_batches(self._on_batch)
         self.task = asyncio.get_running_loop().create_task(self._run(),
                                                            name=f"sink {self.sink.name}")

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import asdict
 from typing import Any
 
 from feedhandler.core.book import OrderBook
@@ -138,10 +137,8 @@ def _levels(levels: list[list[str]], price: int, size: int) -> tuple[list[int], 
 
 def instrument_json(instrument: Instrument) -> str:
     """What a consumer needs to rebuild ``instrument`` (its id is the publisher's own)."""
-    described = asdict(instrument)
-    del described["id"]
-    return json.dumps(described, separators=(",", ":"))
+    return json.dumps(instrument.to_dict(), separators=(",", ":"))
 
 
 def instrument_from_json(instrument_id: int, text: str | bytes) -> Instrument:
-    return Instrument(instrument_id, **json.loads(text))
+    return Instrument.from_dict(json.loads(text), instrument_id)

@@ -56,7 +56,9 @@ async def test_every_channel_delivers_and_the_book_equals_the_true_book(sim) -> 
         assert book_levels(book, 0) == bids
         assert book_levels(book, 1) == asks
     trade = got[Trade][0]
-    assert trade.symbol == "BTC-USDT" and trade.exchange == name
+    # the unified perpetual form: "BTC-USDT" subscribed it on binance-usdm
+    assert trade.symbol == ("BTC-USDT" if market == "spot" else "BTC-USDT-PERP")
+    assert trade.exchange == name
     assert trade.price > 0 and trade.size > 0 and trade.ts_receive >= trade.ts_exchange > 0
     assert got[BookUpdate][0].resynced and got[BookUpdate][0].status is BookStatus.LIVE
     assert got[Ticker][-1].bid < got[Ticker][-1].ask

@@ -35,6 +35,7 @@ from feedhandler.sim.account import (
 )
 from feedhandler.sim.binance import USER_TOPIC
 from feedhandler.sim.binance import BinanceVenue as SimBinance
+from feedhandler.sim.catalog import unified
 from feedhandler.sim.testing import until
 
 KEY = "sim-api-key-7Hq2Lx9PzW4m"
@@ -49,6 +50,11 @@ LISTINGS = (Listing("BTCUSDT", "BTC", "USDT", Decimal("60000.00"), Decimal("0.01
                     Decimal("0.00001")),
             Listing("ETHUSDT", "ETH", "USDT", Decimal("3000.00"), Decimal("0.01"),
                     Decimal("0.0001")))
+FUTURES_LISTINGS = (Listing("BTCUSDT", "BTC", "USDT", Decimal("60000.0"), Decimal("0.1"),
+                            Decimal("0.001")),
+                    Listing("ETHUSDT", "ETH", "USDT", Decimal("3000.00"), Decimal("0.01"),
+                            Decimal("0.001")))
+"""USD-M's grids, as its exchangeInfo lists them (the decoders keep those decimals)."""
 # flavour: (market, the secret the client holds, what the venue keeps of the key)
 FLAVOURS = {"spot-hmac": ("spot", SECRET, SECRET),
             "spot-ed25519": ("spot", ED25519_PEM, ED25519_PUBLIC),
@@ -59,7 +65,7 @@ def new_account(market: str, seed: int = 3) -> SimAccount:
     if market == "spot":
         return SimAccount(LISTINGS, {"BTC": Decimal("2"), "ETH": Decimal("40"),
                                      "USDT": Decimal("250000")}, seed=seed)
-    return SimAccount(LISTINGS, {"USDT": Decimal("100000")}, futures=True, seed=seed)
+    return SimAccount(FUTURES_LISTINGS, {"USDT": Decimal("100000")}, futures=True, seed=seed)
 
 
 def endpoints(name: str, exchange: SimulatedExchange, **options: object) -> dict:
@@ -98,7 +104,8 @@ class Session:
 
 def truth(event: object, futures: bool) -> tuple:
     if isinstance(event, OrderEvent):
-        return ("order", event.symbol, str(event.order_id), event.client_id, event.side,
+        return ("order", unified(event.symbol, futures), str(event.order_id), event.client_id,
+                event.side,
                 event.status, event.price, event.size, event.filled, event.last_price,
                 event.last_size, event.fee, event.fee_asset)
     if isinstance(event, BalanceEvent):
@@ -106,7 +113,8 @@ def truth(event: object, futures: bool) -> tuple:
             return ("balance", event.asset, event.free + event.locked, event.change)
         return ("balance", event.asset, event.free, event.locked)
     assert isinstance(event, PositionEvent)
-    return ("position", event.symbol, event.amount, event.entry_price, event.unrealized_pnl)
+    return ("position", unified(event.symbol, futures), event.amount, event.entry_price,
+            event.unrealized_pnl)
 
 
 def seen(event: object, futures: bool) -> tuple:
@@ -390,7 +398,8 @@ async def test_a_symbol_filter_gets_that_instrument_at_its_scales(session) -> No
         assert fh.stats()["private"][session.name][0]["authentications"] == 1
         fh.unsubscribe(handle)
         await until(lambda: not session.exchange.connections)
-    assert all(o.symbol == "BTC-USDT" and o.instrument is not None for o in got)
+    symbol = "BTC-USDT" if session.market == "spot" else "BTC-USDT-PERP"
+    assert all(o.symbol == symbol and o.instrument is not None for o in got)
     assert [(o.order_id, o.filled) for o in got] == [(str(e.order_id), e.filled) for e in wanted]
 
 

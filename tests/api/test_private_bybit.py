@@ -24,6 +24,7 @@ from feedhandler.net.connection import StatusKind
 from feedhandler.sim import SimulatedExchange
 from feedhandler.sim.account import AccountStream, BalanceEvent, OrderEvent, PositionEvent
 from feedhandler.sim.bybit import BybitVenue as SimBybit
+from feedhandler.sim.catalog import unified
 from feedhandler.sim.testing import until
 from tests.api.test_private_binance import new_account
 
@@ -61,15 +62,17 @@ class Session:
         return account.connection
 
 
-def truth(event: object) -> tuple:
+def truth(event: object, futures: bool) -> tuple:
     if isinstance(event, OrderEvent):
-        return ("order", event.symbol, str(event.order_id), event.client_id, event.side,
+        return ("order", unified(event.symbol, futures), str(event.order_id), event.client_id,
+                event.side,
                 event.status, event.price, event.size, event.filled, event.last_price,
                 event.last_size, event.fee, event.fee_asset)
     if isinstance(event, BalanceEvent):
         return ("balance", event.asset, event.free, event.locked)
     assert isinstance(event, PositionEvent)
-    return ("position", event.symbol, event.amount, event.entry_price, event.unrealized_pnl)
+    return ("position", unified(event.symbol, futures), event.amount, event.entry_price,
+            event.unrealized_pnl)
 
 
 def seen(event: object) -> tuple:
@@ -115,7 +118,8 @@ async def test_orders_balances_positions_equal_the_account_truth(session) -> Non
         await until(lambda: len(session.got) == len(events))
         await asyncio.sleep(0.05)
         fill_echoes = session.connection.listener.decoder.fill_echoes
-    assert by_kind([seen(e) for e in session.got]) == by_kind([truth(e) for e in events])
+    futures = session.market == "linear"
+    assert by_kind([seen(e) for e in session.got]) == by_kind([truth(e, futures) for e in events])
     statuses = {e.status for e in session.got if isinstance(e, Order)}
     assert {OrderStatus.NEW, OrderStatus.PARTIALLY_FILLED, OrderStatus.FILLED,
             OrderStatus.CANCELED} <= statuses
@@ -147,7 +151,8 @@ async def test_a_drop_mid_stream_loses_only_what_bybit_would_and_duplicates_noth
         await asyncio.sleep(0.1)
     assert [e.seq for e in gone] == stream.undelivered and gone
     assert stream.delivered == [e.seq for e in before + after]
-    assert by_kind([seen(e) for e in session.got]) == by_kind([truth(e) for e in before + after])
+    assert by_kind([seen(e) for e in session.got]) == by_kind(
+        [truth(e, session.market == "linear") for e in before + after])
     assert session.venue.auth_replies == [(True, ""), (True, "")]   # a fresh auth per socket
 
 

@@ -25,6 +25,7 @@ from feedhandler.exchanges.coinbase import auth
 from feedhandler.net.connection import StatusKind
 from feedhandler.sim import SimulatedExchange
 from feedhandler.sim.account import AccountStream, Listing, OrderEvent, SimAccount
+from feedhandler.sim.catalog import unified
 from feedhandler.sim.coinbase import AUTH_FAILURE, USER
 from feedhandler.sim.coinbase import CoinbaseVenue as SimCoinbase
 from feedhandler.sim.testing import until
@@ -81,7 +82,7 @@ class Session:
 def truth(venue: SimCoinbase, e: OrderEvent) -> tuple:
     """What the user channel lets one know of an account event: fees in the quote."""
     fee = venue.fee_in_quote(e) if e.last_size else Decimal(0)
-    return ("order", e.symbol, str(e.order_id), e.client_id, e.side, e.status, e.price,
+    return ("order", unified(e.symbol), str(e.order_id), e.client_id, e.side, e.status, e.price,
             e.size, e.filled, e.last_price, e.last_size, fee,
             e.symbol.split("-")[1] if e.last_size else "")
 

@@ -22,6 +22,7 @@ from feedhandler.exchanges import UnsupportedError
 from feedhandler.net.connection import StatusKind
 from feedhandler.sim import SimulatedExchange
 from feedhandler.sim.account import AccountStream, BalanceEvent, Listing, OrderEvent, SimAccount
+from feedhandler.sim.catalog import unified
 from feedhandler.sim.gateio import GateioVenue as SimGateio
 from feedhandler.sim.testing import until
 from tests.api.test_private_binance import normal, seen
@@ -74,7 +75,7 @@ def truth(events: list[object]) -> list[tuple]:
                 continue
             fees[e.order_id] = fees.get(e.order_id, Decimal(0)) + e.fee
             base, quote = BASES[e.symbol]
-            out.append(("order", e.symbol, str(e.order_id), "t-" + e.client_id, e.side,
+            out.append(("order", unified(e.symbol), str(e.order_id), "t-" + e.client_id, e.side,
                         e.status, e.price, e.size, e.filled, Decimal(0), Decimal(0),
                         fees[e.order_id], base if e.side == "BUY" else quote))
         else:

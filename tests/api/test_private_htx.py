@@ -20,6 +20,7 @@ from feedhandler.events import Balance, Order, OrderStatus, wide_units
 from feedhandler.net.connection import StatusKind
 from feedhandler.sim import SimulatedExchange
 from feedhandler.sim.account import AccountStream, BalanceEvent, Listing, OrderEvent, SimAccount
+from feedhandler.sim.catalog import unified
 from feedhandler.sim.htx import HtxVenue as SimHtx
 from feedhandler.sim.testing import until
 from tests.api.test_private_binance import normal, seen
@@ -76,7 +77,8 @@ def truth(events: list[object]) -> list[tuple]:
             if e.status == "REJECTED":
                 continue
             price = Decimal(0) if e.status == "CANCELED" else e.price
-            out.append(("order", e.symbol, str(e.order_id), e.client_id, e.side, e.status,
+            out.append(("order", unified(e.symbol), str(e.order_id), e.client_id, e.side,
+                        e.status,
                         price, e.size, e.filled, e.last_price, e.last_size, Decimal(0), ""))
         else:
             assert isinstance(e, BalanceEvent)

@@ -22,6 +22,7 @@ from feedhandler.exchanges.kraken import auth
 from feedhandler.net.connection import StatusKind
 from feedhandler.sim import SimulatedExchange
 from feedhandler.sim.account import AccountStream, BalanceEvent, Listing, OrderEvent, SimAccount
+from feedhandler.sim.catalog import unified
 from feedhandler.sim.kraken import INVALID_SESSION, PRIVATE_PATH
 from feedhandler.sim.kraken import KrakenVenue as SimKraken
 from feedhandler.sim.testing import until
@@ -74,7 +75,8 @@ class Session:
 def truth(event: object) -> tuple:
     """What Kraken streams of an account event (None: nothing, see sim/kraken.py)."""
     if isinstance(event, OrderEvent):
-        return ("order", event.symbol, str(event.order_id), event.client_id, event.side,
+        return ("order", unified(event.symbol), str(event.order_id), event.client_id,
+                event.side,
                 event.status, event.price, event.size, event.filled, event.last_price,
                 event.last_size, event.fee, event.fee_asset)
     assert isinstance(event, BalanceEvent)

@@ -20,6 +20,7 @@ from feedhandler.exchanges import UnsupportedError
 from feedhandler.net.connection import StatusKind
 from feedhandler.sim import SimulatedExchange
 from feedhandler.sim.account import AccountStream, BalanceEvent, Listing, OrderEvent, SimAccount
+from feedhandler.sim.catalog import unified
 from feedhandler.sim.okx import OkxVenue as SimOkx
 from feedhandler.sim.testing import until
 
@@ -67,7 +68,7 @@ class Session:
 
 
 def order_truth(e: OrderEvent) -> tuple:
-    return (e.symbol, str(e.order_id), e.client_id.replace("-", ""), e.side, e.status,
+    return (unified(e.symbol), str(e.order_id), e.client_id.replace("-", ""), e.side, e.status,
             e.price, e.size, e.filled, e.last_price, e.last_size, e.fee, e.fee_asset)
 
 

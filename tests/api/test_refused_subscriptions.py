@@ -1,6 +1,8 @@
-"""A subscription the venue refuses (a symbol it does not list) is dropped for good and the
-user told once, typed, while the other subscriptions keep flowing on the same connection: no
-renewal loop, no retry storm. Every venue of the registry, against its simulator."""
+"""A subscription the venue refuses (a symbol its catalog lists but its streams do not serve)
+is dropped for good and the user told once, typed, while the other subscriptions keep flowing
+on the same connection: no renewal loop, no retry storm. Every venue of the registry, against
+its simulator. (A symbol the catalog does not list never gets this far: tests/api/
+test_instruments.py.)"""
 
 from __future__ import annotations
 
@@ -16,7 +18,6 @@ from feedhandler.sim.matrix import SYMBOLS, Settings, endpoint_options, venue_pl
 from feedhandler.sim.testing import until
 from feedhandler.sim.venues import create_venue
 
-UNKNOWN = "FOO-BAR"
 REFUSED: dict[str, set[Channel]] = {
     # Binance's streams accept any well-formed name (an unknown symbol's stays silent): the
     # book shows it, through the REST snapshot's -1121
@@ -26,6 +27,14 @@ REFUSED: dict[str, set[Channel]] = {
 """Channels of the unknown symbol each venue refuses; the others refuse both."""
 
 
+def unserved(sim: SimulatedExchange) -> str:
+    """A symbol the simulator lists as trading in its metadata but whose market it does not
+    generate: its subscribes are refused like a symbol the venue lacks."""
+    listing = next(listing for listing in sim.venue.catalog
+                   if not listing.traded and listing.status == "trading")
+    return f"{listing.base}-{listing.quote}"
+
+
 @pytest.mark.parametrize("name", [info.name for info in venues()])
 async def test_an_unknown_symbol_is_refused_and_the_rest_flows(name: str) -> None:
     [plan] = await venue_plans([name])
@@ -33,12 +42,13 @@ async def test_an_unknown_symbol_is_refused_and_the_rest_flows(name: str) -> Non
     async with SimulatedExchange(
             create_venue(plan.simulator, plan.market, [*plan.venue_symbols.values()]),
             seed=1, rate=200) as sim:
+        unknown = unserved(sim)
         fh = FeedHandler(endpoints={name: endpoint_options(plan, sim, Settings())},
                          backoff_base=0.05, backoff_cap=0.25)
         books: list[BookUpdate] = []
         trades: list[Trade] = []
-        unknown_book = fh.subscribe_order_book(name, UNKNOWN, books.append)
-        unknown_trades = fh.subscribe_trades(name, UNKNOWN, trades.append)
+        unknown_book = fh.subscribe_order_book(name, unknown, books.append)
+        unknown_trades = fh.subscribe_trades(name, unknown, trades.append)
         fh.subscribe_trades(name, SYMBOLS[0], trades.append)
         handles = {Channel.BOOK: unknown_book, Channel.TRADES: unknown_trades}
         async with fh:
@@ -46,12 +56,13 @@ async def test_an_unknown_symbol_is_refused_and_the_rest_flows(name: str) -> Non
                         and all(handles[c].refused is not None for c in expected), 15.0)
             await asyncio.sleep(1.0)      # a renewal loop or a retried sync would show here
             connections = fh.stats()["connections"][name]
-    assert {trade.symbol for trade in trades} == {SYMBOLS[0]}
+    assert {trade.symbol for trade in trades} == {fh.instrument(name, SYMBOLS[0]).symbol}
     assert sorted(e.subscription.channel for e in fh.refusals) == sorted(expected)
     for channel, handle in handles.items():
         if channel in expected:
             assert isinstance(handle.refused, SubscriptionRefused) and not handle.active
-            assert handle.refused in fh.refusals and UNKNOWN in str(handle.refused)
+            assert handle.refused in fh.refusals
+            assert handle.refused.subscription.instrument.symbol.startswith(unknown)
         else:
             assert handle.refused is None and handle.active
     assert books and all(update.status is BookStatus.INVALID for update in books)

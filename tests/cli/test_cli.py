@@ -14,7 +14,7 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from feedhandler.cli import main
-from feedhandler.cli.demo import compare_book
+from feedhandler.cli.demo import LISTED, compare_book
 from feedhandler.core.book import OrderBook
 from feedhandler.exchanges import venues
 from feedhandler.sim import SimulatedExchange, create_venue
@@ -68,7 +68,7 @@ def test_demo_piped_prints_status_lines_and_a_summary_with_every_book_right() ->
             assert int(row[column].replace(",", "")) > 0, (name, row)
         assert int(row["reconnects"]) >= 1 and int(row["resyncs"]) >= 1, (name, row)
         assert row["wrong books"] == "0", (name, row)
-    books = 2 * len(names)
+    books = (2 + LISTED) * len(names)     # the two default symbols and the catalog's own
     assert f"wrong books: 0 of {books} compared with the simulator's true book" in out
     # the metrics read-out (fh.metrics()) agrees with the demo's own counting
     metrics = table_rows(out, "metrics: latency receive → callback", key_columns=2)
@@ -104,7 +104,7 @@ def test_the_console_script_entry_point_runs_a_command(capsys: pytest.CaptureFix
     (["demo", "--duration", "0"], "argument --duration: must be a positive number, got '0'"),
     (["demo", "--duration", "soon"], "argument --duration: 'soon' is not a number"),
     (["demo", "--rate", "-5"], "argument --rate: must be a positive number"),
-    (["demo", "--symbols", "BTC/USDT"], "'BTC/USDT' is not a unified symbol such as BTC-USDT"),
+    (["demo", "--symbols", "BTC USDT"], "'BTC USDT' is not a symbol such as BTC-USDT"),
     (["demo", "--symbols", "BTC-USDT,btc-usdt"], "a symbol is listed twice"),
     (["demo", "--seed", "x"], "argument --seed: invalid int value: 'x'"),
     (["demo", "--metrics-port", "70000"], "'70000' is not a TCP port (0-65535)"),

@@ -17,7 +17,8 @@ from feedhandler.cli.base import EXIT_FAILURE, Command, CommandError
 
 REPO = Path(__file__).resolve().parents[2]
 NAMES = [command.name for command in COMMANDS]
-POSITIONALS = {"bench": ["book"], "replay": ["recording.fhr"]}   # what a command requires
+POSITIONALS = {"bench": ["book"], "replay": ["recording.fhr"],   # what a command requires
+               "instruments": ["binance"]}
 
 
 def exit_code(argv: list[str]) -> int | str | None:
@@ -84,8 +85,8 @@ def test_bench_lists_the_checkout_s_benchmarks(capsys: pytest.CaptureFixture[str
 
 
 @pytest.mark.parametrize(("argv", "message"), [
-    (["bench", "nope"], "no benchmark named 'nope'; the checkout has book, decode"),
-    (["bench"], "name a benchmark (book, decode"),
+    (["bench", "nope"], "no benchmark named 'nope'; the checkout has book, catalog, decode"),
+    (["bench"], "name a benchmark (book, catalog, decode"),
     (["bench", "--list", "book"], "--list takes no benchmark name"),
 ])
 def test_bench_errors_say_what_to_do(argv: list[str], message: str,

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from feedhandler.instruments import load_instruments
 from feedhandler.sim import SimulatedExchange, create_venue
 from feedhandler.sim.testing import pumping
 
@@ -33,7 +34,8 @@ async def test_record_then_replay_through_the_command_line(tmp_path: Path) -> No
         status, out, err = await feedhandler(
             "record", "--venues", "binance,htx", "--symbols", "BTC-USDT",
             "--endpoint", f"binance={binance.ws_url},{binance.http_url}",
-            "--endpoint", f"htx={htx.ws_url}", "--duration", "3", "--out", str(tmp_path),
+            "--endpoint", f"htx={htx.ws_url},{htx.http_url}", "--duration", "3",
+            "--out", str(tmp_path),
             "--rotate-mb", "0.05")
     assert status == 0, err
     recorded = int(re.search(r"^([\d,]+) messages,", out, re.M).group(1).replace(",", ""))
@@ -85,6 +87,10 @@ async def test_usage_errors_say_what_is_wrong(args: tuple[str, ...], status: int
 
 
 async def test_nothing_received_is_a_failure(tmp_path: Path) -> None:
-    status, _, err = await feedhandler("record", "--endpoint", "binance=ws://127.0.0.1:9",
+    async with SimulatedExchange(create_venue("binance", "spot")) as binance:
+        rest_url = binance.http_url     # its instruments cached fresh; then it is gone
+        await load_instruments("binance", endpoints={"rest_url": rest_url})
+    status, _, err = await feedhandler("record", "--endpoint",
+                                       f"binance=ws://127.0.0.1:9,{rest_url}",
                                        "--duration", "1", "--out", str(tmp_path))
     assert status == 1 and "nothing was received" in err

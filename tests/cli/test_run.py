@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from feedhandler.cli import main
+from feedhandler.instruments import load_instruments
 from feedhandler.sim import SimulatedExchange
 from feedhandler.sim.binance import BinanceVenue as SimBinance
 
@@ -24,8 +25,8 @@ REPO = Path(__file__).resolve().parents[2]
      "argument --channel: 'trade' is not a channel (trades, ticker, ohlcv, book)"),
     (["run", "--venue", "binance", "--symbol", "BTC-USDT", "--channel", "orders"],
      "argument --channel: 'orders' is not a channel (trades, ticker, ohlcv, book)"),
-    (["run", "--venue", "binance", "--symbol", "BTC/USDT"],
-     "argument --symbol: 'BTC/USDT' is not a unified symbol"),
+    (["run", "--venue", "binance", "--symbol", "BTC//USDT"],
+     "argument --symbol: 'BTC//USDT' is not a symbol"),
     (["run", "--endpoint", "binance"], "argument --endpoint: 'binance' is not VENUE=WS_URL"),
     (["run", "--duration", "0"], "argument --duration: must be a positive number"),
     (["run", "--book-depth", "0"], "argument --book-depth: must be at least 1"),
@@ -132,12 +133,46 @@ async def test_run_writes_exact_json_lines_from_a_simulator_and_exits_0() -> Non
     assert f"stdout: {len(rows):,} rows written, 0 dropped, 0 failed" in err
 
 
+async def cached_catalog() -> str:
+    """The REST URL of a simulated Binance, gone now, whose instruments are cached fresh."""
+    async with SimulatedExchange(SimBinance("spot", symbols=["BTCUSDT"])) as exchange:
+        await load_instruments("binance", endpoints={"rest_url": exchange.http_url})
+        return exchange.http_url
+
+
 async def test_a_venue_that_never_connects_exits_1() -> None:
+    rest_url = await cached_catalog()
     code, out, err = await feedhandler_run(
         "--venue", "binance", "--symbol", "BTC-USDT", "--channel", "trades", "--endpoint",
-        "binance=ws://127.0.0.1:1,http://127.0.0.1:1", "--duration", "1")
+        f"binance=ws://127.0.0.1:1,{rest_url}", "--duration", "1")
     assert code == 1 and out == ""
     assert "feedhandler run: error: binance never connected: " in err, err
+
+
+@pytest.mark.parametrize("cached", [True, False], ids=["catalog cached", "catalog at start"])
+async def test_an_unlisted_symbol_exits_2_naming_it_and_the_closest(cached: bool) -> None:
+    venue = SimBinance("spot", symbols=["BTCUSDT"])
+    async with SimulatedExchange(venue, seed=2, rate=300) as exchange:
+        if cached:
+            await load_instruments("binance", endpoints={"rest_url": exchange.http_url})
+        code, out, err = await feedhandler_run(
+            "--venue", "binance", "--symbol", "BTC-USDT,BTCC-USDT", "--endpoint",
+            f"binance={exchange.ws_url},{exchange.http_url}", "--duration", "5")
+        assert not exchange.connections
+    assert code == 2 and out == "", err
+    assert "binance lists no symbol 'BTCC-USDT'; closest: BTC-USDT" in err, err
+
+
+async def test_a_run_whose_every_subscription_is_refused_exits_1() -> None:
+    venue = SimBinance("spot", symbols=["BTCUSDT"])
+    async with SimulatedExchange(venue, seed=2, rate=300) as exchange:
+        unserved = next(f"{listing.base}-{listing.quote}" for listing in venue.catalog
+                        if not listing.traded and listing.status == "trading")
+        code, _, err = await feedhandler_run(
+            "--venue", "binance", "--symbol", unserved, "--channel", "book", "--endpoint",
+            f"binance={exchange.ws_url},{exchange.http_url}", "--duration", "3")
+    assert code == 1, err
+    assert "feedhandler run: error: every subscription was refused: " in err, err
 
 
 async def test_an_unreachable_redis_exits_1_without_its_password() -> None:

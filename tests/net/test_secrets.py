@@ -14,6 +14,7 @@ import pytest
 
 from feedhandler import BookStatus, BookUpdate, FeedHandler
 from feedhandler.auth.redact import REDACTED, forget_secret, redact, register_secret
+from feedhandler.instruments.loader import cache_path, load_catalog, source_of, write_cache
 from feedhandler.net.rest import RestError
 from feedhandler.sim import SimulatedExchange, create_venue
 from feedhandler.sim.testing import until
@@ -96,6 +97,10 @@ async def test_secrets_in_urls_and_venue_replies_are_never_shown(logs: Captured)
     async with SimulatedExchange(venue, rate=None, keepalive=None) as sim:
         # the REST base carries the token (and refuses it): every snapshot fails with a
         # RestError naming the URL; the venue then closes with a reason quoting the listen key
+        # its instruments cached for that REST base: the snapshots are what fails there
+        catalog = await load_catalog("binance", endpoints={"rest_url": sim.http_url})
+        write_cache(cache_path("binance", source_of("binance"), f"{sim.http_url}/{TOKEN}"),
+                    catalog)
         fh = FeedHandler(endpoints={"binance": {
             "ws_url": sim.ws_url, "rest_url": f"{sim.http_url}/{TOKEN}"}},
             backoff_base=0.02, backoff_cap=0.05, handshake_timeout=2.0)

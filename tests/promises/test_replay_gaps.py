@@ -40,7 +40,7 @@ def record_book(directory: Path) -> Recorder:
     recorder.writer.block_bytes = 1024
     adapter = venue("bybit").create()
     instrument = Instrument(0, "bybit", "BTC-USDT", "BTCUSDT", adapter.market,
-                            *adapter.scales("BTC-USDT"))
+                            price_scale=2, size_scale=4)
     rings = Rings(TradeRing(16), TickerRing(16), CandleRing(16))
     connection = Connection(adapter, rings,
                             [Subscription(Channel.BOOK, instrument, depth=50)], recorder=recorder)

@@ -14,7 +14,6 @@ import logging
 import re
 import secrets
 from collections.abc import Sequence
-from decimal import Decimal
 from itertools import count
 from typing import Any, cast
 
@@ -45,6 +44,8 @@ TIMEFRAMES = ("5m",)                   # the candles channel has five-minute buc
 BOOK_DEPTHS: tuple[int, ...] = ()      # level2 is the full book; no depth can be chosen
 PRICE_SCALE = 10
 SIZE_SCALE = 8
+"""Decimals kept for the private orders of products no subscription names (an account-wide
+orders stream); a subscribed product's are its instrument's (the catalog's increments)."""
 REST_BASE = "https://api.coinbase.com"
 PRODUCT_ID = re.compile(r"\b[A-Z0-9]+-[A-Z0-9]+\b")   # as a refusal names a product
 SERVER_TIME_PATH = "/api/v3/brokerage/time"
@@ -56,14 +57,6 @@ CHANNEL_NAMES = {Channel.TICKER: "ticker", Channel.TRADES: "market_trades",
                  Channel.OHLCV: "candles", Channel.BOOK: "level2"}
 # level2 goes last: its snapshot can then only arrive after the book's sync has started
 SUBSCRIBE_ORDER = (Channel.TICKER, Channel.TRADES, Channel.OHLCV, Channel.BOOK)
-
-QUOTE_INCREMENTS = {
-    "BTC-USD": "0.01", "ETH-USD": "0.01", "SOL-USD": "0.01", "LTC-USD": "0.01",
-    "BTC-EUR": "0.01", "ETH-EUR": "0.01", "ETH-BTC": "0.00001", "DOGE-USD": "0.00001",
-    "XRP-USD": "0.0001", "ADA-USD": "0.0001",
-}
-"""Price steps of a few large products: they only size the book's dense window (a price off
-this grid is still kept exactly); unknown products get a step of one unit."""
 
 USDC_PRODUCTS = frozenset({"USDT-USDC", "EURC-USDC"})
 """The only "-USDC" products with market data of their own; the others alias "-USD"."""
@@ -117,11 +110,6 @@ class CoinbaseVenue(VenueAdapter):
         if product.endswith("-USDC") and product not in USDC_PRODUCTS:
             return product[:-1]     # the venue serves "-USDC" market data as "-USD"
         return product
-
-    def scales(self, symbol: str) -> tuple[int, int, int]:
-        increment = QUOTE_INCREMENTS.get(self.venue_symbol(symbol))
-        tick = int(Decimal(increment).scaleb(PRICE_SCALE)) if increment else 1
-        return PRICE_SCALE, SIZE_SCALE, tick
 
     def new_decoder(self, rings: Rings) -> Decoder:
         return CoinbaseDecoder(rings.trades, rings.tickers, rings.candles)
@@ -265,9 +253,6 @@ class CoinbasePrivateStream(PrivateVenue):
 
     def venue_symbol(self, symbol: str) -> str:
         return self.venue.venue_symbol(symbol)
-
-    def scales(self, symbol: str) -> tuple[int, int, int]:
-        return self.venue.scales(symbol)
 
     def new_decoder(self, rings: Rings) -> Decoder:
         return CoinbasePrivateDecoder(rings.orders, rings.balances, rings.positions,

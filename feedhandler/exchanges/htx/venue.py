@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from itertools import count
 from typing import Any
 from urllib.parse import urlsplit
@@ -48,7 +48,6 @@ TIMEFRAMES: dict[str, str] = {
 BOOK_DEPTHS = (5, 20, 150, 400)
 DEFAULT_DEPTH = 150
 
-DEFAULT_SCALES = (8, 8)        # (price, size) decimals kept for symbols without an entry
 
 REST_BASE = "https://api.huobi.pro"
 TIMESTAMP_PATH = "/v1/common/timestamp"
@@ -72,20 +71,16 @@ class HtxVenue(VenueAdapter):
     channels = (Channel.TICKER, Channel.BOOK, Channel.TRADES, Channel.OHLCV)
 
     def __init__(self, *, ws_url: str | None = None, rest_url: str | None = None,
-                 scales: Mapping[str, tuple[int, int]] | None = None,
                  requests_per_second: float = 10.0, snapshot_timeout: float = 10.0,
                  verify_tls: bool = True) -> None:
-        """``ws_url`` is the base both endpoints hang off (``/ws``, ``/feed``). ``scales`` sets
-        the (price, size) decimals kept per symbol, unified or HTX names: a size with more
-        decimals is rounded half-even and flagged inexact, a book price refused (the book
-        resyncs). ``verify_tls`` is accepted like every venue's
-        endpoint options; only the private stream calls REST (``rest_url``: the server
-        time)."""
+        """``ws_url`` is the base both endpoints hang off (``/ws``, ``/feed``); ``rest_url``
+        the REST base (instruments; the server time for the private stream), which
+        ``verify_tls`` applies to. The decimals kept per symbol are its instrument's scales
+        (the catalog's ``pp`` / ``ap``): a size with more decimals is rounded half-even and
+        flagged inexact, a book price refused (the book resyncs)."""
         self.base = (ws_url or WS_BASE).rstrip("/")
         self.rest_base = (rest_url or REST_BASE).rstrip("/")
         self.verify_tls = verify_tls
-        self.symbol_scales = {self.venue_symbol(symbol): decimals
-                              for symbol, decimals in (scales or {}).items()}
         self.snapshot_timeout = snapshot_timeout
         self.limits = ConnectionLimits(streams_per_connection=100, args_per_request=1,
                                        requests_per_second=requests_per_second,
@@ -108,9 +103,6 @@ class HtxVenue(VenueAdapter):
     def venue_symbol(self, symbol: str) -> str:
         """``BTC-USDT`` -> ``btcusdt``."""
         return symbol.replace("-", "").replace("/", "").lower()
-
-    def scales(self, symbol: str) -> tuple[int, int, int]:
-        return (*self.symbol_scales.get(self.venue_symbol(symbol), DEFAULT_SCALES), 1)
 
     def new_decoder(self, rings: Rings) -> Decoder:
         return HtxDecoder(rings.trades, rings.tickers, rings.candles)
@@ -227,7 +219,6 @@ class HtxPrivateStream(PrivateVenue):
         self.url = f"{venue.base}{auth.PRIVATE_PATH}"
         self.host = urlsplit(self.url).hostname or auth.PRIVATE_HOST
         self.time_url = venue.rest_base + TIMESTAMP_PATH
-        self.symbol_scales = venue.symbol_scales
         self.limits = ConnectionLimits(streams_per_connection=100, args_per_request=1,
                                        requests_per_second=venue.limits.requests_per_second)
         self.heartbeat = Heartbeat(ping_interval=30.0, pong_timeout=10.0)
@@ -256,9 +247,6 @@ class HtxPrivateStream(PrivateVenue):
 
     def venue_symbol(self, symbol: str) -> str:
         return symbol.replace("-", "").replace("/", "").lower()
-
-    def scales(self, symbol: str) -> tuple[int, int, int]:
-        return (*self.symbol_scales.get(self.venue_symbol(symbol), DEFAULT_SCALES), 1)
 
     def new_decoder(self, rings: Rings) -> Decoder:
         return HtxPrivateDecoder(rings.orders, rings.balances, rings.positions)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from itertools import count
 from typing import Any
 
@@ -24,7 +24,6 @@ from feedhandler.exchanges.base import (
     Rings,
     SubscribeRequests,
     Subscription,
-    SubscriptionRefused,
     wait_for_snapshot,
 )
 from feedhandler.exchanges.kraken import auth
@@ -46,18 +45,6 @@ TIMEFRAMES: dict[str, int] = {
 BOOK_DEPTHS = (10, 25, 100, 500, 1000)
 DEFAULT_DEPTH = 10
 
-PRECISIONS: dict[str, tuple[int, int]] = {
-    # venue symbol: (price_precision, qty_precision) as Kraken's instrument channel lists them;
-    # the book checksum formats numbers with exactly these decimals
-    "BTC/USD": (1, 8),
-    "ETH/USD": (2, 8),
-    "BTC/USDT": (1, 8),
-    "ETH/USDT": (2, 8),
-    "SOL/USD": (2, 8),
-    "MATIC/USD": (4, 8),
-    "MATIC/GBP": (4, 8),
-}
-UNKNOWN_SCALES = (8, 8)        # fixed-point scales of pairs missing from the table
 UNKNOWN_PAIR = "Currency pair not supported"   # a subscribe refused for a pair Kraken lacks
 PRIVATE_CHANNELS = (Channel.ORDERS, Channel.BALANCE)     # spot: no positions channel
 REFUSED_PREFIXES = ("EAPI:", "EGeneral:Permission denied", "EAccount:", "ESession:")
@@ -82,22 +69,17 @@ class KrakenVenue(InBandBookVenue):
 
     def __init__(self, *, ws_url: str | None = None, private_ws_url: str | None = None,
                  rest_url: str | None = None,
-                 precisions: Mapping[str, tuple[int, int]] | None = None,
                  requests_per_second: float = 5.0, snapshot_timeout: float = 10.0,
                  ping_interval: float = 10.0, verify_tls: bool = True) -> None:
-        """``precisions`` adds or overrides (price, qty) decimals per pair, unified
-        (``BTC-USD``) or Kraken (``BTC/USD``) names. ``private_ws_url`` and ``rest_url``
-        (the base of the token request) replace the private endpoints; tests point them at a
-        simulator. ``verify_tls`` applies to the token request (market data needs no REST).
+        """``private_ws_url`` and ``rest_url`` (the base of the instruments and token
+        requests) replace the venue's endpoints; tests point them at a simulator.
+        ``verify_tls`` applies to the token request.
         ``ping_interval`` is the idle time before a ``{"method":"ping"}``, public and
         private sockets alike."""
         self.url = ws_url or WS_URL
         self.private_url = private_ws_url or auth.PRIVATE_WS_URL
         self.rest_base = (rest_url or auth.REST_BASE_URL).rstrip("/")
         self.verify_tls = verify_tls
-        self.precisions = dict(PRECISIONS)
-        for symbol, precision in (precisions or {}).items():
-            self.precisions[self.venue_symbol(symbol)] = precision
         self.snapshot_timeout = snapshot_timeout
         self.limits = ConnectionLimits(streams_per_connection=100, args_per_request=20,
                                        requests_per_second=requests_per_second,
@@ -125,14 +107,6 @@ class KrakenVenue(InBandBookVenue):
         base = "BTC" if base == "XBT" else base
         quote = "BTC" if quote == "XBT" else quote
         return f"{base}/{quote}"
-
-    def precision(self, symbol: str) -> tuple[int, int] | None:
-        """(price decimals, qty decimals) of a pair, None when unknown."""
-        return self.precisions.get(self.venue_symbol(symbol))
-
-    def scales(self, symbol: str) -> tuple[int, int, int]:
-        price, qty = self.precision(symbol) or UNKNOWN_SCALES
-        return price, qty, 1
 
     def new_decoder(self, rings: Rings) -> Decoder:
         return KrakenDecoder(rings.trades, rings.tickers, rings.candles)
@@ -218,14 +192,12 @@ class KrakenVenue(InBandBookVenue):
         the updates it held since."""
         decoder = link.decoder
         assert isinstance(decoder, KrakenDecoder)
-        symbol = subscription.instrument.venue_symbol
-        precision = self.precision(symbol)
-        if precision is None:   # no checksum can be verified: never a book
-            raise SubscriptionRefused(
-                subscription, f"kraken: the price and qty precision of {symbol} are unknown; "
-                f"pass precisions={{{symbol!r}: (price_decimals, qty_decimals)}}")
+        instrument = subscription.instrument
+        symbol = instrument.venue_symbol
         depth = subscription.depth or DEFAULT_DEPTH
-        decoder.configure_book(slot, depth, *precision)
+        # the checksum formats prices and quantities with the pair's precisions, which the
+        # catalog keeps as the instrument's scales (pair_decimals, lot_decimals)
+        decoder.configure_book(slot, depth, instrument.price_scale, instrument.size_scale)
         before = decoder.snapshot_count(slot)
         await self.resubscribe_book(
             link, subscription,
@@ -313,9 +285,6 @@ class KrakenPrivateStream(PrivateVenue):
 
     def venue_symbol(self, symbol: str) -> str:
         return self.venue.venue_symbol(symbol)
-
-    def scales(self, symbol: str) -> tuple[int, int, int]:
-        return self.venue.scales(symbol)
 
     def new_decoder(self, rings: Rings) -> Decoder:
         return KrakenPrivateDecoder(rings.orders, rings.balances, rings.positions)

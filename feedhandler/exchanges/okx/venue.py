@@ -10,7 +10,7 @@ import asyncio
 import contextlib
 import json
 import logging
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from itertools import count
 from typing import Any
@@ -68,16 +68,6 @@ BOOK_CHANNELS: dict[int, str] = {
 BOOK_DEPTHS = tuple(BOOK_CHANNELS)
 DEFAULT_DEPTH = 400
 
-SCALES: dict[str, tuple[int, int]] = {
-    # instId: (price decimals, size decimals) from tickSz and lotSz of OKX's instruments
-    "BTC-USDT": (1, 8),
-    "ETH-USDT": (2, 6),
-    "SOL-USDT": (2, 6),
-    "BTC-USDC": (1, 8),
-    "ETH-USDC": (2, 6),
-}
-UNKNOWN_SCALES = (8, 8)        # fixed-point scales of instruments missing from the table
-
 UPGRADE_NOTICE = "64008"       # event "notice": the connection closes soon for an upgrade
 NO_SUCH_CHANNEL = "60018"      # event "error": the channel or instId does not exist
 
@@ -99,15 +89,14 @@ class OkxVenue(InBandBookVenue):
     channels = (Channel.TICKER, Channel.BOOK, Channel.TRADES, Channel.OHLCV)
 
     def __init__(self, *, ws_url: str | None = None, business_ws_url: str | None = None,
-                 scales: Mapping[str, tuple[int, int]] | None = None,
                  private_ws_url: str | None = None, rest_url: str | None = None,
                  requests_per_second: float = 2.0, snapshot_timeout: float = 10.0,
                  ping_interval: float = 20.0, verify_tls: bool = True) -> None:
         """``ws_url`` is the public endpoint; the business and private ones default to it
         with its last path segment renamed, so a simulator serving every path needs one URL.
-        ``rest_url`` is the REST base (book snapshots where OKX sends none in-band, server
-        time for the private login). ``scales`` adds or overrides (price, size) decimals per
-        instrument. ``verify_tls`` applies to the REST calls."""
+        ``rest_url`` is the REST base (instruments; book snapshots where OKX sends none
+        in-band; server time, for the private login). ``verify_tls`` applies to those REST
+        calls."""
         self.public_url = ws_url or PUBLIC_URL
         self.business_url = business_ws_url or business_of(self.public_url)
         self.private_url = private_ws_url or (auth.PRIVATE_WS_URL if ws_url is None else
@@ -116,9 +105,6 @@ class OkxVenue(InBandBookVenue):
         self.verify_tls = verify_tls
         self.ping_interval = ping_interval
         self.private_channels = PRIVATE_CHANNELS
-        self.scale_table = dict(SCALES)
-        for symbol, scale in (scales or {}).items():
-            self.scale_table[self.venue_symbol(symbol)] = scale
         self.snapshot_timeout = snapshot_timeout
         # 480 subscribe/unsubscribe/login requests an hour per connection: bursts are fine,
         # a sustained rate is not
@@ -154,10 +140,6 @@ class OkxVenue(InBandBookVenue):
     def venue_symbol(self, symbol: str) -> str:
         """``btc/usdt`` or ``BTC-USDT`` -> ``BTC-USDT`` (OKX spot instIds are the unified form)."""
         return symbol.upper().replace("/", "-")
-
-    def scales(self, symbol: str) -> tuple[int, int, int]:
-        price, size = self.scale_table.get(self.venue_symbol(symbol), UNKNOWN_SCALES)
-        return price, size, 1
 
     def new_decoder(self, rings: Rings) -> Decoder:
         return OkxDecoder(rings.trades, rings.tickers, rings.candles)
@@ -369,7 +351,6 @@ class OkxPrivateStream(PrivateVenue):
         self.url = venue.private_url
         self.time_url = venue.rest_base + SERVER_TIME_PATH
         self.rest = RestClient(verify_tls=venue.verify_tls)
-        self.scale_table = venue.scale_table
         self.limits = ConnectionLimits(streams_per_connection=16, args_per_request=20,
                                        requests_per_second=2.0, max_connections=1)
         self.heartbeat = Heartbeat(ping_interval=venue.ping_interval,
@@ -395,10 +376,6 @@ class OkxPrivateStream(PrivateVenue):
 
     def venue_symbol(self, symbol: str) -> str:
         return symbol.upper().replace("/", "-")
-
-    def scales(self, symbol: str) -> tuple[int, int, int]:
-        price, size = self.scale_table.get(self.venue_symbol(symbol), UNKNOWN_SCALES)
-        return price, size, 1
 
     def new_decoder(self, rings: Rings) -> Decoder:
         return OkxPrivateDecoder(rings.orders, rings.balances, rings.positions)

@@ -40,7 +40,7 @@ def venue_of(sim: SimulatedExchange) -> str:
 
 
 def handler(sim: SimulatedExchange) -> FeedHandler:
-    return FeedHandler(endpoints={venue_of(sim): {"ws_url": sim.ws_url}},
+    return FeedHandler(endpoints={venue_of(sim): {"ws_url": sim.ws_url, "rest_url": sim.http_url}},
                        backoff_base=0.05, backoff_cap=0.2)
 
 
@@ -60,7 +60,10 @@ async def test_every_channel_delivers_and_the_books_equal_the_true_books(sim) ->
         true_book = sim.market.book("BTCUSDT")
         best_bid, best_ask = true_book.best_bid(), true_book.best_ask()
     price = sim.market.instrument("BTCUSDT").price_formatter()
-    assert {trade.symbol for trade in got[Trade]} == {"BTC-USDT"}
+    # the unified symbol: "BTC-USDT" subscribed the perpetual on bybit-linear
+    assert {trade.symbol for trade in got[Trade]} == {fh.instrument(venue, "BTC-USDT").symbol}
+    if venue == "bybit-linear":
+        assert fh.instrument(venue, "BTCUSDT").symbol == "BTC-USDT-PERP"
     assert {trade.side for trade in got[Trade]} == {Side.BUY, Side.SELL}
     assert all(t.bid < t.ask for t in got[Ticker])
     assert best_bid is not None and best_ask is not None

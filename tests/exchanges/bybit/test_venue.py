@@ -17,8 +17,7 @@ from feedhandler.exchanges.bybit.venue import BybitVenue
 
 def instrument(symbol: str = "BTC-USDT", id_: int = 0, market: str = "spot") -> Instrument:
     adapter = BybitVenue(market)
-    return Instrument(id_, "bybit", symbol, adapter.venue_symbol(symbol), market,
-                      *adapter.scales(symbol))
+    return Instrument(id_, "bybit", symbol, adapter.venue_symbol(symbol), market, 8, 8)
 
 
 BTC, ETH = instrument("BTC-USDT", 0), instrument("ETH-USDT", 1)

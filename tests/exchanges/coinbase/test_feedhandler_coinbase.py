@@ -28,7 +28,8 @@ async def sim() -> AsyncIterator[SimulatedExchange]:
 
 
 def handler(sim: SimulatedExchange, **options) -> FeedHandler:
-    return FeedHandler(endpoints={"coinbase": {"ws_url": sim.ws_url, **options}},
+    return FeedHandler(endpoints={"coinbase": {"ws_url": sim.ws_url, "rest_url": sim.http_url,
+                                               **options}},
                        backoff_base=0.05, backoff_cap=0.2)
 
 

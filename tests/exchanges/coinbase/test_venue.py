@@ -44,15 +44,13 @@ def test_registry_entry_offers_five_minute_candles_and_the_full_book_only() -> N
         info.check(Channel.BOOK, depth=0)
 
 
-def test_symbols_scales_and_defaults() -> None:
+def test_symbols_and_defaults() -> None:
     adapter = CoinbaseVenue()
     assert adapter.ws_url([]) == "wss://advanced-trade-ws.coinbase.com"
     assert CoinbaseVenue(ws_url="ws://127.0.0.1:1").ws_url([]) == "ws://127.0.0.1:1"
     assert adapter.venue_symbol("btc/usd") == "BTC-USD"
     assert adapter.venue_symbol("BTC-USDC") == "BTC-USD"      # served as the -USD product
     assert adapter.venue_symbol("USDT-USDC") == "USDT-USDC"
-    assert adapter.scales("BTC-USD") == (10, 8, 100_000_000)   # 0.01 at 10 decimals
-    assert adapter.scales("XYZ-USD") == (10, 8, 1)
     assert adapter.max_message_size >= 16 << 20
     assert adapter.heartbeat.text_ping is None
     assert adapter.limits.requests_per_second < 8

@@ -141,6 +141,8 @@ async def test_obu_books_sync_in_band_and_a_lost_push_resubscribes() -> None:
     async with SimulatedExchange(SimGateio(symbols=tuple(PAIRS.values())), seed=4, rate=None,
                                  depth=80) as sim:
         fh = handler(sim)
+        await fh.load_instruments("gateio")      # the one REST call: the instruments
+        assert sim.stats["http_requests"] == 1
         books: dict[str, list[BookUpdate]] = {symbol: [] for symbol in PAIRS}
         for symbol in PAIRS:
             fh.subscribe_order_book("gateio", symbol, books[symbol].append, depth=50)
@@ -152,7 +154,7 @@ async def test_obu_books_sync_in_band_and_a_lost_push_resubscribes() -> None:
             await books_equal_the_true_books(fh, sim, "gateio", PAIRS)
             assert fh.book("gateio", "ETH-USDT").bid_count == 50
             served = {symbol: list(updates) for symbol, updates in books.items()}
-        assert sim.stats["http_requests"] == 0
+        assert sim.stats["http_requests"] == 1, "no REST snapshot"
         received = sim.history[0].received
         assert (received["subscribe"], received["unsubscribe"]) == (3, 1)
     invalid = [u for u in served["ETH-USDT"] if u.status is BookStatus.INVALID]

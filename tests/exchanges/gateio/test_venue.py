@@ -20,8 +20,7 @@ from feedhandler.exchanges.gateio.venue import GateioVenue
 
 def instrument(symbol: str, id_: int) -> Instrument:
     adapter = GateioVenue()
-    return Instrument(id_, "gateio", symbol, adapter.venue_symbol(symbol), "spot",
-                      *adapter.scales(symbol))
+    return Instrument(id_, "gateio", symbol, adapter.venue_symbol(symbol), "spot", 8, 8)
 
 
 BTC, ETH = instrument("BTC-USDT", 0), instrument("ETH-USDT", 1)

@@ -17,19 +17,16 @@ from feedhandler.exchanges.htx.venue import HtxVenue
 
 def instrument(symbol: str = "BTC-USDT", id_: int = 0) -> Instrument:
     adapter = HtxVenue()
-    return Instrument(id_, "htx", symbol, adapter.venue_symbol(symbol), "spot",
-                      *adapter.scales(symbol))
+    return Instrument(id_, "htx", symbol, adapter.venue_symbol(symbol), "spot", 8, 8)
 
 
 BTC, ETH = instrument("BTC-USDT", 0), instrument("ETH-USDT", 1)
 
 
-def test_symbols_scales_registry_and_limits() -> None:
-    adapter = HtxVenue(scales={"BTC-USDT": (2, 15), "shibusdt": (10, 2)})
+def test_symbols_registry_and_limits() -> None:
+    adapter = HtxVenue()
     assert adapter.venue_symbol("BTC-USDT") == "btcusdt"
     assert adapter.venue_symbol("eth/btc") == "ethbtc"
-    assert adapter.scales("btc-usdt") == (2, 15, 1) and adapter.scales("SHIB-USDT") == (10, 2, 1)
-    assert adapter.scales("ETH-USDT") == (8, 8, 1)
     assert adapter.compression == "gzip"
     assert adapter.limits.args_per_request == 1 and adapter.limits.streams_per_connection > 1
     # our own pings only when the venue, which pings every 5 s, has been silent a while

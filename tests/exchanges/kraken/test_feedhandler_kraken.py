@@ -30,7 +30,7 @@ async def sim() -> AsyncIterator[SimulatedExchange]:
 
 
 def handler(sim: SimulatedExchange) -> FeedHandler:
-    return FeedHandler(endpoints={"kraken": {"ws_url": sim.ws_url}},
+    return FeedHandler(endpoints={"kraken": {"ws_url": sim.ws_url, "rest_url": sim.http_url}},
                        backoff_base=0.05, backoff_cap=0.2)
 
 

@@ -10,28 +10,28 @@ from feedhandler.core.book import OrderBook
 from feedhandler.core.decoder import BookSyncState
 from feedhandler.core.rings import CandleRing, TickerRing, TradeRing
 from feedhandler.exchanges import UnsupportedError, venue
-from feedhandler.exchanges.base import Channel, Instrument, Rings, Subscription, SubscriptionRefused
+from feedhandler.exchanges.base import Channel, Instrument, Rings, Subscription
 from feedhandler.exchanges.kraken.decoder import KrakenDecoder
 from feedhandler.exchanges.kraken.venue import KrakenVenue
 from feedhandler.sim.kraken import sample_messages
+
+PRECISIONS = {"BTC-USD": (1, 8), "ETH-USD": (2, 8)}
+"""(pair_decimals, lot_decimals) as AssetPairs states them: the catalog's scales."""
 
 
 def instrument(symbol: str = "BTC-USD", id_: int = 0) -> Instrument:
     adapter = KrakenVenue()
     return Instrument(id_, "kraken", symbol, adapter.venue_symbol(symbol), "spot",
-                      *adapter.scales(symbol))
+                      *PRECISIONS[symbol])
 
 
 BTC, ETH = instrument("BTC-USD", 0), instrument("ETH-USD", 1)
 
 
-def test_symbols_scales_and_registry() -> None:
-    adapter = KrakenVenue(precisions={"DOGE-USD": (7, 8)})
+def test_symbols_and_registry() -> None:
+    adapter = KrakenVenue()
     assert adapter.venue_symbol("btc-usd") == "BTC/USD"
     assert adapter.venue_symbol("XBT-EUR") == "BTC/EUR"      # v2 has no XBT
-    assert adapter.scales("BTC-USD") == (1, 8, 1)
-    assert adapter.scales("DOGE/USD") == (7, 8, 1)
-    assert adapter.precision("PEPE-USD") is None and adapter.scales("PEPE-USD") == (8, 8, 1)
     info = venue("kraken")
     assert info.market == "spot" and "1m" in info.timeframes and 1000 in info.book_depths
     with pytest.raises(UnsupportedError):
@@ -126,16 +126,12 @@ async def test_sync_book_subscribes_then_resubscribes_and_replays_held_updates()
     assert link.decoder.snapshot_count(slot) == 2
 
 
-async def test_sync_book_gives_up_without_a_snapshot_and_without_a_precision() -> None:
+async def test_sync_book_gives_up_without_a_snapshot() -> None:
     adapter = KrakenVenue(requests_per_second=1000, snapshot_timeout=0.05)
     link = FakeLink()
     slot = link.decoder.add_instrument("BTC/USD", 0, 1, 8, OrderBook(1, 8))
     with pytest.raises(TimeoutError):
         await adapter.sync_book(link, Subscription(Channel.BOOK, BTC), slot)
-    pepe = instrument("PEPE-USD", 3)
-    slot = link.decoder.add_instrument("PEPE/USD", 3, 8, 8, OrderBook(8, 8))
-    with pytest.raises(SubscriptionRefused, match="precisions="):
-        await adapter.sync_book(link, Subscription(Channel.BOOK, pepe), slot)
 
 
 def test_new_decoder_writes_into_the_shared_rings() -> None:

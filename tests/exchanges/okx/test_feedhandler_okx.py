@@ -34,8 +34,9 @@ async def sim() -> AsyncIterator[SimulatedExchange]:
 
 
 def handler(sim: SimulatedExchange, **options: object) -> FeedHandler:
-    return FeedHandler(endpoints={"okx": {"ws_url": sim.ws_url, "requests_per_second": 50.0,
-                                          **options}},
+    return FeedHandler(endpoints={"okx": {"ws_url": sim.ws_url, "rest_url": sim.http_url,
+                                         "requests_per_second": 50.0,
+                                         **options}},
                        backoff_base=0.05, backoff_cap=0.2)
 
 

@@ -64,13 +64,9 @@ def test_the_business_url_follows_an_overridden_public_url() -> None:
         OkxVenue(ws_url="ws://h/somewhere")
 
 
-def test_symbols_and_scales() -> None:
-    okx = OkxVenue(scales={"doge/usdt": (5, 6)})
+def test_symbols() -> None:
+    okx = OkxVenue()
     assert okx.venue_symbol("btc/usdt") == okx.venue_symbol("BTC-USDT") == "BTC-USDT"
-    assert okx.scales("BTC-USDT") == (1, 8, 1)
-    assert okx.scales("ETH-USDT") == (2, 6, 1)
-    assert okx.scales("DOGE-USDT") == (5, 6, 1)
-    assert okx.scales("XYZ-USDT") == (8, 8, 1)
 
 
 def test_limits_and_text_keepalive() -> None:
