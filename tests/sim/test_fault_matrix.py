@@ -1,10 +1,10 @@
 """The fault matrix, one test per venue x fault: the reaction the fault calls for (reconnect,
-resync, a typed error, or a make-before-break rotation that withdraws no book) within the bound computed from the backoff, heartbeat and snapshot
-settings, the user told (every book hit withdrawn with a reason naming the cause, nothing served
-while withdrawn), and afterwards every book equal to the simulator's true book; refused
-credentials reach the user once as an AuthError and are not retried. A venue without the thing
-the fault acts on (a checksum, a private stream) reports the cell n/a with the reason, as a
-skip.
+resync, a typed error, or a make-before-break rotation that withdraws no book) within the
+bound computed from the backoff, heartbeat and snapshot settings, the user told (every book
+hit withdrawn with a reason naming the cause, nothing served while withdrawn), and afterwards
+every book equal to the simulator's true book; refused credentials reach the user once as an
+AuthError and are not retried. A venue without the thing the fault acts on (a checksum, a
+private stream) reports the cell n/a with the reason, as a skip.
 
 The faults of one venue run in order on one simulator and FeedHandler (each starts from live,
 true books), once per module for each venue; each test then checks its own cell."""
