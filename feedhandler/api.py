@@ -97,6 +97,7 @@ ACCOUNT = "*account*"    # venue symbol of an account-wide private subscription 
 Callback = Callable[[Any], None]
 REFRESH_INTERVAL = 3600.0   # s between refreshes of a running FeedHandler's catalogs
 UNKNOWN_REFRESH_AGE = 60.0  # s: a catalog older than this is refreshed for a symbol it lacks
+CATALOG_POLL = 0.05         # s between wait_connected's looks at subscriptions awaiting one
 
 
 def check_callback(callback: object) -> None:
@@ -230,6 +231,7 @@ class FeedHandler:
         self.running = False
         self.pending_tasks: set[asyncio.Task[None]] = set()
         self.refresh_task: asyncio.Task[None] | None = None    # the catalogs' schedule
+        self.catalog_errors: dict[str, str] = {}    # venue: why its catalog did not load
         self.accounts: dict[Connection, Account] = {}
         self.auth_errors: list[AuthError] = []
         self.refusals: list[SubscriptionRefused] = []
@@ -540,7 +542,13 @@ class FeedHandler:
     async def _resolve_while_running(self) -> None:
         """A subscribe made while running whose catalog was not at hand: an unknown symbol
         ends its handle as refused (``handle.refused``, ``fh.refusals``)."""
-        for handle, error in await self._resolve():
+        try:
+            errors = await self._resolve()
+        except CatalogUnavailableError as unavailable:   # its handles wait (wait_connected)
+            self.catalog_errors[unavailable.venue] = str(unavailable)
+            log.error("%s", unavailable)
+            return
+        for handle, error in errors:
             log.error("%s", error)
             handle.refused = SubscriptionRefused(handle.subscription, str(error))
             self.refusals.append(handle.refused)
@@ -629,16 +637,20 @@ class FeedHandler:
         credentials."""
         try:
             async with asyncio.timeout(timeout):
-                while self.pending_tasks:    # subscription changes made since the start
-                    await asyncio.wait(list(self.pending_tasks))
-                waits = [asyncio.ensure_future(connection.wait_connected())
-                         for connection in self._connections()]
-                try:
-                    for connected in asyncio.as_completed(waits):
-                        await connected
-                finally:
-                    for waiting in waits:
-                        waiting.cancel()
+                while True:
+                    while self.pending_tasks:    # subscription changes made since the start
+                        await asyncio.wait(list(self.pending_tasks))
+                    waits = [asyncio.ensure_future(connection.wait_connected())
+                             for connection in self._connections()]
+                    try:
+                        for connected in asyncio.as_completed(waits):
+                            await connected
+                    finally:
+                        for waiting in waits:
+                            waiting.cancel()
+                    if not self.unresolved:
+                        break
+                    await asyncio.sleep(CATALOG_POLL)    # a catalog still to load
         except TimeoutError:
             raise ConnectTimeout(timeout or 0.0, self._unconnected()) from None
 
@@ -666,6 +678,11 @@ class FeedHandler:
             if pool is None or pool.connection_of(sub) is None:
                 found[sub.instrument.venue].append(
                     f"{sub.instrument.symbol} {sub.channel}: not yet placed on a connection")
+        for handle, symbol in self.unresolved:
+            cause = self.catalog_errors.get(handle.exchange)
+            found[handle.exchange].append(
+                f"{symbol} {handle.channel}: its instrument catalog is not loaded"
+                + (f" ({cause})" if cause else ""))
         return {name: "; ".join(errors) for name, errors in found.items() if errors}
 
     async def __aenter__(self) -> FeedHandler:

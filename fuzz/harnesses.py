@@ -259,6 +259,7 @@ def check_private_rows(decoder: PrivateDecoder, cursors: RingCursors, flags: int
     """The rows a message wrote agree with the PRIVATE flag and the decoder's counters, and
     each is a row the callbacks can trust."""
     from feedhandler.core.decoder import Decoded
+    from feedhandler.core.private import BALANCE_SCALE_WIDE
     from feedhandler.events import OrderStatus
 
     written = cursors.written()
@@ -297,8 +298,12 @@ def check_private_rows(decoder: PrivateDecoder, cursors: RingCursors, flags: int
                 check(int(batch.pnl_scale[i]) == decoder.asset_scale, f"{where}: PnL scale")
     if written["balances"]:
         batch = cursors.rows("balances")
-        check(bool((batch.scale == decoder.asset_scale).all()),
-              f"{what}: a balance row not at the asset scale {decoder.asset_scale}")
+        # a 128-bit row (HTX's 18-decimal amounts) is at the wide scale, every other at the
+        # asset scale
+        check(bool(((batch.scale == decoder.asset_scale)
+                    | (batch.scale == BALANCE_SCALE_WIDE)).all()),
+              f"{what}: a balance row at neither the asset scale {decoder.asset_scale} nor "
+              f"the wide {BALANCE_SCALE_WIDE}")
 
 
 def private_target(venue: str) -> Target:

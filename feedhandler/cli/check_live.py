@@ -224,7 +224,9 @@ class VenueCheck:
                                       + (f" (connect failed: {failures[-1]})" if failures
                                          else ""))
             if channel is Channel.BOOK:
-                not_live = [s for s in self.symbols if s not in check.live_symbols]
+                # events carry the unified symbol, whatever spelling was asked for
+                not_live = [s for s in self.symbols
+                            if fh.instrument(self.info.name, s).symbol not in check.live_symbols]
                 if not_live and check.messages:
                     check.problems.append(f"never live: {', '.join(not_live)}")
                 if check.withdrawals:

@@ -2,6 +2,8 @@
 from feedhandler.core.decoder import Decoder
 from feedhandler.core.rings import BalanceRing, OrderRing, PositionRing
 
+BALANCE_SCALE_WIDE: int
+
 class PrivateDecoder(Decoder):
     orders: OrderRing
     balances: BalanceRing

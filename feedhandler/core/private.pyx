@@ -4,8 +4,8 @@
 Balances, fees and PnL are kept at ``asset_scale`` decimals (8 by default: every venue here
 but HTX quotes balances to at most 8 decimals for the assets it lists, and int64 at 8 decimals
 holds 92 billion units; a balance row that needs HTX's 18 significant decimals is kept at
-WIDE_BALANCE_SCALE in 128 bits, see BalanceColumns); a value that does not fit is a decode error (``DECIMAL_OVERFLOW``), never
-wrapped. A value with more decimals than its scale is rounded half-even like market data
+WIDE_BALANCE_SCALE in 128 bits, see BalanceColumns); a value that does not fit is a decode
+error (``DECIMAL_OVERFLOW``), never wrapped. A value with more decimals than its scale is rounded half-even like market data
 (``fixedpoint.pxd``) and its row flagged ``inexact``: the venue module's rounding counter
 (``self.rounding``) is read when the row is written.
 """
@@ -26,6 +26,9 @@ from feedhandler.core.rings cimport (
     TradeRing,
     put_text,
 )
+
+
+BALANCE_SCALE_WIDE = WIDE_BALANCE_SCALE    # the scale of a 128-bit balance row, for Python
 
 
 cdef class PrivateDecoder(Decoder):

@@ -123,7 +123,7 @@ def test_the_command_prints_the_failing_row_and_exits_1(
 @pytest.mark.parametrize(("argv", "message"), [
     (["check-live", "--duration", "0"], "argument --duration: must be a positive number"),
     (["check-live", "--venue", "nowhere"], "unknown exchange 'nowhere'"),
-    (["check-live", "--symbol", "BTC/USDT"], "is not a unified symbol"),
+    (["check-live", "--symbol", "BTC USDT"], "is not a symbol such as BTC-USDT"),
 ])
 def test_bad_arguments_exit_2(argv: list[str], message: str,
                               capsys: pytest.CaptureFixture[str]) -> None:

@@ -2,12 +2,13 @@
 timeout names each venue that is not connected with its last error; ``run()`` raises when a
 venue never connected instead of returning as if it had run."""
 
+import asyncio
 import socket
 from collections.abc import Iterator
 
 import pytest
 
-from feedhandler import ConnectTimeout, FeedHandler
+from feedhandler import ConnectTimeout, FeedHandler, load_instruments
 from feedhandler.sim import SimulatedExchange
 from feedhandler.sim.binance import BinanceVenue as SimBinance
 from feedhandler.sim.coinbase import CoinbaseVenue as SimCoinbase
@@ -44,9 +45,17 @@ async def test_subscriptions_made_after_the_start_are_waited_for() -> None:
                 assert connection is not None and connection.connected, handle.exchange
 
 
+async def catalog_url() -> str:
+    """The REST URL of a simulated Binance whose catalog is now in the disk cache (the
+    simulator is gone afterwards: the sockets then meet nothing but the cache answers)."""
+    async with SimulatedExchange(SimBinance("spot", symbols=["BTCUSDT"]), seed=1) as exchange:
+        await load_instruments("binance", endpoints={"rest_url": exchange.http_url})
+        return exchange.http_url
+
+
 async def test_a_timeout_names_the_venue_and_its_last_error(silent_port: int) -> None:
-    url = f"ws://127.0.0.1:{silent_port}"
-    fh = FeedHandler(endpoints={"binance": endpoints(url, url.replace("ws", "http"))},
+    fh = FeedHandler(endpoints={"binance": endpoints(f"ws://127.0.0.1:{silent_port}",
+                                                     await catalog_url())},
                      backoff_base=0.05, backoff_cap=0.2)
     async with fh:
         fh.subscribe_trades("binance", SYMBOL, lambda trade: None)
@@ -56,9 +65,23 @@ async def test_a_timeout_names_the_venue_and_its_last_error(silent_port: int) ->
     assert "binance#1 (trades BTC-USDT): ConnectionRefusedError" in str(raised.value), raised.value
 
 
+async def test_a_subscription_whose_catalog_cannot_load_is_named(silent_port: int) -> None:
+    """Nothing answers for the catalog either: the subscription is never placed, and the
+    timeout says so rather than returning as if all were connected."""
+    url = f"127.0.0.1:{silent_port}"
+    fh = FeedHandler(endpoints={"binance": endpoints(f"ws://{url}", f"http://{url}")},
+                     backoff_base=0.05, backoff_cap=0.2)
+    async with fh:
+        fh.subscribe_trades("binance", SYMBOL, lambda trade: None)
+        with pytest.raises(ConnectTimeout) as raised:
+            await fh.wait_connected(1.0)
+    assert list(raised.value.venues) == ["binance"]
+    assert "BTC-USDT trades: its instrument catalog is not loaded" in str(raised.value)
+
+
 def test_run_raises_when_a_venue_never_connected(silent_port: int) -> None:
-    url = f"ws://127.0.0.1:{silent_port}"
-    fh = FeedHandler(endpoints={"binance": endpoints(url, url.replace("ws", "http"))},
+    fh = FeedHandler(endpoints={"binance": endpoints(f"ws://127.0.0.1:{silent_port}",
+                                                     asyncio.run(catalog_url()))},
                      backoff_base=0.05, backoff_cap=0.2)
     fh.subscribe_trades("binance", SYMBOL, lambda trade: None)
     with pytest.raises(ConnectTimeout) as raised:

@@ -84,9 +84,12 @@ def test_depth_beyond_every_native_stream_is_refused_naming_them() -> None:
         venue("kraken").native_depth(0)
 
 
-def test_one_book_per_instrument_whatever_depth() -> None:
-    fh = FeedHandler()
-    fh.subscribe_order_book("kraken", "BTC-USD", print, depth=7)
-    fh.subscribe_order_book("kraken", "BTC-USD", print, depth=7)
-    with pytest.raises(ValueError, match="already subscribed with depth 7"):
-        fh.subscribe_order_book("kraken", "BTC-USD", print, depth=9)
+async def test_one_book_per_instrument_whatever_depth() -> None:
+    """Checked once the catalog is at hand (it says which spellings are one instrument)."""
+    async with SimulatedExchange(create_venue("kraken", "spot", ["BTC/USD"]), rate=None) as sim:
+        fh = FeedHandler(endpoints={"kraken": {"ws_url": sim.ws_url, "rest_url": sim.http_url}})
+        await fh.load_instruments("kraken")
+        fh.subscribe_order_book("kraken", "BTC-USD", print, depth=7)
+        fh.subscribe_order_book("kraken", "XBT/USD", print, depth=7)
+        with pytest.raises(ValueError, match="already subscribed with depth 7"):
+            fh.subscribe_order_book("kraken", "BTC-USD", print, depth=9)
