@@ -24,6 +24,7 @@ from feedhandler.cli.check_live import (
 from feedhandler.exchanges import venue, venues
 from feedhandler.sim import SimulatedExchange
 from feedhandler.sim.account import Listing, SimAccount
+from feedhandler.sim.binance import BinanceVenue as SimBinance
 from feedhandler.sim.okx import OkxVenue as SimOkx
 from feedhandler.sim.testing import until
 
@@ -178,3 +179,21 @@ async def test_private_channels_pass_on_an_accepted_login_only(
     for channel in ("orders", "balance"):
         assert check.channels[channel].verdict is verdict
         assert check.channels[channel].reason.startswith(reason)
+
+
+async def test_a_venue_speaking_the_retired_protocol_fails_naming_the_channels(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Binance USD-M's simulator speaks the protocol retired on 2026-04-23 (one `/stream` URL,
+    no `/public` and `/market` tiers): every channel FAILs, its row naming the tier URL the
+    client dialled and why nothing came (the dial refused with 404)."""
+    def legacy(name: str, market: str | None = None, symbols=None):  # type: ignore[no-untyped-def]
+        return SimBinance(market or "spot", symbols=tuple(symbols or ()), protocol="legacy")
+    monkeypatch.setattr(check_live, "create_venue", legacy)
+    [usdm] = await check_venues(CheckOptions(("binance-usdm",), duration=2.0, simulated=True))
+    assert not usdm.passed
+    for channel, tier in (("book", "/public/"), ("ticker", "/public/"), ("trades", "/market/"),
+                          ("ohlcv", "/market/")):
+        check = usdm.channels[channel]
+        assert check.verdict is Verdict.FAIL, channel
+        assert check.reason.startswith(f"silent: no {channel} message in 2 s on "), check.reason
+        assert tier in check.ws_url and "404" in check.reason, check.reason
