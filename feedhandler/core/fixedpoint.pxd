@@ -108,6 +108,28 @@ cdef inline int decimal_digits(uint64_t value) noexcept nogil:
     return digits
 
 
+cdef inline bint read_exponent(const char* p, size_t n, size_t* at, int* exponent) noexcept nogil:
+    """Adds an ``e``/``E`` exponent starting at ``p[at[0]]``, if there is one, to ``exponent``
+    and moves ``at`` past it; False for an exponent without digits (malformed)."""
+    cdef size_t i = at[0]
+    cdef int value = 0, digits = 0
+    cdef bint negative = False
+    if i >= n or (p[i] != b'e' and p[i] != b'E'):
+        return True
+    i += 1
+    if i < n and (p[i] == b'+' or p[i] == b'-'):
+        negative = p[i] == b'-'
+        i += 1
+    while i < n and <unsigned int>(<unsigned char>p[i] - 48) < 10:
+        if value < 10000:
+            value = value * 10 + <int>(p[i] - 48)
+        digits += 1
+        i += 1
+    at[0] = i
+    exponent[0] += -value if negative else value
+    return digits != 0
+
+
 cdef inline int parse_decimal_general(const char* p, size_t n, int scale,
                                       int64_t* out) noexcept nogil:
     """``parse_decimal`` for every shape, with every error status.
@@ -125,8 +147,6 @@ cdef inline int parse_decimal_general(const char* p, size_t n, int scale,
     cdef int exponent = 0          # value = mantissa * 10**exponent
     cdef int significant           # digits in the mantissa after its leading zeros
     cdef int pending_zeros = 0     # fraction zeros not yet folded into the mantissa
-    cdef int exp_value = 0, exp_digits = 0
-    cdef bint exp_negative = False
     cdef unsigned int d
     cdef int shift
     if n == 0:
@@ -179,20 +199,7 @@ cdef inline int parse_decimal_general(const char* p, size_t n, int scale,
             pending_zeros = 0
         if i == start:
             return DECIMAL_MALFORMED
-    if i < n and (p[i] == b'e' or p[i] == b'E'):
-        i += 1
-        if i < n and (p[i] == b'+' or p[i] == b'-'):
-            exp_negative = p[i] == b'-'
-            i += 1
-        while i < n and <unsigned int>(<unsigned char>p[i] - 48) < 10:
-            if exp_value < 10000:
-                exp_value = exp_value * 10 + <int>(p[i] - 48)
-            exp_digits += 1
-            i += 1
-        if exp_digits == 0:
-            return DECIMAL_MALFORMED
-        exponent += -exp_value if exp_negative else exp_value
-    if i != n:
+    if not read_exponent(p, n, &i, &exponent) or i != n:
         return DECIMAL_MALFORMED
     if mantissa == 0:
         out[0] = 0
@@ -269,8 +276,7 @@ cdef inline int parse_decimal_wide(const char* p, size_t n, int scale, uint128* 
     cdef int exponent = 0          # value = (mantissa + tail) * 10**exponent
     cdef int pending_zeros = 0     # fraction zeros not yet folded into the mantissa
     cdef bint sticky = False       # a non-zero digit past the kept ones (the tail)
-    cdef int exp_value = 0, exp_digits = 0, shift
-    cdef bint exp_negative = False
+    cdef int shift
     cdef unsigned int d
     negative[0] = False
     inexact[0] = False
@@ -317,20 +323,7 @@ cdef inline int parse_decimal_wide(const char* p, size_t n, int scale, uint128* 
                 sticky = True
         if i == start:
             return DECIMAL_MALFORMED
-    if i < n and (p[i] == b'e' or p[i] == b'E'):
-        i += 1
-        if i < n and (p[i] == b'+' or p[i] == b'-'):
-            exp_negative = p[i] == b'-'
-            i += 1
-        while i < n and <unsigned int>(<unsigned char>p[i] - 48) < 10:
-            if exp_value < 10000:
-                exp_value = exp_value * 10 + <int>(p[i] - 48)
-            exp_digits += 1
-            i += 1
-        if exp_digits == 0:
-            return DECIMAL_MALFORMED
-        exponent += -exp_value if exp_negative else exp_value
-    if i != n:
+    if not read_exponent(p, n, &i, &exponent) or i != n:
         return DECIMAL_MALFORMED
     if mantissa == 0:
         magnitude[0] = 0
