@@ -590,28 +590,24 @@ class FeedHandler:
         its subscriptions at the new scales, its book withdrawn and synced again; a halt or
         delisting is only logged (the venue ends its streams, or resumes them)."""
         state.catalog = catalog
-        replaced: list[Subscription] = []
-        reasons: list[str] = []
         for symbol, held in list(state.instruments.items()):
             record = catalog.find(symbol)
-            if record is None:
-                log.warning("%s %s: no longer listed", name, symbol)
-                continue
-            instrument = dataclasses.replace(record, id=held.id)
+            instrument = (dataclasses.replace(record, id=held.id) if record is not None
+                          else dataclasses.replace(held, status=Status.DELISTED))  # dropped
             if instrument == held:
                 continue
-            if instrument.status is not held.status and instrument.status is not Status.TRADING:
-                log.warning("%s %s: now %s", name, symbol, instrument.status)
             self.by_id[held.id] = state.instruments[symbol] = instrument
             subscriptions = self._rebind(held, instrument)
+            notes = []
+            if instrument.status is not held.status and instrument.status is not Status.TRADING:
+                notes.append(f"now {instrument.status}")
             change = scale_change(held, instrument)
             if change:
-                log.warning("%s %s: instrument changed: %s; its streams resync", name, symbol,
-                            change)
-                replaced.extend(subscriptions)
-                reasons.append(change)
-        if replaced and self.running and state.pool is not None:
-            await state.pool.replace(replaced, "instrument changed: " + "; ".join(reasons))
+                notes.append(f"instrument changed: {change}; its streams resync")
+            if notes:
+                log.warning("%s %s: %s", name, symbol, "; ".join(notes))
+            if change and self.running and state.pool is not None:
+                await state.pool.replace(subscriptions, f"instrument changed: {change}")
 
     def _rebind(self, held: Instrument, instrument: Instrument) -> list[Subscription]:
         """Points the handles of ``held`` at its new record; returns their subscriptions."""

@@ -4,6 +4,8 @@ instrument at the new scales."""
 
 from __future__ import annotations
 
+import logging
+from dataclasses import replace
 from decimal import Decimal
 
 import pytest
@@ -11,6 +13,7 @@ import pytest
 from feedhandler import FeedHandler
 from feedhandler.cli.demo import compare_book
 from feedhandler.events import BookStatus, BookUpdate, Trade
+from feedhandler.exchanges.base import Status
 from feedhandler.sim import SimulatedExchange
 from feedhandler.sim.market import Trade as SimTrade
 from feedhandler.sim.testing import until
@@ -83,3 +86,32 @@ async def test_a_changed_tick_or_lot_resyncs_the_book_at_the_new_scales(name: st
             assert connection["decoder"]["errors"] == 0
             assert fh.venues[name].instruments[after.symbol].id == ring_id
             assert fh.by_id[ring_id].tick_size == Decimal(tick)
+
+
+async def test_a_halted_instrument_is_logged_once_and_nothing_is_torn_down(
+        caplog: pytest.LogCaptureFixture) -> None:
+    async with SimulatedExchange(create_venue("binance", "spot", ["BTCUSDT"]), seed=5,
+                                 rate=None) as sim:
+        fh = FeedHandler(endpoints={"binance": {"ws_url": sim.ws_url,
+                                                "rest_url": sim.http_url}},
+                         instruments_refresh=3600)
+        updates: list[BookUpdate] = []
+        trades: list[Trade] = []
+        fh.subscribe_order_book("binance", "BTC-USDT", updates.append)
+        fh.subscribe_trades("binance", "BTC-USDT", trades.append)
+        async with fh:
+            await until(lambda: fh.book("binance", "BTC-USDT").valid, 10)
+            seen = len(updates)
+            sim.venue.catalog = [replace(listing, status="halted")
+                                 if listing.symbol == "BTCUSDT" else listing
+                                 for listing in sim.venue.catalog]
+            with caplog.at_level(logging.WARNING, logger="feedhandler.api"):
+                await fh.load_instruments("binance", refresh=True)
+                await fh.load_instruments("binance", refresh=True)
+            assert [r.getMessage() for r in caplog.records
+                    if r.name == "feedhandler.api"] == ["binance BTC-USDT: now halted"]
+            assert fh.venues["binance"].instruments["BTC-USDT"].status is Status.HALTED
+            sim.advance(50)
+            await until(lambda: len(trades) > 0, 10)
+            assert all(u.status is not BookStatus.INVALID for u in updates[seen:])
+            assert fh.book("binance", "BTC-USDT").valid
