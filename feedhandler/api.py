@@ -60,6 +60,7 @@ from feedhandler.exchanges.base import (
     Instrument,
     PrivateVenue,
     Rings,
+    Status,
     Subscription,
     SubscriptionRefused,
     VenueAdapter,
@@ -109,6 +110,19 @@ def without(items: tuple[Any, ...], item: Any) -> tuple[Any, ...]:
     """``items`` less the first ``item`` (ValueError when absent, as ``list.remove``)."""
     index = items.index(item)
     return items[:index] + items[index + 1:]
+
+
+def scale_change(held: Instrument, record: Instrument) -> str:
+    """``"tick 0.01 -> 0.001, lot 0.0001 -> 0.00001"``: what changed of the scales an
+    instrument's numbers are kept at ("" when none did)."""
+    changes = []
+    for name, size, scale in (("tick", "tick_size", "price_scale"),
+                              ("lot", "lot_size", "size_scale")):
+        before, after = getattr(held, size), getattr(record, size)
+        if before != after or getattr(held, scale) != getattr(record, scale):
+            changes.append(f"{name} {'?' if before is None else format(before, 'f')} -> "
+                           f"{'?' if after is None else format(after, 'f')}")
+    return ", ".join(changes)
 
 
 class RingsOnly:
@@ -474,8 +488,8 @@ class FeedHandler:
             load_catalog(name, endpoints=self.endpoints.get(name), refresh=refresh,
                          max_age=self.instruments_max_age, verify_tls=self.verify_tls)
             for name in names))
-        for state, catalog in zip(states, catalogs, strict=True):
-            state.catalog = catalog
+        for name, state, catalog in zip(names, states, catalogs, strict=True):
+            await self._take_catalog(name, state, catalog)
 
     def instruments(self, exchange: str) -> list[Instrument]:
         """Every instrument ``exchange`` lists (``await load_instruments(exchange)`` first,
@@ -562,11 +576,51 @@ class FeedHandler:
                 if state.catalog is None:
                     continue
                 try:
-                    state.catalog = await load_catalog(
+                    catalog = await load_catalog(
                         name, endpoints=self.endpoints.get(name), refresh=True,
                         verify_tls=self.verify_tls)
                 except Exception as exc:
                     log.warning("%s: instrument refresh failed: %s", name, exc)
+                    continue
+                await self._take_catalog(name, state, catalog)
+
+    async def _take_catalog(self, name: str, state: VenueState, catalog: Catalog) -> None:
+        """Makes ``catalog`` the venue's; an instrument taken whose record changed is
+        replaced (same ring id) wherever it is held. A changed tick or lot size re-registers
+        its subscriptions at the new scales, its book withdrawn and synced again; a halt or
+        delisting is only logged (the venue ends its streams, or resumes them)."""
+        state.catalog = catalog
+        for symbol, held in list(state.instruments.items()):
+            record = catalog.find(symbol)
+            instrument = (dataclasses.replace(record, id=held.id) if record is not None
+                          else dataclasses.replace(held, status=Status.DELISTED))  # dropped
+            if instrument == held:
+                continue
+            self.by_id[held.id] = state.instruments[symbol] = instrument
+            subscriptions = self._rebind(held, instrument)
+            notes = []
+            if instrument.status is not held.status and instrument.status is not Status.TRADING:
+                notes.append(f"now {instrument.status}")
+            change = scale_change(held, instrument)
+            if change:
+                notes.append(f"instrument changed: {change}; its streams resync")
+            if notes:
+                log.warning("%s %s: %s", name, symbol, "; ".join(notes))
+            if change and self.running and state.pool is not None:
+                await state.pool.replace(subscriptions, f"instrument changed: {change}")
+
+    def _rebind(self, held: Instrument, instrument: Instrument) -> list[Subscription]:
+        """Points the handles of ``held`` at its new record; returns their subscriptions."""
+        subscriptions = []
+        for handles in self.handles.values():
+            sub = handles[0].subscription
+            if sub.instrument != held:
+                continue
+            sub = dataclasses.replace(sub, instrument=instrument)
+            for handle in handles:
+                handle.subscription = sub
+            subscriptions.append(sub)
+        return subscriptions
 
     def _pool(self, state: VenueState) -> ConnectionPool:
         if state.pool is None:

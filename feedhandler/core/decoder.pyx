@@ -123,6 +123,13 @@ cdef class Decoder:
         if book is not None:
             book.valid = False
 
+    def set_scales(self, int slot, int price_scale, int size_scale) -> None:
+        """The scales a slot's numbers are parsed at from the next message on (the venue
+        changed the instrument's tick or lot size); its book is the caller's to replace."""
+        self._check_slot(slot)
+        self.slots[slot].price_scale = price_scale
+        self.slots[slot].size_scale = size_scale
+
     def slot_of(self, key) -> int:
         cdef bytes raw = key.encode() if isinstance(key, str) else bytes(key)
         return self.find_slot(raw, len(raw))

@@ -472,6 +472,29 @@ class Connection:
                 if not self.write(dial, payload):
                     return
 
+    async def replace(self, subscriptions: Iterable[Subscription], reason: str) -> None:
+        """Carries these subscriptions (keys it carries) with their instrument's new record,
+        the venue having changed its tick or lot size: the decoder parses the instrument at
+        the new scales from the next message on, and each book is withdrawn (the user is told
+        ``reason``) and synced again in a new book at the new scales."""
+        await self.rotation_ended()
+        dial = self.current
+        for sub in subscriptions:
+            if sub.key not in self.subscriptions:
+                continue
+            instrument = sub.instrument
+            slot = self.slot_of(sub)
+            self.decoder.set_scales(slot, instrument.price_scale, instrument.size_scale)
+            self.slot_instruments[slot] = instrument
+            self.subscriptions[sub.key] = sub
+            if sub.channel is not Channel.BOOK:
+                continue
+            self.book_subscriptions[slot] = sub
+            self.decoder.set_book(slot, self.book_factory(sub))
+            self.withdraw_book(sub, reason)
+            if dial is not None and dial.is_open and sub.key in dial.sent:
+                self.start_sync(dial, slot)
+
     def slot_of(self, subscription: Subscription) -> int:
         return int(self.decoder.slot_of(subscription.instrument.venue_symbol))
 

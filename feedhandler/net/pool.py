@@ -101,6 +101,18 @@ class ConnectionPool:
                     self.connections.remove(connection)
                     await connection.stop()
 
+    async def replace(self, subscriptions: Iterable[Subscription], reason: str) -> None:
+        """Hands each owning connection the subscriptions' new instrument record (a changed
+        tick or lot size; ``Connection.replace``)."""
+        async with self.lock:
+            by_owner: dict[Connection, list[Subscription]] = {}
+            for sub in subscriptions:
+                owner = self.owners.get(sub.key)
+                if owner is not None:
+                    by_owner.setdefault(owner, []).append(sub)
+            for connection, subs in by_owner.items():
+                await connection.replace(subs, reason)
+
     def endpoint_of(self, connection: Connection) -> str | None:
         """The endpoint a connection serves (None once it holds nothing)."""
         for sub in connection.subscriptions.values():

@@ -39,11 +39,11 @@ log = logging.getLogger(__name__)
 # decoder calls that change what later messages do to books and rings; every other attribute
 # (slot_of, book, sync_state, take_dirty, take_control, stats, ...) only reads or drains queues
 RECORDED_CALLS = frozenset({
-    "add_instrument", "set_book", "configure_book", "mark_waiting", "mark_live",
+    "add_instrument", "set_scales", "set_book", "configure_book", "mark_waiting", "mark_live",
     "apply_snapshot", "take_pending", "replay_pending", "announce", "feed", "feed_many",
 })
 # the calls that configure a slot rather than move its state: restated in each file's header
-SETUP_CALLS = frozenset({"add_instrument", "set_book", "configure_book"})
+SETUP_CALLS = frozenset({"add_instrument", "set_scales", "set_book", "configure_book"})
 BOOK_PARAMETERS = ("price_scale", "size_scale", "tick", "depth_limit", "view_depth",
                    "max_levels", "ladder_width")
 MAX_CONNECTIONS = 1 << 16

@@ -48,6 +48,7 @@ from feedhandler.sim.market import (
     Market,
     MarketEvent,
     PriceLevel,
+    Regrid,
     Side,
     Trade,
 )
@@ -226,6 +227,10 @@ class BinanceVenue(Venue):
 
     def instruments(self) -> tuple[InstrumentSpec, ...]:
         return tuple(listing.spec for listing in self._listings.values())
+
+    def relist_listing(self, spec: InstrumentSpec, regrid: Regrid) -> None:
+        listing = self._listings[spec.symbol] = _Listing(spec, self.market_type)
+        self._by_stream[listing.stream] = listing
 
     def candle_intervals_ms(self) -> tuple[int, ...]:
         return tuple(self.kline_intervals.values())

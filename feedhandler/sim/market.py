@@ -11,7 +11,8 @@ import bisect
 import random
 from collections import deque
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from decimal import Decimal
 from enum import Enum
 from typing import Self
 
@@ -118,6 +119,28 @@ class InstrumentSpec:
         return 10 ** (decimals - natural)
 
 
+@dataclass(frozen=True, slots=True)
+class Regrid:
+    """A relisting at a finer tick and lot size, as integers see it: each old tick is
+    ``price`` new ticks and each old lot ``size`` new lots (so the true book keeps its
+    values)."""
+
+    price: int
+    size: int
+
+    @classmethod
+    def between(cls, old: InstrumentSpec, new: InstrumentSpec) -> Regrid:
+        price = Decimal(old.tick_size) / Decimal(new.tick_size)
+        size = Decimal(old.lot_size) / Decimal(new.lot_size)
+        if price != int(price) or size != int(size):
+            raise ValueError(f"{old.symbol}: a relisting's tick and lot sizes must divide the "
+                             f"old ones ({old.tick_size}, {old.lot_size})")
+        return cls(int(price), int(size))
+
+    def levels(self, levels: dict[int, int]) -> dict[int, int]:
+        return {price * self.price: size * self.size for price, size in levels.items()}
+
+
 class Side(Enum):
     """Taker side of a trade."""
 
@@ -165,6 +188,12 @@ class TradeStats:
     def starting_at(cls, price: int) -> Self:
         return cls(price, price, price, price)
 
+    def regrid(self, regrid: Regrid) -> None:
+        self.first, self.last = self.first * regrid.price, self.last * regrid.price
+        self.low, self.high = self.low * regrid.price, self.high * regrid.price
+        self.last_size, self.volume = self.last_size * regrid.size, self.volume * regrid.size
+        self.notional *= regrid.price * regrid.size
+
     def add(self, trade: Trade) -> None:
         self.last, self.last_size = trade.price, trade.size
         self.low, self.high = min(self.low, trade.price), max(self.high, trade.price)
@@ -209,6 +238,14 @@ class Candle:
     @property
     def close_ms(self) -> int:
         return self.open_ms + self.interval_ms - 1
+
+    def regrid(self, regrid: Regrid) -> Candle:
+        price, size = regrid.price, regrid.size
+        return replace(self, open=self.open * price, high=self.high * price,
+                       low=self.low * price, close=self.close * price,
+                       volume=self.volume * size, notional=self.notional * price * size,
+                       taker_buy_volume=self.taker_buy_volume * size,
+                       taker_buy_notional=self.taker_buy_notional * price * size)
 
 
 MarketEvent = BookUpdate | Trade | BestBidOffer | Candle
@@ -255,6 +292,15 @@ class OrderBook:
             del prices[bisect.bisect_left(prices, price)]
         self._undo.append((update_id, is_bid, price, previous))
         self.update_id = update_id
+
+    def regrid(self, regrid: Regrid) -> None:
+        """The same book in a relisting's ticks and lots, its history too."""
+        self.bids, self.asks = regrid.levels(self.bids), regrid.levels(self.asks)
+        self.bid_prices = [price * regrid.price for price in self.bid_prices]
+        self.ask_prices = [price * regrid.price for price in self.ask_prices]
+        self._undo = deque(((update_id, is_bid, price * regrid.price, size * regrid.size)
+                            for update_id, is_bid, price, size in self._undo),
+                           maxlen=self._undo.maxlen)
 
     def best_bid(self) -> PriceLevel | None:
         return (self.bid_prices[-1], self.bids[self.bid_prices[-1]]) if self.bid_prices else None
@@ -341,6 +387,14 @@ class _CandleState:
             self.taker_buy_notional += trade.price * trade.size
         self.trade_count += 1
 
+    def regrid(self, regrid: Regrid) -> None:
+        price, size = regrid.price, regrid.size
+        self.open, self.high, self.low = self.open * price, self.high * price, self.low * price
+        self.price *= price
+        self.volume, self.taker_buy_volume = self.volume * size, self.taker_buy_volume * size
+        self.notional *= price * size
+        self.taker_buy_notional *= price * size
+
     def freeze(self, symbol: str, interval_ms: int, closed: bool, ts_ms: int) -> Candle:
         return Candle(symbol, interval_ms, self.open_ms, self.open, self.high, self.low,
                       self.price, self.volume, self.notional, self.taker_buy_volume,
@@ -398,6 +452,21 @@ class Market:
 
     def instrument(self, symbol: str) -> InstrumentSpec:
         return self._instruments[symbol].spec
+
+    def relist(self, symbol: str, tick_size: str, lot_size: str) -> tuple[InstrumentSpec,
+                                                                          Regrid]:
+        """Trades ``symbol`` on a finer grid from the next step on (a venue cutting its tick
+        or lot size): its book, candles and mid keep their values in the new ticks and lots."""
+        state = self._instruments[symbol]
+        spec = InstrumentSpec(symbol, tick_size, lot_size, state.spec.initial_price)
+        regrid = Regrid.between(state.spec, spec)
+        state.spec = spec
+        state.mid *= regrid.price
+        state.book.regrid(regrid)
+        state.bbo = self._bbo(state.book)
+        for candle in state.candles.values():
+            candle.regrid(regrid)
+        return spec, regrid
 
     def book(self, symbol: str) -> OrderBook:
         """The live book; it changes with every step."""

@@ -47,6 +47,7 @@ from feedhandler.sim.market import (
     MarketEvent,
     OrderBook,
     PriceLevel,
+    Regrid,
     Trade,
     TradeStats,
 )
@@ -206,6 +207,16 @@ class OkxVenue(Venue):
 
     def instruments(self) -> tuple[InstrumentSpec, ...]:
         return tuple(listing.spec for listing in self._listings.values())
+
+    def relist_listing(self, spec: InstrumentSpec, regrid: Regrid) -> None:
+        old = self._listings[spec.symbol]
+        listing = self._listings[spec.symbol] = _Listing(spec)
+        listing.stats = old.stats
+        listing.stats.regrid(regrid)
+        listing.candles = {ms: candle.regrid(regrid) for ms, candle in old.candles.items()}
+        listing.books = old.books
+        for feed in listing.books.values():
+            feed.bids, feed.asks = regrid.levels(feed.bids), regrid.levels(feed.asks)
 
     def candle_intervals_ms(self) -> tuple[int, ...]:
         return tuple(BARS.values())

@@ -404,6 +404,12 @@ class SimulatedExchange:
                         exc: BaseException | None, tb: TracebackType | None) -> None:
         await self.stop()
 
+    def relist(self, symbol: str, tick_size: str, lot_size: str) -> None:
+        """The venue cuts ``symbol``'s tick and lot size (each dividing the old one): its
+        metadata lists the new ones and everything it prints from the next step on is at
+        their precision, the true book keeping its values."""
+        self.venue.relist(*self.market.relist(symbol, tick_size, lot_size))
+
     def advance(self, steps: int = 1) -> list[MarketEvent]:
         """Generate and publish ``steps`` market steps now; return the events published."""
         published: list[MarketEvent] = []

@@ -9,12 +9,12 @@ registers itself in ``venues.py``.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import Enum
 from typing import ClassVar
 
 from feedhandler.sim.catalog import Listing
-from feedhandler.sim.market import InstrumentSpec, Market, MarketEvent
+from feedhandler.sim.market import InstrumentSpec, Market, MarketEvent, Regrid
 
 
 class RequestKind(Enum):
@@ -136,6 +136,20 @@ class Venue(ABC):
     @abstractmethod
     def instruments(self) -> tuple[InstrumentSpec, ...]:
         """The instruments this venue lists; the market generates exactly these."""
+
+    def relist(self, spec: InstrumentSpec, regrid: Regrid) -> None:
+        """The venue lists ``spec.symbol`` at ``spec``'s tick and lot size from now on: its
+        metadata says so and its messages print at them (``relist_listing``)."""
+        self.relist_listing(spec, regrid)
+        self.catalog = [replace(listing, tick_size=spec.tick_size, lot_size=spec.lot_size,
+                                min_size=spec.lot_size)
+                        if listing.symbol == spec.symbol else listing
+                        for listing in self.catalog]
+
+    def relist_listing(self, spec: InstrumentSpec, regrid: Regrid) -> None:
+        """Prints ``spec.symbol`` at ``spec``'s precision; running state kept in ticks and
+        lots is re-expressed by ``regrid``."""
+        raise NotImplementedError(f"the {self.name} simulator cannot relist an instrument")
 
     @abstractmethod
     def candle_intervals_ms(self) -> tuple[int, ...]:

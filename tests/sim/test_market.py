@@ -155,3 +155,24 @@ def test_price_round_trips_through_its_string(ticks: int, decimals: int | None) 
     text = BTC.price_formatter(decimals)(ticks)
     assert "e" not in text
     assert BTC.price_ticks(text) == ticks
+
+
+def test_a_relisting_keeps_the_book_and_candles_at_their_values_on_the_finer_grid() -> None:
+    market = make_market()
+    list(market.steps(500))
+    before = market.book("BTCUSDT").snapshot()
+    update_id = before.update_id
+    spec, regrid = market.relist("BTCUSDT", "0.001", "0.000001")
+    assert (spec.tick_size, spec.lot_size, regrid.price, regrid.size) == ("0.001", "0.000001",
+                                                                          10, 10)
+    after = market.book("BTCUSDT")
+    assert after.bids == {p * 10: s * 10 for p, s in before.bids.items()}
+    assert after.asks == {p * 10: s * 10 for p, s in before.asks.items()}
+    assert market.book_at("BTCUSDT", update_id).bids == after.bids    # the history too
+    events = [event for events in market.steps(500) for event in events
+              if event.symbol == "BTCUSDT"]
+    candles = [event for event in events if isinstance(event, Candle)]
+    old_bid = before.top(1)[0][0][0]     # candles opened before: their prices in new ticks too
+    assert candles and all(c.low > 5 * old_bid for c in candles)
+    with pytest.raises(ValueError, match="must divide"):
+        market.relist("ETHUSDT", "0.03", "0.0001")
