@@ -54,6 +54,7 @@ SOAK_FAULTS = ("gap", "checksum", "malformed", "oversize", "drop", "close 1000",
                "close 1011", "close 1013", "close 4000", "stall", "slow handshake")
 """The matrix's faults that need no quiet market or new subscriptions."""
 CHECKPOINTS = 10
+KEEPALIVE_SETTLE = 0.2      # s for a simulator to close its side of a closed HTTP connection
 SIM_HISTORY = 4096             # level changes each simulated book keeps for past snapshots
 CANDLE_TIMEFRAME = "1m"        # when the venue has it, else its first
 STEPS_PER_ROUND = 64           # market steps a simulator publishes between yields
@@ -169,6 +170,17 @@ class Outcome:
     elapsed: float
 
 
+async def read_memory(fh: FeedHandler, label: str, messages: int) -> Memory:
+    """``Memory.read`` once the adapters' idle REST sessions are closed (each reopens on its
+    next request) and the simulators have seen it: HTTP keep-alive sockets come and go with
+    REST snapshots and their idle timeout, so without this the descriptor count would follow
+    that timing rather than a leak."""
+    for state in fh.venues.values():
+        await state.adapter.close()
+    await asyncio.sleep(KEEPALIVE_SETTLE)
+    return Memory.read(label, messages)
+
+
 async def soak(messages: int, seed: int, fault_every: int, settle: float,
                warm_up: int) -> Outcome:
     settings = Settings(wait=settle)
@@ -208,7 +220,7 @@ async def soak(messages: int, seed: int, fault_every: int, settle: float,
             await until(lambda: run.messages() >= warm_up, math.inf)
             wrong += await run.checkpoint()
             first = run.messages()
-            memory = [Memory.read("start", first)]
+            memory = [await read_memory(fh, "start", first)]
             started = time.monotonic()
             total = first + messages
             next_fault = first + fault_every
@@ -222,10 +234,10 @@ async def soak(messages: int, seed: int, fault_every: int, settle: float,
                     checkpoints += 1
                     wrong += await run.checkpoint()
                     if checkpoints == CHECKPOINTS // 2:
-                        memory.append(Memory.read("middle", run.messages()))
+                        memory.append(await read_memory(fh, "middle", run.messages()))
             elapsed = time.monotonic() - started
             wrong += await run.checkpoint()
-            memory.append(Memory.read("end", run.messages()))
+            memory.append(await read_memory(fh, "end", run.messages()))
             connections = {name: list(stats)
                            for name, stats in fh.stats()["connections"].items()}
         finally:
