@@ -500,24 +500,34 @@ class Demo:
             return None
 
     async def settle(self) -> None:
-        """Stops the markets, then waits (boundedly) until every book of a connected venue is
-        live and the FeedHandler has taken in everything the simulators sent."""
-        await self.stop_markets()
+        """Waits (boundedly) until every book of a connected venue is live with the markets
+        still moving (a venue whose sync needs an update after its snapshot cannot finish on a
+        stopped market), then stops the markets and waits until the FeedHandler has taken in
+        everything the simulators sent."""
         views = [view for venue in self.venues if venue.connected for view in venue.symbols]
+
+        def live() -> bool:
+            return all((book := self.book(view)) is not None and book.valid for view in views)
 
         def settled() -> bool:
             quiet_since = time.monotonic() - QUIET
-            return all((book := self.book(view)) is not None and book.valid
-                       and view.last_book_update < quiet_since for view in views)
+            return live() and all(view.last_book_update < quiet_since for view in views)
 
-        with contextlib.suppress(TimeoutError):
-            async with asyncio.timeout(SETTLE_TIMEOUT):
-                while not settled():
-                    await asyncio.sleep(0.05)
+        await wait_a_while_for(live)
+        await self.stop_markets()
+        await wait_a_while_for(settled)
 
     def check_books(self) -> list[BookCheck]:
         return [BookCheck(view, compare_book(self.book(view), venue.exchange, view.venue_symbol))
                 for venue in self.venues for view in venue.symbols]
+
+
+async def wait_a_while_for(condition: Callable[[], bool]) -> None:
+    """Returns once ``condition()`` holds, or after ``SETTLE_TIMEOUT`` regardless."""
+    with contextlib.suppress(TimeoutError):
+        async with asyncio.timeout(SETTLE_TIMEOUT):
+            while not condition():
+                await asyncio.sleep(0.05)
 
 
 async def publish(exchange: SimulatedExchange, rate: float) -> None:
