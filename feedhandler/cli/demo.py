@@ -62,8 +62,10 @@ FAULT_WINDOW = (0.25, 0.6)       # faults fall in this part of the run: books ar
                                  # the first and have time to recover after the last
 FAULT_ROUND = 10.0               # seconds per round of faults when running until Ctrl-C
 BACKOFF = (0.2, 2.0)             # local simulators: reconnect within a fraction of a second
-CONNECT_TIMEOUT = 5.0            # a venue not connected by then is reported, the rest go on
-SETTLE_TIMEOUT = 5.0             # for books hit by the last fault to be live again
+CONNECT_TIMEOUT = 10.0           # a venue not connected by then is reported, the rest go on
+                                 # (12 Gate.io symbols take ~30 requests at 5 per second: 6 s)
+SETTLE_TIMEOUT = 15.0            # for books hit by the last fault to be live again (the same
+                                 # ~6 s of paced subscribes after a reconnect, then the syncs)
 QUIET = 0.2                      # no book update for this long: the FeedHandler has caught up
 PUBLISH_PERIOD = 0.005           # the markets move in steps this far apart
 POLL_PERIOD = 0.25               # counters are read, and the live view redrawn, this often
@@ -278,6 +280,7 @@ class VenueView:
     messages_per_s: float = 0.0
     reconnects: int = 0
     connected: bool = False
+    ever_connected: bool = False     # a venue reconnecting at the end is waited for, not skipped
     last_connect_failure: str = ""
 
     @property
@@ -287,6 +290,7 @@ class VenueView:
     def update(self, connections: list[dict[str, Any]]) -> None:
         """Takes the counters of this venue's connections from ``FeedHandler.stats()``."""
         self.connected = bool(connections) and all(c["connected"] for c in connections)
+        self.ever_connected = self.ever_connected or self.connected
         if self.connected:   # between a disconnect and the next dial, the count is doubled
             self.messages = sum(c["messages"] for c in connections)
         self.last_connect_failure = next(
@@ -500,11 +504,12 @@ class Demo:
             return None
 
     async def settle(self) -> None:
-        """Waits (boundedly) until every book of a connected venue is live with the markets
-        still moving (a venue whose sync needs an update after its snapshot cannot finish on a
-        stopped market), then stops the markets and waits until the FeedHandler has taken in
-        everything the simulators sent."""
-        views = [view for venue in self.venues if venue.connected for view in venue.symbols]
+        """Waits (boundedly) until every book of a venue that connected is live, a venue still
+        replaying its subscribes after a late fault included, with the markets still moving (a
+        sync may need an update after its snapshot); then stops the markets and waits until
+        the FeedHandler has taken in everything the simulators sent."""
+        views = [view for venue in self.venues if venue.ever_connected
+                 for view in venue.symbols]
 
         def live() -> bool:
             return all((book := self.book(view)) is not None and book.valid for view in views)
