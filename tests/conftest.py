@@ -13,7 +13,12 @@ settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE")
                       or ("ci" if os.environ.get("CI") == "true" else "dev"))
 
 
+from collections.abc import Iterator  # noqa: E402
+from pathlib import Path  # noqa: E402
+
 import pytest  # noqa: E402
+
+from feedhandler.sinks.testing import REDIS_SERVER, RedisServer  # noqa: E402
 
 
 @pytest.fixture(autouse=True)
@@ -40,3 +45,17 @@ def no_real_venue_metadata(monkeypatch: pytest.MonkeyPatch) -> None:
         return await fetch(venue, rest_url=rest_url, **options)  # type: ignore[arg-type]
 
     monkeypatch.setattr(loader, "fetch_catalog", local_only)
+
+
+@pytest.fixture
+def redis_server(tmp_path: Path) -> Iterator[RedisServer]:
+    """A real redis-server on 127.0.0.1 per test (tests/sinks, tests/promises); a machine
+    without it skips, saying so."""
+    if REDIS_SERVER is None:
+        pytest.skip("redis-server is not installed (CI installs it: .ci/run)")
+    server = RedisServer(tmp_path)
+    server.start()
+    try:
+        yield server
+    finally:
+        server.kill()

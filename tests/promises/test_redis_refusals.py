@@ -11,7 +11,7 @@ import logging
 import re
 import signal
 import sys
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -27,7 +27,6 @@ from feedhandler.sinks.base import SinkRunner
 from feedhandler.sinks.redis_streams import RedisStreamSink, StreamConsumer
 from feedhandler.sinks.testing import (
     INSTRUMENTS,
-    REDIS_SERVER,
     SYMBOLS,
     RedisServer,
     free_port,
@@ -38,18 +37,6 @@ from feedhandler.sinks.testing import (
 REPO = Path(__file__).resolve().parents[2]
 WINDOW = 1.5          # seconds each refusal lasts
 SUMMARY = re.compile(r"redis: ([\d,]+) rows written, ([\d,]+) dropped, ([\d,]+) failed")
-
-
-@pytest.fixture
-def redis_server(tmp_path: Path) -> Iterator[RedisServer]:
-    if REDIS_SERVER is None:
-        pytest.skip("redis-server is not installed (CI installs it: .ci/run)")
-    server = RedisServer(tmp_path)
-    server.start()
-    try:
-        yield server
-    finally:
-        server.kill()
 
 
 async def refusing(url: str, kind: str, seconds: float) -> None:

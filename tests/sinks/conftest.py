@@ -1,4 +1,5 @@
-"""A real redis-server on 127.0.0.1 per test (``feedhandler.sinks.testing.RedisServer``).
+"""A real Redis Cluster on 127.0.0.1 per test (the single ``redis_server`` is in
+tests/conftest.py, shared with tests/promises).
 
 CI installs redis-server (``.ci/run``); a machine without it skips these tests, saying so.
 """
@@ -10,19 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from feedhandler.sinks.testing import REDIS_CLI, REDIS_SERVER, RedisClusterServers, RedisServer
-
-
-@pytest.fixture
-def redis_server(tmp_path: Path) -> Iterator[RedisServer]:
-    if REDIS_SERVER is None:
-        pytest.skip("redis-server is not installed (CI installs it: .ci/run)")
-    server = RedisServer(tmp_path)
-    server.start()
-    try:
-        yield server
-    finally:
-        server.kill()
+from feedhandler.sinks.testing import REDIS_CLI, REDIS_SERVER, RedisClusterServers
 
 
 @pytest.fixture
